@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Installs the system packages the tests use when they are missing (PostgreSQL for the second
+# database backend). Needs root and apt-get; otherwise says what is missing, and the tests that
+# need it are skipped (or fail, with CALLWISE_REQUIRE_PG=1 as in CI).
+set -euo pipefail
+
+missing=()
+if ! command -v pg_ctl >/dev/null && ! ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1; then
+  missing+=(postgresql)
+fi
+
+if [ ${#missing[@]} -eq 0 ]; then
+  exit 0
+fi
+if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+  echo "installing: ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+else
+  echo "note: missing ${missing[*]} (install with apt-get as root); the tests that need them will be skipped" >&2
+fi

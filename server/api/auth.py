@@ -1,0 +1,57 @@
+"""Staff log-in and log-out."""
+
+from __future__ import annotations
+
+from flask import current_app, jsonify, request, session
+from pydantic import Field
+
+from server import accounts
+from server.api import bp
+from server.api.common import StrictBody, current_actor, parse_body, require_staff, runtime
+from server.errors import Unauthorized
+from server.limits import limiter, login_rate
+
+
+class LoginBody(StrictBody):
+    username: str = Field(min_length=1, max_length=64)
+    password: str = Field(min_length=1, max_length=256)
+
+
+@bp.post("/auth/login")
+@limiter.limit(login_rate)
+def login():  # type: ignore[no-untyped-def]
+    """Log in. Sets the session cookie and returns a bearer token plus the CSRF token that
+    cookie-authenticated changes must send as ``X-CSRF-Token``. 401 on a wrong name or password."""
+    body = parse_body(LoginBody)
+    result = accounts.login(runtime(), body.username, body.password)
+    session.clear()
+    session["token"] = result["token"]
+    session.permanent = True
+    result["csrf_token"] = accounts.csrf_token_for(current_app.secret_key or "", result["token"])
+    return jsonify(result)
+
+
+@bp.post("/auth/logout")
+def logout():  # type: ignore[no-untyped-def]
+    """End the caller's log-in (the token stops working at once)."""
+    actor = require_staff()
+    token = session.get("token")
+    header = request.headers.get("Authorization", "")
+    if header.lower().startswith("bearer "):
+        token = header[7:].strip()
+    if token:
+        accounts.logout(runtime(), token)
+    session.clear()
+    return jsonify({"logged_out": actor.name})
+
+
+@bp.get("/auth/me")
+def me():  # type: ignore[no-untyped-def]
+    """Who the caller is: staff (with the CSRF token for a cookie session) or a device."""
+    actor = current_actor()
+    if actor.kind == "anonymous":
+        raise Unauthorized("not logged in", code="login_required")
+    out = {"kind": actor.kind, "id": actor.id, "role": actor.role, "name": actor.name}
+    if actor.is_staff and session.get("token"):
+        out["csrf_token"] = accounts.csrf_token_for(current_app.secret_key or "", session["token"])
+    return jsonify(out)

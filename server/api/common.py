@@ -1,0 +1,131 @@
+"""What every endpoint needs: the runtime, the caller, the branch and a parsed body."""
+
+from __future__ import annotations
+
+import hmac
+import json
+from typing import Any, TypeVar
+
+from flask import current_app, g, request, session
+from pydantic import BaseModel, ConfigDict, ValidationError
+from sqlalchemy import select
+
+from server import accounts
+from server.actors import ANONYMOUS, Actor
+from server.errors import Forbidden, Invalid, Malformed, NotFound, Unauthorized
+from server.models import Branch
+from server.runtime import Runtime
+
+Body = TypeVar("Body", bound=BaseModel)
+SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
+
+
+class StrictBody(BaseModel):
+    """Request bodies reject unknown fields, so a typo is an error rather than silently ignored."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+def runtime() -> Runtime:
+    return current_app.extensions["callwise"]
+
+
+def current_actor() -> Actor:
+    """The caller: a bearer token (staff or device) first, then the staff session cookie.
+
+    A request authenticated by cookie that changes something must carry the matching
+    ``X-CSRF-Token`` header, so another site cannot make a logged-in browser act.
+    """
+    if "actor" in g:
+        return g.actor
+    actor = ANONYMOUS
+    header = request.headers.get("Authorization", "")
+    if header:
+        scheme, _, token = header.partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
+            raise Unauthorized("use 'Authorization: Bearer <token>'", code="bad_authorization")
+        found = accounts.resolve(runtime(), token.strip())
+        if found is None:
+            raise Unauthorized("the token is unknown, revoked or expired", code="bad_token")
+        actor = found
+    elif session.get("token"):
+        found = accounts.resolve(runtime(), session["token"])
+        if found is not None:
+            if request.method not in SAFE_METHODS:
+                expected = accounts.csrf_token_for(current_app.secret_key or "", session["token"])
+                given = request.headers.get("X-CSRF-Token", "")
+                if not hmac.compare_digest(expected, given):
+                    raise Forbidden("missing or wrong X-CSRF-Token header", code="csrf_failed")
+            actor = found
+        else:
+            session.pop("token", None)
+    g.actor = actor
+    return actor
+
+
+def require_staff(*roles: str) -> Actor:
+    """The caller, who must be staff (of one of ``roles`` when given)."""
+    actor = current_actor()
+    if actor.kind == "anonymous":
+        raise Unauthorized("log in first", code="login_required")
+    if not actor.is_staff:
+        raise Forbidden("this is for staff", code="staff_only")
+    if roles and actor.role not in roles and actor.role != "admin":
+        raise Forbidden(f"this is for {' or '.join(roles)}s", code="wrong_role")
+    return actor
+
+
+def require_manager() -> Actor:
+    return require_staff("manager")
+
+
+def require_device(kind: str) -> Actor:
+    actor = current_actor()
+    if actor.kind == "anonymous":
+        raise Unauthorized(f"a {kind} device token is needed", code="device_required")
+    if not actor.is_device(kind):
+        raise Forbidden(f"only a {kind} may do this", code=f"{kind}_only")
+    return actor
+
+
+def branch_id_for(actor: Actor) -> int:
+    """The branch a request is about: the caller's own; admins (and anonymous readers) may name
+    another with ``?branch=CODE``. Anyone else naming another branch gets 403."""
+    rt = runtime()
+    code = request.args.get("branch")
+    if code is None:
+        if actor.branch_id is not None:
+            return actor.branch_id
+        return rt.default_branch_id
+    branch_id = rt.branch_ids.get(code)
+    if branch_id is None:
+        with rt.reading() as db:
+            branch_id = db.scalar(select(Branch.id).where(Branch.code == code))
+        if branch_id is None:
+            raise NotFound(f"there is no branch {code!r}", code="unknown_branch")
+    if actor.kind != "anonymous" and not actor.may_see_branch(branch_id):
+        raise Forbidden("that is another branch", code="other_branch")
+    return branch_id
+
+
+def parse_body(model: type[Body]) -> Body:
+    """The JSON body validated against ``model``: 400 if it is not JSON, 422 if values are wrong.
+
+    An empty body counts as ``{}`` so that actions without parameters need no body at all.
+    """
+    raw = request.get_data(cache=True)
+    if not raw.strip():
+        data: Any = {}
+    else:
+        try:
+            data = json.loads(raw)
+        except (ValueError, UnicodeDecodeError):
+            raise Malformed("the request body is not valid JSON", code="malformed_json") from None
+    if not isinstance(data, dict):
+        raise Malformed("the request body must be a JSON object", code="malformed_json")
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        field = ".".join(str(part) for part in error["loc"]) or "body"
+        raise Invalid(f"{field}: {error['msg']}", code="invalid_field") from None

@@ -1,0 +1,181 @@
+"""The API reference as an OpenAPI 3.1 document, served at /api/v1/openapi.json.
+
+Request bodies come from the same pydantic models the views validate with, so they cannot drift;
+a test checks that every route under /api/v1 is documented here.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import jsonify
+
+from server.api import bp
+from server.api.auth import LoginBody
+from server.api.clock import AdvanceBody
+from server.api.counters import CompleteBody, PauseBody, TransferBody
+from server.api.tickets import IssueBody
+
+ERRORS = {
+    "400": "malformed request (e.g. not JSON)",
+    "401": "no or invalid credentials",
+    "403": "not allowed for this caller",
+    "404": "unknown thing",
+    "409": "state conflict; nothing changed",
+    "422": "valid JSON, invalid values",
+    "429": "rate limit",
+    "503": "database unavailable",
+}
+
+TICKET = {
+    "type": "object",
+    "required": ["id", "number", "service", "status", "people_ahead", "position", "estimated_wait_s", "issued_at"],
+    "properties": {
+        "id": {"type": "integer"},
+        "number": {"type": "string", "example": "A012"},
+        "service": {"type": "string"},
+        "status": {"enum": ["waiting", "called", "serving", "done", "no_show", "cancelled"]},
+        "token": {"type": "string", "description": "only for the ticket's holder (kiosk answer, token look-up)"},
+        "track_url": {"type": "string", "description": "only for the holder: <public_url>/t/<token>"},
+        "qr_svg_url": {"type": "string"},
+        "qr_png_url": {"type": "string"},
+        "people_ahead": {"type": "integer", "description": "waiting tickets of the same service ahead at issue"},
+        "position": {"type": "integer", "description": "1 = next of its service; 0 once called"},
+        "estimated_wait_s": {"type": "integer", "description": "live estimate"},
+        "estimated_wait_at_issue_s": {"type": "integer", "description": "what the customer was promised"},
+        "issued_at": {"type": "string", "format": "date-time"},
+        "called_at": {"type": ["string", "null"], "format": "date-time"},
+        "served_at": {"type": ["string", "null"], "format": "date-time"},
+        "finished_at": {"type": ["string", "null"], "format": "date-time"},
+        "counter": {"type": ["integer", "null"]},
+        "outcome": {"enum": ["done", "redo", "error", None]},
+        "recall_count": {"type": "integer"},
+        "help_requested": {"type": "boolean", "description": "the counter asked for authorization/help"},
+        "lang": {"type": "string"},
+        "business_day": {"type": "string", "format": "date"},
+    },
+}
+
+COUNTER = {
+    "type": "object",
+    "properties": {
+        "number": {"type": "integer"},
+        "name": {"type": ["object", "null"]},
+        "services": {"type": "array", "items": {"type": "string"}, "description": "in call-priority order"},
+        "state": {"enum": ["closed", "idle", "calling", "serving", "paused"]},
+        "state_since": {"type": "string", "format": "date-time"},
+        "staff": {"type": ["object", "null"]},
+        "current_ticket": {"type": ["object", "null"]},
+        "pause_reason": {"type": ["string", "null"]},
+        "help_requested_at": {"type": ["string", "null"], "format": "date-time"},
+    },
+}
+
+SERVICE = {
+    "type": "object",
+    "properties": {
+        "code": {"type": "string"},
+        "name": {"type": "object", "additionalProperties": {"type": "string"}},
+        "kind": {"enum": ["quick", "standard", "complex"]},
+        "expected_minutes": {"type": "number"},
+        "documents": {"type": "array", "items": {"type": "object"}},
+        "notes": {"type": ["object", "null"]},
+        "target_wait_s": {"type": ["integer", "null"]},
+        "waiting": {"type": "integer"},
+        "estimated_wait_s": {"type": "integer"},
+    },
+}
+
+ERROR = {
+    "type": "object",
+    "properties": {
+        "error": {
+            "type": "object",
+            "properties": {"code": {"type": "string"}, "message": {"type": "string"}},
+            "required": ["code", "message"],
+        }
+    },
+}
+
+
+def _op(summary: str, who: str, *, body: Any = None, answer: str | None = None, ok: str = "200") -> dict[str, Any]:
+    op: dict[str, Any] = {"summary": summary, "description": f"Who: {who}.", "responses": {}}
+    if body is not None:
+        op["requestBody"] = {
+            "required": False,
+            "content": {"application/json": {"schema": body.model_json_schema()}},
+        }
+    content = {"application/json": {"schema": {"$ref": f"#/components/schemas/{answer}"}}} if answer else None
+    op["responses"][ok] = {"description": "success", **({"content": content} if content else {})}
+    for status, text in ERRORS.items():
+        op["responses"][status] = {
+            "description": text,
+            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
+        }
+    return op
+
+
+def _counter_op(summary: str, body: Any = None, answer: str = "Counter") -> dict[str, Any]:
+    return {"post": _op(summary, "the teller signed in at the counter, or a manager", body=body, answer=answer)}
+
+
+def document() -> dict[str, Any]:
+    """The whole OpenAPI document."""
+    n = "/counters/{number}"
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "Callwise API",
+            "version": "1",
+            "description": "Queue calling for bank branches. Errors are always "
+            '{"error": {"code", "message"}}. Staff authenticate with a bearer token from /auth/login '
+            "(or its session cookie plus X-CSRF-Token on changes); devices with their device token. "
+            "Admins name another branch with ?branch=CODE.",
+        },
+        "servers": [{"url": "/api/v1"}],
+        "components": {
+            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
+            "schemas": {"Ticket": TICKET, "Counter": COUNTER, "Service": SERVICE, "Error": ERROR},
+        },
+        "security": [{"bearer": []}],
+        "paths": {
+            "/health": {"get": _op("Liveness and database check", "anyone")},
+            "/auth/login": {"post": _op("Log in (rate limited per address)", "staff", body=LoginBody)},
+            "/auth/logout": {"post": _op("Log out", "staff")},
+            "/auth/me": {"get": _op("Who am I", "staff or device")},
+            "/services": {"get": _op("Services with waiting count and estimated wait", "anyone", answer="Service")},
+            "/queue": {"get": _op("Waiting tickets per service in call order", "staff")},
+            "/tickets": {
+                "post": _op(
+                    "Issue a ticket (header Idempotency-Key makes retries safe; rate limited per kiosk)",
+                    "kiosk device", body=IssueBody, answer="Ticket", ok="201",
+                )
+            },
+            "/tickets/{token}": {"get": _op("A ticket with live position and estimate", "its holder", answer="Ticket")},
+            "/tickets/{token}/qr.svg": {"get": _op("QR code of the tracking URL (SVG)", "its holder")},
+            "/tickets/{token}/qr.png": {"get": _op("QR code of the tracking URL (PNG)", "its holder")},
+            "/counters": {"get": _op("Counters", "staff, display", answer="Counter")},
+            f"{n}/open": {"post": _op("Sign in at the counter", "staff", answer="Counter")},
+            f"{n}/call-next": _counter_op("Call the next customer (404 queue_empty)", answer="Ticket"),
+            f"{n}/recall": _counter_op("Call the current customer again", answer="Ticket"),
+            f"{n}/start": _counter_op("Service starts", answer="Ticket"),
+            f"{n}/complete": _counter_op("Finish with an outcome", body=CompleteBody, answer="Ticket"),
+            f"{n}/no-show": _counter_op("The called customer did not come", answer="Ticket"),
+            f"{n}/transfer": _counter_op("Move the ticket to another service's queue", body=TransferBody, answer="Ticket"),
+            f"{n}/pause": _counter_op("Pause with a reason", body=PauseBody),
+            f"{n}/resume": _counter_op("End the pause"),
+            f"{n}/request-help": _counter_op("Page the manager for authorization/help"),
+            f"{n}/close": _counter_op("Sign out"),
+            "/clock": {"get": _op("Manual clock time (404 unless [clock] mode = manual)", "manager")},
+            "/clock/advance": {
+                "post": _op("Advance the manual clock and evaluate what is due", "manager", body=AdvanceBody)
+            },
+            "/openapi.json": {"get": _op("This document", "anyone")},
+        },
+    }
+
+
+@bp.get("/openapi.json")
+def openapi_json():  # type: ignore[no-untyped-def]
+    """This API's OpenAPI document."""
+    return jsonify(document())

@@ -1,0 +1,58 @@
+"""Tickets: issued by kiosks, followed by their holders."""
+
+from __future__ import annotations
+
+import re
+
+from flask import Response, jsonify, request
+from pydantic import Field
+
+from server.api import bp
+from server.api.common import StrictBody, branch_id_for, parse_body, require_device, runtime
+from server.errors import Invalid
+from server.limits import kiosk_key, kiosk_rate, limiter
+from server.qr import qr_png, qr_svg
+from server.queueing import service
+
+IDEMPOTENCY_KEY = re.compile(r"^[A-Za-z0-9_.:-]{8,64}$")
+
+
+class IssueBody(StrictBody):
+    service: str = Field(min_length=1, max_length=8)
+    lang: str | None = Field(default=None, max_length=8)
+
+
+@bp.post("/tickets")
+@limiter.limit(kiosk_rate, key_func=kiosk_key)
+def issue():  # type: ignore[no-untyped-def]
+    """Issue a ticket (kiosk devices only). 201 with the ticket, or 200 with the same ticket when
+    the ``Idempotency-Key`` header repeats one this kiosk already used. 422 for an unknown service."""
+    actor = require_device("kiosk")
+    body = parse_body(IssueBody)
+    key = request.headers.get("Idempotency-Key")
+    if key is not None and not IDEMPOTENCY_KEY.match(key):
+        raise Invalid("Idempotency-Key must be 8–64 letters, digits or . _ : -", code="bad_idempotency_key")
+    ticket, created = service.issue_ticket(runtime(), actor, branch_id_for(actor), body.service, body.lang, key)
+    return jsonify(ticket), 201 if created else 200
+
+
+@bp.get("/tickets/<token>")
+def get_ticket(token: str):  # type: ignore[no-untyped-def]
+    """The ticket with this token, with its live position and estimated wait. 404 if unknown."""
+    return jsonify(service.get_ticket_by_token(runtime(), token))
+
+
+@bp.get("/tickets/<token>/qr.svg")
+def ticket_qr_svg(token: str):  # type: ignore[no-untyped-def]
+    """The QR code of the ticket's tracking URL, as SVG (for the printed ticket)."""
+    ticket = service.get_ticket_by_token(runtime(), token)
+    return Response(qr_svg(ticket["track_url"]), mimetype="image/svg+xml",
+                    headers={"Cache-Control": "private, max-age=86400"})
+
+
+@bp.get("/tickets/<token>/qr.png")
+def ticket_qr_png(token: str):  # type: ignore[no-untyped-def]
+    """The same QR code as PNG (for printers that take bitmaps)."""
+    ticket = service.get_ticket_by_token(runtime(), token)
+    return Response(qr_png(ticket["track_url"]), mimetype="image/png",
+                    headers={"Cache-Control": "private, max-age=86400"})

@@ -1,0 +1,73 @@
+"""The Flask application factory."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from datetime import timedelta
+from typing import Any
+
+from flask import Flask
+
+from server.bootstrap import instance_dir, open_runtime
+from server.config import Config, load_config
+
+
+def create_app(config_path: str | os.PathLike[str] | None = None, **overrides: Any) -> Flask:
+    """Build the app from a config file. ``overrides`` are config sections merged over the file's,
+    e.g. ``create_app("config.toml", server={"database_url": "sqlite:///:memory:"})``."""
+    from server.api import bp as api_blueprint
+    from server.api.errors import register_error_handlers
+    from server.limits import limiter
+    from server.pages import bp as pages_blueprint
+    from server.realtime import SocketIOPublisher, socketio
+
+    config = load_config(config_path, overrides)
+    app = Flask(__name__, static_folder=None)
+    app.config.update(
+        SECRET_KEY=_secret_key(config),
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=config.server.public_url.startswith("https://"),
+        SESSION_COOKIE_NAME="callwise_session",
+        PERMANENT_SESSION_LIFETIME=timedelta(hours=config.server.token_lifetime_hours),
+        MAX_CONTENT_LENGTH=64 * 1024,
+        RATELIMIT_STORAGE_URI=config.server.rate_limit_storage,
+        RATELIMIT_HEADERS_ENABLED=True,
+    )
+    app.json.sort_keys = False  # type: ignore[attr-defined]
+    app.json.ensure_ascii = False  # type: ignore[attr-defined]
+
+    runtime = open_runtime(config, publisher=SocketIOPublisher())
+    app.extensions["callwise"] = runtime
+
+    register_error_handlers(app)
+    app.register_blueprint(api_blueprint)
+    app.register_blueprint(pages_blueprint)
+    limiter.init_app(app)
+    socketio.init_app(
+        app,
+        async_mode=config.server.async_mode,
+        message_queue=config.server.message_queue or None,
+        channel="callwise",
+        ping_interval=10,
+        ping_timeout=10,
+    )
+    return app
+
+
+def _secret_key(config: Config) -> str:
+    """The environment's (or file's) key; in demo mode only, a random one kept under instance/."""
+    if config.secret_key:
+        return config.secret_key
+    if config.server.mode == "production":  # load_config already refuses this; never fall through
+        raise RuntimeError("production mode needs CALLWISE_SECRET_KEY")
+    path = instance_dir(config) / "demo-secret-key"
+    if path.exists():
+        return path.read_text().strip()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_hex(32)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(key)
+    return key

@@ -1,0 +1,60 @@
+"""Turning a config into a running :class:`~server.runtime.Runtime`: database, schema, clock, branch.
+
+Shared by the web app, the CLI and the simulator, so each starts the same way.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from sqlalchemy.engine import make_url
+
+from server import migrate
+from server.branches import sync_branch
+from server.clock import Clock, clock_from_config
+from server.config import Config
+from server.db import Database
+from server.runtime import NullPublisher, Publisher, Runtime
+
+
+class SchemaBehind(Exception):
+    """The database needs ``python -m server db upgrade`` and auto-migration is off."""
+
+
+def resolve_database_url(config: Config) -> str:
+    """A relative SQLite path is taken relative to the config file's folder, not to the current
+    directory, so ``serve`` finds the same database wherever it is started from."""
+    url = make_url(config.server.database_url)
+    if url.get_backend_name() != "sqlite" or not url.database or url.database == ":memory:":
+        return config.server.database_url
+    path = Path(url.database)
+    if not path.is_absolute() and config.source not in ("<memory>", ""):
+        path = Path(config.source).resolve().parent / path
+    return url.set(database=str(path)).render_as_string(hide_password=False)
+
+
+def instance_dir(config: Config) -> Path:
+    """Where local state lives (demo credentials, the generated demo secret): instance/ beside the config."""
+    base = Path(config.source).resolve().parent if config.source not in ("<memory>", "") else Path.cwd()
+    return base / "instance"
+
+
+def open_runtime(
+    config: Config, *, publisher: Publisher | None = None, clock: Clock | None = None, migrate_schema: bool | None = None
+) -> Runtime:
+    """Connect, bring the schema up to date (or refuse), and sync the branch from config."""
+    database = Database(resolve_database_url(config))
+    if migrate_schema is None:
+        migrate_schema = config.server.auto_migrate
+    if migrate.is_behind(database.engine):
+        if not migrate_schema:
+            raise SchemaBehind("the database schema is behind; run: python -m server db upgrade")
+        migrate.upgrade(database.engine)
+    runtime = Runtime(
+        config=config,
+        db=database,
+        clock=clock or clock_from_config(config.clock.mode, config.clock.start),
+        publisher=publisher or NullPublisher(),
+    )
+    sync_branch(runtime)
+    return runtime

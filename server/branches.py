@@ -1,0 +1,84 @@
+"""Bringing the database in line with config.toml: the branch, its services and its counters.
+
+Config is the source of truth for what a branch offers; the database keeps rows for them so that
+tickets and events can refer to them. Services or counters removed from the file are deactivated,
+never deleted: yesterday's tickets still point at them.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import delete, select
+
+from server.config import Config
+from server.models import Branch, Counter, CounterService, Service
+from server.queueing.machine import CounterState
+from server.runtime import Runtime
+
+
+def _localized(value: str | dict[str, str], languages: list[str]) -> dict[str, str]:
+    return {lang: value for lang in languages} if isinstance(value, str) else dict(value)
+
+
+def sync_branch(rt: Runtime, config: Config | None = None) -> int:
+    """Create or update the config's branch, services and counters; return the branch id."""
+    config = config or rt.config
+    now = rt.clock.now()
+    languages = list(config.branch.languages)
+    with rt.uow() as uow:
+        session = uow.session
+        branch = session.scalar(select(Branch).where(Branch.code == config.branch.code))
+        if branch is None:
+            branch = Branch(code=config.branch.code, created_at=now)
+            session.add(branch)
+        branch.name = _localized(config.branch.name, languages)
+        branch.timezone = config.branch.timezone
+        branch.languages = languages
+        session.flush()
+
+        services = {s.code: s for s in session.scalars(select(Service).where(Service.branch_id == branch.id))}
+        for position, item in enumerate(config.services):
+            service = services.get(item.code)
+            if service is None:
+                service = Service(branch_id=branch.id, code=item.code)
+                session.add(service)
+                services[item.code] = service
+            service.name = dict(item.name)
+            service.kind = item.kind
+            service.expected_minutes = float(item.expected_minutes)
+            service.documents = [dict(d) for d in item.documents]
+            service.notes = dict(item.notes) if item.notes else None
+            service.target_wait_s = (
+                int(item.target_wait_minutes * 60)
+                if item.target_wait_minutes is not None
+                else config.alerts.service_level_default_target_s
+            )
+            service.position = position
+            service.active = True
+        configured = {s.code for s in config.services}
+        for code, service in services.items():
+            if code not in configured:
+                service.active = False
+        session.flush()
+
+        counters = {c.number: c for c in session.scalars(select(Counter).where(Counter.branch_id == branch.id))}
+        for item in config.counters:
+            counter = counters.get(item.number)
+            if counter is None:
+                counter = Counter(
+                    branch_id=branch.id, number=item.number, state=CounterState.CLOSED.value, state_since=now
+                )
+                session.add(counter)
+                counters[item.number] = counter
+            counter.name = dict(item.name) if item.name else None
+            counter.active = True
+            session.flush()
+            session.execute(delete(CounterService).where(CounterService.counter_id == counter.id))
+            for rank, code in enumerate(item.services):
+                session.add(CounterService(counter_id=counter.id, service_id=services[code].id, rank=rank))
+        numbers = {c.number for c in config.counters}
+        for number, counter in counters.items():
+            if number not in numbers:
+                counter.active = False
+        uow.commit()
+        rt.branch_ids[config.branch.code] = branch.id
+        return branch.id

@@ -1,0 +1,159 @@
+"""``python -m server``: the command line of API.md ("Running it")."""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+import click
+
+from server.config import ConfigError, load_config
+from server.errors import CallwiseError
+
+config_option = click.option(
+    "--config", "config_path", type=click.Path(dir_okay=False), default=None,
+    help="config file (default: $CALLWISE_CONFIG, then ./config.toml)",
+)
+
+
+def _load(config_path: str | None) -> Any:
+    try:
+        return load_config(config_path)
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+def _runtime(config_path: str | None) -> Any:
+    from server.bootstrap import open_runtime
+
+    return open_runtime(_load(config_path))
+
+
+@click.group()
+def main() -> None:
+    """Callwise: queue calling for bank branches."""
+
+
+@main.group()
+def db() -> None:
+    """Database schema."""
+
+
+@db.command("upgrade")
+@config_option
+def db_upgrade(config_path: str | None) -> None:
+    """Create or migrate the database to the newest schema."""
+    from server import migrate
+    from server.bootstrap import open_runtime, resolve_database_url
+    from server.db import Database
+
+    config = _load(config_path)
+    database = Database(resolve_database_url(config))
+    before = migrate.current_revision(database.engine)
+    migrate.upgrade(database.engine)
+    database.dispose()
+    open_runtime(config).db.dispose()  # sync the branch, services and counters from the config
+    click.echo(f"database at revision {migrate.head_revision()} (was {before or 'empty'})")
+
+
+@db.command("downgrade")
+@click.argument("revision")
+@config_option
+def db_downgrade(revision: str, config_path: str | None) -> None:
+    """Migrate back to REVISION ('base' removes every table)."""
+    from server import migrate
+    from server.bootstrap import resolve_database_url
+    from server.db import Database
+
+    database = Database(resolve_database_url(_load(config_path)))
+    migrate.downgrade(database.engine, revision)
+    click.echo(f"database at revision {migrate.current_revision(database.engine) or 'base'}")
+
+
+@db.command("current")
+@config_option
+def db_current(config_path: str | None) -> None:
+    """Print the database's revision and the newest one."""
+    from server import migrate
+    from server.bootstrap import resolve_database_url
+    from server.db import Database
+
+    database = Database(resolve_database_url(_load(config_path)))
+    click.echo(f"current: {migrate.current_revision(database.engine) or 'empty'}  head: {migrate.head_revision()}")
+
+
+@main.command()
+@config_option
+@click.option("--host", default=None, help="address to listen on (default: [server] host)")
+@click.option("--port", type=int, default=None, help="port (default: [server] port)")
+def serve(config_path: str | None, host: str | None, port: int | None) -> None:
+    """Run the web and Socket.IO server (migrating the database first if it is behind)."""
+    from server.app import create_app
+    from server.demo import banner, ensure_demo_accounts
+    from server.realtime import socketio
+
+    config = _load(config_path)
+    host = host or config.server.host
+    port = port or config.server.port
+    try:
+        app = create_app(config_path)
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from None
+    runtime = app.extensions["callwise"]
+    credentials = ensure_demo_accounts(runtime) if config.server.mode == "demo" else None
+    click.echo(banner(runtime, credentials, f"http://{host}:{port}"))
+    sys.stdout.flush()
+    options: dict[str, Any] = {"host": host, "port": port, "log_output": False}
+    if config.server.async_mode == "threading":
+        options["allow_unsafe_werkzeug"] = True
+    socketio.run(app, **options)
+
+
+@main.group()
+def staff() -> None:
+    """Staff accounts."""
+
+
+@staff.command("add")
+@click.argument("username")
+@click.option("--role", type=click.Choice(["teller", "manager", "admin"]), required=True)
+@click.option("--password-stdin", is_flag=True, required=True, help="read the password from standard input")
+@click.option("--name", default=None, help="name shown on screens (default: the username)")
+@click.option("--branch", default=None, help="branch code (default: the config's branch; admins have all)")
+@config_option
+def staff_add(username: str, role: str, password_stdin: bool, name: str | None, branch: str | None,
+              config_path: str | None) -> None:
+    """Create or update a staff account (a new password ends its existing log-ins)."""
+    from server.accounts import save_staff
+
+    password = sys.stdin.readline().rstrip("\r\n")
+    try:
+        account, created = save_staff(_runtime(config_path), username, role, password, display_name=name,
+                                      branch_code=branch)
+    except CallwiseError as exc:
+        raise click.ClickException(exc.message) from None
+    click.echo(f"{'created' if created else 'updated'} {account.role} {account.username}")
+
+
+@main.group()
+def device() -> None:
+    """Kiosks and displays."""
+
+
+@device.command("add")
+@click.argument("name")
+@click.option("--kind", type=click.Choice(["kiosk", "display"]), required=True)
+@click.option("--branch", default=None, help="branch code (default: the config's branch)")
+@config_option
+def device_add(name: str, kind: str, branch: str | None, config_path: str | None) -> None:
+    """Register a device and print its token on the last line (adding it again replaces the token)."""
+    from server.accounts import add_device
+
+    rt = _runtime(config_path)
+    try:
+        token = add_device(rt, name, kind, branch_code=branch)
+    except CallwiseError as exc:
+        raise click.ClickException(exc.message) from None
+    base = rt.config.server.public_url
+    click.echo(f"{kind} {name!r} registered; pair a browser with {base}/{kind}?device=<token>")
+    click.echo(token)

@@ -1,0 +1,268 @@
+"""Reading and validating config.toml.
+
+The file is parsed with :mod:`tomllib` and validated with pydantic models that forbid unknown keys, so
+a typo stops start-up instead of being silently ignored. Every error names the file and the key.
+Secrets come from the environment first (``CALLWISE_SECRET_KEY``); a value in the file is only used
+when the environment does not set one.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from datetime import datetime, time
+from pathlib import Path
+from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+SUPPORTED_LANGUAGES = ("zh", "en")
+PAUSE_REASONS = ("break", "meeting", "cash_replenish", "other")
+SERVICE_KINDS = ("quick", "standard", "complex")
+
+
+class ConfigError(Exception):
+    """The configuration file is missing, unreadable or invalid; the message names file and key."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+# A text shown to people: either one string for every language or {"zh": ..., "en": ...}.
+Localized = dict[str, str]
+
+
+class BranchConfig(_Strict):
+    code: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,31}$")]
+    name: str | Localized
+    timezone: str = "Asia/Shanghai"
+    languages: list[Literal["zh", "en"]] = Field(default_factory=lambda: ["zh", "en"], min_length=1)
+    opening_time: time = time(9, 0)
+    closing_time: time = time(17, 0)
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_timezone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown time zone {value!r}") from exc
+        return value
+
+
+class ServerConfig(_Strict):
+    mode: Literal["demo", "production"] = "demo"
+    database_url: str = "sqlite:///instance/callwise.db"
+    message_queue: str = ""
+    public_url: str = "http://127.0.0.1:5000"
+    host: str = "127.0.0.1"
+    port: Annotated[int, Field(ge=1, le=65535)] = 5000
+    secret_key: str = ""
+    async_mode: Literal["gevent", "threading"] = "gevent"
+    auto_migrate: bool = True
+    token_lifetime_hours: Annotated[int, Field(ge=1, le=24 * 30)] = 12
+    rate_limit_storage: str = "memory://"
+
+    @field_validator("public_url")
+    @classmethod
+    def _no_trailing_slash(cls, value: str) -> str:
+        if not re.match(r"^https?://", value):
+            raise ValueError("must start with http:// or https://")
+        return value.rstrip("/")
+
+
+class ClockConfig(_Strict):
+    mode: Literal["system", "manual"] = "system"
+    start: datetime | None = None
+
+    @field_validator("start")
+    @classmethod
+    def _aware(cls, value: datetime | None) -> datetime | None:
+        if value is not None and value.tzinfo is None:
+            raise ValueError("needs a UTC offset, e.g. 2026-11-30T09:00:00+08:00")
+        return value
+
+
+class AlertConfig(_Strict):
+    idle_counter_warning_s: Annotated[int, Field(gt=0)] = 60
+    idle_counter_critical_s: Annotated[int, Field(gt=0)] = 180
+    short_queue_max_ahead: Annotated[int, Field(ge=0)] = 2
+    short_queue_complaint_s: Annotated[int, Field(gt=0)] = 600
+    short_queue_early_share: Annotated[float, Field(gt=0, lt=1)] = 0.6
+    eta_broken_factor: Annotated[float, Field(ge=1)] = 1.5
+    eta_broken_min_s: Annotated[int, Field(ge=0)] = 300
+    paused_ratio: Annotated[float, Field(gt=0, le=1)] = 0.5
+    paused_ratio_after_s: Annotated[int, Field(ge=0)] = 300
+    long_pause_s: dict[str, Annotated[int, Field(gt=0)]] = Field(
+        default_factory=lambda: {"break": 900, "meeting": 1800, "cash_replenish": 600, "other": 600}
+    )
+    service_overrun_factor: Annotated[float, Field(gt=1)] = 2.0
+    service_overrun_min_samples: Annotated[int, Field(ge=1)] = 5
+    service_level_default_target_s: Annotated[int, Field(gt=0)] = 1200
+    tick_s: Annotated[float, Field(gt=0)] = 2.0
+    renotify_critical_s: Annotated[int, Field(gt=0)] = 300
+
+    @field_validator("long_pause_s")
+    @classmethod
+    def _known_reasons(cls, value: dict[str, int]) -> dict[str, int]:
+        unknown = sorted(set(value) - set(PAUSE_REASONS))
+        if unknown:
+            raise ValueError(f"unknown pause reason {unknown[0]!r} (known: {', '.join(PAUSE_REASONS)})")
+        return value
+
+
+class LimitsConfig(_Strict):
+    kiosk_tickets_per_minute: Annotated[int, Field(gt=0)] = 30
+    login_attempts_per_minute: Annotated[int, Field(gt=0)] = 10
+
+
+class QueueConfig(_Strict):
+    policy: Literal["fifo", "at_risk_first"] = "at_risk_first"
+    # Service times: a moving average over the last `window` finished tickets of the day, blended
+    # with the configured expected minutes until `min_samples` of them exist.
+    service_time_window: Annotated[int, Field(ge=1, le=500)] = 20
+    service_time_min_samples: Annotated[int, Field(ge=1, le=500)] = 5
+
+
+class ServiceConfig(_Strict):
+    code: Annotated[str, Field(pattern=r"^[A-Z]{1,2}$")]
+    name: Localized
+    kind: Literal["quick", "standard", "complex"]
+    expected_minutes: Annotated[float, Field(gt=0, le=480)]
+    documents: list[Localized] = Field(default_factory=list)
+    notes: Localized | None = None
+    target_wait_minutes: Annotated[float, Field(gt=0)] | None = None
+
+
+class CounterConfig(_Strict):
+    number: Annotated[int, Field(ge=1, le=999)]
+    services: Annotated[list[str], Field(min_length=1)]
+    name: Localized | None = None
+
+
+class Config(_Strict):
+    """The whole validated config.toml. ``source`` is the file it came from (for messages)."""
+
+    branch: BranchConfig
+    server: ServerConfig = ServerConfig()
+    clock: ClockConfig = ClockConfig()
+    alerts: AlertConfig = AlertConfig()
+    limits: LimitsConfig = LimitsConfig()
+    queue: QueueConfig = QueueConfig()
+    services: Annotated[list[ServiceConfig], Field(min_length=1)]
+    counters: Annotated[list[CounterConfig], Field(min_length=1)]
+    source: str = Field(default="<memory>", exclude=True)
+
+    def service(self, code: str) -> ServiceConfig | None:
+        return next((s for s in self.services if s.code == code), None)
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.branch.timezone)
+
+    @property
+    def secret_key(self) -> str:
+        """The secret key: ``CALLWISE_SECRET_KEY`` wins over the file; empty when neither sets one."""
+        return os.environ.get("CALLWISE_SECRET_KEY") or self.server.secret_key
+
+
+def default_config_path() -> Path:
+    """``$CALLWISE_CONFIG``, else ``./config.toml``."""
+    return Path(os.environ.get("CALLWISE_CONFIG") or "config.toml")
+
+
+def load_config(path: str | os.PathLike[str] | None = None, overrides: dict[str, Any] | None = None) -> Config:
+    """Read, merge ``overrides`` into (section by section) and validate a config file.
+
+    Raises :class:`ConfigError` whose message names the file and the offending key.
+    """
+    file = Path(path) if path is not None else default_config_path()
+    try:
+        raw = tomllib.loads(file.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"{file}: file not found (set --config or CALLWISE_CONFIG)") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{file}: not valid TOML: {exc}") from None
+    return config_from_dict(raw, source=str(file), overrides=overrides)
+
+
+def config_from_dict(raw: dict[str, Any], source: str = "<memory>", overrides: dict[str, Any] | None = None) -> Config:
+    """Validate an already-parsed config; see :func:`load_config`."""
+    data = _merge(raw, overrides or {})
+    try:
+        config = Config.model_validate({**data, "source": source})
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        key = _dotted(first["loc"])
+        raise ConfigError(f"{source}: {key}: {first['msg']}") from None
+    _check_references(config, source)
+    return config
+
+
+def _merge(base: dict[str, Any], overrides: dict[str, Any]) -> dict[str, Any]:
+    merged = dict(base)
+    for key, value in overrides.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = _merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def _dotted(loc: tuple[Any, ...]) -> str:
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += ("." if out else "") + str(part)
+    return out or "(top level)"
+
+
+def _check_references(config: Config, source: str) -> None:
+    languages = config.branch.languages
+
+    def need_languages(text: Any, key: str) -> None:
+        if isinstance(text, dict):
+            missing = [lang for lang in languages if not text.get(lang)]
+            if missing:
+                raise ConfigError(f"{source}: {key}: missing the {missing[0]!r} text")
+
+    need_languages(config.branch.name, "branch.name")
+    seen: set[str] = set()
+    for i, service in enumerate(config.services):
+        if service.code in seen:
+            raise ConfigError(f"{source}: services[{i}].code: duplicate service code {service.code!r}")
+        seen.add(service.code)
+        need_languages(service.name, f"services[{i}].name")
+        for j, document in enumerate(service.documents):
+            need_languages(document, f"services[{i}].documents[{j}]")
+        if service.notes is not None:
+            need_languages(service.notes, f"services[{i}].notes")
+    numbers: set[int] = set()
+    for i, counter in enumerate(config.counters):
+        if counter.number in numbers:
+            raise ConfigError(f"{source}: counters[{i}].number: duplicate counter number {counter.number}")
+        numbers.add(counter.number)
+        for j, code in enumerate(counter.services):
+            if code not in seen:
+                raise ConfigError(
+                    f"{source}: counters[{i}].services[{j}]: unknown service {code!r} "
+                    f"(known: {', '.join(sorted(seen))})"
+                )
+        if len(set(counter.services)) != len(counter.services):
+            raise ConfigError(f"{source}: counters[{i}].services: a service is listed twice")
+    if config.alerts.idle_counter_critical_s < config.alerts.idle_counter_warning_s:
+        raise ConfigError(f"{source}: alerts.idle_counter_critical_s: must not be below idle_counter_warning_s")
+    if config.queue.service_time_min_samples > config.queue.service_time_window:
+        raise ConfigError(f"{source}: queue.service_time_min_samples: must not exceed service_time_window")
+    if config.server.mode == "production" and not config.secret_key:
+        raise ConfigError(
+            f"{source}: server.secret_key: production mode needs a secret key; "
+            "set CALLWISE_SECRET_KEY in the environment"
+        )
+    if config.server.mode == "production" and config.clock.mode == "manual":
+        raise ConfigError(f"{source}: clock.mode: the manual clock is for tests and simulation, not production")

@@ -1,0 +1,112 @@
+"""Engines and transactions, for the embedded SQLite default and for PostgreSQL.
+
+Why the SQLite hooks: pysqlite starts transactions lazily with a plain (deferred) BEGIN, so two
+connections can both read the same waiting ticket and both claim it. Every write transaction here
+starts with ``BEGIN IMMEDIATE`` instead, which takes SQLite's write lock before the first read;
+together with WAL (readers never block the writer) and a busy timeout this makes call-next atomic
+across threads and processes. Read-only work uses a deferred BEGIN so it never queues behind writers.
+
+Inside one process the write transactions are also serialized by a lock that gevent patches into a
+cooperative one: a greenlet waiting for the write lock then yields instead of blocking the whole
+process inside SQLite's busy handler.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session, sessionmaker
+
+READ_ONLY = "callwise_read_only"
+SQLITE_BUSY_TIMEOUT_MS = 15_000
+
+
+def make_engine(url: str, *, echo: bool = False) -> Engine:
+    """An engine for ``url`` with the settings Callwise relies on (see the module docstring)."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        database = parsed.database or ""
+        if database and database != ":memory:" and not database.startswith("file:"):
+            Path(database).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(
+            url,
+            echo=echo,
+            connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000, "check_same_thread": False},
+            pool_size=8,
+            max_overflow=24,
+        )
+        _install_sqlite_hooks(engine)
+        return engine
+    return create_engine(url, echo=echo, pool_pre_ping=True, pool_size=10, max_overflow=20)
+
+
+def _install_sqlite_hooks(engine: Engine) -> None:
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # Hand transaction control to SQLAlchemy's "begin" event below.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=FULL")  # a ticket acknowledged is a ticket on disk
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(connection: Any) -> None:
+        mode = "DEFERRED" if connection.get_execution_options().get(READ_ONLY) else "IMMEDIATE"
+        connection.exec_driver_sql(f"BEGIN {mode}")
+
+
+class Database:
+    """The engine plus two session factories: one for writes, one for reads."""
+
+    def __init__(self, url: str, *, echo: bool = False) -> None:
+        self.url = url
+        self.engine = make_engine(url, echo=echo)
+        self.is_sqlite = self.engine.dialect.name == "sqlite"
+        read_engine = self.engine.execution_options(**{READ_ONLY: True})
+        self._write_sessions = sessionmaker(self.engine, expire_on_commit=False)
+        self._read_sessions = sessionmaker(read_engine, expire_on_commit=False)
+        # Created here, not at import, so that it is gevent's lock once the server has patched.
+        self._write_lock = threading.RLock() if self.is_sqlite else None
+
+    @property
+    def dialect(self) -> str:
+        return self.engine.dialect.name
+
+    @contextmanager
+    def writing(self) -> Iterator[Session]:
+        """A write transaction. Commit explicitly; anything else rolls back."""
+        lock = self._write_lock
+        if lock is not None:
+            lock.acquire()
+        try:
+            with self._write_sessions() as session:
+                try:
+                    yield session
+                finally:
+                    if session.in_transaction():
+                        session.rollback()
+        finally:
+            if lock is not None:
+                lock.release()
+
+    @contextmanager
+    def reading(self) -> Iterator[Session]:
+        """A read-only transaction (a consistent snapshot on both backends)."""
+        with self._read_sessions() as session:
+            try:
+                yield session
+            finally:
+                if session.in_transaction():
+                    session.rollback()
+
+    def dispose(self) -> None:
+        self.engine.dispose()

@@ -1,0 +1,61 @@
+"""Wait estimates, from plain numbers.
+
+The estimate a customer is given is what later rules hold us to (``eta_broken``), so it is built
+from what the branch is actually doing today: how long this service's recent customers took at the
+counter, and how many staffed counters serve it right now.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+
+def mean_service_seconds(recent_durations_s: Sequence[float], expected_s: float, min_samples: int) -> float:
+    """Average counter time per customer of one service.
+
+    ``recent_durations_s`` are the day's latest finished tickets of the service (call to finish,
+    which includes the walk to the counter). Until there are ``min_samples`` of them, the
+    configured expectation fills the missing samples, so the first fast customer of the morning
+    does not make every estimate collapse.
+    """
+    n = len(recent_durations_s)
+    if n >= min_samples:
+        return sum(recent_durations_s) / n
+    return (sum(recent_durations_s) + (min_samples - n) * expected_s) / min_samples
+
+
+@dataclass(frozen=True)
+class ServiceLoad:
+    """What the estimate needs to know about one service at one moment."""
+
+    mean_service_s: float
+    servers: float  # staffed, unpaused counters serving it, weighted by its rank in their lists
+    free_servers: int  # of those, counters idle right now
+
+
+def counter_share(rank: int) -> float:
+    """How much of a counter a service gets when it is ``rank``-th (0-based) in the counter's list.
+
+    A counter calls its first service whenever that has customers, so a service listed second gets
+    only the counter's spare time. Halving per rank is a plain, documented guess the simulator
+    measures (see BENCHMARKS.md).
+    """
+    return 1.0 / (2**rank)
+
+
+def estimate_wait_s(position: int, load: ServiceLoad) -> int:
+    """Seconds until the ticket at ``position`` (1 = next to be called) is likely to be called.
+
+    The people ahead are split over the counters that serve the service; if every such counter is
+    busy, the ticket also waits for the first of them to finish (on average a share of one service
+    time). With no staffed counter at all we assume one opens, rather than promise nothing.
+    """
+    if position <= 0:
+        return 0
+    servers = max(load.servers, 1.0)
+    ahead = position - 1
+    wait = ahead * load.mean_service_s / servers
+    if load.free_servers == 0:
+        wait += load.mean_service_s / (servers + 1)
+    return int(round(wait))

@@ -1,0 +1,130 @@
+"""The state machines of tickets and counters, as plain data.
+
+Nothing here knows about Flask or SQL. The service layer asks :func:`counter_step` whether an action
+is allowed in the counter's current state and what state follows; :func:`replay` folds an event
+history back into states, which is how tests prove the event log agrees with the tables.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from enum import StrEnum
+
+
+class TicketStatus(StrEnum):
+    WAITING = "waiting"
+    CALLED = "called"
+    SERVING = "serving"
+    DONE = "done"
+    NO_SHOW = "no_show"
+    CANCELLED = "cancelled"
+
+
+class CounterState(StrEnum):
+    CLOSED = "closed"
+    IDLE = "idle"
+    CALLING = "calling"
+    SERVING = "serving"
+    PAUSED = "paused"
+
+
+class Outcome(StrEnum):
+    DONE = "done"
+    REDO = "redo"
+    ERROR = "error"
+
+
+FINISHED = frozenset({TicketStatus.DONE, TicketStatus.NO_SHOW, TicketStatus.CANCELLED})
+
+C = CounterState
+# action -> (states it may start from, state it leads to; None = unchanged)
+COUNTER_ACTIONS: dict[str, tuple[frozenset[CounterState], CounterState | None]] = {
+    "open": (frozenset({C.CLOSED}), C.IDLE),
+    "call_next": (frozenset({C.IDLE}), C.CALLING),
+    "recall": (frozenset({C.CALLING}), None),
+    "start": (frozenset({C.CALLING}), C.SERVING),
+    "complete": (frozenset({C.SERVING}), C.IDLE),
+    "no_show": (frozenset({C.CALLING}), C.IDLE),
+    "transfer": (frozenset({C.CALLING, C.SERVING}), C.IDLE),
+    "pause": (frozenset({C.IDLE}), C.PAUSED),
+    "resume": (frozenset({C.PAUSED}), C.IDLE),
+    "request_help": (frozenset({C.CALLING, C.SERVING}), None),
+    "close": (frozenset({C.IDLE, C.PAUSED}), C.CLOSED),
+}
+
+T = TicketStatus
+# ticket transitions the counter actions cause: action -> (from, to)
+TICKET_ACTIONS: dict[str, tuple[frozenset[TicketStatus], TicketStatus]] = {
+    "issue": (frozenset(), T.WAITING),
+    "call": (frozenset({T.WAITING}), T.CALLED),
+    "recall": (frozenset({T.CALLED}), T.CALLED),
+    "start": (frozenset({T.CALLED}), T.SERVING),
+    "complete": (frozenset({T.SERVING}), T.DONE),
+    "no_show": (frozenset({T.CALLED}), T.NO_SHOW),
+    "transfer": (frozenset({T.CALLED, T.SERVING}), T.WAITING),
+    "request_help": (frozenset({T.CALLED, T.SERVING}), None),  # type: ignore[dict-item]
+    "cancel": (frozenset({T.WAITING}), T.CANCELLED),
+}
+
+
+class InvalidTransition(Exception):
+    """An action that the current state does not allow."""
+
+    def __init__(self, subject: str, action: str, state: str) -> None:
+        self.subject, self.action, self.state = subject, action, state
+        super().__init__(f"cannot {action.replace('_', ' ')}: the {subject} is {state.replace('_', ' ')}")
+
+
+def counter_step(state: CounterState, action: str) -> CounterState:
+    """The counter's state after ``action``, or :class:`InvalidTransition`."""
+    allowed, target = COUNTER_ACTIONS[action]
+    if state not in allowed:
+        raise InvalidTransition("counter", action, state)
+    return state if target is None else target
+
+
+def ticket_step(status: TicketStatus | None, action: str) -> TicketStatus:
+    """The ticket's status after ``action``, or :class:`InvalidTransition`."""
+    allowed, target = TICKET_ACTIONS[action]
+    if action == "issue":
+        if status is not None:
+            raise InvalidTransition("ticket", action, status)
+        return target
+    if status not in allowed:
+        raise InvalidTransition("ticket", action, status or "unknown")
+    return status if target is None else target
+
+
+@dataclass(frozen=True)
+class LoggedChange:
+    """One row of the event log, reduced to what replay needs."""
+
+    entity: str  # "ticket" | "counter"
+    entity_id: int
+    action: str
+    from_state: str | None
+    to_state: str
+
+
+class BrokenHistory(Exception):
+    """An event whose from-state is not the state the previous event left."""
+
+
+def replay(changes: Iterable[LoggedChange]) -> dict[tuple[str, int], str]:
+    """Fold an ordered event history into the current state of every entity in it.
+
+    Raises :class:`BrokenHistory` if an event does not start where the previous one ended, so a
+    replay both rebuilds the states and checks that the log is a consistent chain.
+    """
+    states: dict[tuple[str, int], str] = {}
+    for change in changes:
+        key = (change.entity, change.entity_id)
+        before = states.get(key, CounterState.CLOSED if change.entity == "counter" else None)
+        if change.from_state != before:
+            raise BrokenHistory(
+                f"{change.entity} {change.entity_id}: {change.action} starts from "
+                f"{change.from_state!r} but the history left it {before!r}"
+            )
+        states[key] = change.to_state
+    return states

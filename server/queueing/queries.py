@@ -1,0 +1,293 @@
+"""Reads shared by the service functions and the API: services, counters, positions, estimates.
+
+Each function takes an open session and returns plain data or rows; none of them commits.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import date, datetime, time, timezone
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import and_, func, or_, select
+from sqlalchemy.orm import Session
+
+from server.config import Config
+from server.models import Counter, CounterService, Service, Staff, Ticket
+from server.queueing.estimate import ServiceLoad, counter_share, estimate_wait_s, mean_service_seconds
+from server.queueing.machine import CounterState, TicketStatus
+from server.queueing.views import counter_view, service_view, ticket_view
+
+ACTIVE_TICKET = (TicketStatus.CALLED.value, TicketStatus.SERVING.value)
+
+
+def day_start_utc(day: date, tz: ZoneInfo) -> datetime:
+    """Midnight of ``day`` in the branch's zone, as UTC."""
+    return datetime.combine(day, time(0), tzinfo=tz).astimezone(timezone.utc)
+
+
+def services_by_code(session: Session, branch_id: int) -> dict[str, Service]:
+    """The branch's active services, in display order."""
+    rows = session.scalars(
+        select(Service).where(Service.branch_id == branch_id, Service.active.is_(True)).order_by(Service.position)
+    )
+    return {service.code: service for service in rows}
+
+
+def services_by_id(session: Session, branch_id: int) -> dict[int, Service]:
+    rows = session.scalars(select(Service).where(Service.branch_id == branch_id))
+    return {service.id: service for service in rows}
+
+
+def waiting_counts(session: Session, branch_id: int) -> dict[int, int]:
+    """Waiting tickets per service id."""
+    rows = session.execute(
+        select(Ticket.service_id, func.count())
+        .where(Ticket.branch_id == branch_id, Ticket.status == TicketStatus.WAITING.value)
+        .group_by(Ticket.service_id)
+    )
+    return {service_id: count for service_id, count in rows}
+
+
+def counter_services(session: Session, branch_id: int) -> dict[int, list[int]]:
+    """Service ids per counter id, in the counter's call order."""
+    rows = session.execute(
+        select(CounterService.counter_id, CounterService.service_id)
+        .join(Counter, Counter.id == CounterService.counter_id)
+        .where(Counter.branch_id == branch_id)
+        .order_by(CounterService.counter_id, CounterService.rank)
+    )
+    out: dict[int, list[int]] = defaultdict(list)
+    for counter_id, service_id in rows:
+        out[counter_id].append(service_id)
+    return out
+
+
+def recent_service_durations(session: Session, service_id: int, since: datetime, limit: int) -> list[float]:
+    """Counter time (call to finish) of the service's latest finished tickets since ``since``."""
+    rows = session.execute(
+        select(Ticket.called_at, Ticket.finished_at)
+        .where(
+            Ticket.service_id == service_id,
+            Ticket.status == TicketStatus.DONE.value,
+            Ticket.finished_at >= since,
+        )
+        .order_by(Ticket.finished_at.desc())
+        .limit(limit)
+    )
+    return [
+        (finished - called).total_seconds() for called, finished in rows if called is not None and finished is not None
+    ]
+
+
+@dataclass
+class BranchLoad:
+    """Everything the wait estimate needs about a branch at one moment."""
+
+    waiting: dict[int, int]
+    loads: dict[int, ServiceLoad]
+
+    def estimate(self, service_id: int, position: int) -> int:
+        return estimate_wait_s(position, self.loads[service_id])
+
+    def estimate_new(self, service_id: int) -> int:
+        """The wait a ticket issued now for this service would be promised."""
+        return self.estimate(service_id, self.waiting.get(service_id, 0) + 1)
+
+
+def branch_load(
+    session: Session, config: Config, branch_id: int, now: datetime, only_service: int | None = None
+) -> BranchLoad:
+    """Service loads for every active service of the branch (or only one, for the issue path)."""
+    services = services_by_id(session, branch_id)
+    waiting = waiting_counts(session, branch_id)
+    counters = session.execute(
+        select(Counter.id, Counter.state).where(
+            Counter.branch_id == branch_id, Counter.state != CounterState.CLOSED.value
+        )
+    ).all()
+    lists = counter_services(session, branch_id) if counters else {}
+    since = day_start_utc(now.astimezone(config.tz).date(), config.tz)
+    loads: dict[int, ServiceLoad] = {}
+    for service_id, service in services.items():
+        if only_service is not None and service_id != only_service:
+            continue
+        servers = 0.0
+        free = 0
+        for counter_id, state in counters:
+            order = lists.get(counter_id, [])
+            if service_id not in order or state == CounterState.PAUSED.value:
+                continue
+            rank = order.index(service_id)
+            # A counter whose earlier services are all empty is wholly available to this one.
+            busy_before = sum(1 for earlier in order[:rank] if waiting.get(earlier, 0) > 0)
+            servers += counter_share(busy_before)
+            if state == CounterState.IDLE.value:
+                free += 1
+        durations = recent_service_durations(session, service_id, since, config.queue.service_time_window)
+        mean = mean_service_seconds(durations, service.expected_minutes * 60, config.queue.service_time_min_samples)
+        loads[service_id] = ServiceLoad(mean_service_s=mean, servers=servers, free_servers=free)
+    return BranchLoad(waiting=waiting, loads=loads)
+
+
+def queue_summary(session: Session, config: Config, branch_id: int, now: datetime) -> list[dict[str, Any]]:
+    """``[{"code", "waiting", "estimated_wait_s"}]`` for every active service: the queue_changed payload."""
+    load = branch_load(session, config, branch_id, now)
+    return [
+        {"code": service.code, "waiting": load.waiting.get(service.id, 0), "estimated_wait_s": load.estimate_new(service.id)}
+        for service in services_by_code(session, branch_id).values()
+    ]
+
+
+def services_with_estimates(session: Session, config: Config, branch_id: int, now: datetime) -> list[dict[str, Any]]:
+    load = branch_load(session, config, branch_id, now)
+    return [
+        service_view(service, load.waiting.get(service.id, 0), load.estimate_new(service.id))
+        for service in services_by_code(session, branch_id).values()
+    ]
+
+
+def position_of(session: Session, ticket: Ticket) -> int:
+    """1 = the next of its service to be called; 0 once it is no longer waiting."""
+    if ticket.status != TicketStatus.WAITING.value:
+        return 0
+    ahead = session.scalar(
+        select(func.count()).where(
+            Ticket.branch_id == ticket.branch_id,
+            Ticket.status == TicketStatus.WAITING.value,
+            Ticket.service_id == ticket.service_id,
+            or_(
+                Ticket.issued_at < ticket.issued_at,
+                and_(Ticket.issued_at == ticket.issued_at, Ticket.id < ticket.id),
+            ),
+        )
+    )
+    return int(ahead or 0) + 1
+
+
+def ticket_with_live_estimate(
+    session: Session, config: Config, ticket: Ticket, now: datetime, *, for_holder: bool
+) -> dict[str, Any]:
+    """A ticket view with its live position and estimate."""
+    service = session.get(Service, ticket.service_id)
+    assert service is not None
+    counter = session.get(Counter, ticket.counter_id) if ticket.counter_id is not None else None
+    position = position_of(session, ticket)
+    eta = 0
+    if position:
+        load = branch_load(session, config, ticket.branch_id, now, only_service=ticket.service_id)
+        eta = load.estimate(ticket.service_id, position)
+    help_requested = bool(
+        counter is not None and counter.help_requested_at is not None and ticket.status in ACTIVE_TICKET
+    )
+    return ticket_view(
+        ticket,
+        service_code=service.code,
+        counter_number=counter.number if counter is not None else None,
+        position=position,
+        estimated_wait_s=eta,
+        help_requested=help_requested,
+        public_url=config.server.public_url if for_holder else None,
+    )
+
+
+def active_ticket(session: Session, counter_id: int) -> Ticket | None:
+    """The counter's called or serving ticket, if any (the database allows at most one)."""
+    return session.scalar(
+        select(Ticket).where(Ticket.counter_id == counter_id, Ticket.status.in_(ACTIVE_TICKET))
+    )
+
+
+def counter_views(session: Session, branch_id: int, number: int | None = None) -> list[dict[str, Any]]:
+    """Counters in the shape of API.md, all of a branch or just one."""
+    query = select(Counter).where(Counter.branch_id == branch_id, Counter.active.is_(True)).order_by(Counter.number)
+    if number is not None:
+        query = query.where(Counter.number == number)
+    counters = list(session.scalars(query))
+    services = services_by_id(session, branch_id)
+    lists = counter_services(session, branch_id)
+    staff_ids = [c.staff_id for c in counters if c.staff_id is not None]
+    staff = {s.id: s for s in session.scalars(select(Staff).where(Staff.id.in_(staff_ids)))} if staff_ids else {}
+    current = {
+        t.counter_id: t
+        for t in session.scalars(
+            select(Ticket).where(
+                Ticket.counter_id.in_([c.id for c in counters]), Ticket.status.in_(ACTIVE_TICKET)
+            )
+        )
+    }
+    views = []
+    for counter in counters:
+        ticket = current.get(counter.id)
+        views.append(
+            counter_view(
+                counter,
+                service_codes=[services[sid].code for sid in lists.get(counter.id, [])],
+                staff=staff.get(counter.staff_id) if counter.staff_id is not None else None,
+                current=ticket,
+                current_service_code=services[ticket.service_id].code if ticket is not None else None,
+            )
+        )
+    return views
+
+
+def waiting_tickets(session: Session, config: Config, branch_id: int, now: datetime) -> list[dict[str, Any]]:
+    """Waiting tickets per service in call order, with positions and estimates (staff view)."""
+    load = branch_load(session, config, branch_id, now)
+    out = []
+    for service in services_by_code(session, branch_id).values():
+        tickets = session.scalars(
+            select(Ticket)
+            .where(
+                Ticket.branch_id == branch_id,
+                Ticket.status == TicketStatus.WAITING.value,
+                Ticket.service_id == service.id,
+            )
+            .order_by(Ticket.issued_at, Ticket.id)
+        )
+        views = [
+            ticket_view(
+                ticket,
+                service_code=service.code,
+                counter_number=None,
+                position=i,
+                estimated_wait_s=load.estimate(service.id, i),
+            )
+            for i, ticket in enumerate(tickets, start=1)
+        ]
+        out.append(
+            {
+                "code": service.code,
+                "name": service.name,
+                "waiting": len(views),
+                "estimated_wait_s": load.estimate_new(service.id),
+                "tickets": views,
+            }
+        )
+    return out
+
+
+def recent_calls(session: Session, branch_id: int, limit: int = 8) -> list[dict[str, Any]]:
+    """The latest calls of the branch, newest first, for a display's snapshot."""
+    rows = session.execute(
+        select(Ticket, Service.code, Counter.number)
+        .join(Service, Service.id == Ticket.service_id)
+        .join(Counter, Counter.id == Ticket.counter_id)
+        .where(Ticket.branch_id == branch_id, Ticket.called_at.is_not(None))
+        .order_by(Ticket.called_at.desc(), Ticket.id.desc())
+        .limit(limit)
+    )
+    return [
+        {
+            "number": ticket.number,
+            "counter": number,
+            "service": code,
+            "recall": ticket.recall_count > 0,
+            "called_at": ticket.called_at.isoformat() if ticket.called_at else None,
+            "status": ticket.status,
+        }
+        for ticket, code, number in rows
+    ]
+

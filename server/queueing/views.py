@@ -1,0 +1,102 @@
+"""Plain-dict views of rows, in the shapes of API.md. Each view decides what its audience may see:
+only the ticket's holder ever gets its token and tracking URL."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from server.models import Counter, Service, Staff, Ticket
+
+
+def iso(value: datetime | None) -> str | None:
+    """ISO 8601 with the UTC offset, as API.md asks."""
+    return value.isoformat() if value is not None else None
+
+
+def service_view(service: Service, waiting: int, estimated_wait_s: int) -> dict[str, Any]:
+    return {
+        "code": service.code,
+        "name": service.name,
+        "kind": service.kind,
+        "expected_minutes": service.expected_minutes,
+        "documents": service.documents,
+        "notes": service.notes,
+        "target_wait_s": service.target_wait_s,
+        "waiting": waiting,
+        "estimated_wait_s": estimated_wait_s,
+    }
+
+
+def ticket_view(
+    ticket: Ticket,
+    *,
+    service_code: str,
+    counter_number: int | None,
+    position: int,
+    estimated_wait_s: int,
+    help_requested: bool = False,
+    public_url: str | None = None,
+) -> dict[str, Any]:
+    """A ticket. ``public_url`` is given only when the audience holds the ticket's token."""
+    view: dict[str, Any] = {
+        "id": ticket.id,
+        "number": ticket.number,
+        "service": service_code,
+        "status": ticket.status,
+        "people_ahead": ticket.people_ahead,
+        "position": position,
+        "estimated_wait_s": estimated_wait_s,
+        "estimated_wait_at_issue_s": ticket.estimated_wait_s,
+        "issued_at": iso(ticket.issued_at),
+        "called_at": iso(ticket.called_at),
+        "served_at": iso(ticket.served_at),
+        "finished_at": iso(ticket.finished_at),
+        "counter": counter_number,
+        "outcome": ticket.outcome,
+        "recall_count": ticket.recall_count,
+        "help_requested": help_requested,
+        "lang": ticket.lang,
+        "business_day": ticket.business_day.isoformat(),
+    }
+    if public_url is not None:
+        view["token"] = ticket.token
+        view["track_url"] = f"{public_url}/t/{ticket.token}"
+        view["qr_svg_url"] = f"/api/v1/tickets/{ticket.token}/qr.svg"
+        view["qr_png_url"] = f"/api/v1/tickets/{ticket.token}/qr.png"
+    return view
+
+
+def counter_view(
+    counter: Counter,
+    *,
+    service_codes: list[str],
+    staff: Staff | None,
+    current: Ticket | None,
+    current_service_code: str | None,
+) -> dict[str, Any]:
+    return {
+        "number": counter.number,
+        "name": counter.name,
+        "services": service_codes,
+        "state": counter.state,
+        "state_since": iso(counter.state_since),
+        "staff": (
+            {"id": staff.id, "username": staff.username, "name": staff.display_name} if staff is not None else None
+        ),
+        "current_ticket": (
+            {
+                "id": current.id,
+                "number": current.number,
+                "service": current_service_code,
+                "status": current.status,
+                "called_at": iso(current.called_at),
+                "served_at": iso(current.served_at),
+                "recall_count": current.recall_count,
+            }
+            if current is not None
+            else None
+        ),
+        "pause_reason": counter.pause_reason,
+        "help_requested_at": iso(counter.help_requested_at),
+    }

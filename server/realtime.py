@@ -1,0 +1,138 @@
+"""Socket.IO: who may connect, which rooms they join, and how events go out.
+
+Clients authenticate in the connect ``auth`` payload — ``{"token": ...}`` for staff and devices,
+``{"ticket": ...}`` for a customer's phone page — or, for staff pages, with their session cookie.
+Each connection joins only the rooms its role may hear (server/rooms.py) and immediately receives a
+``state_snapshot``, so a client that reconnects catches up without reloading.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import current_app, session
+from flask_socketio import SocketIO, disconnect, emit, join_room
+from sqlalchemy import select
+
+from server import accounts, rooms
+from server.actors import Actor
+from server.models import Branch, Ticket
+from server.queueing import queries
+from server.runtime import Runtime
+
+
+socketio = SocketIO()
+
+
+class SocketIOPublisher:
+    """Publishes through Flask-SocketIO (and its message queue, when several processes share one)."""
+
+    def publish(self, event: str, payload: dict[str, Any], rooms_: list[str]) -> None:
+        socketio.emit(event, payload, to=rooms_)
+
+
+def _runtime() -> Runtime:
+    return current_app.extensions["callwise"]
+
+
+@socketio.on("connect")
+def on_connect(auth: Any = None) -> None:
+    """Sent by every client on connecting. Refuses anyone without valid credentials."""
+    rt = _runtime()
+    auth = auth if isinstance(auth, dict) else {}
+    if isinstance(auth.get("ticket"), str):
+        _connect_phone(rt, auth["ticket"])
+        return
+    actor = None
+    if isinstance(auth.get("token"), str):
+        actor = accounts.resolve(rt, auth["token"])
+    elif session.get("token"):
+        actor = accounts.resolve(rt, session["token"])
+    if actor is None or actor.kind not in ("staff", "device"):
+        raise ConnectionRefusedError("unauthorized")
+    branch_id = _branch_for(rt, actor, auth.get("branch"))
+    # Flask-SocketIO keeps a per-connection copy of the session: remember who this is for later events.
+    session["socket_identity"] = {
+        "kind": actor.kind, "token": auth.get("token") or session.get("token"), "branch_id": branch_id,
+    }
+    for room in rooms_for(actor, branch_id):
+        join_room(room)
+    emit("state_snapshot", snapshot(rt, actor, branch_id))
+
+
+@socketio.on("request_snapshot")
+def on_request_snapshot(_data: Any = None) -> None:
+    """Sent by a client that suspects it missed events; answered with a fresh ``state_snapshot``."""
+    rt = _runtime()
+    who = session.get("socket_identity")
+    if not who:
+        return
+    if who["kind"] == "ticket":
+        with rt.reading() as db:
+            ticket = db.get(Ticket, who["ticket_id"])
+            if ticket is not None:
+                view = queries.ticket_with_live_estimate(db, rt.config, ticket, rt.clock.now(), for_holder=True)
+                emit("state_snapshot", {"role": "ticket", "ticket": view})
+        return
+    actor = accounts.resolve(rt, who["token"])
+    if actor is None:  # logged out or revoked since connecting
+        disconnect()
+        return
+    emit("state_snapshot", snapshot(rt, actor, who["branch_id"]))
+
+
+def _connect_phone(rt: Runtime, token: str) -> None:
+    with rt.reading() as db:
+        ticket = db.scalar(select(Ticket).where(Ticket.token == token)) if 16 <= len(token) <= 64 else None
+        if ticket is None:
+            raise ConnectionRefusedError("unknown ticket")
+        join_room(rooms.ticket(ticket.id))
+        session["socket_identity"] = {"kind": "ticket", "ticket_id": ticket.id}
+        view = queries.ticket_with_live_estimate(db, rt.config, ticket, rt.clock.now(), for_holder=True)
+    emit("state_snapshot", {"role": "ticket", "ticket": view})
+
+
+def _branch_for(rt: Runtime, actor: Actor, code: Any) -> int:
+    if actor.branch_id is not None:
+        return actor.branch_id
+    if isinstance(code, str):
+        with rt.reading() as db:
+            branch_id = db.scalar(select(Branch.id).where(Branch.code == code))
+        if branch_id is None:
+            raise ConnectionRefusedError("unknown branch")
+        return branch_id
+    return rt.default_branch_id
+
+
+def rooms_for(actor: Actor, branch_id: int) -> list[str]:
+    """The rooms a staff member or device may hear."""
+    if actor.is_device("display"):
+        return [rooms.displays(branch_id)]
+    if actor.is_device("kiosk"):
+        return [rooms.kiosks(branch_id)]
+    joined = [rooms.staff(branch_id), rooms.person(actor.id or 0)]
+    if actor.is_manager:
+        joined.append(rooms.managers(branch_id))
+    return joined
+
+
+def snapshot(rt: Runtime, actor: Actor, branch_id: int) -> dict[str, Any]:
+    """The current state a client of this role may see."""
+    now = rt.clock.now()
+    with rt.reading() as db:
+        branch = db.get(Branch, branch_id)
+        out: dict[str, Any] = {
+            "role": actor.role,
+            "now": now.isoformat(),
+            "branch": {"code": branch.code, "name": branch.name, "languages": branch.languages} if branch else None,
+            "services": queries.services_with_estimates(db, rt.config, branch_id, now),
+        }
+        if actor.is_device("kiosk"):
+            return out
+        out["counters"] = queries.counter_views(db, branch_id)
+        out["recent_calls"] = queries.recent_calls(db, branch_id)
+        if actor.is_staff:
+            out["queue"] = queries.waiting_tickets(db, rt.config, branch_id, now)
+        for extend in rt.snapshot_extenders:
+            extend(db, actor, branch_id, out)
+    return out

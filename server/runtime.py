@@ -1,0 +1,112 @@
+"""What a running Callwise holds: config, database, clock and the way out to screens.
+
+Service functions receive a :class:`Runtime` instead of reaching for Flask globals, so the same
+functions serve HTTP requests, socket handlers, the CLI and the simulator.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Protocol
+
+from sqlalchemy.orm import Session
+
+from server.clock import Clock
+from server.config import Config
+from server.db import Database
+
+
+class Publisher(Protocol):
+    """Sends an event to Socket.IO rooms (see server/realtime.py)."""
+
+    def publish(self, event: str, payload: dict[str, Any], rooms: list[str]) -> None: ...
+
+
+class NullPublisher:
+    """For the CLI and the simulator: nobody is listening."""
+
+    def publish(self, event: str, payload: dict[str, Any], rooms: list[str]) -> None:
+        return None
+
+
+class RecordingPublisher:
+    """Keeps what would have been sent; for tests that look at the events of one change."""
+
+    def __init__(self) -> None:
+        self.sent: list[tuple[str, dict[str, Any], list[str]]] = []
+
+    def publish(self, event: str, payload: dict[str, Any], rooms: list[str]) -> None:
+        self.sent.append((event, payload, rooms))
+
+
+@dataclass
+class Message:
+    event: str
+    payload: dict[str, Any]
+    rooms: list[str]
+
+
+class UnitOfWork:
+    """One write transaction and the messages it will announce once it has committed.
+
+    Messages are published only after a successful commit ("emit after commit"), and outside the
+    database write lock, so a slow socket never holds up the next ticket.
+    """
+
+    def __init__(self, runtime: Runtime) -> None:
+        self.runtime = runtime
+        self.outbox: list[Message] = []
+        self.changed_branches: set[int] = set()
+        self._committed = False
+        self.session: Session
+
+    def __enter__(self) -> UnitOfWork:
+        self._context = self.runtime.db.writing()
+        self.session = self._context.__enter__()
+        return self
+
+    def emit(self, event: str, payload: dict[str, Any], *rooms: str) -> None:
+        self.outbox.append(Message(event, payload, list(rooms)))
+
+    def commit(self) -> None:
+        self.session.commit()
+        self._committed = True
+
+    def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
+        self._context.__exit__(exc_type, exc, tb)
+        if exc_type is None and self._committed:
+            for message in self.outbox:
+                self.runtime.publisher.publish(message.event, message.payload, message.rooms)
+            for branch_id in self.changed_branches:
+                for listener in self.runtime.change_listeners:
+                    listener(branch_id)
+
+
+@dataclass
+class Runtime:
+    config: Config
+    db: Database
+    clock: Clock
+    publisher: Publisher = field(default_factory=NullPublisher)
+    # Called with a branch id after every committed change there (the alert engine listens here).
+    change_listeners: list[Callable[[int], None]] = field(default_factory=list)
+    # Called with the new time after a manual clock moves (the alert engine evaluates here).
+    time_listeners: list[Callable[[datetime], None]] = field(default_factory=list)
+    # Add to a client's state_snapshot: (session, actor, branch_id, snapshot) -> None (alerts do).
+    snapshot_extenders: list[Callable[[Session, Any, int, dict[str, Any]], None]] = field(default_factory=list)
+    branch_ids: dict[str, int] = field(default_factory=dict)
+
+    def uow(self) -> UnitOfWork:
+        return UnitOfWork(self)
+
+    @contextmanager
+    def reading(self) -> Iterator[Session]:
+        with self.db.reading() as session:
+            yield session
+
+    @property
+    def default_branch_id(self) -> int:
+        return self.branch_ids[self.config.branch.code]

@@ -1,0 +1,218 @@
+"""Fixtures: a fresh database per test on SQLite and PostgreSQL, the app, and an API helper.
+
+Each backend gets one template database per session (schema migrated, branch synced, staff and
+devices created, logged in); every test then starts from a copy of it, which keeps the suite fast
+without sharing state between tests.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import create_engine, text
+
+from tests.pg import PgCluster, start_cluster
+
+TESTS = Path(__file__).resolve().parent
+TEST_CONFIG = TESTS / "branch.toml"
+PASSWORD = "correct-horse-9"
+PEOPLE = {
+    "teller1": "teller",
+    "teller2": "teller",
+    "teller3": "teller",
+    "teller4": "teller",
+    "manager": "manager",
+    "admin": "admin",
+}
+DEVICES = {"kiosk": "kiosk", "kiosk2": "kiosk", "display": "display"}
+
+
+@pytest.fixture(scope="session")
+def pg_cluster() -> Iterator[PgCluster | str]:
+    """A PostgreSQL for the session: CALLWISE_TEST_PG_URL, or a cluster started here."""
+    if os.environ.get("CALLWISE_TEST_PG_URL"):
+        yield os.environ["CALLWISE_TEST_PG_URL"]
+        return
+    try:
+        cluster = start_cluster()
+    except Exception as exc:  # noqa: BLE001 - any failure to start means "no PostgreSQL here"
+        if os.environ.get("CALLWISE_REQUIRE_PG"):
+            pytest.fail(f"PostgreSQL is required (CALLWISE_REQUIRE_PG) but could not start: {exc}")
+        pytest.skip(f"PostgreSQL not available: {exc}")
+    yield cluster
+    cluster.stop("immediate")
+    shutil.rmtree(cluster.data_dir.parent, ignore_errors=True)
+
+
+def pg_admin_url(pg: PgCluster | str) -> str:
+    return pg if isinstance(pg, str) else pg.url
+
+
+def with_database(url: str, name: str) -> str:
+    base, _, _ = url.rpartition("/")
+    return f"{base}/{name}"
+
+
+@dataclass
+class Template:
+    """What every copy of a template database contains."""
+
+    url: str
+    tokens: dict[str, str]
+
+
+def _build_template(url: str) -> dict[str, str]:
+    from server import create_app
+    from server.accounts import add_device, login, save_staff
+
+    app = create_app(TEST_CONFIG, server={"database_url": url})
+    rt = app.extensions["callwise"]
+    tokens: dict[str, str] = {}
+    for username, role in PEOPLE.items():
+        save_staff(rt, username, role, PASSWORD, display_name=username.title())
+        tokens[username] = login(rt, username, PASSWORD)["token"]
+    for name, kind in DEVICES.items():
+        tokens[name] = add_device(rt, name, kind)
+    rt.db.dispose()  # SQLite checkpoints the WAL into the file when its last connection closes
+    return tokens
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Template:
+    path = tmp_path_factory.mktemp("template") / "template.db"
+    url = f"sqlite:///{path}"
+    return Template(url=url, tokens=_build_template(url))
+
+
+@pytest.fixture(scope="session")
+def pg_template(pg_cluster: PgCluster | str) -> Template:
+    admin = create_engine(pg_admin_url(pg_cluster), isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text("DROP DATABASE IF EXISTS callwise_template WITH (FORCE)"))
+        connection.execute(text("CREATE DATABASE callwise_template"))
+    admin.dispose()
+    url = with_database(pg_admin_url(pg_cluster), "callwise_template")
+    return Template(url=url, tokens=_build_template(url))
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def backend(request: pytest.FixtureRequest) -> str:
+    return request.param
+
+
+@pytest.fixture
+def fresh_db(backend: str, request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Template]:
+    """A database of ``backend`` copied from its template, dropped afterwards."""
+    if backend == "sqlite":
+        template: Template = request.getfixturevalue("sqlite_template")
+        source = Path(template.url.removeprefix("sqlite:///"))
+        target = tmp_path / "callwise.db"
+        shutil.copyfile(source, target)
+        assert not Path(f"{source}-wal").exists() or Path(f"{source}-wal").stat().st_size == 0
+        yield Template(url=f"sqlite:///{target}", tokens=template.tokens)
+        return
+    template = request.getfixturevalue("pg_template")
+    cluster = request.getfixturevalue("pg_cluster")
+    name = f"t_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(pg_admin_url(cluster), isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f"CREATE DATABASE {name} TEMPLATE callwise_template"))
+    yield Template(url=with_database(pg_admin_url(cluster), name), tokens=template.tokens)
+    with admin.connect() as connection:
+        connection.execute(text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+    admin.dispose()
+
+
+@pytest.fixture
+def app_factory(fresh_db: Template) -> Iterator[Any]:
+    """Builds apps on the test's database; ``overrides`` are config sections."""
+    from server import create_app
+
+    made = []
+
+    def make(**overrides: Any) -> Any:
+        server = {"database_url": fresh_db.url, **overrides.pop("server", {})}
+        app = create_app(TEST_CONFIG, server=server, **overrides)
+        made.append(app)
+        return app
+
+    yield make
+    for app in made:
+        app.extensions["callwise"].db.dispose()
+
+
+@pytest.fixture
+def app(app_factory: Any) -> Any:
+    return app_factory()
+
+
+@pytest.fixture
+def rt(app: Any) -> Any:
+    """The app's runtime (config, database, manual clock)."""
+    return app.extensions["callwise"]
+
+
+@pytest.fixture
+def clock(rt: Any) -> Any:
+    return rt.clock
+
+
+@pytest.fixture
+def api(app: Any, fresh_db: Template) -> Api:
+    return Api(app.test_client(), fresh_db.tokens)
+
+
+class Api:
+    """Calls the API as someone: ``api.post(path, who="teller1", json=...)``.
+
+    ``who`` is a staff username, a device name (kiosk, kiosk2, display) or None for nobody.
+    """
+
+    def __init__(self, client: Any, tokens: dict[str, str]) -> None:
+        self.client = client
+        self.tokens = tokens
+
+    def headers(self, who: str | None) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.tokens[who]}"} if who else {}
+
+    def get(self, path: str, who: str | None = None, **kwargs: Any) -> Any:
+        return self.client.get(f"/api/v1{path}", headers=self.headers(who), **kwargs)
+
+    def post(self, path: str, who: str | None = None, **kwargs: Any) -> Any:
+        headers = {**self.headers(who), **kwargs.pop("headers", {})}
+        return self.client.post(f"/api/v1{path}", headers=headers, **kwargs)
+
+    def issue(self, service: str = "A", who: str = "kiosk", **body: Any) -> dict[str, Any]:
+        response = self.post("/tickets", who=who, json={"service": service, **body})
+        assert response.status_code == 201, response.get_json()
+        return response.get_json()
+
+    def act(self, counter: int, action: str, who: str = "teller1", json: Any = None) -> Any:
+        return self.post(f"/counters/{counter}/{action}", who=who, json=json)
+
+    def ok(self, counter: int, action: str, who: str = "teller1", json: Any = None) -> dict[str, Any]:
+        response = self.act(counter, action, who, json)
+        assert response.status_code == 200, (action, response.get_json())
+        return response.get_json()
+
+    def open(self, counter: int, who: str) -> dict[str, Any]:
+        return self.ok(counter, "open", who)
+
+    def serve_one(self, counter: int, who: str, outcome: str = "done") -> dict[str, Any]:
+        """Call, start and complete the next customer at ``counter``."""
+        ticket = self.ok(counter, "call-next", who)
+        self.ok(counter, "start", who)
+        self.ok(counter, "complete", who, {"outcome": outcome})
+        return ticket
+
+    def ticket(self, token: str) -> dict[str, Any]:
+        response = self.get(f"/tickets/{token}")
+        assert response.status_code == 200
+        return response.get_json()
