@@ -100,13 +100,9 @@ class Database:
 
     @contextmanager
     def reading(self) -> Iterator[Session]:
-        """A read-only transaction (a consistent snapshot on both backends)."""
+        """A read-only transaction. Closing the session ends it; the rows read stay usable."""
         with self._read_sessions() as session:
-            try:
-                yield session
-            finally:
-                if session.in_transaction():
-                    session.rollback()
+            yield session
 
     def dispose(self) -> None:
         self.engine.dispose()

@@ -1,0 +1,61 @@
+"""Estimated waits: from today's real service times and the counters open now."""
+
+from __future__ import annotations
+
+
+def test_estimate_uses_expected_minutes_before_any_service_today(api):
+    for _ in range(4):
+        api.issue("A")
+    api.open(1, "teller1")
+    api.open(2, "teller2")
+    fifth = api.issue("A")
+    # 4 ahead, 2 counters, 3 min each -> 6 min, plus a share of one service (both counters free: none)
+    assert fifth["estimated_wait_s"] == 4 * 180 // 2
+
+
+def test_more_open_counters_shorten_the_estimate(api):
+    for _ in range(6):
+        api.issue("A")
+    api.open(1, "teller1")
+    one = api.get("/services").get_json()[0]["estimated_wait_s"]
+    api.open(2, "teller2")
+    two = api.get("/services").get_json()[0]["estimated_wait_s"]
+    assert two < one
+
+
+def test_paused_counters_do_not_count(api):
+    for _ in range(6):
+        api.issue("A")
+    api.open(1, "teller1")
+    api.open(2, "teller2")
+    both = api.get("/services").get_json()[0]["estimated_wait_s"]
+    api.ok(2, "pause", "teller2", {"reason": "break"})
+    assert api.get("/services").get_json()[0]["estimated_wait_s"] > both
+
+
+def test_estimate_learns_from_the_days_real_service_times(api, clock):
+    api.open(1, "teller1")
+    for _ in range(6):
+        api.issue("A")
+    for _ in range(6):  # every customer takes 60 s at the counter, not the expected 3 min
+        api.ok(1, "call-next")
+        clock.advance(10)
+        api.ok(1, "start")
+        clock.advance(50)
+        api.ok(1, "complete")
+    for _ in range(3):
+        api.issue("A")
+    ticket = api.issue("A")
+    assert ticket["people_ahead"] == 3
+    assert ticket["estimated_wait_s"] == 3 * 60  # 3 ahead x 60 s on one free counter
+
+
+def test_live_estimate_shrinks_as_the_queue_moves(api, clock):
+    api.open(1, "teller1")
+    tickets = [api.issue("A") for _ in range(4)]
+    last = tickets[-1]
+    before = api.ticket(last["token"])["estimated_wait_s"]
+    api.serve_one(1, "teller1")
+    after = api.ticket(last["token"])
+    assert after["position"] == 3
+    assert after["estimated_wait_s"] < before

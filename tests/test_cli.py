@@ -1,0 +1,177 @@
+"""``python -m server``: db upgrade, staff add, device add, serve — as an operator runs them."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import requests
+from sqlalchemy import create_engine, select
+from sqlalchemy.orm import Session
+
+from server.models import Device, Staff
+from tests.conftest import TEST_CONFIG
+from tests.pg import free_port
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def write_config(tmp_path: Path, **server: str) -> Path:
+    text = TEST_CONFIG.read_text().replace('database_url = "sqlite:///instance/test.db"   # replaced by each test',
+                                           'database_url = "sqlite:///data/callwise.db"')
+    for key, value in server.items():
+        text = text.replace("[server]\n", f'[server]\n{key} = "{value}"\n', 1) if key != "mode" else \
+            text.replace('mode = "demo"', f'mode = "{value}"', 1)
+    path = tmp_path / "callwise.toml"
+    path.write_text(text)
+    return path
+
+
+def cli(*args: str, stdin: str = "", env: dict[str, str] | None = None, cwd: Path = ROOT) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "server", *args], input=stdin, capture_output=True, text=True,
+                          cwd=cwd, env={**os.environ, **(env or {})}, timeout=60)
+
+
+def test_db_upgrade_creates_the_database_beside_the_config(tmp_path):
+    config = write_config(tmp_path)
+    result = cli("db", "upgrade", "--config", str(config))
+    assert result.returncode == 0, result.stderr
+    assert "was empty" in result.stdout
+    assert (tmp_path / "data" / "callwise.db").exists()
+    again = cli("db", "upgrade", "--config", str(config))
+    assert "was empty" not in again.stdout
+
+
+def test_staff_add_reads_the_password_from_stdin_and_hashes_it(tmp_path):
+    config = write_config(tmp_path)
+    result = cli("staff", "add", "li.na", "--role", "manager", "--password-stdin", "--config", str(config),
+                 stdin="s3cret-enough\n")
+    assert result.returncode == 0, result.stderr
+    assert "created manager li.na" in result.stdout
+    engine = create_engine(f"sqlite:///{tmp_path}/data/callwise.db")
+    with Session(engine) as session:
+        staff = session.scalar(select(Staff).where(Staff.username == "li.na"))
+        assert staff.role == "manager"
+        assert "s3cret-enough" not in staff.password_hash
+    again = cli("staff", "add", "li.na", "--role", "teller", "--password-stdin", "--config", str(config),
+                stdin="another-secret\n")
+    assert "updated teller li.na" in again.stdout
+
+
+def test_staff_add_refuses_a_short_password(tmp_path):
+    config = write_config(tmp_path)
+    result = cli("staff", "add", "x", "--role", "teller", "--password-stdin", "--config", str(config), stdin="short\n")
+    assert result.returncode != 0
+    assert "at least 8 characters" in result.stderr
+
+
+def test_device_add_prints_its_token_on_the_last_line(tmp_path):
+    config = write_config(tmp_path)
+    result = cli("device", "add", "lobby-tv", "--kind", "display", "--config", str(config))
+    assert result.returncode == 0, result.stderr
+    token = result.stdout.strip().splitlines()[-1]
+    assert len(token) >= 40
+    engine = create_engine(f"sqlite:///{tmp_path}/data/callwise.db")
+    with Session(engine) as session:
+        device = session.scalar(select(Device).where(Device.name == "lobby-tv"))
+        assert device.kind == "display"
+        assert token not in device.token_hash
+
+
+def test_a_bad_config_stops_with_the_file_and_key_named(tmp_path):
+    config = tmp_path / "broken.toml"
+    config.write_text(TEST_CONFIG.read_text().replace('kind = "standard"', 'kind = "slow"'))
+    result = cli("db", "upgrade", "--config", str(config))
+    assert result.returncode != 0
+    assert "broken.toml: services[2].kind" in result.stderr
+
+
+def test_config_comes_from_the_environment_variable(tmp_path):
+    config = write_config(tmp_path)
+    result = cli("db", "upgrade", env={"CALLWISE_CONFIG": str(config)}, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "data" / "callwise.db").exists()
+
+
+def start(config: Path, port: int, env: dict[str, str]) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-m", "server", "serve", "--config", str(config), "--port", str(port)],
+                            cwd=ROOT, env={**os.environ, **env}, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True, start_new_session=True)
+
+
+def wait_healthy(url: str, process: subprocess.Popen, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise AssertionError(f"server exited: {process.stderr.read()}")
+        try:
+            if requests.get(f"{url}/api/v1/health", timeout=1).status_code == 200:
+                return
+        except requests.ConnectionError:
+            pass
+        time.sleep(0.1)
+    raise AssertionError("server did not become healthy")
+
+
+def stop(process: subprocess.Popen) -> tuple[str, str]:
+    process.terminate()
+    try:
+        return process.communicate(timeout=10)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        return process.communicate()
+
+
+@pytest.mark.server
+def test_serve_in_demo_mode_migrates_creates_demo_log_ins_and_prints_the_pages(tmp_path):
+    config = write_config(tmp_path)
+    port = free_port()
+    process = start(config, port, {})
+    try:
+        wait_healthy(f"http://127.0.0.1:{port}", process)
+        login = requests.post(f"http://127.0.0.1:{port}/api/v1/auth/login", timeout=5,
+                              json={"username": "manager", "password": _demo_password(tmp_path, "manager")})
+        assert login.status_code == 200
+        page = requests.get(f"http://127.0.0.1:{port}/", timeout=5)
+        assert page.status_code == 200 and "测试支行" in page.text
+    finally:
+        out, _ = stop(process)
+    for page in ("/kiosk?device=", "/counter", "/display?device=", "/manager", "manager / "):
+        assert page in out
+
+
+def _demo_password(tmp_path: Path, username: str) -> str:
+    import json
+
+    return json.loads((tmp_path / "instance" / "demo-credentials.json").read_text())["staff"][username]
+
+
+@pytest.mark.server
+def test_serve_in_production_mode_creates_no_demo_accounts(tmp_path):
+    config = write_config(tmp_path, mode="production")
+    (tmp_path / "callwise.toml").write_text(config.read_text().replace('mode = "manual"', 'mode = "system"'))
+    port = free_port()
+    process = start(config, port, {"CALLWISE_SECRET_KEY": "x" * 48})
+    try:
+        wait_healthy(f"http://127.0.0.1:{port}", process)
+    finally:
+        out, _ = stop(process)
+    assert "/ " not in out.split("\n", 1)[1]  # no "user / password" lines
+    engine = create_engine(f"sqlite:///{tmp_path}/data/callwise.db")
+    with Session(engine) as session:
+        assert session.scalars(select(Staff)).all() == []
+        assert session.scalars(select(Device)).all() == []
+    assert not (tmp_path / "instance").exists()
+
+
+def test_serve_in_production_mode_refuses_to_start_without_a_secret(tmp_path):
+    config = write_config(tmp_path, mode="production")
+    env = {k: v for k, v in os.environ.items() if k != "CALLWISE_SECRET_KEY"}
+    result = subprocess.run([sys.executable, "-m", "server", "serve", "--config", str(config)], cwd=ROOT, env=env,
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode != 0
+    assert "server.secret_key: production mode needs a secret key" in result.stderr
