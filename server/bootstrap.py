@@ -10,6 +10,7 @@ from pathlib import Path
 from sqlalchemy.engine import make_url
 
 from server import migrate
+from server.alerts.engine import AlertEngine
 from server.branches import sync_branch
 from server.clock import Clock, clock_from_config
 from server.config import Config
@@ -57,4 +58,8 @@ def open_runtime(
         publisher=publisher or NullPublisher(),
     )
     sync_branch(runtime)
+    engine = AlertEngine(runtime)
+    runtime.alerts = engine
+    runtime.change_listeners.append(engine.on_change)
+    runtime.time_listeners.append(engine.on_time)
     return runtime

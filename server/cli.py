@@ -101,6 +101,7 @@ def serve(config_path: str | None, host: str | None, port: int | None) -> None:
         raise click.ClickException(str(exc)) from None
     runtime = app.extensions["callwise"]
     credentials = ensure_demo_accounts(runtime) if config.server.mode == "demo" else None
+    runtime.alerts.start_background(socketio.start_background_task, socketio.sleep)
     click.echo(banner(runtime, credentials, f"http://{host}:{port}"))
     sys.stdout.flush()
     options: dict[str, Any] = {"host": host, "port": port, "log_output": False}

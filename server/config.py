@@ -101,7 +101,13 @@ class AlertConfig(_Strict):
     )
     service_overrun_factor: Annotated[float, Field(gt=1)] = 2.0
     service_overrun_min_samples: Annotated[int, Field(ge=1)] = 5
+    service_overrun_critical_factor: Annotated[float, Field(gt=1)] = 3.0
     service_level_default_target_s: Annotated[int, Field(gt=0)] = 1200
+    service_level_critical_factor: Annotated[float, Field(gt=1)] = 1.5
+    help_critical_s: Annotated[int, Field(gt=0)] = 120
+    # eta_broken, paused_ratio and long_pause turn critical when their measure reaches this multiple
+    # of the warning threshold (e.g. a break twice as long as its limit).
+    critical_after_factor: Annotated[float, Field(gt=1)] = 2.0
     tick_s: Annotated[float, Field(gt=0)] = 2.0
     renotify_critical_s: Annotated[int, Field(gt=0)] = 300
 
@@ -257,6 +263,8 @@ def _check_references(config: Config, source: str) -> None:
             raise ConfigError(f"{source}: counters[{i}].services: a service is listed twice")
     if config.alerts.idle_counter_critical_s < config.alerts.idle_counter_warning_s:
         raise ConfigError(f"{source}: alerts.idle_counter_critical_s: must not be below idle_counter_warning_s")
+    if config.alerts.service_overrun_critical_factor <= config.alerts.service_overrun_factor:
+        raise ConfigError(f"{source}: alerts.service_overrun_critical_factor: must exceed service_overrun_factor")
     if config.queue.service_time_min_samples > config.queue.service_time_window:
         raise ConfigError(f"{source}: queue.service_time_min_samples: must not exceed service_time_window")
     if config.server.mode == "production" and not config.secret_key:

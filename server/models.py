@@ -207,6 +207,8 @@ class Ticket(Base):
     people_ahead: Mapped[int] = mapped_column(Integer)
     estimated_wait_s: Mapped[int] = mapped_column(Integer)
     issued_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # When it (re-)entered a queue: the issue time, or the time of its latest transfer.
+    waiting_since: Mapped[datetime] = mapped_column(UTCDateTime)
     called_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     served_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
@@ -244,3 +246,41 @@ class Event(Base):
     staff_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))
     device_id: Mapped[int | None] = mapped_column(ForeignKey("devices.id"))
     data: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+
+
+class Alert(Base):
+    """An early warning. At most one open (unresolved) alert per rule and subject: the partial unique
+    index below makes the database refuse a second, even from two processes evaluating at once."""
+
+    __tablename__ = "alerts"
+    __table_args__ = (
+        Index(
+            "uq_alerts_open_subject",
+            "branch_id",
+            "rule",
+            "subject_kind",
+            "subject_id",
+            unique=True,
+            sqlite_where=text("resolved_at IS NULL"),
+            postgresql_where=text("resolved_at IS NULL"),
+        ),
+        Index("ix_alerts_branch_raised", "branch_id", "raised_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    branch_id: Mapped[int] = mapped_column(ForeignKey("branches.id"))
+    rule: Mapped[str] = mapped_column(String(32))
+    subject_kind: Mapped[str] = mapped_column(String(16))  # counter | ticket | service | branch
+    subject_id: Mapped[str] = mapped_column(String(32))  # counter number, ticket id, service code, branch code
+    severity: Mapped[str] = mapped_column(String(16))  # warning | critical
+    message: Mapped[dict[str, str]] = mapped_column(JSON)
+    data: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    counter_id: Mapped[int | None] = mapped_column(ForeignKey("counters.id"))
+    ticket_id: Mapped[int | None] = mapped_column(BigInteger().with_variant(Integer(), "sqlite"))
+    lead_time_s: Mapped[int | None] = mapped_column(Integer)
+    raised_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    escalated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    acknowledged_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    acknowledged_by: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))
+    resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_notified_at: Mapped[datetime] = mapped_column(UTCDateTime)

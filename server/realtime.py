@@ -16,6 +16,7 @@ from sqlalchemy import select
 
 from server import accounts, rooms
 from server.actors import Actor
+from server.alerts.engine import open_alerts_for
 from server.models import Branch, Ticket
 from server.queueing import queries
 from server.runtime import Runtime
@@ -133,6 +134,6 @@ def snapshot(rt: Runtime, actor: Actor, branch_id: int) -> dict[str, Any]:
         out["recent_calls"] = queries.recent_calls(db, branch_id)
         if actor.is_staff:
             out["queue"] = queries.waiting_tickets(db, rt.config, branch_id, now)
-        for extend in rt.snapshot_extenders:
-            extend(db, actor, branch_id, out)
+            # Managers see every open alert; a teller only those of the counter they hold.
+            out["alerts"] = open_alerts_for(db, rt, branch_id, None if actor.is_manager else actor.id)
     return out

@@ -95,8 +95,8 @@ class Runtime:
     change_listeners: list[Callable[[int], None]] = field(default_factory=list)
     # Called with the new time after a manual clock moves (the alert engine evaluates here).
     time_listeners: list[Callable[[datetime], None]] = field(default_factory=list)
-    # Add to a client's state_snapshot: (session, actor, branch_id, snapshot) -> None (alerts do).
-    snapshot_extenders: list[Callable[[Session, Any, int, dict[str, Any]], None]] = field(default_factory=list)
+    # The alert engine (server/alerts/engine.py), once open_runtime has made it.
+    alerts: Any = None
     branch_ids: dict[str, int] = field(default_factory=dict)
 
     def uow(self) -> UnitOfWork:

@@ -86,6 +86,35 @@ SERVICE = {
     },
 }
 
+ALERT = {
+    "type": "object",
+    "properties": {
+        "id": {"type": "integer"},
+        "rule": {"enum": ["idle_counter", "short_queue_long_wait", "eta_broken", "paused_ratio", "long_pause",
+                          "service_overrun", "help_requested", "service_level"]},
+        "severity": {"enum": ["warning", "critical"]},
+        "subject": {
+            "type": "object",
+            "properties": {
+                "kind": {"enum": ["counter", "ticket", "service", "branch"]},
+                "id": {"description": "counter number, ticket id, service code or branch code"},
+                "label": {"type": "string", "description": "how people name it: 'A012', '3'"},
+            },
+        },
+        "message": {"type": "string", "description": "in the branch's first language"},
+        "messages": {"type": "object", "additionalProperties": {"type": "string"}},
+        "raised_at": {"type": "string", "format": "date-time"},
+        "escalated_at": {"type": ["string", "null"], "format": "date-time"},
+        "acknowledged_at": {"type": ["string", "null"], "format": "date-time"},
+        "acknowledged_by": {"type": ["string", "null"], "description": "username"},
+        "resolved_at": {"type": ["string", "null"], "format": "date-time"},
+        "counter": {"type": ["integer", "null"], "description": "the counter whose teller also hears of it"},
+        "lead_time_s": {"type": ["integer", "null"], "description": "short_queue_long_wait: line minus wait at raise"},
+        "data": {"type": "object"},
+        "reminder": {"type": "boolean", "description": "true when re-announcing an unacknowledged critical alert"},
+    },
+}
+
 ERROR = {
     "type": "object",
     "properties": {
@@ -135,7 +164,7 @@ def document() -> dict[str, Any]:
         "servers": [{"url": "/api/v1"}],
         "components": {
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
-            "schemas": {"Ticket": TICKET, "Counter": COUNTER, "Service": SERVICE, "Error": ERROR},
+            "schemas": {"Ticket": TICKET, "Counter": COUNTER, "Service": SERVICE, "Alert": ALERT, "Error": ERROR},
         },
         "security": [{"bearer": []}],
         "paths": {
@@ -166,6 +195,10 @@ def document() -> dict[str, Any]:
             f"{n}/resume": _counter_op("End the pause"),
             f"{n}/request-help": _counter_op("Page the manager for authorization/help"),
             f"{n}/close": _counter_op("Sign out"),
+            "/alerts": {"get": _op("Alerts: ?state=open (severity, then age) or ?state=all (newest first, ?limit=)",
+                                   "manager", answer="Alert")},
+            "/alerts/{alert_id}/ack": {"post": _op("Acknowledge (stops reminders; answers help requests)", "manager",
+                                                   answer="Alert")},
             "/clock": {"get": _op("Manual clock time (404 unless [clock] mode = manual)", "manager")},
             "/clock/advance": {
                 "post": _op("Advance the manual clock and evaluate what is due", "manager", body=AdvanceBody)

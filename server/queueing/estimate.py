@@ -7,7 +7,7 @@ counter, and how many staffed counters serve it right now.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 
@@ -59,3 +59,31 @@ def estimate_wait_s(position: int, load: ServiceLoad) -> int:
     if load.free_servers == 0:
         wait += load.mean_service_s / (servers + 1)
     return int(round(wait))
+
+
+def service_loads(
+    counters: Iterable[tuple[str, Sequence[int]]],
+    waiting: Mapping[int, int],
+    mean_service_s: Mapping[int, float],
+) -> dict[int, ServiceLoad]:
+    """The load of every service in ``mean_service_s``, from the counters' states and service lists.
+
+    ``counters`` are ``(state, service ids in call order)``. Closed and paused counters serve
+    nobody. A counter whose earlier services are all empty is wholly available to a later one;
+    otherwise the later service gets :func:`counter_share` of it.
+    """
+    open_counters = [(state, list(order)) for state, order in counters if state not in ("closed", "paused")]
+    loads: dict[int, ServiceLoad] = {}
+    for service_id, mean in mean_service_s.items():
+        servers = 0.0
+        free = 0
+        for state, order in open_counters:
+            if service_id not in order:
+                continue
+            rank = order.index(service_id)
+            busy_before = sum(1 for earlier in order[:rank] if waiting.get(earlier, 0) > 0)
+            servers += counter_share(busy_before)
+            if state == "idle":
+                free += 1
+        loads[service_id] = ServiceLoad(mean_service_s=mean, servers=servers, free_servers=free)
+    return loads

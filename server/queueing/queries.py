@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from server.config import Config
 from server.models import Counter, CounterService, Service, Staff, Ticket
-from server.queueing.estimate import ServiceLoad, counter_share, estimate_wait_s, mean_service_seconds
+from server.queueing.estimate import ServiceLoad, estimate_wait_s, mean_service_seconds, service_loads
 from server.queueing.machine import CounterState, TicketStatus
 from server.queueing.views import counter_view, service_view, ticket_view
 
@@ -110,25 +110,15 @@ def branch_load(
     ).all()
     lists = counter_services(session, branch_id) if counters else {}
     since = day_start_utc(now.astimezone(config.tz).date(), config.tz)
-    loads: dict[int, ServiceLoad] = {}
+    means = {}
     for service_id, service in services.items():
         if only_service is not None and service_id != only_service:
             continue
-        servers = 0.0
-        free = 0
-        for counter_id, state in counters:
-            order = lists.get(counter_id, [])
-            if service_id not in order or state == CounterState.PAUSED.value:
-                continue
-            rank = order.index(service_id)
-            # A counter whose earlier services are all empty is wholly available to this one.
-            busy_before = sum(1 for earlier in order[:rank] if waiting.get(earlier, 0) > 0)
-            servers += counter_share(busy_before)
-            if state == CounterState.IDLE.value:
-                free += 1
         durations = recent_service_durations(session, service_id, since, config.queue.service_time_window)
-        mean = mean_service_seconds(durations, service.expected_minutes * 60, config.queue.service_time_min_samples)
-        loads[service_id] = ServiceLoad(mean_service_s=mean, servers=servers, free_servers=free)
+        means[service_id] = mean_service_seconds(
+            durations, service.expected_minutes * 60, config.queue.service_time_min_samples
+        )
+    loads = service_loads(((state, lists.get(counter_id, [])) for counter_id, state in counters), waiting, means)
     return BranchLoad(waiting=waiting, loads=loads)
 
 

@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 
 from server import rooms
 from server.actors import Actor
+from server.alerts.store import at_risk_ticket_ids
 from server.config import PAUSE_REASONS
 from server.errors import Conflict, Forbidden, Invalid, NotFound
 from server.models import Counter, Event, Service, Ticket, TicketSequence
@@ -93,6 +94,7 @@ def issue_ticket(
                 people_ahead=ahead,
                 estimated_wait_s=load.estimate(service.id, ahead + 1),
                 issued_at=now,
+                waiting_since=now,
                 recall_count=0,
                 device_id=actor.id,
                 idempotency_key=idempotency_key,
@@ -185,17 +187,18 @@ def open_counter(rt: Runtime, actor: Actor, branch_id: int, number: int) -> dict
         raise Conflict("you are already signed in at another counter", code="already_signed_in") from None
 
 
-def call_next(
-    rt: Runtime, actor: Actor, branch_id: int, number: int, at_risk: Collection[int] = ()
-) -> dict[str, Any]:
+def call_next(rt: Runtime, actor: Actor, branch_id: int, number: int) -> dict[str, Any]:
     """Call the next customer to a counter.
 
-    The first waiting ticket of the counter's first service that has one, oldest first; tickets in
-    ``at_risk`` (ids, from the alert engine) go before all others of the counter's services.
+    The first waiting ticket of the counter's first service that has one, oldest first. Under the
+    ``at_risk_first`` policy, tickets with an open short_queue_long_wait or eta_broken alert go
+    before all others the counter may serve (oldest first among them): a customer about to
+    complain is worth a short detour from strict order.
     """
     with _acting_at(rt, actor, branch_id, number, "call_next") as (uow, counter, now):
         session = uow.session
         order = queries.counter_services(session, branch_id).get(counter.id, [])
+        at_risk = at_risk_ticket_ids(session, branch_id) if rt.config.queue.policy == "at_risk_first" else []
         ticket_id = _claim_next(session, branch_id, counter, order, now, at_risk)
         if ticket_id is None:
             raise NotFound(f"nobody is waiting for counter {number}'s services", code="queue_empty")
@@ -316,6 +319,7 @@ def _ticket_action(
             source = session.get(Service, ticket.service_id)
             data.update({"from_service": source.code if source else None, "to_service": target.code})
             ticket.service_id = target.id
+            ticket.waiting_since = now
             ticket.counter_id = None
             ticket.called_at = None
             ticket.served_at = None

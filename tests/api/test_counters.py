@@ -6,6 +6,7 @@ import pytest
 from sqlalchemy import func, select
 
 from server.models import Counter, Event, Ticket
+from tests.conftest import Api
 
 
 def snapshot(rt):
@@ -88,7 +89,11 @@ def test_no_show_finishes_the_ticket_and_frees_the_counter(api):
     assert api.get("/counters", who="teller1").get_json()[0]["state"] == "idle"
 
 
-def test_transfer_keeps_number_and_place_by_issue_time(api, clock):
+def test_transfer_keeps_number_and_place_by_issue_time(app_factory, fresh_db):
+    # Strict order (fifo): under at_risk_first the C tickets, with no C counter open, are at risk
+    # and would rightly be called first.
+    app = app_factory(queue={"policy": "fifo"})
+    api, clock = Api(app.test_client(), fresh_db.tokens), app.extensions["callwise"].clock
     early = api.issue("A")  # issued first
     clock.advance(60)
     c1 = api.issue("C")

@@ -1,0 +1,297 @@
+"""Turning the conditions the rules find into stored alerts, and announcing what changed.
+
+Lifecycle: a new condition raises an alert; a condition that grows more severe escalates it
+(warning -> critical, never back); a condition that is gone resolves it. History is kept. An
+unacknowledged critical alert is announced again every ``renotify_critical_s``; acknowledging
+silences that without resolving anything (except ``help_requested``, which an acknowledgement
+answers). The database refuses a second open alert for the same rule and subject, so two
+processes evaluating at once cannot duplicate one: the loser retries and finds it.
+
+When: after every committed change (event-driven), on a periodic sweep every ``tick_s`` for what
+time alone makes true, and synchronously when a manual clock is advanced.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.orm import Session
+
+from server import rooms
+from server.actors import Actor
+from server.alerts.loader import load_snapshot
+from server.alerts.rules import SEVERITY_RANK, Condition, evaluate_rules
+from server.errors import Conflict, NotFound
+from server.models import Alert, Branch, Counter, Event, Staff
+from server.queueing import queries
+from server.queueing.views import iso
+from server.runtime import Runtime, UnitOfWork
+
+log = logging.getLogger(__name__)
+
+def alert_view(alert: Alert, *, counter_number: int | None, acknowledged_by: str | None,
+               languages: list[str] | tuple[str, ...] = ("zh", "en"), reminder: bool = False) -> dict[str, Any]:
+    """An alert in the shape of API.md, with the message in every language of the branch."""
+    subject_id: Any = alert.subject_id
+    if alert.subject_kind in ("counter", "ticket"):
+        subject_id = int(alert.subject_id)
+    return {
+        "id": alert.id,
+        "rule": alert.rule,
+        "severity": alert.severity,
+        "subject": {"kind": alert.subject_kind, "id": subject_id, "label": (alert.data or {}).get("label", "")},
+        "message": alert.message.get(languages[0]) or next(iter(alert.message.values()), ""),
+        "messages": alert.message,
+        "raised_at": iso(alert.raised_at),
+        "escalated_at": iso(alert.escalated_at),
+        "acknowledged_at": iso(alert.acknowledged_at),
+        "acknowledged_by": acknowledged_by,
+        "resolved_at": iso(alert.resolved_at),
+        "counter": counter_number,
+        "lead_time_s": alert.lead_time_s,
+        "data": {k: v for k, v in (alert.data or {}).items() if k != "label"},
+        "reminder": reminder,
+    }
+
+
+class AlertEngine:
+    """Evaluates the rules for a branch and reconciles the result with the stored alerts."""
+
+    def __init__(self, rt: Runtime) -> None:
+        self.rt = rt
+        self.background = False
+        self._dirty: set[int] = set()
+        self._wake: threading.Event | None = None
+        self._stopped = False
+        self.sweeps = 0
+        # Called before each sweep; returning False skips it (issue: one sweeping process at a time).
+        self.may_sweep: Callable[[], bool] = lambda: True
+
+    # --- when to evaluate ------------------------------------------------------------------------
+
+    def on_change(self, branch_id: int) -> None:
+        """A change was committed in ``branch_id``. In a running server the evaluation is handed to
+        the background task (coalescing bursts); without one (tests, CLI) it runs here and now."""
+        if self.background and self._wake is not None:
+            self._dirty.add(branch_id)
+            self._wake.set()
+        else:
+            self.evaluate(branch_id)
+
+    def on_time(self, _now: datetime) -> None:
+        """A manual clock moved: evaluate every branch before the caller gets its answer."""
+        self.sweep()
+
+    def sweep(self) -> None:
+        for branch_id in self.branch_ids():
+            self.evaluate(branch_id)
+        self.sweeps += 1
+
+    def branch_ids(self) -> list[int]:
+        with self.rt.reading() as session:
+            return list(session.scalars(select(Branch.id).order_by(Branch.id)))
+
+    def start_background(self, start_task: Callable[..., Any], sleep: Callable[[float], Any]) -> None:
+        """Run the sweep and the event-driven evaluations in one background task of this process."""
+        self.background = True
+        self._wake = threading.Event()
+        start_task(self._loop, sleep)
+
+    def stop(self) -> None:
+        self._stopped = True
+        if self._wake is not None:
+            self._wake.set()
+
+    def _loop(self, sleep: Callable[[float], Any]) -> None:
+        tick = self.rt.config.alerts.tick_s
+        next_sweep = time.monotonic()
+        assert self._wake is not None
+        while not self._stopped:
+            self._wake.wait(timeout=max(0.0, next_sweep - time.monotonic()))
+            self._wake.clear()
+            dirty, self._dirty = self._dirty, set()
+            try:
+                if time.monotonic() >= next_sweep:
+                    next_sweep = time.monotonic() + tick
+                    if self.may_sweep():
+                        self.sweep()
+                        continue
+                for branch_id in dirty:
+                    self.evaluate(branch_id)
+            except OperationalError as exc:  # database away: keep trying, say so once per tick
+                log.warning("alert evaluation skipped, database unavailable: %s", exc.orig)
+            except Exception:  # noqa: BLE001 - the loop must outlive any one bad evaluation
+                log.exception("alert evaluation failed")
+            sleep(0)
+
+    # --- what to do ------------------------------------------------------------------------------
+
+    def evaluate(self, branch_id: int) -> int:
+        """Evaluate every rule for the branch now; returns how many alerts changed."""
+        for attempt in range(3):
+            try:
+                return self._evaluate_once(branch_id)
+            except IntegrityError:
+                # Another process raised the same alert between our read and our insert: re-read.
+                if attempt == 2:
+                    raise
+        return 0
+
+    def _evaluate_once(self, branch_id: int) -> int:
+        rt = self.rt
+        now = rt.clock.now()
+        settings = rt.config.alerts
+        with rt.uow() as uow:
+            session = uow.session
+            snapshot = load_snapshot(session, rt.config, branch_id, now)
+            conditions = evaluate_rules(snapshot, settings)
+            open_alerts = {
+                (a.rule, a.subject_kind, a.subject_id): a
+                for a in session.scalars(select(Alert).where(Alert.branch_id == branch_id, Alert.resolved_at.is_(None)))
+            }
+            changed: list[tuple[str, Alert, bool]] = []
+            for condition in conditions:
+                alert = open_alerts.pop(condition.key, None)
+                if alert is None:
+                    alert = _new_alert(branch_id, condition, now)
+                    session.add(alert)
+                    session.flush()  # the partial unique index speaks here if another process won
+                    changed.append(("alert_raised", alert, False))
+                elif SEVERITY_RANK[condition.severity] > SEVERITY_RANK[alert.severity]:
+                    alert.severity = condition.severity
+                    alert.escalated_at = now
+                    alert.message = condition.message
+                    alert.data = {**condition.data, "label": condition.label}
+                    alert.last_notified_at = now
+                    changed.append(("alert_changed", alert, False))
+                elif (
+                    alert.severity == "critical"
+                    and alert.acknowledged_at is None
+                    and (now - alert.last_notified_at).total_seconds() >= settings.renotify_critical_s
+                ):
+                    alert.last_notified_at = now
+                    alert.message = condition.message
+                    changed.append(("alert_raised", alert, True))
+            for alert in open_alerts.values():
+                alert.resolved_at = now
+                changed.append(("alert_resolved", alert, False))
+            if not changed:
+                return 0
+            session.flush()
+            for event, alert, reminder in changed:
+                self._emit(uow, session, alert, event, reminder=reminder)
+            uow.commit()
+            return len(changed)
+
+    def _emit(
+        self, uow: UnitOfWork, session: Session, alert: Alert, event: str, *, reminder: bool = False
+    ) -> dict[str, Any]:
+        counter = session.get(Counter, alert.counter_id) if alert.counter_id is not None else None
+        by = session.get(Staff, alert.acknowledged_by) if alert.acknowledged_by is not None else None
+        view = alert_view(alert, counter_number=counter.number if counter else None,
+                          acknowledged_by=by.username if by else None,
+                          languages=self.rt.config.branch.languages, reminder=reminder)
+        targets = [rooms.managers(alert.branch_id)]
+        if counter is not None and counter.staff_id is not None:
+            targets.append(rooms.person(counter.staff_id))
+        uow.emit(event, view, *targets)
+        return view
+
+    def acknowledge(self, actor: Actor, branch_id: int, alert_id: int) -> dict[str, Any]:
+        """A manager has seen the alert: it stops being re-announced. For ``help_requested`` the
+        acknowledgement is the answer, so the request is cleared and the alert resolved."""
+        rt = self.rt
+        now = rt.clock.now()
+        with rt.uow() as uow:
+            session = uow.session
+            alert = session.scalar(
+                select(Alert).where(Alert.id == alert_id, Alert.branch_id == branch_id).with_for_update()
+            )
+            if alert is None:
+                raise NotFound(f"there is no alert {alert_id} here", code="unknown_alert")
+            if alert.resolved_at is not None:
+                raise Conflict("the alert is already resolved", code="already_resolved")
+            if alert.acknowledged_at is None:
+                alert.acknowledged_at = now
+                alert.acknowledged_by = actor.staff_id
+            event = "alert_changed"
+            if alert.rule == "help_requested" and alert.counter_id is not None:
+                counter = session.get(Counter, alert.counter_id, with_for_update=True)
+                if counter is not None and counter.help_requested_at is not None:
+                    counter.help_requested_at = None
+                    session.add(Event(branch_id=branch_id, at=now, entity="counter", entity_id=counter.id,
+                                      action="help_answered", from_state=counter.state, to_state=counter.state,
+                                      staff_id=actor.staff_id, data={"number": counter.number, "alert_id": alert.id}))
+                    counter_view = queries.counter_views(session, branch_id, counter.number)[0]
+                    uow.emit("counter_changed", counter_view, rooms.staff(branch_id))
+                    ticket = queries.active_ticket(session, counter.id)
+                    if ticket is not None:
+                        view = queries.ticket_with_live_estimate(session, rt.config, ticket, now, for_holder=False)
+                        uow.emit("ticket_changed", view, rooms.staff(branch_id), rooms.ticket(ticket.id))
+                alert.resolved_at = now
+                event = "alert_resolved"
+            session.flush()
+            view = self._emit(uow, session, alert, event)
+            uow.commit()
+            return view
+
+
+def _new_alert(branch_id: int, condition: Condition, now: datetime) -> Alert:
+    return Alert(
+        branch_id=branch_id,
+        rule=condition.rule,
+        subject_kind=condition.subject_kind,
+        subject_id=condition.subject_id,
+        severity=condition.severity,
+        message=condition.message,
+        data={**condition.data, "label": condition.label},
+        counter_id=condition.counter_id,
+        ticket_id=condition.ticket_id,
+        lead_time_s=condition.lead_time_s,
+        raised_at=now,
+        escalated_at=now if condition.severity == "critical" else None,
+        last_notified_at=now,
+    )
+
+
+def list_alerts(rt: Runtime, branch_id: int, state: str, limit: int) -> list[dict[str, Any]]:
+    """Open alerts (most severe, then oldest, first) or the latest ``limit`` of all."""
+    with rt.reading() as session:
+        query = select(Alert).where(Alert.branch_id == branch_id)
+        if state == "open":
+            query = query.where(Alert.resolved_at.is_(None))
+        alerts = list(session.scalars(query.order_by(Alert.raised_at.desc(), Alert.id.desc()).limit(limit)))
+        if state == "open":
+            alerts.sort(key=lambda a: (-SEVERITY_RANK[a.severity], a.raised_at, a.id))
+        return _views(session, rt, alerts)
+
+
+def open_alerts_for(session: Session, rt: Runtime, branch_id: int, staff_id: int | None = None) -> list[dict[str, Any]]:
+    """Open alerts of the branch; with ``staff_id``, only those of the counter that person holds."""
+    query = select(Alert).where(Alert.branch_id == branch_id, Alert.resolved_at.is_(None))
+    if staff_id is not None:
+        query = query.join(Counter, Counter.id == Alert.counter_id).where(Counter.staff_id == staff_id)
+    alerts = sorted(session.scalars(query), key=lambda a: (-SEVERITY_RANK[a.severity], a.raised_at, a.id))
+    return _views(session, rt, alerts)
+
+
+def _views(session: Session, rt: Runtime, alerts: list[Alert]) -> list[dict[str, Any]]:
+    numbers = dict(session.execute(select(Counter.id, Counter.number).where(
+        Counter.id.in_({a.counter_id for a in alerts if a.counter_id is not None})
+    )).all()) if alerts else {}
+    names = dict(session.execute(select(Staff.id, Staff.username).where(
+        Staff.id.in_({a.acknowledged_by for a in alerts if a.acknowledged_by is not None})
+    )).all()) if alerts else {}
+    return [
+        alert_view(a, counter_number=numbers.get(a.counter_id), acknowledged_by=names.get(a.acknowledged_by),
+                   languages=rt.config.branch.languages)
+        for a in alerts
+    ]
+

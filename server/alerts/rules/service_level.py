@@ -1,0 +1,51 @@
+"""service_level: a new customer of a service would wait longer than its target."""
+
+from __future__ import annotations
+
+from server.alerts.rules import Condition, both, rule, severity_at
+from server.alerts.snapshot import BranchSnapshot
+from server.alerts.text import duration
+from server.config import AlertConfig
+
+
+@rule("service_level")
+def service_level(snapshot: BranchSnapshot, settings: AlertConfig) -> list[Condition]:
+    """The estimated wait for a ticket of the service issued now exceeds its target wait (per
+    service in config, ``target_wait_minutes``); critical at ``service_level_critical_factor`` x the
+    target. The message suggests the closed or paused counters that could serve it, those that
+    list it first before the others."""
+    out = []
+    for service in snapshot.services.values():
+        estimate = snapshot.new_ticket_wait_s(service.id)
+        target = service.target_wait_s
+        severity = severity_at(estimate, target + 1e-9, target * settings.service_level_critical_factor)
+        if severity is None:
+            continue
+        spare = sorted(
+            (c for c in snapshot.counters if c.state in ("closed", "paused") and service.id in c.services),
+            key=lambda c: (c.services.index(service.id), c.state != "paused", c.number),
+        )
+        numbers = [c.number for c in spare]
+        if numbers:
+            listed = "、".join(str(n) for n in numbers)
+            hint = both(f"可开启或恢复{listed}号窗口", "open or resume counter " + ", ".join(map(str, numbers)))
+        else:
+            hint = both("没有其他可办理此业务的窗口", "no other counter serves it")
+        d, aim = duration(estimate), duration(target)
+        name = service.name
+        out.append(
+            Condition(
+                rule="service_level",
+                subject_kind="service",
+                subject_id=service.code,
+                label=service.code,
+                severity=severity,
+                message=both(
+                    f"{name.get('zh', service.code)}（{service.code}）新取号预计等候{d['zh']}，目标{aim['zh']}；{hint['zh']}",
+                    f"{name.get('en', service.code)} ({service.code}): a new ticket would wait about {d['en']}, "
+                    f"target {aim['en']}; {hint['en']}",
+                ),
+                data={"estimate_s": estimate, "target_s": target, "suggested_counters": numbers},
+            )
+        )
+    return out

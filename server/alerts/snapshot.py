@@ -1,0 +1,137 @@
+"""A read-only picture of one branch at one moment: what every alert rule looks at.
+
+Plain frozen dataclasses, built from the database by :mod:`server.alerts.loader` or by hand in
+tests. The derived figures (queue positions, live estimates, how long the paused share has held)
+are computed here once, so every rule sees the same numbers the API shows.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from functools import cached_property
+
+from server.queueing.estimate import ServiceLoad, estimate_wait_s, service_loads
+
+
+@dataclass(frozen=True)
+class ActiveTicket:
+    """The ticket called to or being served at a counter."""
+
+    id: int
+    number: str
+    service_id: int
+    status: str  # called | serving
+    called_at: datetime
+    served_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class CounterInfo:
+    id: int
+    number: int
+    state: str  # closed | idle | calling | serving | paused
+    state_since: datetime
+    services: tuple[int, ...]  # service ids in call order
+    staff_id: int | None = None
+    staff_name: str | None = None
+    pause_reason: str | None = None
+    help_requested_at: datetime | None = None
+    ticket: ActiveTicket | None = None
+
+
+@dataclass(frozen=True)
+class WaitingTicket:
+    id: int
+    number: str
+    service_id: int
+    issued_at: datetime
+    waiting_since: datetime  # issue time, or the time of its latest transfer
+    people_ahead: int  # at issue
+    promised_wait_s: int  # the estimate given at issue
+
+
+@dataclass(frozen=True)
+class ServiceInfo:
+    id: int
+    code: str
+    name: dict[str, str]
+    expected_s: float
+    target_wait_s: int
+    mean_cycle_s: float  # call-to-finish, for wait estimates (moving average of the day)
+    normal_service_s: float  # start-to-finish, for overruns (median of the day, or expected)
+
+
+@dataclass(frozen=True)
+class CounterChange:
+    """One counter state change of the day, for rules that need to know how long a state held."""
+
+    at: datetime
+    counter_id: int
+    from_state: str
+    to_state: str
+
+
+@dataclass(frozen=True)
+class BranchSnapshot:
+    branch_id: int
+    branch_code: str
+    now: datetime
+    day_start: datetime
+    counters: tuple[CounterInfo, ...]
+    waiting: tuple[WaitingTicket, ...]
+    services: dict[int, ServiceInfo]
+    counter_history: tuple[CounterChange, ...] = ()
+    languages: tuple[str, ...] = ("zh", "en")
+    open_alert_keys: frozenset[tuple[str, str, str]] = field(default_factory=frozenset)
+
+    @cached_property
+    def queues(self) -> dict[int, list[WaitingTicket]]:
+        """Waiting tickets per service id, in call order (oldest first)."""
+        out: dict[int, list[WaitingTicket]] = defaultdict(list)
+        for ticket in sorted(self.waiting, key=lambda t: (t.issued_at, t.id)):
+            out[ticket.service_id].append(ticket)
+        return out
+
+    @cached_property
+    def positions(self) -> dict[int, int]:
+        """Ticket id -> position in its service's queue (1 = next)."""
+        return {t.id: i for queue in self.queues.values() for i, t in enumerate(queue, start=1)}
+
+    @cached_property
+    def loads(self) -> dict[int, ServiceLoad]:
+        waiting = {service_id: len(queue) for service_id, queue in self.queues.items()}
+        return service_loads(
+            ((c.state, c.services) for c in self.counters),
+            waiting,
+            {service_id: info.mean_cycle_s for service_id, info in self.services.items()},
+        )
+
+    def remaining_wait_s(self, ticket: WaitingTicket) -> int:
+        """The live estimate of how much longer ``ticket`` waits (what its phone page shows)."""
+        return estimate_wait_s(self.positions[ticket.id], self.loads[ticket.service_id])
+
+    def new_ticket_wait_s(self, service_id: int) -> int:
+        """The wait a ticket of this service issued now would be promised."""
+        return estimate_wait_s(len(self.queues.get(service_id, [])) + 1, self.loads[service_id])
+
+    def elapsed_s(self, since: datetime) -> float:
+        return (self.now - since).total_seconds()
+
+    def held_since(self, holds: Callable[[dict[int, str]], bool]) -> datetime | None:
+        """Since when ``holds(states)`` has been true without a break, walking the day's counter
+        history back from now; None if it does not hold now. ``states`` maps counter id to state."""
+        states = {c.id: c.state for c in self.counters}
+        if not holds(states):
+            return None
+        for change in reversed(self.counter_history):
+            states[change.counter_id] = change.from_state
+            if not holds(states):
+                return change.at
+        return self.day_start
+
+    @cached_property
+    def counters_by_id(self) -> dict[int, CounterInfo]:
+        return {c.id: c for c in self.counters}

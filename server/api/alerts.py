@@ -1,0 +1,36 @@
+"""Alerts: what the lobby manager is warned about, and acknowledging them."""
+
+from __future__ import annotations
+
+from flask import jsonify, request
+
+from server.alerts.engine import list_alerts
+from server.api import bp
+from server.api.common import StrictBody, branch_id_for, parse_body, require_manager, runtime
+from server.errors import Invalid
+
+
+@bp.get("/alerts")
+def alerts():  # type: ignore[no-untyped-def]
+    """``?state=open`` (default: most severe, then oldest, first) or ``?state=all`` (newest first,
+    up to ``?limit=``, default 500). Managers only."""
+    actor = require_manager()
+    state = request.args.get("state", "open")
+    if state not in ("open", "all"):
+        raise Invalid("state is 'open' or 'all'", code="bad_state")
+    try:
+        limit = int(request.args.get("limit", "500"))
+    except ValueError:
+        raise Invalid("limit is a number", code="bad_limit") from None
+    if not 1 <= limit <= 5000:
+        raise Invalid("limit is between 1 and 5000", code="bad_limit")
+    return jsonify(list_alerts(runtime(), branch_id_for(actor), state, limit))
+
+
+@bp.post("/alerts/<int:alert_id>/ack")
+def acknowledge(alert_id: int):  # type: ignore[no-untyped-def]
+    """Acknowledge an alert (stops reminders; answers a help request). 409 if already resolved."""
+    actor = require_manager()
+    parse_body(StrictBody)
+    engine = runtime().alerts
+    return jsonify(engine.acknowledge(actor, branch_id_for(actor), alert_id))

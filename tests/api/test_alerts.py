@@ -1,0 +1,252 @@
+"""One scenario per kind of complaint, driven through HTTP on the manual clock, plus the alert
+lifecycle: escalation, resolution, acknowledgement, reminders, no duplicates."""
+
+from __future__ import annotations
+
+from collections import Counter as Tally
+
+from sqlalchemy import func, select
+
+from server.models import Alert
+from tests.conftest import Api
+
+
+def advance(api, seconds):  # type: ignore[no-untyped-def]
+    response = api.post("/clock/advance", "manager", json={"seconds": seconds})
+    assert response.status_code == 200
+
+
+def open_alerts(api, rule=None):  # type: ignore[no-untyped-def]
+    alerts = api.get("/alerts?state=open", "manager").get_json()
+    return [a for a in alerts if rule is None or a["rule"] == rule]
+
+
+def all_alerts(api, rule):  # type: ignore[no-untyped-def]
+    return [a for a in api.get("/alerts?state=all", "manager").get_json() if a["rule"] == rule]
+
+
+def test_idle_counter_warns_at_60s_escalates_at_180s_and_resolves_on_call_next(api):
+    api.open(1, "teller1")
+    api.issue("A")
+    advance(api, 59)
+    assert open_alerts(api, "idle_counter") == []
+    advance(api, 1)
+    [alert] = open_alerts(api, "idle_counter")
+    assert (alert["severity"], alert["subject"], alert["counter"]) == ("warning", {"kind": "counter", "id": 1,
+                                                                                  "label": "1"}, 1)
+    assert alert["messages"]["en"] == "Counter 1 has been idle for 1 min with 1 customer waiting"
+    advance(api, 120)
+    [alert] = open_alerts(api, "idle_counter")
+    assert alert["severity"] == "critical"
+    assert alert["escalated_at"] is not None
+    api.ok(1, "call-next")
+    assert open_alerts(api, "idle_counter") == []
+    [history] = all_alerts(api, "idle_counter")
+    assert history["resolved_at"] is not None and history["severity"] == "critical"
+
+
+def test_short_queue_is_raised_by_360s_with_at_least_4_minutes_lead_and_critical_at_600s(api):
+    api.open(1, "teller1")
+    api.issue("A")
+    api.ok(1, "call-next")
+    api.ok(1, "start")  # the only A counter is busy with a long transaction
+    mine = api.issue("A")
+    assert mine["people_ahead"] == 0
+    advance(api, 359)
+    assert open_alerts(api, "short_queue_long_wait") == []
+    advance(api, 1)
+    [alert] = open_alerts(api, "short_queue_long_wait")
+    assert alert["subject"]["label"] == mine["number"]
+    assert alert["lead_time_s"] >= 240
+    advance(api, 240)
+    [alert] = open_alerts(api, "short_queue_long_wait")
+    assert alert["severity"] == "critical"
+    assert alert["lead_time_s"] >= 240  # the lead time is the one at raise
+
+
+def test_paused_ratio_two_of_four_counters_paused_for_5_minutes_with_people_waiting(api):
+    for number, teller in ((1, "teller1"), (2, "teller2"), (3, "teller3"), (4, "teller4")):
+        api.open(number, teller)
+    api.ok(3, "pause", "teller3", {"reason": "break"})
+    api.ok(4, "pause", "teller4", {"reason": "meeting"})
+    api.issue("D")  # only counter 4 (paused) serves D, so no idle counter muddles the picture
+    advance(api, 299)
+    assert open_alerts(api, "paused_ratio") == []
+    advance(api, 1)
+    [alert] = open_alerts(api, "paused_ratio")
+    assert alert["subject"] == {"kind": "branch", "id": "test", "label": "test"}
+    api.ok(4, "resume", "teller4")
+    assert open_alerts(api, "paused_ratio") == []
+
+
+def test_overrun_of_a_3_minute_service_at_6_minutes(api):
+    api.open(1, "teller1")
+    ticket = api.issue("A")
+    api.ok(1, "call-next")
+    api.ok(1, "start")
+    advance(api, 359)
+    assert open_alerts(api, "service_overrun") == []
+    advance(api, 1)
+    [alert] = open_alerts(api, "service_overrun")
+    assert (alert["subject"]["label"], alert["counter"]) == (ticket["number"], 1)
+    api.ok(1, "complete")
+    assert open_alerts(api, "service_overrun") == []
+
+
+def test_help_requested_is_raised_at_once_and_answered_by_acknowledgement(api):
+    api.open(2, "teller2")
+    ticket = api.issue("A")
+    api.ok(2, "call-next", "teller2")
+    api.ok(2, "start", "teller2")
+    api.ok(2, "request-help", "teller2")
+    [alert] = open_alerts(api, "help_requested")
+    assert alert["counter"] == 2
+    assert api.ticket(ticket["token"])["help_requested"] is True
+    acked = api.post(f"/alerts/{alert['id']}/ack", "manager")
+    assert acked.status_code == 200
+    body = acked.get_json()
+    assert (body["acknowledged_by"], body["resolved_at"] is not None) == ("manager", True)
+    assert open_alerts(api, "help_requested") == []
+    assert api.ticket(ticket["token"])["help_requested"] is False
+    assert api.post(f"/alerts/{alert['id']}/ack", "manager").status_code == 409
+
+
+def test_help_requested_resolves_when_the_ticket_is_finished(api):
+    api.open(2, "teller2")
+    api.issue("A")
+    api.ok(2, "call-next", "teller2")
+    api.ok(2, "request-help", "teller2")
+    assert len(open_alerts(api, "help_requested")) == 1
+    api.ok(2, "no-show", "teller2")
+    assert open_alerts(api, "help_requested") == []
+
+
+def test_eta_broken_when_the_promised_wait_is_far_exceeded(api):
+    api.open(4, "teller4")  # serves C and D; nobody serves A
+    ticket = api.issue("A")
+    promised = ticket["estimated_wait_s"]
+    margin = max(promised * 0.5, 300)
+    advance(api, promised + margin)
+    assert open_alerts(api, "eta_broken") == []
+    advance(api, 1)
+    [alert] = open_alerts(api, "eta_broken")
+    assert alert["subject"]["label"] == ticket["number"]
+
+
+def test_long_pause_past_the_limit_for_its_reason(api):
+    api.open(1, "teller1")
+    api.ok(1, "pause", json={"reason": "cash_replenish"})
+    advance(api, 599)
+    assert open_alerts(api, "long_pause") == []
+    advance(api, 1)
+    [alert] = open_alerts(api, "long_pause")
+    assert alert["counter"] == 1
+    api.ok(1, "resume")
+    assert open_alerts(api, "long_pause") == []
+
+
+def test_service_level_suggests_opening_a_counter(api):
+    api.open(3, "teller3")  # serves C only third in its list
+    for _ in range(4):
+        api.issue("C")  # 10-minute service, target 20 minutes
+    [alert] = open_alerts(api, "service_level")
+    assert alert["subject"] == {"kind": "service", "id": "C", "label": "C"}
+    assert alert["data"]["suggested_counters"] == [4]
+    assert "counter 4" in alert["messages"]["en"]
+    api.open(4, "teller4")
+    assert open_alerts(api, "service_level") == []
+
+
+def test_no_duplicate_open_alert_after_many_sweeps(api, rt):
+    api.open(1, "teller1")
+    api.issue("A")
+    for _ in range(30):
+        advance(api, 10)
+        rt.alerts.sweep()
+    with rt.reading() as session:
+        rows = session.execute(select(Alert.rule, Alert.subject_id).where(Alert.resolved_at.is_(None))).all()
+        assert max(Tally(rows).values()) == 1
+        assert session.scalar(select(func.count()).select_from(Alert).where(Alert.rule == "idle_counter")) == 1
+
+
+def test_acknowledging_silences_reminders_but_does_not_resolve(api, rt):
+    published = []
+    rt.publisher = type("P", (), {"publish": lambda self, e, p, r: published.append((e, p))})()
+    api.open(1, "teller1")
+    api.issue("A")
+    advance(api, 180)
+    [alert] = open_alerts(api, "idle_counter")
+    advance(api, 300)  # renotify_critical_s
+    reminders = [p for e, p in published if e == "alert_raised" and p["reminder"]]
+    assert [r["id"] for r in reminders] == [alert["id"]]
+    assert api.post(f"/alerts/{alert['id']}/ack", "manager").status_code == 200
+    advance(api, 900)
+    assert len([p for e, p in published if e == "alert_raised" and p["reminder"]]) == 1
+    [still] = open_alerts(api, "idle_counter")
+    assert still["acknowledged_at"] is not None and still["resolved_at"] is None
+
+
+def test_alerts_are_for_managers_only(api):
+    assert api.get("/alerts", "teller1").status_code == 403
+    assert api.get("/alerts", "display").status_code == 403
+    assert api.get("/alerts").status_code == 401
+    assert api.get("/alerts?state=closed", "manager").status_code == 422
+    assert api.post("/alerts/99999/ack", "manager").status_code == 404
+
+
+def test_acknowledge_refuses_tellers(api):
+    api.open(1, "teller1")
+    api.issue("A")
+    advance(api, 60)
+    [alert] = open_alerts(api, "idle_counter")
+    assert api.post(f"/alerts/{alert['id']}/ack", "teller1").status_code == 403
+    assert open_alerts(api, "idle_counter")[0]["acknowledged_at"] is None
+
+
+def test_open_alerts_are_sorted_by_severity_then_age(api):
+    api.open(1, "teller1")
+    api.issue("A")
+    advance(api, 180)  # idle_counter critical
+    api.open(2, "teller2")
+    api.ok(2, "pause", "teller2", {"reason": "cash_replenish"})
+    advance(api, 600)  # long_pause warning (younger)
+    rules = [(a["severity"], a["rule"]) for a in open_alerts(api) if a["rule"] in ("idle_counter", "long_pause")]
+    assert rules == [("critical", "idle_counter"), ("warning", "long_pause")]
+
+
+def test_at_risk_first_calls_the_at_risk_ticket_before_an_older_one_of_a_higher_priority_service(app_factory,
+                                                                                               fresh_db):
+    order = {}
+    for policy in ("at_risk_first", "fifo"):
+        app = app_factory(queue={"policy": policy})
+        api = Api(app.test_client(), fresh_db.tokens)
+        rt = app.extensions["callwise"]
+        _reset(rt)
+        api.open(2, "teller2")
+        for _ in range(3):
+            api.issue("B")
+        crowded = api.issue("B")  # three ahead: never a short-queue risk
+        for _ in range(3):
+            api.serve_one(2, "teller2")
+        api.ok(2, "close", "teller2")
+        lonely = api.issue("A")  # nobody ahead
+        advance(api, 400)  # 400 s of 600: the A customer is at risk, the older B one is not
+        assert [a["subject"]["label"] for a in open_alerts(api, "short_queue_long_wait")] == [lonely["number"]]
+        api.open(3, "teller3")  # serves B before A
+        order[policy] = api.ok(3, "call-next", "teller3")["number"]
+        assert crowded["people_ahead"] == 3
+    assert order == {"at_risk_first": "A001", "fifo": "B004"}
+
+
+def _reset(rt):  # type: ignore[no-untyped-def]
+    """Both apps share the test's database: start each policy from an empty hall."""
+    from sqlalchemy import delete, update
+
+    from server.models import Counter, Event, Ticket, TicketSequence
+
+    with rt.db.writing() as session:
+        for table in (Alert, Event, Ticket, TicketSequence):
+            session.execute(delete(table))
+        session.execute(update(Counter).values(state="closed", staff_id=None, pause_reason=None,
+                                               help_requested_at=None, opened_at=None))
+        session.commit()
