@@ -25,13 +25,18 @@ from server.queueing.queries import ACTIVE_TICKET, day_start_utc
 
 
 def load_snapshot(session: Session, config: Config, branch_id: int, now: datetime) -> BranchSnapshot:
-    """The branch as it is at ``now`` (read in the caller's transaction)."""
+    """The branch as it is at ``now`` (read in the caller's transaction).
+
+    Rows go through Core, not the ORM: on a hall of thousands of waiting tickets the ORM's row
+    bookkeeping would cost more than the rules themselves.
+    """
+    db = session.connection()
     branch = session.get(Branch, branch_id)
     assert branch is not None, f"no branch {branch_id}"
     day_start = day_start_utc(now.astimezone(config.tz).date(), config.tz)
 
     lists: dict[int, list[int]] = defaultdict(list)
-    for counter_id, service_id in session.execute(
+    for counter_id, service_id in db.execute(
         select(CounterService.counter_id, CounterService.service_id)
         .join(Counter, Counter.id == CounterService.counter_id)
         .where(Counter.branch_id == branch_id)
@@ -40,7 +45,7 @@ def load_snapshot(session: Session, config: Config, branch_id: int, now: datetim
         lists[counter_id].append(service_id)
 
     active: dict[int, ActiveTicket] = {}
-    for row in session.execute(
+    for row in db.execute(
         select(Ticket.id, Ticket.number, Ticket.service_id, Ticket.status, Ticket.called_at, Ticket.served_at,
                Ticket.counter_id)
         .where(Ticket.branch_id == branch_id, Ticket.status.in_(ACTIVE_TICKET))
@@ -61,7 +66,7 @@ def load_snapshot(session: Session, config: Config, branch_id: int, now: datetim
             help_requested_at=row.help_requested_at,
             ticket=active.get(row.id),
         )
-        for row in session.execute(
+        for row in db.execute(
             select(Counter.id, Counter.number, Counter.state, Counter.state_since, Counter.staff_id,
                    Counter.pause_reason, Counter.help_requested_at, Staff.display_name)
             .outerjoin(Staff, Staff.id == Counter.staff_id)
@@ -73,7 +78,7 @@ def load_snapshot(session: Session, config: Config, branch_id: int, now: datetim
     waiting = tuple(
         WaitingTicket(row.id, row.number, row.service_id, row.issued_at, row.waiting_since, row.people_ahead,
                       row.estimated_wait_s)
-        for row in session.execute(
+        for row in db.execute(
             select(Ticket.id, Ticket.number, Ticket.service_id, Ticket.issued_at, Ticket.waiting_since,
                    Ticket.people_ahead, Ticket.estimated_wait_s)
             .where(Ticket.branch_id == branch_id, Ticket.status == "waiting")
@@ -84,7 +89,7 @@ def load_snapshot(session: Session, config: Config, branch_id: int, now: datetim
     # and the median service time (the "normal" an overrun is measured against).
     cycles: dict[int, list[float]] = defaultdict(list)
     service_times: dict[int, list[float]] = defaultdict(list)
-    for row in session.execute(
+    for row in db.execute(
         select(Ticket.service_id, Ticket.called_at, Ticket.served_at, Ticket.finished_at)
         .where(Ticket.branch_id == branch_id, Ticket.status == "done", Ticket.finished_at >= day_start)
         .order_by(Ticket.finished_at.desc())
@@ -95,7 +100,7 @@ def load_snapshot(session: Session, config: Config, branch_id: int, now: datetim
             service_times[row.service_id].append((row.finished_at - row.served_at).total_seconds())
 
     services: dict[int, ServiceInfo] = {}
-    for row in session.execute(
+    for row in db.execute(
         select(Service.id, Service.code, Service.name, Service.expected_minutes, Service.target_wait_s)
         .where(Service.branch_id == branch_id, Service.active.is_(True))
         .order_by(Service.position)
@@ -115,7 +120,7 @@ def load_snapshot(session: Session, config: Config, branch_id: int, now: datetim
 
     history = tuple(
         CounterChange(row.at, row.entity_id, row.from_state or "closed", row.to_state)
-        for row in session.execute(
+        for row in db.execute(
             select(Event.at, Event.entity_id, Event.from_state, Event.to_state)
             .where(Event.branch_id == branch_id, Event.entity == "counter", Event.at >= day_start,
                    Event.from_state != Event.to_state)

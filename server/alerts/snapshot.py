@@ -12,12 +12,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cached_property
+from typing import NamedTuple
 
 from server.queueing.estimate import ServiceLoad, estimate_wait_s, service_loads
 
 
-@dataclass(frozen=True)
-class ActiveTicket:
+class ActiveTicket(NamedTuple):
     """The ticket called to or being served at a counter."""
 
     id: int
@@ -42,8 +42,9 @@ class CounterInfo:
     ticket: ActiveTicket | None = None
 
 
-@dataclass(frozen=True)
-class WaitingTicket:
+class WaitingTicket(NamedTuple):
+    """A ticket in a queue. (Named tuples: a large hall has thousands, built on every sweep.)"""
+
     id: int
     number: str
     service_id: int
@@ -64,8 +65,7 @@ class ServiceInfo:
     normal_service_s: float  # start-to-finish, for overruns (median of the day, or expected)
 
 
-@dataclass(frozen=True)
-class CounterChange:
+class CounterChange(NamedTuple):
     """One counter state change of the day, for rules that need to know how long a state held."""
 
     at: datetime
