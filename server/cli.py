@@ -107,7 +107,11 @@ def serve(config_path: str | None, host: str | None, port: int | None) -> None:
     options: dict[str, Any] = {"host": host, "port": port, "log_output": False}
     if config.server.async_mode == "threading":
         options["allow_unsafe_werkzeug"] = True
-    socketio.run(app, **options)
+    try:
+        socketio.run(app, **options)
+    except KeyboardInterrupt:
+        runtime.alerts.stop()
+        click.echo("Callwise stopped.")
 
 
 @main.group()

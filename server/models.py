@@ -193,6 +193,9 @@ class Ticket(Base):
             postgresql_where=text("status IN ('called', 'serving')"),
         ),
         Index("ix_tickets_finished", "service_id", "finished_at"),
+        # The day's finished tickets and latest calls of a branch, without scanning its history.
+        Index("ix_tickets_branch_finished", "branch_id", "finished_at"),
+        Index("ix_tickets_branch_called", "branch_id", "called_at"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)

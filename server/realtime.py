@@ -88,6 +88,7 @@ def _connect_phone(rt: Runtime, token: str) -> None:
         if ticket is None:
             raise ConnectionRefusedError("unknown ticket")
         join_room(rooms.ticket(ticket.id))
+        join_room(rooms.phones(ticket.branch_id))
         session["socket_identity"] = {"kind": "ticket", "ticket_id": ticket.id}
         view = queries.ticket_with_live_estimate(db, rt.config, ticket, rt.clock.now(), for_holder=True)
     emit("state_snapshot", {"role": "ticket", "ticket": view})

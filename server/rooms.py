@@ -28,6 +28,12 @@ def person(staff_id: int) -> str:
     return f"staff:{staff_id}"
 
 
+def phones(branch_id: int) -> str:
+    """Every phone page of a branch: they hear queue_changed (no personal data) and then ask for
+    their own ticket, so a position moves live when someone ahead is called."""
+    return f"b{branch_id}:phones"
+
+
 def ticket(ticket_id: int) -> str:
     """The phone page of one ticket."""
     return f"ticket:{ticket_id}"

@@ -198,6 +198,19 @@ def test_phone_page_hears_its_own_ticket_called_and_not_anyone_elses(server: Cal
     assert all(event["number"] == mine["number"] for event in phone.received("ticket_called"))
 
 
+def test_phone_page_hears_the_queue_move_and_then_sees_its_new_position(server: CallwiseServer, desk: Desk) -> None:
+    first = issue(server, "A")
+    mine = issue(server, "A")
+    with listening(server.base_url, {"ticket": mine["token"]}) as phone:
+        assert phone.wait_for("state_snapshot")["ticket"]["position"] == 2
+        desk.call_next()
+        moved = phone.wait_for("queue_changed")
+        assert {"code", "waiting", "estimated_wait_s"} <= set(moved["services"][0])
+        assert "tickets" not in moved  # counts only: nobody else's ticket reaches a phone
+        assert phone.sync()["ticket"]["position"] == 1
+    assert first["number"] != mine["number"]
+
+
 def test_phone_page_connects_over_polling_too(server: CallwiseServer, desk: Desk) -> None:
     ticket = issue(server, "B")
     with listening(server.base_url, {"ticket": ticket["token"]}, transport="polling") as phone:

@@ -1,4 +1,5 @@
-"""Alerts (one open per rule and subject), and when each ticket (re-)entered its queue.
+"""Alerts (one open per rule and subject), when each ticket (re-)entered its queue, and indexes
+for the day's finished tickets and latest calls of a branch.
 
 Revision ID: 0002
 Revises: 0001
@@ -52,11 +53,15 @@ def upgrade() -> None:
     op.execute("UPDATE tickets SET waiting_since = issued_at")
     with op.batch_alter_table('tickets', schema=None) as batch_op:
         batch_op.alter_column('waiting_since', existing_type=server.models.UTCDateTime(timezone=True), nullable=False)
+        batch_op.create_index('ix_tickets_branch_finished', ['branch_id', 'finished_at'], unique=False)
+        batch_op.create_index('ix_tickets_branch_called', ['branch_id', 'called_at'], unique=False)
 
 
 
 def downgrade() -> None:
     with op.batch_alter_table('tickets', schema=None) as batch_op:
+        batch_op.drop_index('ix_tickets_branch_called')
+        batch_op.drop_index('ix_tickets_branch_finished')
         batch_op.drop_column('waiting_since')
 
     with op.batch_alter_table('alerts', schema=None) as batch_op:

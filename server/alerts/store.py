@@ -5,22 +5,28 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from server.models import Alert
+from server.models import Alert, Ticket
 
 AT_RISK_RULES = ("short_queue_long_wait", "eta_broken")
 
 
-def at_risk_ticket_ids(session: Session, branch_id: int) -> list[int]:
-    """Tickets with an open short_queue_long_wait or eta_broken alert (call-next serves them first
-    under the ``at_risk_first`` policy)."""
-    return [
-        int(ticket_id)
-        for ticket_id in session.scalars(
-            select(Alert.ticket_id).where(
+def at_risk_service_ids(session: Session, branch_id: int) -> set[int]:
+    """Services with a waiting ticket that has an open short_queue_long_wait or eta_broken alert.
+
+    Under the ``at_risk_first`` policy call-next serves these queues first. It is the queue that
+    goes first, not the ticket: within one service tickets are always called in issue order, so
+    helping one customer never passes another who came earlier for the same thing.
+    """
+    return set(
+        session.scalars(
+            select(Ticket.service_id)
+            .join(Alert, Alert.ticket_id == Ticket.id)
+            .where(
                 Alert.branch_id == branch_id,
                 Alert.resolved_at.is_(None),
                 Alert.rule.in_(AT_RISK_RULES),
-                Alert.ticket_id.is_not(None),
+                Ticket.status == "waiting",
             )
+            .distinct()
         )
-    ]
+    )

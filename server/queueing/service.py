@@ -10,7 +10,7 @@ LOCKED) RETURNING``, so two tellers pressing at the same instant never get the s
 from __future__ import annotations
 
 import secrets
-from collections.abc import Collection, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 
 from server import rooms
 from server.actors import Actor
-from server.alerts.store import at_risk_ticket_ids
+from server.alerts.store import at_risk_service_ids
 from server.config import PAUSE_REASONS
 from server.errors import Conflict, Forbidden, Invalid, NotFound
 from server.models import Counter, Event, Service, Ticket, TicketSequence
@@ -191,14 +191,15 @@ def call_next(rt: Runtime, actor: Actor, branch_id: int, number: int) -> dict[st
     """Call the next customer to a counter.
 
     The first waiting ticket of the counter's first service that has one, oldest first. Under the
-    ``at_risk_first`` policy, tickets with an open short_queue_long_wait or eta_broken alert go
-    before all others the counter may serve (oldest first among them): a customer about to
-    complain is worth a short detour from strict order.
+    ``at_risk_first`` policy, the services the counter may serve that have a ticket with an open
+    short_queue_long_wait or eta_broken alert go first (the one whose head waited longest first):
+    a customer about to complain is worth a short detour from the counter's order. Within a
+    service, tickets are always called in issue order.
     """
     with _acting_at(rt, actor, branch_id, number, "call_next") as (uow, counter, now):
         session = uow.session
         order = queries.counter_services(session, branch_id).get(counter.id, [])
-        at_risk = at_risk_ticket_ids(session, branch_id) if rt.config.queue.policy == "at_risk_first" else []
+        at_risk = at_risk_service_ids(session, branch_id) if rt.config.queue.policy == "at_risk_first" else set()
         ticket_id = _claim_next(session, branch_id, counter, order, now, at_risk)
         if ticket_id is None:
             raise NotFound(f"nobody is waiting for counter {number}'s services", code="queue_empty")
@@ -216,14 +217,18 @@ def call_next(rt: Runtime, actor: Actor, branch_id: int, number: int) -> dict[st
 
 
 def _claim_next(
-    session: Session, branch_id: int, counter: Counter, order: list[int], now: Any, at_risk: Collection[int]
+    session: Session, branch_id: int, counter: Counter, order: list[int], now: Any, at_risk: set[int]
 ) -> int | None:
     if not order:
         return None
+    rank = {service_id: i for i, service_id in enumerate(order)}
+    risky = [service_id for service_id in order if service_id in at_risk]
     keys = []
-    if at_risk:
-        keys.append(case((Ticket.id.in_(list(at_risk)), 0), else_=1))
-    keys.append(case({service_id: rank for rank, service_id in enumerate(order)}, value=Ticket.service_id))
+    if risky:
+        # At-risk queues first, and among them the one whose head has waited longest.
+        keys.append(case((Ticket.service_id.in_(risky), 0), else_=1))
+        rank.update({service_id: 0 for service_id in risky})
+    keys.append(case(rank, value=Ticket.service_id))
     pick = (
         select(Ticket.id)
         .where(
@@ -513,5 +518,10 @@ def _emit_queue(uow: UnitOfWork, rt: Runtime, branch_id: int, now: Any) -> None:
     uow.changed_branches.add(branch_id)
     summary = queries.queue_summary(uow.session, rt.config, branch_id, now)
     uow.emit(
-        "queue_changed", {"services": summary}, rooms.displays(branch_id), rooms.kiosks(branch_id), rooms.staff(branch_id)
+        "queue_changed",
+        {"services": summary},
+        rooms.displays(branch_id),
+        rooms.kiosks(branch_id),
+        rooms.staff(branch_id),
+        rooms.phones(branch_id),
     )

@@ -250,3 +250,11 @@ def _reset(rt):  # type: ignore[no-untyped-def]
         session.execute(update(Counter).values(state="closed", staff_id=None, pause_reason=None,
                                                help_requested_at=None, opened_at=None))
         session.commit()
+
+
+def test_at_risk_first_never_passes_an_older_ticket_of_the_same_service(api):
+    api.open(4, "teller4")  # serves C (10 min) and D
+    first = api.issue("C")
+    second = api.issue("C")  # one ahead on one counter: projected at the 10-minute line at once
+    assert [a["subject"]["label"] for a in open_alerts(api, "short_queue_long_wait")] == [second["number"]]
+    assert api.ok(4, "call-next", "teller4")["number"] == first["number"]
