@@ -19,9 +19,11 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, Float, create_engine, event
 from sqlalchemy.engine import make_url
+from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.sql.functions import FunctionElement
 
 READ_ONLY = "callwise_read_only"
 SQLITE_BUSY_TIMEOUT_MS = 15_000
@@ -106,3 +108,24 @@ class Database:
 
     def dispose(self) -> None:
         self.engine.dispose()
+
+
+class epoch_seconds(FunctionElement[float]):
+    """A timestamp column as POSIX seconds, computed by the database: reading thousands of rows
+    this way skips a datetime parse per value (the alert sweep does)."""
+
+    type = Float()
+    name = "epoch_seconds"
+    inherit_cache = True
+
+
+@compiles(epoch_seconds, "sqlite")
+def _epoch_sqlite(element: epoch_seconds, compiler: Any, **kw: Any) -> str:
+    # Timestamps are stored as UTC text; julianday() reads it, 2440587.5 is 1970-01-01. A Julian
+    # day as a double is good to ~50 µs, so round to the millisecond: whole seconds stay whole.
+    return f"round((julianday({compiler.process(element.clauses, **kw)}) - 2440587.5) * 86400.0, 3)"
+
+
+@compiles(epoch_seconds, "postgresql")
+def _epoch_postgresql(element: epoch_seconds, compiler: Any, **kw: Any) -> str:
+    return f"CAST(EXTRACT(EPOCH FROM {compiler.process(element.clauses, **kw)}) AS DOUBLE PRECISION)"

@@ -145,50 +145,76 @@ class AlertEngine:
         return 0
 
     def _evaluate_once(self, branch_id: int) -> int:
-        rt = self.rt
-        now = rt.clock.now()
-        settings = rt.config.alerts
-        with rt.uow() as uow:
-            session = uow.session
-            snapshot = load_snapshot(session, rt.config, branch_id, now)
-            conditions = evaluate_rules(snapshot, settings)
-            open_alerts = {
-                (a.rule, a.subject_kind, a.subject_id): a
-                for a in session.scalars(select(Alert).where(Alert.branch_id == branch_id, Alert.resolved_at.is_(None)))
-            }
-            changed: list[tuple[str, Alert, bool]] = []
-            for condition in conditions:
-                alert = open_alerts.pop(condition.key, None)
-                if alert is None:
-                    alert = _new_alert(branch_id, condition, now)
-                    session.add(alert)
-                    session.flush()  # the partial unique index speaks here if another process won
-                    changed.append(("alert_raised", alert, False))
-                elif SEVERITY_RANK[condition.severity] > SEVERITY_RANK[alert.severity]:
-                    alert.severity = condition.severity
-                    alert.escalated_at = now
-                    alert.message = condition.message
-                    alert.data = {**condition.data, "label": condition.label}
-                    alert.last_notified_at = now
-                    changed.append(("alert_changed", alert, False))
-                elif (
-                    alert.severity == "critical"
-                    and alert.acknowledged_at is None
-                    and (now - alert.last_notified_at).total_seconds() >= settings.renotify_critical_s
-                ):
-                    alert.last_notified_at = now
-                    alert.message = condition.message
-                    changed.append(("alert_raised", alert, True))
-            for alert in open_alerts.values():
-                alert.resolved_at = now
-                changed.append(("alert_resolved", alert, False))
-            if not changed:
+        """Plan in a read transaction; write only if something changes. Most sweeps change nothing,
+        and then they never take the database's write lock. When something does change, the plan
+        is made again inside the write transaction, so it is applied to the state it was made on."""
+        now = self.rt.clock.now()
+        with self.rt.reading() as session:
+            if not self._plan(session, branch_id, now):
                 return 0
-            session.flush()
+        with self.rt.uow() as uow:
+            plan = self._plan(uow.session, branch_id, now)
+            if not plan:
+                return 0
+            changed = [(step[0], self._apply(uow.session, branch_id, now, step), step[2]) for step in plan]
+            uow.session.flush()  # the partial unique index speaks here if another process won
             for event, alert, reminder in changed:
-                self._emit(uow, session, alert, event, reminder=reminder)
+                self._emit(uow, uow.session, alert, event, reminder=reminder)
             uow.commit()
             return len(changed)
+
+    def _plan(self, session: Session, branch_id: int, now: datetime) -> list[tuple[str, Any, bool]]:
+        """What to raise, escalate, re-announce and resolve: ``(event, condition or open-alert row,
+        reminder)`` steps."""
+        settings = self.rt.config.alerts
+        snapshot = load_snapshot(session, self.rt.config, branch_id, now)
+        conditions = evaluate_rules(snapshot, settings)
+        # The open alerts as plain rows; only the ones that change are loaded as objects.
+        open_alerts = {
+            (row.rule, row.subject_kind, row.subject_id): row
+            for row in session.connection().execute(
+                select(Alert.id, Alert.rule, Alert.subject_kind, Alert.subject_id, Alert.severity,
+                       Alert.acknowledged_at, Alert.last_notified_at)
+                .where(Alert.branch_id == branch_id, Alert.resolved_at.is_(None))
+            ).all()
+        }
+        plan: list[tuple[str, Any, bool]] = []
+        for condition in conditions:
+            row = open_alerts.pop(condition.key, None)
+            if row is None:
+                plan.append(("alert_raised", condition, False))
+            elif SEVERITY_RANK[condition.severity] > SEVERITY_RANK[row.severity]:
+                plan.append(("alert_changed", (row, condition), False))
+            elif (
+                row.severity == "critical"
+                and row.acknowledged_at is None
+                and (now - row.last_notified_at).total_seconds() >= settings.renotify_critical_s
+            ):
+                plan.append(("alert_raised", (row, condition), True))
+        plan.extend(("alert_resolved", (row, None), False) for row in open_alerts.values())
+        return plan
+
+    @staticmethod
+    def _apply(session: Session, branch_id: int, now: datetime, step: tuple[str, Any, bool]) -> Alert:
+        event, subject, reminder = step
+        if isinstance(subject, Condition):
+            alert = _new_alert(branch_id, subject, now)
+            session.add(alert)
+            return alert
+        row, condition = subject
+        alert = session.get_one(Alert, row.id)
+        if event == "alert_resolved":
+            alert.resolved_at = now
+        elif reminder:
+            alert.last_notified_at = now
+            alert.message = condition.message
+        else:  # escalation
+            alert.severity = condition.severity
+            alert.escalated_at = now
+            alert.message = condition.message
+            alert.data = {**condition.data, "label": condition.label}
+            alert.last_notified_at = now
+        return alert
 
     def _emit(
         self, uow: UnitOfWork, session: Session, alert: Alert, event: str, *, reminder: bool = False

@@ -19,6 +19,7 @@ from server.alerts.snapshot import (
     WaitingTicket,
 )
 from server.config import Config
+from server.db import epoch_seconds
 from server.models import Branch, Counter, CounterService, Event, Service, Staff, Ticket
 from server.queueing.estimate import mean_service_seconds
 from server.queueing.queries import ACTIVE_TICKET, day_start_utc
@@ -35,6 +36,9 @@ def load_snapshot(session: Session, config: Config, branch_id: int, now: datetim
     assert branch is not None, f"no branch {branch_id}"
     day_start = day_start_utc(now.astimezone(config.tz).date(), config.tz)
 
+    def ts(value: datetime | None) -> float | None:
+        return value.timestamp() if value is not None else None
+
     lists: dict[int, list[int]] = defaultdict(list)
     for counter_id, service_id in db.execute(
         select(CounterService.counter_id, CounterService.service_id)
@@ -50,20 +54,20 @@ def load_snapshot(session: Session, config: Config, branch_id: int, now: datetim
                Ticket.counter_id)
         .where(Ticket.branch_id == branch_id, Ticket.status.in_(ACTIVE_TICKET))
     ):
-        active[row.counter_id] = ActiveTicket(row.id, row.number, row.service_id, row.status, row.called_at,
-                                              row.served_at)
+        active[row.counter_id] = ActiveTicket(row.id, row.number, row.service_id, row.status, ts(row.called_at),
+                                              ts(row.served_at))
 
     counters = tuple(
         CounterInfo(
             id=row.id,
             number=row.number,
             state=row.state,
-            state_since=row.state_since,
+            state_since=row.state_since.timestamp(),
             services=tuple(lists.get(row.id, ())),
             staff_id=row.staff_id,
             staff_name=row.display_name,
             pause_reason=row.pause_reason,
-            help_requested_at=row.help_requested_at,
+            help_requested_at=ts(row.help_requested_at),
             ticket=active.get(row.id),
         )
         for row in db.execute(
@@ -75,32 +79,31 @@ def load_snapshot(session: Session, config: Config, branch_id: int, now: datetim
         )
     )
 
-    waiting = tuple(
-        WaitingTicket(row.id, row.number, row.service_id, row.issued_at, row.waiting_since, row.people_ahead,
-                      row.estimated_wait_s)
-        for row in db.execute(
-            select(Ticket.id, Ticket.number, Ticket.service_id, Ticket.issued_at, Ticket.waiting_since,
-                   Ticket.people_ahead, Ticket.estimated_wait_s)
-            .where(Ticket.branch_id == branch_id, Ticket.status == "waiting")
-        )
-    )
+    rows = db.execute(
+        select(Ticket.id, Ticket.number, Ticket.service_id, epoch_seconds(Ticket.issued_at),
+               epoch_seconds(Ticket.waiting_since), Ticket.people_ahead, Ticket.estimated_wait_s)
+        .where(Ticket.branch_id == branch_id, Ticket.status == "waiting")
+    ).all()
+    waiting = tuple(map(WaitingTicket._make, rows))
 
     # The day's finished tickets, newest first: the moving average of counter time (for estimates)
     # and the median service time (the "normal" an overrun is measured against).
     cycles: dict[int, list[float]] = defaultdict(list)
     service_times: dict[int, list[float]] = defaultdict(list)
     # (No status in the WHERE: the (branch_id, finished_at) index then serves the range scan.)
-    for row in db.execute(
-        select(Ticket.service_id, Ticket.status, Ticket.called_at, Ticket.served_at, Ticket.finished_at)
+    finished = epoch_seconds(Ticket.finished_at)
+    for service_id, status, cycle, service_time in db.execute(
+        select(Ticket.service_id, Ticket.status, finished - epoch_seconds(Ticket.called_at),
+               finished - epoch_seconds(Ticket.served_at))
         .where(Ticket.branch_id == branch_id, Ticket.finished_at >= day_start)
         .order_by(Ticket.finished_at.desc())
-    ):
-        if row.status != "done":
+    ).all():
+        if status != "done":
             continue
-        if row.called_at is not None and len(cycles[row.service_id]) < config.queue.service_time_window:
-            cycles[row.service_id].append((row.finished_at - row.called_at).total_seconds())
-        if row.served_at is not None:
-            service_times[row.service_id].append((row.finished_at - row.served_at).total_seconds())
+        if cycle is not None and len(cycles[service_id]) < config.queue.service_time_window:
+            cycles[service_id].append(cycle)
+        if service_time is not None:
+            service_times[service_id].append(service_time)
 
     services: dict[int, ServiceInfo] = {}
     for row in db.execute(
@@ -122,7 +125,7 @@ def load_snapshot(session: Session, config: Config, branch_id: int, now: datetim
         )
 
     history = tuple(
-        CounterChange(row.at, row.entity_id, row.from_state or "closed", row.to_state)
+        CounterChange(row.at.timestamp(), row.entity_id, row.from_state or "closed", row.to_state)
         for row in db.execute(
             select(Event.at, Event.entity_id, Event.from_state, Event.to_state)
             .where(Event.branch_id == branch_id, Event.entity == "counter", Event.at >= day_start,
@@ -134,8 +137,8 @@ def load_snapshot(session: Session, config: Config, branch_id: int, now: datetim
     return BranchSnapshot(
         branch_id=branch_id,
         branch_code=branch.code,
-        now=now,
-        day_start=day_start,
+        now=now.timestamp(),
+        day_start=day_start.timestamp(),
         counters=counters,
         waiting=waiting,
         services=services,

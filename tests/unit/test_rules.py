@@ -3,7 +3,7 @@ fire and where it must not."""
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 
 import pytest
 
@@ -28,8 +28,9 @@ SERVICES = {
 }
 
 
-def at(seconds: float) -> datetime:
-    return T0 + timedelta(seconds=seconds)
+def at(seconds: float) -> float:
+    """Snapshot times are POSIX seconds."""
+    return T0.timestamp() + seconds
 
 
 def counter(number, state="idle", since=0, services=(A,), staffed=True, reason=None, help_at=None, ticket=None):  # type: ignore[no-untyped-def]

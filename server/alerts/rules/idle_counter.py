@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from server.alerts.rules import Condition, both, rule, severity_at
-from server.alerts.snapshot import BranchSnapshot
+from server.alerts.snapshot import BranchSnapshot, iso
 from server.alerts.text import duration, people
 from server.config import AlertConfig
 
@@ -39,7 +39,7 @@ def idle_counter(snapshot: BranchSnapshot, settings: AlertConfig) -> list[Condit
                     f"Counter {counter.number} has been idle for {d['en']} with {n['en']} waiting",
                 ),
                 counter_id=counter.id,
-                data={"idle_s": int(idle_s), "waiting": len(eligible), "idle_since": since.isoformat()},
+                data={"idle_s": int(idle_s), "waiting": len(eligible), "idle_since": iso(since)},
             )
         )
     return out

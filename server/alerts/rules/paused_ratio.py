@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from server.alerts.rules import Condition, both, rule, severity_at
-from server.alerts.snapshot import BranchSnapshot
+from server.alerts.snapshot import BranchSnapshot, iso
 from server.alerts.text import duration, people
 from server.config import AlertConfig
 
@@ -46,6 +46,6 @@ def paused_ratio(snapshot: BranchSnapshot, settings: AlertConfig) -> list[Condit
                 f"{len(paused)} of {len(staffed)} staffed counters paused ({numbers}) for {d['en']} "
                 f"with {n['en']} waiting",
             ),
-            data={"paused": len(paused), "staffed": len(staffed), "held_s": int(held), "since": since.isoformat()},
+            data={"paused": len(paused), "staffed": len(staffed), "held_s": int(held), "since": iso(since)},
         )
     ]

@@ -46,7 +46,7 @@ def short_queue_long_wait(snapshot: BranchSnapshot, settings: AlertConfig) -> li
                     f"about {more['en']} to go; complaints start at {limit['en']}",
                 ),
                 ticket_id=ticket.id,
-                lead_time_s=max(0, int(line - elapsed)),
+                lead_time_s=max(0, round(line - elapsed)),
                 data={"elapsed_s": int(elapsed), "remaining_s": remaining, "people_ahead": ticket.people_ahead},
             )
         )
