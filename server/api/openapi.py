@@ -14,7 +14,7 @@ from server.api import bp
 from server.api.auth import LoginBody
 from server.api.clock import AdvanceBody
 from server.api.counters import CompleteBody, PauseBody, TransferBody
-from server.api.tickets import IssueBody
+from server.api.tickets import IssueBody, RatingBody
 
 ERRORS = {
     "400": "malformed request (e.g. not JSON)",
@@ -181,6 +181,8 @@ def document() -> dict[str, Any]:
                 )
             },
             "/tickets/{token}": {"get": _op("A ticket with live position and estimate", "its holder", answer="Ticket")},
+            "/tickets/{token}/rating": {"post": _op("Rate the finished service once (1-5 stars, comment)",
+                                                    "its holder", body=RatingBody, answer="Ticket")},
             "/tickets/{token}/qr.svg": {"get": _op("QR code of the tracking URL (SVG)", "its holder")},
             "/tickets/{token}/qr.png": {"get": _op("QR code of the tracking URL (PNG)", "its holder")},
             "/counters": {"get": _op("Counters", "staff, display", answer="Counter")},

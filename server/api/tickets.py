@@ -42,6 +42,20 @@ def get_ticket(token: str):  # type: ignore[no-untyped-def]
     return jsonify(service.get_ticket_by_token(runtime(), token))
 
 
+class RatingBody(StrictBody):
+    stars: int = Field(ge=1, le=5)
+    comment: str | None = Field(default=None, max_length=500)
+
+
+@bp.post("/tickets/<token>/rating")
+@limiter.limit("10/minute")
+def rate(token: str):  # type: ignore[no-untyped-def]
+    """The holder rates the finished service, once: 1-5 stars and an optional comment.
+    409 ``not_finished`` before the service is done, 409 ``already_rated`` the second time."""
+    body = parse_body(RatingBody)
+    return jsonify(service.rate_ticket(runtime(), token, body.stars, body.comment))
+
+
 @bp.get("/tickets/<token>/qr.svg")
 def ticket_qr_svg(token: str):  # type: ignore[no-untyped-def]
     """The QR code of the ticket's tracking URL, as SVG (for the printed ticket)."""

@@ -65,6 +65,7 @@ TICKET_ACTIONS: dict[str, tuple[frozenset[TicketStatus], TicketStatus]] = {
     "transfer": (frozenset({T.CALLED, T.SERVING}), T.WAITING),
     "request_help": (frozenset({T.CALLED, T.SERVING}), None),  # type: ignore[dict-item]
     "cancel": (frozenset({T.WAITING}), T.CANCELLED),
+    "rate": (frozenset({T.DONE}), T.DONE),
 }
 
 

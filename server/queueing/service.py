@@ -147,6 +147,32 @@ def get_ticket_by_token(rt: Runtime, token: str) -> dict[str, Any]:
         return queries.ticket_with_live_estimate(session, rt.config, ticket, rt.clock.now(), for_holder=True)
 
 
+def rate_ticket(rt: Runtime, token: str, stars: int, comment: str | None) -> dict[str, Any]:
+    """The customer's rating of a finished service (1-5 stars, an optional comment), once."""
+    now = rt.clock.now()
+    with rt.uow() as uow:
+        session = uow.session
+        ticket = session.scalar(
+            select(Ticket).where(Ticket.token == token).with_for_update()
+        ) if 16 <= len(token) <= 64 else None
+        if ticket is None:
+            raise NotFound("no ticket has this code", code="unknown_ticket")
+        if ticket.status != TicketStatus.DONE.value:
+            raise Conflict("a ticket can be rated once its service is finished", code="not_finished")
+        if ticket.rating is not None:
+            raise Conflict("this ticket has already been rated", code="already_rated")
+        ticket.rating = stars
+        ticket.rating_comment = (comment or "").strip() or None
+        ticket.rated_at = now
+        _log(session, ticket.branch_id, now, Actor(kind="anonymous"), "ticket", ticket.id, "rate",
+             ticket.status, ticket.status, {"stars": stars, "commented": ticket.rating_comment is not None})
+        session.flush()
+        view = queries.ticket_with_live_estimate(session, rt.config, ticket, now, for_holder=True)
+        view.update({"rating": ticket.rating, "rating_comment": ticket.rating_comment})
+        uow.commit()
+        return view
+
+
 def ticket_row_by_token(session: Session, token: str) -> Ticket:
     ticket = session.scalar(select(Ticket).where(Ticket.token == token)) if 16 <= len(token) <= 64 else None
     if ticket is None:

@@ -179,3 +179,28 @@ def test_qr_code_decodes_to_the_tracking_url(api):
 
 def test_qr_for_unknown_token_is_404(api):
     assert api.get("/tickets/" + "y" * 32 + "/qr.png").status_code == 404
+
+
+def test_the_customer_rates_a_finished_service_once(api, rt):
+    ticket = api.issue("A")
+    too_early = api.post(f"/tickets/{ticket['token']}/rating", json={"stars": 5})
+    assert too_early.status_code == 409
+    assert too_early.get_json()["error"]["code"] == "not_finished"
+    api.open(1, "teller1")
+    api.serve_one(1, "teller1")
+    rated = api.post(f"/tickets/{ticket['token']}/rating", json={"stars": 4, "comment": "  quick and kind "})
+    assert rated.status_code == 200
+    assert (rated.get_json()["rating"], rated.get_json()["rating_comment"]) == (4, "quick and kind")
+    again = api.post(f"/tickets/{ticket['token']}/rating", json={"stars": 1})
+    assert again.status_code == 409
+    assert again.get_json()["error"]["code"] == "already_rated"
+    with rt.reading() as session:
+        stored = session.scalar(select(Ticket).where(Ticket.token == ticket["token"]))
+        assert (stored.rating, stored.rated_at is not None) == (4, True)
+
+
+def test_a_rating_needs_one_to_five_stars(api):
+    ticket = api.issue("A")
+    for body in ({"stars": 0}, {"stars": 6}, {"stars": "five"}, {}, {"stars": 3, "comment": "x" * 501}):
+        assert api.post(f"/tickets/{ticket['token']}/rating", json=body).status_code == 422
+    assert api.post("/tickets/" + "z" * 32 + "/rating", json={"stars": 3}).status_code == 404
