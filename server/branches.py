@@ -7,12 +7,14 @@ never deleted: yesterday's tickets still point at them.
 
 from __future__ import annotations
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, text
 
 from server.config import Config
 from server.models import Branch, Counter, CounterService, Service
 from server.queueing.machine import CounterState
 from server.runtime import Runtime
+
+SYNC_LOCK = 0x43414C53  # any constant shared by every Callwise process ("CALS")
 
 
 def _localized(value: str | dict[str, str], languages: list[str]) -> dict[str, str]:
@@ -26,6 +28,10 @@ def sync_branch(rt: Runtime, config: Config | None = None) -> int:
     languages = list(config.branch.languages)
     with rt.uow() as uow:
         session = uow.session
+        if session.get_bind().dialect.name == "postgresql":
+            # Several processes start at once (gunicorn workers, a restart): one syncs at a time, and
+            # the next finds the rows the first committed. SQLite's BEGIN IMMEDIATE already does this.
+            session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": SYNC_LOCK})
         branch = session.scalar(select(Branch).where(Branch.code == config.branch.code))
         if branch is None:
             branch = Branch(code=config.branch.code, created_at=now)

@@ -6,6 +6,7 @@ functions serve HTTP requests, socket handlers, the CLI and the simulator.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -17,6 +18,8 @@ from sqlalchemy.orm import Session
 from server.clock import Clock
 from server.config import Config
 from server.db import Database
+
+log = logging.getLogger(__name__)
 
 
 class Publisher(Protocol):
@@ -78,11 +81,18 @@ class UnitOfWork:
     def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
         self._context.__exit__(exc_type, exc, tb)
         if exc_type is None and self._committed:
+            # The change is committed: whatever happens now, the caller must hear that it succeeded.
             for message in self.outbox:
-                self.runtime.publisher.publish(message.event, message.payload, message.rooms)
+                try:
+                    self.runtime.publisher.publish(message.event, message.payload, message.rooms)
+                except Exception:  # noqa: BLE001 - a client's socket must not undo a committed change
+                    log.exception("could not publish %s", message.event)
             for branch_id in self.changed_branches:
                 for listener in self.runtime.change_listeners:
-                    listener(branch_id)
+                    try:
+                        listener(branch_id)
+                    except Exception:  # noqa: BLE001 - the next evaluation or sweep catches up
+                        log.exception("after-change listener failed for branch %s", branch_id)
 
 
 @dataclass

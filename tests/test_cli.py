@@ -170,6 +170,8 @@ def test_serve_in_production_mode_creates_no_demo_accounts(tmp_path):
 
 def test_serve_in_production_mode_refuses_to_start_without_a_secret(tmp_path):
     config = write_config(tmp_path, mode="production")
+    config.write_text("\n".join(line for line in config.read_text().splitlines() if not line.startswith("secret_key"))
+                      .replace('mode = "manual"', 'mode = "system"'))
     env = {k: v for k, v in os.environ.items() if k != "CALLWISE_SECRET_KEY"}
     result = subprocess.run([sys.executable, "-m", "server", "serve", "--config", str(config)], cwd=ROOT, env=env,
                             capture_output=True, text=True, timeout=60)

@@ -208,11 +208,6 @@ def test_kiosks_printing_at_once_give_unique_gapless_numbers(app, fresh_db, rt):
         assert session.scalar(select(func.count()).select_from(Ticket)) == threads * per_thread
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "server bug: the alert evaluation that runs after a committed change (UnitOfWork.__exit__ -> "
-    "AlertEngine.on_change) re-raises IntegrityError after three lost races, and the API then answers "
-    "409 'conflict ... retry' for a change that was committed"
-))
 def test_a_committed_call_is_answered_200_even_when_the_alert_evaluation_after_it_loses_the_race(api, rt, monkeypatch):
     """Without the background task (an app from ``create_app`` under a WSGI server, the tests), the
     alert engine evaluates inside the request, after its commit. Tellers working in parallel on
@@ -243,8 +238,8 @@ def run_counters_in_a_process(url: str, tokens: dict[str, str], counters: dict[i
     from server import create_app
 
     try:
-        # One process starts at a time: two starting at once collide in sync_branch (see the test
-        # above), which is a bug of its own and not what this test is about.
+        # One process builds its app at a time, so the race below is about calling, not starting
+        # (starting at once is tested above).
         with starting:
             app = create_app(TEST_CONFIG, server={"database_url": url})
         without_alert_engine(app.extensions["callwise"])
@@ -264,10 +259,6 @@ def run_counters_in_a_process(url: str, tokens: dict[str, str], counters: dict[i
 
 
 @pytest.mark.parametrize("backend", [pytest.param("postgresql", marks=pytest.mark.postgres)])
-@pytest.mark.xfail(strict=True, reason=(
-    "server bug: sync_branch (run by create_app/open_runtime at every start) deletes and re-inserts "
-    "counter_services; two starting at once on PostgreSQL collide on pk_counter_services"
-))
 def test_two_server_processes_starting_at_the_same_instant_both_start(app_factory, fresh_db):
     """Each process syncs the branch from its config as it starts (two gunicorn workers, or a restart
     of both ``serve`` processes). Under READ COMMITTED the second DELETE waits for the first, then

@@ -25,6 +25,9 @@ from server.queueing.estimate import mean_service_seconds
 from server.queueing.queries import ACTIVE_TICKET, day_start_utc
 
 
+MIN_NORMAL_SERVICE_S = 30.0
+
+
 def load_snapshot(session: Session, config: Config, branch_id: int, now: datetime) -> BranchSnapshot:
     """The branch as it is at ``now`` (read in the caller's transaction).
 
@@ -114,6 +117,8 @@ def load_snapshot(session: Session, config: Config, branch_id: int, now: datetim
         expected = row.expected_minutes * 60
         own = service_times.get(row.id, [])
         normal = statistics.median(own) if len(own) >= config.alerts.service_overrun_min_samples else expected
+        # A day of very short services must not make every ordinary one an "overrun".
+        normal = max(normal, MIN_NORMAL_SERVICE_S)
         services[row.id] = ServiceInfo(
             id=row.id,
             code=row.code,

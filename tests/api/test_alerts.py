@@ -258,3 +258,17 @@ def test_at_risk_first_never_passes_an_older_ticket_of_the_same_service(api):
     second = api.issue("C")  # one ahead on one counter: projected at the 10-minute line at once
     assert [a["subject"]["label"] for a in open_alerts(api, "short_queue_long_wait")] == [second["number"]]
     assert api.ok(4, "call-next", "teller4")["number"] == first["number"]
+
+
+def test_a_day_of_instant_services_does_not_make_every_service_an_overrun(api):
+    api.open(1, "teller1")
+    for _ in range(6):
+        api.issue("A")
+        api.serve_one(1, "teller1")  # started and finished at the same instant
+    api.issue("A")
+    api.ok(1, "call-next")
+    api.ok(1, "start")
+    advance(api, 59)  # under twice the 30-second floor of a "normal" service
+    assert open_alerts(api, "service_overrun") == []
+    advance(api, 1)
+    assert len(open_alerts(api, "service_overrun")) == 1
