@@ -6,8 +6,10 @@ from __future__ import annotations
 import statistics
 from collections import defaultdict
 from datetime import datetime
+from functools import cache
+from types import SimpleNamespace
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from server.alerts.snapshot import (
@@ -28,79 +30,91 @@ from server.queueing.queries import ACTIVE_TICKET, day_start_utc
 MIN_NORMAL_SERVICE_S = 30.0
 
 
+@cache
+def _statements() -> SimpleNamespace:
+    """The loader's queries, built once (on first use) with bound parameters: constructing them
+    anew on every sweep costs more than running them on a small hall."""
+    branch = bindparam("branch_id")
+    day_start = bindparam("day_start", type_=Ticket.finished_at.type)
+    finished = epoch_seconds(Ticket.finished_at)
+    return SimpleNamespace(
+        branch=select(Branch.code, Branch.languages).where(Branch.id == branch),
+        lists=select(CounterService.counter_id, CounterService.service_id)
+        .join(Counter, Counter.id == CounterService.counter_id)
+        .where(Counter.branch_id == branch)
+        .order_by(CounterService.counter_id, CounterService.rank),
+        active=select(Ticket.counter_id, Ticket.id, Ticket.number, Ticket.service_id, Ticket.status,
+                      epoch_seconds(Ticket.called_at), epoch_seconds(Ticket.served_at))
+        .where(Ticket.branch_id == branch, Ticket.status.in_(ACTIVE_TICKET)),
+        counters=select(Counter.id, Counter.number, Counter.state, epoch_seconds(Counter.state_since),
+                        Counter.staff_id, Counter.pause_reason, epoch_seconds(Counter.help_requested_at),
+                        Staff.display_name)
+        .outerjoin(Staff, Staff.id == Counter.staff_id)
+        .where(Counter.branch_id == branch, Counter.active.is_(True))
+        .order_by(Counter.number),
+        waiting=select(Ticket.id, Ticket.number, Ticket.service_id, epoch_seconds(Ticket.issued_at),
+                       epoch_seconds(Ticket.waiting_since), Ticket.people_ahead, Ticket.estimated_wait_s)
+        .where(Ticket.branch_id == branch, Ticket.status == "waiting"),
+        # The day's finished tickets, newest first. No status in the WHERE: the (branch_id,
+        # finished_at) index then serves the range scan instead of the branch's whole history.
+        finished=select(Ticket.service_id, Ticket.status, finished - epoch_seconds(Ticket.called_at),
+                        finished - epoch_seconds(Ticket.served_at))
+        .where(Ticket.branch_id == branch, Ticket.finished_at >= day_start)
+        .order_by(Ticket.finished_at.desc()),
+        services=select(Service.id, Service.code, Service.name, Service.expected_minutes, Service.target_wait_s)
+        .where(Service.branch_id == branch, Service.active.is_(True))
+        .order_by(Service.position),
+        history=select(epoch_seconds(Event.at), Event.entity_id, Event.from_state, Event.to_state)
+        .where(Event.branch_id == branch, Event.entity == "counter", Event.at >= bindparam("day_start_events",
+                                                                                          type_=Event.at.type),
+               Event.from_state != Event.to_state)
+        .order_by(Event.id),
+    )
+
+
 def load_snapshot(session: Session, config: Config, branch_id: int, now: datetime) -> BranchSnapshot:
     """The branch as it is at ``now`` (read in the caller's transaction).
 
-    Rows go through Core, not the ORM: on a hall of thousands of waiting tickets the ORM's row
-    bookkeeping would cost more than the rules themselves.
+    Rows go through Core, not the ORM, and every time comes back as POSIX seconds computed by the
+    database: on a hall of thousands of waiting tickets, ORM bookkeeping and datetime parsing would
+    cost more than the rules themselves.
     """
+    q = _statements()
     db = session.connection()
-    branch = session.get(Branch, branch_id)
-    assert branch is not None, f"no branch {branch_id}"
     day_start = day_start_utc(now.astimezone(config.tz).date(), config.tz)
-
-    def ts(value: datetime | None) -> float | None:
-        return value.timestamp() if value is not None else None
+    params = {"branch_id": branch_id, "day_start": day_start, "day_start_events": day_start}
+    branch = db.execute(q.branch, params).one()
 
     lists: dict[int, list[int]] = defaultdict(list)
-    for counter_id, service_id in db.execute(
-        select(CounterService.counter_id, CounterService.service_id)
-        .join(Counter, Counter.id == CounterService.counter_id)
-        .where(Counter.branch_id == branch_id)
-        .order_by(CounterService.counter_id, CounterService.rank)
-    ):
+    for counter_id, service_id in db.execute(q.lists, params).all():
         lists[counter_id].append(service_id)
 
-    active: dict[int, ActiveTicket] = {}
-    for row in db.execute(
-        select(Ticket.id, Ticket.number, Ticket.service_id, Ticket.status, Ticket.called_at, Ticket.served_at,
-               Ticket.counter_id)
-        .where(Ticket.branch_id == branch_id, Ticket.status.in_(ACTIVE_TICKET))
-    ):
-        active[row.counter_id] = ActiveTicket(row.id, row.number, row.service_id, row.status, ts(row.called_at),
-                                              ts(row.served_at))
+    active = {row[0]: ActiveTicket._make(row[1:]) for row in db.execute(q.active, params).all()}
 
     counters = tuple(
         CounterInfo(
-            id=row.id,
-            number=row.number,
-            state=row.state,
-            state_since=row.state_since.timestamp(),
-            services=tuple(lists.get(row.id, ())),
-            staff_id=row.staff_id,
-            staff_name=row.display_name,
-            pause_reason=row.pause_reason,
-            help_requested_at=ts(row.help_requested_at),
-            ticket=active.get(row.id),
+            id=counter_id,
+            number=number,
+            state=state,
+            state_since=state_since,
+            services=tuple(lists.get(counter_id, ())),
+            staff_id=staff_id,
+            staff_name=staff_name,
+            pause_reason=pause_reason,
+            help_requested_at=help_requested_at,
+            ticket=active.get(counter_id),
         )
-        for row in db.execute(
-            select(Counter.id, Counter.number, Counter.state, Counter.state_since, Counter.staff_id,
-                   Counter.pause_reason, Counter.help_requested_at, Staff.display_name)
-            .outerjoin(Staff, Staff.id == Counter.staff_id)
-            .where(Counter.branch_id == branch_id, Counter.active.is_(True))
-            .order_by(Counter.number)
-        )
+        for counter_id, number, state, state_since, staff_id, pause_reason, help_requested_at, staff_name
+        in db.execute(q.counters, params).all()
     )
 
-    rows = db.execute(
-        select(Ticket.id, Ticket.number, Ticket.service_id, epoch_seconds(Ticket.issued_at),
-               epoch_seconds(Ticket.waiting_since), Ticket.people_ahead, Ticket.estimated_wait_s)
-        .where(Ticket.branch_id == branch_id, Ticket.status == "waiting")
-    ).all()
-    waiting = tuple(map(WaitingTicket._make, rows))
+    waiting = tuple(map(WaitingTicket._make, db.execute(q.waiting, params).all()))
 
-    # The day's finished tickets, newest first: the moving average of counter time (for estimates)
-    # and the median service time (the "normal" an overrun is measured against).
+    # The moving average of counter time (for estimates) and the median service time (the
+    # "normal" an overrun is measured against).
     cycles: dict[int, list[float]] = defaultdict(list)
     service_times: dict[int, list[float]] = defaultdict(list)
-    # (No status in the WHERE: the (branch_id, finished_at) index then serves the range scan.)
-    finished = epoch_seconds(Ticket.finished_at)
-    for service_id, status, cycle, service_time in db.execute(
-        select(Ticket.service_id, Ticket.status, finished - epoch_seconds(Ticket.called_at),
-               finished - epoch_seconds(Ticket.served_at))
-        .where(Ticket.branch_id == branch_id, Ticket.finished_at >= day_start)
-        .order_by(Ticket.finished_at.desc())
-    ).all():
+    for service_id, status, cycle, service_time in db.execute(q.finished, params).all():
         if status != "done":
             continue
         if cycle is not None and len(cycles[service_id]) < config.queue.service_time_window:
@@ -109,34 +123,26 @@ def load_snapshot(session: Session, config: Config, branch_id: int, now: datetim
             service_times[service_id].append(service_time)
 
     services: dict[int, ServiceInfo] = {}
-    for row in db.execute(
-        select(Service.id, Service.code, Service.name, Service.expected_minutes, Service.target_wait_s)
-        .where(Service.branch_id == branch_id, Service.active.is_(True))
-        .order_by(Service.position)
-    ):
-        expected = row.expected_minutes * 60
-        own = service_times.get(row.id, [])
+    for service_id, code, name, expected_minutes, target_wait_s in db.execute(q.services, params).all():
+        expected = expected_minutes * 60
+        own = service_times.get(service_id, [])
         normal = statistics.median(own) if len(own) >= config.alerts.service_overrun_min_samples else expected
         # A day of very short services must not make every ordinary one an "overrun".
         normal = max(normal, MIN_NORMAL_SERVICE_S)
-        services[row.id] = ServiceInfo(
-            id=row.id,
-            code=row.code,
-            name=row.name,
+        services[service_id] = ServiceInfo(
+            id=service_id,
+            code=code,
+            name=name,
             expected_s=expected,
-            target_wait_s=row.target_wait_s or config.alerts.service_level_default_target_s,
-            mean_cycle_s=mean_service_seconds(cycles.get(row.id, []), expected, config.queue.service_time_min_samples),
+            target_wait_s=target_wait_s or config.alerts.service_level_default_target_s,
+            mean_cycle_s=mean_service_seconds(cycles.get(service_id, []), expected,
+                                              config.queue.service_time_min_samples),
             normal_service_s=normal,
         )
 
     history = tuple(
-        CounterChange(row.at.timestamp(), row.entity_id, row.from_state or "closed", row.to_state)
-        for row in db.execute(
-            select(Event.at, Event.entity_id, Event.from_state, Event.to_state)
-            .where(Event.branch_id == branch_id, Event.entity == "counter", Event.at >= day_start,
-                   Event.from_state != Event.to_state)
-            .order_by(Event.id)
-        )
+        CounterChange(at, counter_id, from_state or "closed", to_state)
+        for at, counter_id, from_state, to_state in db.execute(q.history, params).all()
     )
 
     return BranchSnapshot(

@@ -10,7 +10,7 @@ tickets, and a float costs nothing to read where a datetime costs a parse per ro
 
 from __future__ import annotations
 
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -18,6 +18,8 @@ from functools import cached_property
 from typing import NamedTuple
 
 from server.queueing.estimate import ServiceLoad, estimate_wait_s, service_loads
+
+TallyOf = Counter  # counters per state, e.g. {"idle": 3, "paused": 2}
 
 
 class ActiveTicket(NamedTuple):
@@ -99,6 +101,17 @@ class BranchSnapshot:
         return out
 
     @cached_property
+    def queue_heads(self) -> dict[int, tuple[int, float]]:
+        """Per service id: how many wait, and since when the longest-waiting of them has been in
+        the queue (``waiting_since``). Rules that look at a counter's services combine these, so
+        their cost grows with counters x services, not counters x tickets."""
+        return {
+            service_id: (len(queue), min(t.waiting_since for t in queue))
+            for service_id, queue in self.queues.items()
+            if queue
+        }
+
+    @cached_property
     def positions(self) -> dict[int, int]:
         """Ticket id -> position in its service's queue (1 = next)."""
         return {t.id: i for queue in self.queues.values() for i, t in enumerate(queue, start=1)}
@@ -123,15 +136,17 @@ class BranchSnapshot:
     def elapsed_s(self, since: float) -> float:
         return self.now - since
 
-    def held_since(self, holds: Callable[[dict[int, str]], bool]) -> float | None:
-        """Since when ``holds(states)`` has been true without a break, walking the day's counter
-        history back from now; None if it does not hold now. ``states`` maps counter id to state."""
-        states = {c.id: c.state for c in self.counters}
-        if not holds(states):
+    def held_since(self, holds: Callable[[TallyOf], bool]) -> float | None:
+        """Since when ``holds(tally)`` has been true without a break, walking the day's counter
+        history back from now; None if it does not hold now. ``tally`` counts counters per state.
+        One step per change of the day, whatever the number of counters."""
+        tally: TallyOf = Counter(c.state for c in self.counters)
+        if not holds(tally):
             return None
         for change in reversed(self.counter_history):
-            states[change.counter_id] = change.from_state
-            if not holds(states):
+            tally[change.to_state] -= 1
+            tally[change.from_state] += 1
+            if not holds(tally):
                 return change.at
         return self.day_start
 

@@ -18,15 +18,16 @@ def idle_counter(snapshot: BranchSnapshot, settings: AlertConfig) -> list[Condit
     for counter in snapshot.counters:
         if counter.state != "idle" or counter.staff_id is None:
             continue
-        eligible = [t for service_id in counter.services for t in snapshot.queues.get(service_id, [])]
-        if not eligible:
+        heads = [snapshot.queue_heads[sid] for sid in counter.services if sid in snapshot.queue_heads]
+        if not heads:
             continue
-        since = max(counter.state_since, min(t.waiting_since for t in eligible))
+        waiting = sum(count for count, _ in heads)
+        since = max(counter.state_since, min(first for _, first in heads))
         idle_s = snapshot.elapsed_s(since)
         severity = severity_at(idle_s, settings.idle_counter_warning_s, settings.idle_counter_critical_s)
         if severity is None:
             continue
-        d, n = duration(idle_s), people(len(eligible))
+        d, n = duration(idle_s), people(waiting)
         out.append(
             Condition(
                 rule="idle_counter",
@@ -39,7 +40,7 @@ def idle_counter(snapshot: BranchSnapshot, settings: AlertConfig) -> list[Condit
                     f"Counter {counter.number} has been idle for {d['en']} with {n['en']} waiting",
                 ),
                 counter_id=counter.id,
-                data={"idle_s": int(idle_s), "waiting": len(eligible), "idle_since": iso(since)},
+                data={"idle_s": int(idle_s), "waiting": waiting, "idle_since": iso(since)},
             )
         )
     return out

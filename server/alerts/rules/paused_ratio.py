@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from server.alerts.rules import Condition, both, rule, severity_at
-from server.alerts.snapshot import BranchSnapshot, iso
+from server.alerts.snapshot import BranchSnapshot, TallyOf, iso
 from server.alerts.text import duration, people
 from server.config import AlertConfig
 
@@ -16,10 +16,9 @@ def paused_ratio(snapshot: BranchSnapshot, settings: AlertConfig) -> list[Condit
     if not snapshot.waiting:
         return []
 
-    def holds(states: dict[int, str]) -> bool:
-        staffed = [s for s in states.values() if s != "closed"]
-        paused = [s for s in staffed if s == "paused"]
-        return bool(staffed) and len(paused) / len(staffed) >= settings.paused_ratio
+    def holds(tally: TallyOf) -> bool:
+        staffed = sum(n for state, n in tally.items() if state != "closed")
+        return staffed > 0 and tally["paused"] / staffed >= settings.paused_ratio
 
     since = snapshot.held_since(holds)
     if since is None:
