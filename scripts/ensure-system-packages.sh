@@ -1,12 +1,16 @@
 #!/usr/bin/env bash
-# Installs the system packages the tests use when they are missing (PostgreSQL for the second
-# database backend). Needs root and apt-get; otherwise says what is missing, and the tests that
-# need it are skipped (or fail, with CALLWISE_REQUIRE_PG=1 as in CI).
+# Installs the system packages the tests use when they are missing: PostgreSQL (the second database
+# backend) and Chromium (the browser tests). Needs root and apt-get; otherwise says what is missing,
+# and the tests that need it are skipped (or fail, with CALLWISE_REQUIRE_PG=1 /
+# CALLWISE_REQUIRE_BROWSER=1 as in CI).
 set -euo pipefail
 
 missing=()
 if ! command -v pg_ctl >/dev/null && ! ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1; then
   missing+=(postgresql)
+fi
+if [ ! -x /usr/bin/chromium ]; then
+  missing+=(chromium)
 fi
 
 if [ ${#missing[@]} -eq 0 ]; then

@@ -1,11 +1,23 @@
-"""The pages of API.md. The screens themselves are built in kiosk_ui/, counter_ui/, display_ui/ and
-manager_ui/; until they land these routes serve a bilingual page that says what each one is for."""
+"""The pages of API.md, served from the UI folders (kiosk_ui/, counter_ui/, display_ui/,
+manager_ui/), and the shared static files (server/static/). Pages are plain HTML and ES modules;
+they talk to the API and to Socket.IO like any other client."""
 
 from __future__ import annotations
 
-from flask import Blueprint, render_template, request
+from pathlib import Path
+
+from flask import Blueprint, Response, abort, render_template, send_from_directory
 
 from server.api.common import runtime
+
+ROOT = Path(__file__).resolve().parent.parent
+UI_FOLDERS = {
+    "kiosk": ROOT / "kiosk_ui",
+    "counter": ROOT / "counter_ui",
+    "display": ROOT / "display_ui",
+    "manager": ROOT / "manager_ui",
+}
+STATIC = Path(__file__).resolve().parent / "static"
 
 bp = Blueprint("pages", __name__, template_folder="templates")
 
@@ -16,10 +28,34 @@ PAGES = {
     "manager": ("大堂经理看板", "Manager dashboard", "Counters, queues and early-warning alerts, live."),
 }
 
+# No inline scripts, nothing from elsewhere: a page can only load this server's files.
+CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; "
+    "connect-src 'self' ws: wss:; media-src 'self' data:; font-src 'self'; object-src 'none'; "
+    "base-uri 'none'; frame-ancestors 'none'; form-action 'self'"
+)
+
 
 def _branch_name() -> dict[str, str]:
     name = runtime().config.branch.name
     return {"zh": name, "en": name} if isinstance(name, str) else dict(name)
+
+
+def _page(area: str, filename: str) -> Response:
+    response = send_from_directory(UI_FOLDERS[area], filename, max_age=0)
+    response.headers["Cache-Control"] = "no-cache"
+    return response
+
+
+@bp.after_app_request
+def _security_headers(response: Response) -> Response:
+    response.headers.setdefault("X-Content-Type-Options", "nosniff")
+    # Ticket pages carry their token in the URL: never send it on as a Referer.
+    response.headers.setdefault("Referrer-Policy", "no-referrer")
+    if response.mimetype == "text/html":
+        response.headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
+        response.headers.setdefault("X-Frame-Options", "DENY")
+    return response
 
 
 @bp.get("/")
@@ -29,22 +65,56 @@ def start():  # type: ignore[no-untyped-def]
 
 
 @bp.get("/kiosk")
-@bp.get("/counter")
-@bp.get("/display")
-@bp.get("/manager")
-def screen():  # type: ignore[no-untyped-def]
-    """Kiosk, teller console, lobby display and manager dashboard."""
-    key = request.path.strip("/")
-    return render_template("placeholder.html", branch=_branch_name(), page=PAGES[key], key=key)
+def kiosk():  # type: ignore[no-untyped-def]
+    """The ticket kiosk (``?device=TOKEN`` pairs the browser once)."""
+    return _page("kiosk", "kiosk.html")
 
 
 @bp.get("/t/<token>")
 def ticket_page(token: str):  # type: ignore[no-untyped-def]
-    """The phone page a ticket's QR code opens."""
-    return render_template(
-        "placeholder.html",
-        branch=_branch_name(),
-        page=("我的排队号", "My ticket", "Follows one ticket live."),
-        key="ticket",
-        token=token,
-    )
+    """The phone page a ticket's QR code opens (the page reads its token from the URL)."""
+    return _page("kiosk", "ticket.html")
+
+
+@bp.get("/counter")
+def counter():  # type: ignore[no-untyped-def]
+    """The teller's console."""
+    return _page("counter", "counter.html")
+
+
+@bp.get("/display")
+def display():  # type: ignore[no-untyped-def]
+    """The lobby display (``?device=TOKEN`` pairs the browser once)."""
+    return _page("display", "display.html")
+
+
+@bp.get("/manager")
+def manager():  # type: ignore[no-untyped-def]
+    """The manager's live dashboard."""
+    return _page("manager", "manager.html")
+
+
+@bp.get("/manager/report")
+def report():  # type: ignore[no-untyped-def]
+    """The daily report with charts and a CSV download."""
+    return _page("manager", "report.html")
+
+
+@bp.get("/ui/<area>/<path:filename>")
+def ui_file(area: str, filename: str):  # type: ignore[no-untyped-def]
+    """A screen's own scripts, styles and sounds."""
+    if area not in UI_FOLDERS or filename.endswith(".html"):
+        abort(404)
+    return send_from_directory(UI_FOLDERS[area], filename, max_age=300)
+
+
+@bp.get("/static/<path:filename>")
+def static_file(filename: str):  # type: ignore[no-untyped-def]
+    """Shared helpers and vendored libraries."""
+    return send_from_directory(STATIC, filename, max_age=3600)
+
+
+@bp.get("/favicon.ico")
+def favicon():  # type: ignore[no-untyped-def]
+    """Browsers ask for it whatever the page says."""
+    return send_from_directory(STATIC, "favicon.svg", mimetype="image/svg+xml", max_age=86400)

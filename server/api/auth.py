@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from flask import current_app, jsonify, request, session
 from pydantic import Field
+from sqlalchemy import select
 
 from server import accounts
 from server.api import bp
 from server.api.common import StrictBody, current_actor, parse_body, require_staff, runtime
 from server.errors import Unauthorized
+from server.models import Counter
 from server.limits import limiter, login_rate
 
 
@@ -47,11 +49,15 @@ def logout():  # type: ignore[no-untyped-def]
 
 @bp.get("/auth/me")
 def me():  # type: ignore[no-untyped-def]
-    """Who the caller is: staff (with the CSRF token for a cookie session) or a device."""
+    """Who the caller is: staff (with the counter they are signed in at, and the CSRF token for a
+    cookie session) or a device."""
     actor = current_actor()
     if actor.kind == "anonymous":
         raise Unauthorized("not logged in", code="login_required")
-    out = {"kind": actor.kind, "id": actor.id, "role": actor.role, "name": actor.name}
-    if actor.is_staff and session.get("token"):
-        out["csrf_token"] = accounts.csrf_token_for(current_app.secret_key or "", session["token"])
+    out = {"kind": actor.kind, "id": actor.id, "role": actor.role, "name": actor.name, "counter": None}
+    if actor.is_staff:
+        with runtime().reading() as db:
+            out["counter"] = db.scalar(select(Counter.number).where(Counter.staff_id == actor.id))
+        if session.get("token"):
+            out["csrf_token"] = accounts.csrf_token_for(current_app.secret_key or "", session["token"])
     return jsonify(out)

@@ -172,6 +172,7 @@ def document() -> dict[str, Any]:
             "/auth/login": {"post": _op("Log in (rate limited per address)", "staff", body=LoginBody)},
             "/auth/logout": {"post": _op("Log out", "staff")},
             "/auth/me": {"get": _op("Who am I", "staff or device")},
+            "/branch": {"get": _op("The branch: name, languages, time zone, hours, pause reasons, outcomes", "anyone")},
             "/services": {"get": _op("Services with waiting count and estimated wait", "anyone", answer="Service")},
             "/queue": {"get": _op("Waiting tickets per service in call order", "staff")},
             "/tickets": {

@@ -6,7 +6,16 @@ from flask import jsonify
 
 from server.api import bp
 from server.api.common import branch_id_for, current_actor, require_staff, runtime
+from server.alerts.text import PAUSE_REASONS as PAUSE_REASON_NAMES
+from server.config import PAUSE_REASONS
+from server.models import Branch
 from server.queueing import queries
+
+OUTCOME_NAMES = {
+    "done": {"zh": "办结", "en": "Done"},
+    "redo": {"zh": "需重办", "en": "Redo"},
+    "error": {"zh": "差错", "en": "Error"},
+}
 
 
 @bp.get("/services")
@@ -25,3 +34,29 @@ def queue():  # type: ignore[no-untyped-def]
     branch_id = branch_id_for(require_staff())
     with rt.reading() as session:
         return jsonify({"services": queries.waiting_tickets(session, rt.config, branch_id, rt.clock.now())})
+
+
+@bp.get("/branch")
+def branch():  # type: ignore[no-untyped-def]
+    """What every screen needs to know about the branch: name, languages, time zone, opening hours,
+    pause reasons and outcomes with their labels, and the alert thresholds screens show (anyone)."""
+    rt = runtime()
+    branch_id = branch_id_for(current_actor())
+    config = rt.config
+    with rt.reading() as session:
+        row = session.get(Branch, branch_id)
+        assert row is not None
+        return jsonify({
+            "code": row.code,
+            "name": row.name,
+            "languages": row.languages,
+            "timezone": row.timezone,
+            "opening_time": config.branch.opening_time.isoformat(timespec="minutes"),
+            "closing_time": config.branch.closing_time.isoformat(timespec="minutes"),
+            "pause_reasons": [{"code": code, "name": PAUSE_REASON_NAMES[code]} for code in PAUSE_REASONS],
+            "outcomes": [{"code": code, "name": OUTCOME_NAMES[code]} for code in OUTCOME_NAMES],
+            "clock": "manual" if rt.clock.manual else "system",
+            "now": rt.clock.now().isoformat(),
+            "service_overrun_factor": config.alerts.service_overrun_factor,
+            "short_queue_complaint_s": config.alerts.short_queue_complaint_s,
+        })

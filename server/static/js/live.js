@@ -1,0 +1,47 @@
+// The live connection: Socket.IO with authentication, automatic reconnection, and a clock that
+// follows the server's (the branch may run on a manual clock in tests and demos).
+
+import { io } from "/static/vendor/socket.io-client-4.8.4/socket.io.esm.min.js";
+
+/**
+ * connectLive({auth, onSnapshot, on: {event: handler}, onStatus})
+ * auth: {token} for staff and devices, {ticket} for a phone page, or undefined (session cookie).
+ * onSnapshot(snapshot) runs on every connect and reconnect: it is the whole current state.
+ * onStatus("online" | "offline" | "refused") tells the page whether it is live.
+ */
+export function connectLive({ auth, onSnapshot, on = {}, onStatus = () => {} }) {
+  const socket = io({
+    auth,
+    transports: ["websocket", "polling"],
+    reconnection: true,
+    reconnectionDelay: 500,
+    reconnectionDelayMax: 5000,
+  });
+  const clock = serverClock();
+  socket.on("connect", () => onStatus("online"));
+  socket.on("disconnect", () => onStatus("offline"));
+  socket.on("connect_error", (error) => {
+    onStatus(error && error.message === "unauthorized" ? "refused" : "offline");
+  });
+  socket.on("state_snapshot", (snapshot) => {
+    if (snapshot && snapshot.now) clock.sync(snapshot.now);
+    onSnapshot(snapshot);
+  });
+  for (const [event, handler] of Object.entries(on)) socket.on(event, handler);
+  return {
+    socket,
+    clock,
+    refresh() { socket.emit("request_snapshot"); },
+    close() { socket.close(); },
+  };
+}
+
+/** The server's idea of now, as milliseconds: wall time shifted by the offset last seen. */
+export function serverClock() {
+  let offset = 0;
+  return {
+    sync(iso) { offset = new Date(iso).getTime() - Date.now(); },
+    now() { return Date.now() + offset; },
+    secondsSince(iso) { return iso ? (Date.now() + offset - new Date(iso).getTime()) / 1000 : 0; },
+  };
+}

@@ -1,0 +1,104 @@
+"""Browser tests: Debian's Chromium driven by Playwright against a real Callwise server process.
+
+Every page a test opens is watched: a console error or an uncaught exception fails the test. Each
+test module gets its own server (tests/server_process.py) on the manual clock. Screenshots go to
+test-artifacts/screenshots/. Without Chromium the tests are skipped, unless
+CALLWISE_REQUIRE_BROWSER=1 (CI), where that is a failure.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.server_process import CallwiseServer
+
+CHROMIUM = os.environ.get("CALLWISE_CHROMIUM", "/usr/bin/chromium")
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "screenshots"
+LAUNCH_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+    "--autoplay-policy=no-user-gesture-required",
+]
+
+pytestmark = pytest.mark.browser
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Any]:
+    if not Path(CHROMIUM).exists():
+        if os.environ.get("CALLWISE_REQUIRE_BROWSER"):
+            pytest.fail(f"Chromium is required (CALLWISE_REQUIRE_BROWSER) but {CHROMIUM} is missing")
+        pytest.skip(f"Chromium not installed at {CHROMIUM} (apt-get install chromium)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=LAUNCH_ARGS)
+        yield chromium
+        chromium.close()
+
+
+class WatchedPage:
+    """A Playwright page that records console errors and uncaught exceptions."""
+
+    def __init__(self, page: Any) -> None:
+        self.page = page
+        self.errors: list[str] = []
+        page.on("console", self._console)
+        page.on("pageerror", lambda error: self.errors.append(f"uncaught: {error}"))
+
+    def _console(self, message: Any) -> None:
+        if message.type == "error":
+            self.errors.append(f"console.error: {message.text}")
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.page, name)
+
+    def screenshot_as(self, name: str, **options: Any) -> Path:
+        """Save a screenshot under test-artifacts/screenshots/<name>.png."""
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        path = ARTIFACTS / f"{re.sub(r'[^a-z0-9_-]+', '-', name.lower())}.png"
+        self.page.screenshot(path=str(path), **options)
+        return path
+
+
+@pytest.fixture
+def open_page(browser: Any) -> Iterator[Any]:
+    """``open_page(url, viewport=(w, h), **context_options)`` -> a WatchedPage; all are closed and
+    checked for console errors when the test ends."""
+    contexts: list[tuple[Any, WatchedPage]] = []
+
+    def make(url: str | None = None, viewport: tuple[int, int] = (1280, 800), **options: Any) -> WatchedPage:
+        context = browser.new_context(viewport={"width": viewport[0], "height": viewport[1]}, **options)
+        page = WatchedPage(context.new_page())
+        contexts.append((context, page))
+        if url:
+            page.goto(url)
+        return page
+
+    yield make
+    errors = [error for _, page in contexts for error in page.errors]
+    for context, _ in contexts:
+        context.close()
+    assert errors == [], f"the page logged errors: {errors}"
+
+
+def branch_server(tmp_path_factory: pytest.TempPathFactory, name: str, **accounts: Any) -> Iterator[CallwiseServer]:
+    """A module's own server: ``yield from branch_server(tmp_path_factory, "kiosk", staff=..., devices=...)``."""
+    with CallwiseServer.running(tmp_path_factory.mktemp(name), **accounts) as server:
+        yield server
+
+
+def clean_artifacts() -> None:
+    shutil.rmtree(ARTIFACTS, ignore_errors=True)
