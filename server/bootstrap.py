@@ -11,7 +11,7 @@ from sqlalchemy.engine import make_url
 
 from server import migrate
 from server.alerts.engine import AlertEngine
-from server.branches import sync_branch
+from server.branches import sync_branches
 from server.clock import Clock, clock_from_config
 from server.config import Config
 from server.db import Database
@@ -57,7 +57,7 @@ def open_runtime(
         clock=clock or clock_from_config(config.clock.mode, config.clock.start),
         publisher=publisher or NullPublisher(),
     )
-    sync_branch(runtime)
+    sync_branches(runtime)
     engine = AlertEngine(runtime)
     runtime.alerts = engine
     runtime.change_listeners.append(engine.on_change)

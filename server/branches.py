@@ -1,4 +1,4 @@
-"""Bringing the database in line with config.toml: the branch, its services and its counters.
+"""Bringing the database in line with config.toml: the branches, their services and counters.
 
 Config is the source of truth for what a branch offers; the database keeps rows for them so that
 tickets and events can refer to them. Services or counters removed from the file are deactivated,
@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from sqlalchemy import delete, select, text
 
-from server.config import Config
+from server.config import BranchSpec
 from server.models import Branch, Counter, CounterService, Service
 from server.queueing.machine import CounterState
 from server.runtime import Runtime
@@ -21,9 +21,17 @@ def _localized(value: str | dict[str, str], languages: list[str]) -> dict[str, s
     return {lang: value for lang in languages} if isinstance(value, str) else dict(value)
 
 
-def sync_branch(rt: Runtime, config: Config | None = None) -> int:
-    """Create or update the config's branch, services and counters; return the branch id."""
-    config = config or rt.config
+def sync_branches(rt: Runtime) -> dict[str, int]:
+    """Create or update every branch of the config with its services and counters; branch ids by code."""
+    for spec in rt.config.branches:
+        sync_branch(rt, spec)
+    return dict(rt.branch_ids)
+
+
+def sync_branch(rt: Runtime, config: BranchSpec | None = None) -> int:
+    """Create or update one branch (default: the config's first), its services and counters;
+    return the branch id."""
+    config = config or rt.config.first
     now = rt.clock.now()
     languages = list(config.branch.languages)
     with rt.uow() as uow:

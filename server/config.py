@@ -149,25 +149,105 @@ class CounterConfig(_Strict):
     name: Localized | None = None
 
 
-class Config(_Strict):
-    """The whole validated config.toml. ``source`` is the file it came from (for messages)."""
+class BranchSpec(_Strict):
+    """Everything about one branch: who it is, what it offers, and its thresholds (the file's
+    ``[alerts]`` and ``[queue]``, with the branch's own overrides applied)."""
 
     branch: BranchConfig
+    services: list[ServiceConfig]
+    counters: list[CounterConfig]
+    alerts: AlertConfig = AlertConfig()
+    queue: QueueConfig = QueueConfig()
+
+    @property
+    def code(self) -> str:
+        return self.branch.code
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.branch.timezone)
+
+    @property
+    def languages(self) -> list[str]:
+        return list(self.branch.languages)
+
+    def service(self, code: str) -> ServiceConfig | None:
+        return next((s for s in self.services if s.code == code), None)
+
+
+class _BranchEntry(BranchConfig):
+    """One ``[[branches]]`` table of a many-branch file."""
+
+    services: Annotated[list[ServiceConfig], Field(min_length=1)]
+    counters: Annotated[list[CounterConfig], Field(min_length=1)]
+    alerts: dict[str, Any] = Field(default_factory=dict)  # overrides of the file's [alerts]
+    queue: dict[str, Any] = Field(default_factory=dict)  # overrides of the file's [queue]
+
+
+class _CommonFile(_Strict):
     server: ServerConfig = ServerConfig()
     clock: ClockConfig = ClockConfig()
     alerts: AlertConfig = AlertConfig()
     limits: LimitsConfig = LimitsConfig()
     queue: QueueConfig = QueueConfig()
+
+
+class _OneBranchFile(_CommonFile):
+    branch: BranchConfig
     services: Annotated[list[ServiceConfig], Field(min_length=1)]
     counters: Annotated[list[CounterConfig], Field(min_length=1)]
+
+
+class _ManyBranchFile(_CommonFile):
+    branches: Annotated[list[_BranchEntry], Field(min_length=1)]
+
+
+class Config(_Strict):
+    """The whole validated config.toml. ``source`` is the file it came from (for messages).
+
+    ``branches`` holds every branch; ``branch``, ``services``, ``counters``, ``alerts`` and
+    ``queue`` are the first branch's, which is the whole story for the common one-branch file.
+    """
+
+    server: ServerConfig
+    clock: ClockConfig
+    limits: LimitsConfig
+    branches: list[BranchSpec]
     source: str = Field(default="<memory>", exclude=True)
 
-    def service(self, code: str) -> ServiceConfig | None:
-        return next((s for s in self.services if s.code == code), None)
+    @property
+    def first(self) -> BranchSpec:
+        return self.branches[0]
+
+    @property
+    def branch(self) -> BranchConfig:
+        return self.first.branch
+
+    @property
+    def services(self) -> list[ServiceConfig]:
+        return self.first.services
+
+    @property
+    def counters(self) -> list[CounterConfig]:
+        return self.first.counters
+
+    @property
+    def alerts(self) -> AlertConfig:
+        return self.first.alerts
+
+    @property
+    def queue(self) -> QueueConfig:
+        return self.first.queue
 
     @property
     def tz(self) -> ZoneInfo:
-        return ZoneInfo(self.branch.timezone)
+        return self.first.tz
+
+    def service(self, code: str) -> ServiceConfig | None:
+        return self.first.service(code)
+
+    def spec(self, code: str) -> BranchSpec | None:
+        return next((b for b in self.branches if b.code == code), None)
 
     @property
     def secret_key(self) -> str:
@@ -196,16 +276,57 @@ def load_config(path: str | os.PathLike[str] | None = None, overrides: dict[str,
 
 
 def config_from_dict(raw: dict[str, Any], source: str = "<memory>", overrides: dict[str, Any] | None = None) -> Config:
-    """Validate an already-parsed config; see :func:`load_config`."""
+    """Validate an already-parsed config; see :func:`load_config`.
+
+    A file describes one branch (``[branch]`` with ``[[services]]`` and ``[[counters]]``) or many
+    (``[[branches]]``, each with its own ``[[branches.services]]``, ``[[branches.counters]]`` and
+    optional ``[branches.alerts]`` / ``[branches.queue]`` overrides of the file's sections).
+    """
     data = _merge(raw, overrides or {})
+    many = "branches" in data
+    if many and any(key in data for key in ("branch", "services", "counters")):
+        raise ConfigError(f"{source}: branches: use either [branch] with [[services]] and [[counters]], "
+                          "or [[branches]], not both")
     try:
-        config = Config.model_validate({**data, "source": source})
+        if many:
+            parsed: _CommonFile = _ManyBranchFile.model_validate(data)
+        else:
+            parsed = _OneBranchFile.model_validate(data)
     except ValidationError as exc:
         first = exc.errors()[0]
         key = _dotted(first["loc"])
         raise ConfigError(f"{source}: {key}: {first['msg']}") from None
-    _check_references(config, source)
+    if isinstance(parsed, _OneBranchFile):
+        specs = [(BranchSpec(branch=parsed.branch, services=parsed.services, counters=parsed.counters,
+                             alerts=parsed.alerts, queue=parsed.queue), "")]
+    else:
+        specs = []
+        for i, entry in enumerate(parsed.branches):  # type: ignore[attr-defined]
+            prefix = f"branches[{i}]."
+            alerts = _section(AlertConfig, parsed.alerts, entry.alerts, f"{source}: {prefix}alerts")
+            queue = _section(QueueConfig, parsed.queue, entry.queue, f"{source}: {prefix}queue")
+            branch = BranchConfig.model_validate(entry.model_dump(include=set(BranchConfig.model_fields)))
+            specs.append((BranchSpec(branch=branch, services=entry.services, counters=entry.counters,
+                                     alerts=alerts, queue=queue), prefix))
+    codes = [spec.code for spec, _ in specs]
+    for i, code in enumerate(codes):
+        if code in codes[:i]:
+            raise ConfigError(f"{source}: branches[{i}].code: duplicate branch code {code!r}")
+    config = Config(server=parsed.server, clock=parsed.clock, limits=parsed.limits,
+                    branches=[spec for spec, _ in specs], source=source)
+    for spec, prefix in specs:
+        _check_branch(spec, source, prefix)
+    _check_server(config, source)
     return config
+
+
+def _section(model: Any, defaults: BaseModel, override: dict[str, Any], where: str) -> Any:
+    """A branch's [alerts] or [queue]: the file's, with the branch's own keys on top."""
+    try:
+        return model.model_validate({**defaults.model_dump(), **override})
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        raise ConfigError(f"{where}.{_dotted(first['loc'])}: {first['msg']}") from None
 
 
 def _merge(base: dict[str, Any], overrides: dict[str, Any]) -> dict[str, Any]:
@@ -228,20 +349,23 @@ def _dotted(loc: tuple[Any, ...]) -> str:
     return out or "(top level)"
 
 
-def _check_references(config: Config, source: str) -> None:
-    languages = config.branch.languages
+def _check_branch(spec: BranchSpec, source: str, prefix: str = "") -> None:
+    languages = spec.branch.languages
+
+    def fail(key: str, message: str) -> None:
+        raise ConfigError(f"{source}: {prefix}{key}: {message}")
 
     def need_languages(text: Any, key: str) -> None:
         if isinstance(text, dict):
             missing = [lang for lang in languages if not text.get(lang)]
             if missing:
-                raise ConfigError(f"{source}: {key}: missing the {missing[0]!r} text")
+                fail(key, f"missing the {missing[0]!r} text")
 
-    need_languages(config.branch.name, "branch.name")
+    need_languages(spec.branch.name, "branch.name" if not prefix else "name")
     seen: set[str] = set()
-    for i, service in enumerate(config.services):
+    for i, service in enumerate(spec.services):
         if service.code in seen:
-            raise ConfigError(f"{source}: services[{i}].code: duplicate service code {service.code!r}")
+            fail(f"services[{i}].code", f"duplicate service code {service.code!r}")
         seen.add(service.code)
         need_languages(service.name, f"services[{i}].name")
         for j, document in enumerate(service.documents):
@@ -249,24 +373,24 @@ def _check_references(config: Config, source: str) -> None:
         if service.notes is not None:
             need_languages(service.notes, f"services[{i}].notes")
     numbers: set[int] = set()
-    for i, counter in enumerate(config.counters):
+    for i, counter in enumerate(spec.counters):
         if counter.number in numbers:
-            raise ConfigError(f"{source}: counters[{i}].number: duplicate counter number {counter.number}")
+            fail(f"counters[{i}].number", f"duplicate counter number {counter.number}")
         numbers.add(counter.number)
         for j, code in enumerate(counter.services):
             if code not in seen:
-                raise ConfigError(
-                    f"{source}: counters[{i}].services[{j}]: unknown service {code!r} "
-                    f"(known: {', '.join(sorted(seen))})"
-                )
+                fail(f"counters[{i}].services[{j}]", f"unknown service {code!r} (known: {', '.join(sorted(seen))})")
         if len(set(counter.services)) != len(counter.services):
-            raise ConfigError(f"{source}: counters[{i}].services: a service is listed twice")
-    if config.alerts.idle_counter_critical_s < config.alerts.idle_counter_warning_s:
-        raise ConfigError(f"{source}: alerts.idle_counter_critical_s: must not be below idle_counter_warning_s")
-    if config.alerts.service_overrun_critical_factor <= config.alerts.service_overrun_factor:
-        raise ConfigError(f"{source}: alerts.service_overrun_critical_factor: must exceed service_overrun_factor")
-    if config.queue.service_time_min_samples > config.queue.service_time_window:
-        raise ConfigError(f"{source}: queue.service_time_min_samples: must not exceed service_time_window")
+            fail(f"counters[{i}].services", "a service is listed twice")
+    if spec.alerts.idle_counter_critical_s < spec.alerts.idle_counter_warning_s:
+        fail("alerts.idle_counter_critical_s", "must not be below idle_counter_warning_s")
+    if spec.alerts.service_overrun_critical_factor <= spec.alerts.service_overrun_factor:
+        fail("alerts.service_overrun_critical_factor", "must exceed service_overrun_factor")
+    if spec.queue.service_time_min_samples > spec.queue.service_time_window:
+        fail("queue.service_time_min_samples", "must not exceed service_time_window")
+
+
+def _check_server(config: Config, source: str) -> None:
     if config.server.mode == "production" and not config.secret_key:
         raise ConfigError(
             f"{source}: server.secret_key: production mode needs a secret key; "

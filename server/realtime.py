@@ -72,7 +72,8 @@ def on_request_snapshot(_data: Any = None) -> None:
         with rt.reading() as db:
             ticket = db.get(Ticket, who["ticket_id"])
             if ticket is not None:
-                view = queries.ticket_with_live_estimate(db, rt.config, ticket, rt.clock.now(), for_holder=True)
+                view = queries.ticket_with_live_estimate(db, rt.config_for(ticket.branch_id), ticket, rt.clock.now(),
+                                                         for_holder=True)
                 emit("state_snapshot", {"role": "ticket", "ticket": view})
         return
     actor = accounts.resolve(rt, who["token"])
@@ -90,7 +91,8 @@ def _connect_phone(rt: Runtime, token: str) -> None:
         join_room(rooms.ticket(ticket.id))
         join_room(rooms.phones(ticket.branch_id))
         session["socket_identity"] = {"kind": "ticket", "ticket_id": ticket.id}
-        view = queries.ticket_with_live_estimate(db, rt.config, ticket, rt.clock.now(), for_holder=True)
+        view = queries.ticket_with_live_estimate(db, rt.config_for(ticket.branch_id), ticket, rt.clock.now(),
+                                                 for_holder=True)
     emit("state_snapshot", {"role": "ticket", "ticket": view})
 
 
@@ -127,14 +129,14 @@ def snapshot(rt: Runtime, actor: Actor, branch_id: int) -> dict[str, Any]:
             "role": actor.role,
             "now": now.isoformat(),
             "branch": {"code": branch.code, "name": branch.name, "languages": branch.languages} if branch else None,
-            "services": queries.services_with_estimates(db, rt.config, branch_id, now),
+            "services": queries.services_with_estimates(db, rt.config_for(branch_id), branch_id, now),
         }
         if actor.is_device("kiosk"):
             return out
         out["counters"] = queries.counter_views(db, branch_id)
         out["recent_calls"] = queries.recent_calls(db, branch_id)
         if actor.is_staff:
-            out["queue"] = queries.waiting_tickets(db, rt.config, branch_id, now)
+            out["queue"] = queries.waiting_tickets(db, rt.config_for(branch_id), branch_id, now)
             # Managers see every open alert; a teller only those of the counter they hold.
             out["alerts"] = open_alerts_for(db, rt, branch_id, None if actor.is_manager else actor.id)
     return out

@@ -108,6 +108,7 @@ class Runtime:
     # The alert engine (server/alerts/engine.py), once open_runtime has made it.
     alerts: Any = None
     branch_ids: dict[str, int] = field(default_factory=dict)
+    _branch_configs: dict[int, Config] = field(default_factory=dict, repr=False)
 
     def uow(self) -> UnitOfWork:
         return UnitOfWork(self)
@@ -119,4 +120,19 @@ class Runtime:
 
     @property
     def default_branch_id(self) -> int:
+        """The config's first branch (the only one, in the common one-branch file)."""
         return self.branch_ids[self.config.branch.code]
+
+    def config_for(self, branch_id: int) -> Config:
+        """The config as seen from one branch: its ``branch``, ``services``, ``counters``,
+        ``alerts``, ``queue`` and ``tz`` are that branch's (server-wide sections are shared)."""
+        cached = self._branch_configs.get(branch_id)
+        if cached is not None:
+            return cached
+        code = next((c for c, i in self.branch_ids.items() if i == branch_id), None)
+        spec = self.config.spec(code) if code is not None else None
+        if spec is None:
+            raise KeyError(f"branch {branch_id} is not in {self.config.source}")
+        view = self.config.model_copy(update={"branches": [spec, *[b for b in self.config.branches if b is not spec]]})
+        self._branch_configs[branch_id] = view
+        return view

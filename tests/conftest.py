@@ -131,6 +131,23 @@ def fresh_db(backend: str, request: pytest.FixtureRequest, tmp_path: Path) -> It
 
 
 @pytest.fixture
+def empty_db_url(backend: str, request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """An empty database of ``backend`` (no schema), dropped afterwards."""
+    if backend == "sqlite":
+        yield f"sqlite:///{tmp_path}/empty.db"
+        return
+    cluster = request.getfixturevalue("pg_cluster")
+    name = f"e_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(pg_admin_url(cluster), isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f"CREATE DATABASE {name}"))
+    yield with_database(pg_admin_url(cluster), name)
+    with admin.connect() as connection:
+        connection.execute(text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+    admin.dispose()
+
+
+@pytest.fixture
 def app_factory(fresh_db: Template) -> Iterator[Any]:
     """Builds apps on the test's database; ``overrides`` are config sections."""
     from server import create_app

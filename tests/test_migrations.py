@@ -2,34 +2,19 @@
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import Iterator
-
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import create_engine, inspect, text
+from sqlalchemy import inspect
 
 from server import migrate
 from server.db import make_engine
 from server.models import Base
-from tests.conftest import pg_admin_url, with_database
 
 
 @pytest.fixture
-def empty_url(backend, request, tmp_path) -> Iterator[str]:  # type: ignore[no-untyped-def]
-    if backend == "sqlite":
-        yield f"sqlite:///{tmp_path}/empty.db"
-        return
-    cluster = request.getfixturevalue("pg_cluster")
-    name = f"m_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(pg_admin_url(cluster), isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text(f"CREATE DATABASE {name}"))
-    yield with_database(pg_admin_url(cluster), name)
-    with admin.connect() as connection:
-        connection.execute(text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-    admin.dispose()
+def empty_url(empty_db_url: str) -> str:
+    return empty_db_url
 
 
 def test_upgrade_head_on_an_empty_database_matches_the_models(empty_url):

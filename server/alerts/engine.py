@@ -166,8 +166,9 @@ class AlertEngine:
     def _plan(self, session: Session, branch_id: int, now: datetime) -> list[tuple[str, Any, bool]]:
         """What to raise, escalate, re-announce and resolve: ``(event, condition or open-alert row,
         reminder)`` steps."""
-        settings = self.rt.config.alerts
-        snapshot = load_snapshot(session, self.rt.config, branch_id, now)
+        config = self.rt.config_for(branch_id)
+        settings = config.alerts
+        snapshot = load_snapshot(session, config, branch_id, now)
         conditions = evaluate_rules(snapshot, settings)
         # The open alerts as plain rows; only the ones that change are loaded as objects.
         open_alerts = {
@@ -223,7 +224,7 @@ class AlertEngine:
         by = session.get(Staff, alert.acknowledged_by) if alert.acknowledged_by is not None else None
         view = alert_view(alert, counter_number=counter.number if counter else None,
                           acknowledged_by=by.username if by else None,
-                          languages=self.rt.config.branch.languages, reminder=reminder)
+                          languages=self.rt.config_for(alert.branch_id).branch.languages, reminder=reminder)
         targets = [rooms.managers(alert.branch_id)]
         if counter is not None and counter.staff_id is not None:
             targets.append(rooms.person(counter.staff_id))
@@ -259,7 +260,8 @@ class AlertEngine:
                     uow.emit("counter_changed", counter_view, rooms.staff(branch_id))
                     ticket = queries.active_ticket(session, counter.id)
                     if ticket is not None:
-                        view = queries.ticket_with_live_estimate(session, rt.config, ticket, now, for_holder=False)
+                        view = queries.ticket_with_live_estimate(session, rt.config_for(branch_id), ticket, now,
+                                                                 for_holder=False)
                         uow.emit("ticket_changed", view, rooms.staff(branch_id), rooms.ticket(ticket.id))
                 alert.resolved_at = now
                 event = "alert_resolved"
@@ -317,7 +319,7 @@ def _views(session: Session, rt: Runtime, alerts: list[Alert]) -> list[dict[str,
     )).all()) if alerts else {}
     return [
         alert_view(a, counter_number=numbers.get(a.counter_id), acknowledged_by=names.get(a.acknowledged_by),
-                   languages=rt.config.branch.languages)
+                   languages=rt.config_for(a.branch_id).branch.languages)
         for a in alerts
     ]
 

@@ -19,6 +19,7 @@ def health():  # type: ignore[no-untyped-def]
         {
             "status": "ok",
             "branch": rt.config.branch.code,
+            "branches": [spec.code for spec in rt.config.branches],
             "database": rt.db.dialect,
             "clock": "manual" if rt.clock.manual else "system",
             "now": rt.clock.now().isoformat(),

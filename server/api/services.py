@@ -24,7 +24,7 @@ def list_services():  # type: ignore[no-untyped-def]
     rt = runtime()
     branch_id = branch_id_for(current_actor())
     with rt.reading() as session:
-        return jsonify(queries.services_with_estimates(session, rt.config, branch_id, rt.clock.now()))
+        return jsonify(queries.services_with_estimates(session, rt.config_for(branch_id), branch_id, rt.clock.now()))
 
 
 @bp.get("/queue")
@@ -33,7 +33,8 @@ def queue():  # type: ignore[no-untyped-def]
     rt = runtime()
     branch_id = branch_id_for(require_staff())
     with rt.reading() as session:
-        return jsonify({"services": queries.waiting_tickets(session, rt.config, branch_id, rt.clock.now())})
+        return jsonify({"services": queries.waiting_tickets(session, rt.config_for(branch_id), branch_id,
+                                                            rt.clock.now())})
 
 
 @bp.get("/branch")
@@ -42,7 +43,7 @@ def branch():  # type: ignore[no-untyped-def]
     pause reasons and outcomes with their labels, and the alert thresholds screens show (anyone)."""
     rt = runtime()
     branch_id = branch_id_for(current_actor())
-    config = rt.config
+    config = rt.config_for(branch_id)
     with rt.reading() as session:
         row = session.get(Branch, branch_id)
         assert row is not None

@@ -61,7 +61,8 @@ def issue_ticket(
     """
     if not actor.is_device("kiosk"):
         raise Forbidden("only a kiosk issues tickets", code="kiosk_only")
-    languages = rt.config.branch.languages
+    config = rt.config_for(branch_id)
+    languages = config.branch.languages
     if lang is None:
         lang = languages[0]
     elif lang not in languages:
@@ -73,13 +74,13 @@ def issue_ticket(
             if idempotency_key is not None:
                 existing = _ticket_by_idempotency_key(session, actor, idempotency_key)
                 if existing is not None:
-                    return queries.ticket_with_live_estimate(session, rt.config, existing, now, for_holder=True), False
+                    return queries.ticket_with_live_estimate(session, config, existing, now, for_holder=True), False
             service = queries.services_by_code(session, branch_id).get(service_code)
             if service is None:
                 raise Invalid(f"there is no service {service_code!r} here", code="unknown_service")
-            day = business_day(now, rt.config.tz)
+            day = business_day(now, config.tz)
             sequence = _next_sequence(session, service.id, day)
-            load = queries.branch_load(session, rt.config, branch_id, now, only_service=service.id)
+            load = queries.branch_load(session, config, branch_id, now, only_service=service.id)
             ahead = load.waiting.get(service.id, 0)
             ticket = Ticket(
                 branch_id=branch_id,
@@ -118,7 +119,7 @@ def issue_ticket(
             existing = _ticket_by_idempotency_key(session, actor, idempotency_key)
             if existing is None:
                 raise
-            return queries.ticket_with_live_estimate(session, rt.config, existing, now, for_holder=True), False
+            return queries.ticket_with_live_estimate(session, config, existing, now, for_holder=True), False
 
 
 def _ticket_by_idempotency_key(session: Session, actor: Actor, key: str) -> Ticket | None:
@@ -144,7 +145,8 @@ def get_ticket_by_token(rt: Runtime, token: str) -> dict[str, Any]:
     """The ticket a phone page follows, with its live position and estimate."""
     with rt.reading() as session:
         ticket = ticket_row_by_token(session, token)
-        return queries.ticket_with_live_estimate(session, rt.config, ticket, rt.clock.now(), for_holder=True)
+        return queries.ticket_with_live_estimate(session, rt.config_for(ticket.branch_id), ticket, rt.clock.now(),
+                                                 for_holder=True)
 
 
 def rate_ticket(rt: Runtime, token: str, stars: int, comment: str | None) -> dict[str, Any]:
@@ -167,7 +169,7 @@ def rate_ticket(rt: Runtime, token: str, stars: int, comment: str | None) -> dic
         _log(session, ticket.branch_id, now, Actor(kind="anonymous"), "ticket", ticket.id, "rate",
              ticket.status, ticket.status, {"stars": stars, "commented": ticket.rating_comment is not None})
         session.flush()
-        view = queries.ticket_with_live_estimate(session, rt.config, ticket, now, for_holder=True)
+        view = queries.ticket_with_live_estimate(session, rt.config_for(ticket.branch_id), ticket, now, for_holder=True)
         view.update({"rating": ticket.rating, "rating_comment": ticket.rating_comment})
         uow.commit()
         return view
@@ -225,7 +227,7 @@ def call_next(rt: Runtime, actor: Actor, branch_id: int, number: int) -> dict[st
     with _acting_at(rt, actor, branch_id, number, "call_next") as (uow, counter, now):
         session = uow.session
         order = queries.counter_services(session, branch_id).get(counter.id, [])
-        at_risk = at_risk_service_ids(session, branch_id) if rt.config.queue.policy == "at_risk_first" else set()
+        at_risk = at_risk_service_ids(session, branch_id) if rt.config_for(branch_id).queue.policy == "at_risk_first" else set()
         ticket_id = _claim_next(session, branch_id, counter, order, now, at_risk)
         if ticket_id is None:
             raise NotFound(f"nobody is waiting for counter {number}'s services", code="queue_empty")
@@ -509,7 +511,7 @@ def _log(
 
 def _emit_ticket(uow: UnitOfWork, rt: Runtime, session: Session, ticket: Ticket, now: Any) -> dict[str, Any]:
     uow.changed_branches.add(ticket.branch_id)
-    view = queries.ticket_with_live_estimate(session, rt.config, ticket, now, for_holder=False)
+    view = queries.ticket_with_live_estimate(session, rt.config_for(ticket.branch_id), ticket, now, for_holder=False)
     uow.emit("ticket_changed", view, rooms.staff(ticket.branch_id), rooms.ticket(ticket.id))
     return view
 
@@ -542,7 +544,7 @@ def _emit_counter(uow: UnitOfWork, branch_id: int, number: int) -> dict[str, Any
 
 def _emit_queue(uow: UnitOfWork, rt: Runtime, branch_id: int, now: Any) -> None:
     uow.changed_branches.add(branch_id)
-    summary = queries.queue_summary(uow.session, rt.config, branch_id, now)
+    summary = queries.queue_summary(uow.session, rt.config_for(branch_id), branch_id, now)
     uow.emit(
         "queue_changed",
         {"services": summary},
