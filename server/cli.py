@@ -90,7 +90,8 @@ def serve(config_path: str | None, host: str | None, port: int | None) -> None:
     """Run the web and Socket.IO server (migrating the database first if it is behind)."""
     from server.app import create_app
     from server.demo import banner, ensure_demo_accounts
-    from server.realtime import socketio
+    from server.leader import SweepLeader
+    from server.realtime import heartbeat, socketio
 
     config = _load(config_path)
     host = host or config.server.host
@@ -101,6 +102,9 @@ def serve(config_path: str | None, host: str | None, port: int | None) -> None:
         raise click.ClickException(str(exc)) from None
     runtime = app.extensions["callwise"]
     credentials = ensure_demo_accounts(runtime) if config.server.mode == "demo" else None
+    leader = SweepLeader(runtime.db.engine)
+    runtime.alerts.may_sweep = leader.is_leader
+    runtime.alerts.sweeper_tasks.append(lambda: heartbeat(runtime))
     runtime.alerts.start_background(socketio.start_background_task, socketio.sleep)
     click.echo(banner(runtime, credentials, f"http://{host}:{port}"))
     sys.stdout.flush()
@@ -111,6 +115,7 @@ def serve(config_path: str | None, host: str | None, port: int | None) -> None:
         socketio.run(app, **options)
     except KeyboardInterrupt:
         runtime.alerts.stop()
+        leader.release()
         click.echo("Callwise stopped.")
 
 

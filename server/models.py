@@ -236,6 +236,7 @@ class Event(Base):
     __table_args__ = (
         Index("ix_events_entity", "entity", "entity_id", "id"),
         Index("ix_events_branch_at", "branch_id", "at"),
+        Index("ix_events_branch_id", "branch_id", "id"),  # a branch's latest event: its version
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)

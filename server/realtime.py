@@ -74,7 +74,8 @@ def on_request_snapshot(_data: Any = None) -> None:
             if ticket is not None:
                 view = queries.ticket_with_live_estimate(db, rt.config_for(ticket.branch_id), ticket, rt.clock.now(),
                                                          for_holder=True)
-                emit("state_snapshot", {"role": "ticket", "ticket": view})
+                emit("state_snapshot", {"role": "ticket", "ticket": view, "now": rt.clock.now().isoformat(),
+                                        "version": queries.branch_version(db, ticket.branch_id)})
         return
     actor = accounts.resolve(rt, who["token"])
     if actor is None:  # logged out or revoked since connecting
@@ -93,7 +94,8 @@ def _connect_phone(rt: Runtime, token: str) -> None:
         session["socket_identity"] = {"kind": "ticket", "ticket_id": ticket.id}
         view = queries.ticket_with_live_estimate(db, rt.config_for(ticket.branch_id), ticket, rt.clock.now(),
                                                  for_holder=True)
-    emit("state_snapshot", {"role": "ticket", "ticket": view})
+        version = queries.branch_version(db, ticket.branch_id)
+    emit("state_snapshot", {"role": "ticket", "ticket": view, "now": rt.clock.now().isoformat(), "version": version})
 
 
 def _branch_for(rt: Runtime, actor: Actor, code: Any) -> int:
@@ -130,6 +132,7 @@ def snapshot(rt: Runtime, actor: Actor, branch_id: int) -> dict[str, Any]:
             "now": now.isoformat(),
             "branch": {"code": branch.code, "name": branch.name, "languages": branch.languages} if branch else None,
             "services": queries.services_with_estimates(db, rt.config_for(branch_id), branch_id, now),
+            "version": queries.branch_version(db, branch_id),
         }
         if actor.is_device("kiosk"):
             return out
@@ -140,3 +143,18 @@ def snapshot(rt: Runtime, actor: Actor, branch_id: int) -> dict[str, Any]:
             # Managers see every open alert; a teller only those of the counter they hold.
             out["alerts"] = open_alerts_for(db, rt, branch_id, None if actor.is_manager else actor.id)
     return out
+
+
+def heartbeat(rt: Runtime) -> None:
+    """Tell every screen of every branch where its event log stands (the sweeping process does this
+    after each sweep). A screen that has seen an older version missed a message — during a Redis
+    restart, say — and asks for a fresh state_snapshot."""
+    now = rt.clock.now().isoformat()
+    with rt.reading() as db:
+        versions = {branch_id: queries.branch_version(db, branch_id) for branch_id in rt.branch_ids.values()}
+    for branch_id, version in versions.items():
+        socketio.emit(
+            "heartbeat",
+            {"version": version, "now": now},
+            to=[rooms.displays(branch_id), rooms.kiosks(branch_id), rooms.staff(branch_id), rooms.phones(branch_id)],
+        )

@@ -75,6 +75,14 @@ class UnitOfWork:
         self.outbox.append(Message(event, payload, list(rooms)))
 
     def commit(self) -> None:
+        logged = self.session.info.pop("logged_events", [])
+        if logged:
+            self.session.flush()
+            # Every message of a change carries the branch's event-log position after it: a client
+            # that later hears a heartbeat with a higher version knows it missed something.
+            version = max(event.id for event in logged)
+            for message in self.outbox:
+                message.payload.setdefault("version", version)
         self.session.commit()
         self._committed = True
 

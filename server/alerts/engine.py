@@ -71,8 +71,12 @@ class AlertEngine:
         self._wake: threading.Event | None = None
         self._stopped = False
         self.sweeps = 0
-        # Called before each sweep; returning False skips it (issue: one sweeping process at a time).
+        # Called before each sweep; returning False skips it: one process sweeps at a time
+        # (server/leader.py). ``sweeping`` says whether this process did at its last tick.
         self.may_sweep: Callable[[], bool] = lambda: True
+        self.sweeping = False
+        # Housekeeping that only the sweeping process runs after its sweep (day rollover, retention).
+        self.sweeper_tasks: list[Callable[[], None]] = []
 
     # --- when to evaluate ------------------------------------------------------------------------
 
@@ -120,8 +124,11 @@ class AlertEngine:
             try:
                 if time.monotonic() >= next_sweep:
                     next_sweep = time.monotonic() + tick
-                    if self.may_sweep():
+                    self.sweeping = self.may_sweep()
+                    if self.sweeping:
                         self.sweep()
+                        for task in self.sweeper_tasks:
+                            task()
                         continue
                 for branch_id in dirty:
                     self.evaluate(branch_id)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 from flask import jsonify
 from sqlalchemy import text
 
@@ -24,5 +26,8 @@ def health():  # type: ignore[no-untyped-def]
             "clock": "manual" if rt.clock.manual else "system",
             "now": rt.clock.now().isoformat(),
             "mode": rt.config.server.mode,
+            "pid": os.getpid(),
+            "sweeper": bool(rt.alerts.sweeping) if rt.alerts is not None else False,
+            "sweeps": rt.alerts.sweeps if rt.alerts is not None else 0,
         }
     )

@@ -15,7 +15,7 @@ from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session
 
 from server.config import Config
-from server.models import Counter, CounterService, Service, Staff, Ticket
+from server.models import Counter, CounterService, Event, Service, Staff, Ticket
 from server.queueing.estimate import ServiceLoad, estimate_wait_s, mean_service_seconds, service_loads
 from server.queueing.machine import CounterState, TicketStatus
 from server.queueing.views import counter_view, service_view, ticket_view
@@ -281,3 +281,8 @@ def recent_calls(session: Session, branch_id: int, limit: int = 8) -> list[dict[
         for ticket, code, number in rows
     ]
 
+
+
+def branch_version(session: Session, branch_id: int) -> int:
+    """The branch's newest event id (0 before its first): where its event log stands."""
+    return int(session.scalar(select(func.max(Event.id)).where(Event.branch_id == branch_id)) or 0)

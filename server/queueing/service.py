@@ -493,20 +493,21 @@ def _log(
     session: Session, branch_id: int, now: Any, actor: Actor, entity: str, entity_id: int, action: str,
     from_state: str | None, to_state: str, data: dict[str, Any] | None = None,
 ) -> None:
-    session.add(
-        Event(
-            branch_id=branch_id,
-            at=now,
-            entity=entity,
-            entity_id=entity_id,
-            action=action,
-            from_state=from_state,
-            to_state=to_state,
-            staff_id=actor.staff_id,
-            device_id=actor.device_id,
-            data=data or None,
-        )
+    event = Event(
+        branch_id=branch_id,
+        at=now,
+        entity=entity,
+        entity_id=entity_id,
+        action=action,
+        from_state=from_state,
+        to_state=to_state,
+        staff_id=actor.staff_id,
+        device_id=actor.device_id,
+        data=data or None,
     )
+    session.add(event)
+    # The unit of work stamps its messages with the newest event id (see UnitOfWork.commit).
+    session.info.setdefault("logged_events", []).append(event)
 
 
 def _emit_ticket(uow: UnitOfWork, rt: Runtime, session: Session, ticket: Ticket, now: Any) -> dict[str, Any]:

@@ -62,3 +62,19 @@ def test_the_log_replays_to_the_current_state_after_a_busy_morning(api, rt, cloc
     assert {k: v for k, v in states.items() if k[0] == "ticket"} == tickets
     for key, state in counters.items():
         assert states.get(key, "closed") == state
+
+
+def test_every_message_of_a_change_carries_the_branchs_event_log_version(api, rt):
+    from server.runtime import RecordingPublisher
+
+    recorder = RecordingPublisher()
+    rt.publisher = recorder
+    api.issue("A")
+    api.open(1, "teller1")
+    api.ok(1, "call-next")
+    with rt.reading() as session:
+        newest = session.scalar(select(Event.id).order_by(Event.id.desc()).limit(1))
+    last_change = [payload for event, payload, _ in recorder.sent if event in ("ticket_called", "counter_changed")]
+    assert last_change and all(payload["version"] == newest for payload in last_change)
+    versions = [payload["version"] for _, payload, _ in recorder.sent if "version" in payload]
+    assert versions == sorted(versions)

@@ -18,6 +18,18 @@ export function connectLive({ auth, onSnapshot, on = {}, onStatus = () => {} }) 
     reconnectionDelayMax: 5000,
   });
   const clock = serverClock();
+  // Where the branch's event log stood in the last state or message seen: a heartbeat with a
+  // higher version means a message was lost (a message-queue restart, say), so fetch the state.
+  let version = 0;
+  socket.onAny((event, payload) => {
+    if (payload && typeof payload.version === "number" && event !== "heartbeat") {
+      version = Math.max(version, payload.version);
+    }
+  });
+  socket.on("heartbeat", (beat) => {
+    if (beat && beat.now) clock.sync(beat.now);
+    if (beat && typeof beat.version === "number" && beat.version > version) socket.emit("request_snapshot");
+  });
   socket.on("connect", () => onStatus("online"));
   socket.on("disconnect", () => onStatus("offline"));
   socket.on("connect_error", (error) => {
@@ -25,6 +37,7 @@ export function connectLive({ auth, onSnapshot, on = {}, onStatus = () => {} }) 
   });
   socket.on("state_snapshot", (snapshot) => {
     if (snapshot && snapshot.now) clock.sync(snapshot.now);
+    if (snapshot && typeof snapshot.version === "number") version = snapshot.version;
     onSnapshot(snapshot);
   });
   for (const [event, handler] of Object.entries(on)) socket.on(event, handler);
