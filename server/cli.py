@@ -91,6 +91,7 @@ def serve(config_path: str | None, host: str | None, port: int | None) -> None:
     from server.app import create_app
     from server.demo import banner, ensure_demo_accounts
     from server.leader import SweepLeader
+    from server.maintenance import Housekeeping
     from server.realtime import heartbeat, socketio
 
     config = _load(config_path)
@@ -105,6 +106,7 @@ def serve(config_path: str | None, host: str | None, port: int | None) -> None:
     leader = SweepLeader(runtime.db.engine)
     runtime.alerts.may_sweep = leader.is_leader
     runtime.alerts.sweeper_tasks.append(lambda: heartbeat(runtime))
+    runtime.alerts.sweeper_tasks.append(Housekeeping(runtime))
     runtime.alerts.start_background(socketio.start_background_task, socketio.sleep)
     click.echo(banner(runtime, credentials, f"http://{host}:{port}"))
     sys.stdout.flush()
@@ -117,6 +119,41 @@ def serve(config_path: str | None, host: str | None, port: int | None) -> None:
         runtime.alerts.stop()
         leader.release()
         click.echo("Callwise stopped.")
+
+
+@main.command()
+@config_option
+@click.option("--to", "destination", type=click.Path(), default=None,
+              help="file or folder to write (default: instance/backups/)")
+def backup(config_path: str | None, destination: str | None) -> None:
+    """Copy the SQLite database while the server runs (for PostgreSQL, use pg_dump)."""
+    from pathlib import Path
+
+    from server.bootstrap import instance_dir, resolve_database_url
+    from server.maintenance import backup_sqlite
+
+    config = _load(config_path)
+    target = Path(destination) if destination else instance_dir(config) / "backups"
+    if not destination:
+        target.mkdir(parents=True, exist_ok=True)
+    try:
+        written = backup_sqlite(resolve_database_url(config), target)
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"backup written: {written}")
+
+
+@main.command("archive-events")
+@config_option
+@click.option("--older-than-days", type=click.IntRange(min=1), required=True)
+@click.option("--delete", "just_delete", is_flag=True, help="delete instead of archiving to files first")
+def archive_events_command(config_path: str | None, older_than_days: int, just_delete: bool) -> None:
+    """Move events older than N days out of the database ([retention] archive_dir), or delete them."""
+    from server.maintenance import archive_events
+
+    rt = _runtime(config_path)
+    moved = archive_events(rt, older_than_days, "delete" if just_delete else "archive")
+    click.echo(f"{moved} events {'deleted' if just_delete else 'archived'}")
 
 
 @main.group()

@@ -125,6 +125,14 @@ class LimitsConfig(_Strict):
     login_attempts_per_minute: Annotated[int, Field(gt=0)] = 10
 
 
+class RetentionConfig(_Strict):
+    # Events older than this many days leave the database (0: keep them all, the default).
+    events_days: Annotated[int, Field(ge=0)] = 0
+    # "archive": written to a gzipped JSON Lines file per month under archive_dir first; "delete": just removed.
+    events_action: Literal["archive", "delete"] = "archive"
+    archive_dir: str = "instance/archive"
+
+
 class QueueConfig(_Strict):
     policy: Literal["fifo", "at_risk_first"] = "at_risk_first"
     # Service times: a moving average over the last `window` finished tickets of the day, blended
@@ -190,6 +198,7 @@ class _CommonFile(_Strict):
     alerts: AlertConfig = AlertConfig()
     limits: LimitsConfig = LimitsConfig()
     queue: QueueConfig = QueueConfig()
+    retention: RetentionConfig = RetentionConfig()
 
 
 class _OneBranchFile(_CommonFile):
@@ -212,6 +221,7 @@ class Config(_Strict):
     server: ServerConfig
     clock: ClockConfig
     limits: LimitsConfig
+    retention: RetentionConfig = RetentionConfig()
     branches: list[BranchSpec]
     source: str = Field(default="<memory>", exclude=True)
 
@@ -312,7 +322,7 @@ def config_from_dict(raw: dict[str, Any], source: str = "<memory>", overrides: d
     for i, code in enumerate(codes):
         if code in codes[:i]:
             raise ConfigError(f"{source}: branches[{i}].code: duplicate branch code {code!r}")
-    config = Config(server=parsed.server, clock=parsed.clock, limits=parsed.limits,
+    config = Config(server=parsed.server, clock=parsed.clock, limits=parsed.limits, retention=parsed.retention,
                     branches=[spec for spec, _ in specs], source=source)
     for spec, prefix in specs:
         _check_branch(spec, source, prefix)

@@ -21,7 +21,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from server import rooms
-from server.actors import Actor
+from server.actors import SYSTEM, Actor
 from server.alerts.store import at_risk_service_ids
 from server.config import PAUSE_REASONS
 from server.errors import Conflict, Forbidden, Invalid, NotFound
@@ -429,6 +429,46 @@ def _counter_action(
             _emit_queue(uow, rt, branch_id, now)
         uow.commit()
         return view
+
+
+def close_previous_days(rt: Runtime, branch_id: int) -> int:
+    """The day rollover: once the branch has opened on a new day, tickets still waiting from an
+    earlier business day are closed as ``cancelled`` with reason ``day_end`` (one event each).
+    Numbering already follows the calendar day in the branch's time zone, so it has restarted.
+    Returns how many were closed; running it again closes nothing more."""
+    config = rt.config_for(branch_id)
+    now = rt.clock.now()
+    local = now.astimezone(config.tz)
+    if local.time() < config.branch.opening_time:
+        return 0
+    today = local.date()
+    with rt.reading() as session:  # the usual answer is "nothing to do": find that out without locking
+        if session.scalar(select(Ticket.id).where(Ticket.branch_id == branch_id, Ticket.status == "waiting",
+                                                  Ticket.business_day < today).limit(1)) is None:
+            return 0
+    with rt.uow() as uow:
+        session = uow.session
+        stale = list(session.scalars(
+            select(Ticket)
+            .where(Ticket.branch_id == branch_id, Ticket.status == TicketStatus.WAITING.value,
+                   Ticket.business_day < today)
+            .with_for_update()
+        ))
+        if not stale:
+            return 0
+        for ticket in stale:
+            before = ticket.status
+            ticket.status = ticket_step(TicketStatus(before), "cancel").value
+            ticket.cancel_reason = "day_end"
+            ticket.finished_at = now
+            _log(session, branch_id, now, SYSTEM, "ticket", ticket.id, "cancel", before, ticket.status,
+                 {"reason": "day_end", "business_day": ticket.business_day.isoformat()})
+        session.flush()
+        for ticket in stale:
+            _emit_ticket(uow, rt, session, ticket, now)
+        _emit_queue(uow, rt, branch_id, now)
+        uow.commit()
+        return len(stale)
 
 
 # --- helpers -------------------------------------------------------------------------------------
