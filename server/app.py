@@ -8,6 +8,7 @@ from datetime import timedelta
 from typing import Any
 
 from flask import Flask
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from server.bootstrap import instance_dir, open_runtime
 from server.config import Config, load_config
@@ -34,7 +35,13 @@ def create_app(config_path: str | os.PathLike[str] | None = None, **overrides: A
         MAX_CONTENT_LENGTH=64 * 1024,
         RATELIMIT_STORAGE_URI=config.server.rate_limit_storage,
         RATELIMIT_HEADERS_ENABLED=True,
+        # If the limiter's Redis is away, serve customers rather than fail: count in memory meanwhile.
+        RATELIMIT_SWALLOW_ERRORS=True,
+        RATELIMIT_IN_MEMORY_FALLBACK_ENABLED=True,
     )
+    if config.server.proxy_count:
+        n = config.server.proxy_count
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n)  # type: ignore[method-assign]
     app.json.sort_keys = False  # type: ignore[attr-defined]
     app.json.ensure_ascii = False  # type: ignore[attr-defined]
 

@@ -65,6 +65,9 @@ class ServerConfig(_Strict):
     auto_migrate: bool = True
     token_lifetime_hours: Annotated[int, Field(ge=1, le=24 * 30)] = 12
     rate_limit_storage: str = "memory://"
+    # How many reverse proxies (nginx) sit in front: their X-Forwarded-For/-Proto are then trusted,
+    # so rate limits count real client addresses. 0 when clients connect directly.
+    proxy_count: Annotated[int, Field(ge=0, le=5)] = 0
 
     @field_validator("public_url")
     @classmethod

@@ -38,6 +38,7 @@ class PgCluster:
     data_dir: Path
     port: int
     as_user: str | None
+    durable: bool = False  # fsync and synchronous commits on: a crash loses nothing committed
 
     @property
     def url(self) -> str:
@@ -48,10 +49,9 @@ class PgCluster:
         return ["runuser", "-u", self.as_user, "--", *command] if self.as_user else command
 
     def start(self) -> None:
-        options = (
-            f"-p {self.port} -c listen_addresses=127.0.0.1 -k {self.data_dir} "
-            "-c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=300"
-        )
+        options = f"-p {self.port} -c listen_addresses=127.0.0.1 -k {self.data_dir} -c max_connections=300"
+        if not self.durable:  # the API suite's databases are throw-away: speed over crash safety
+            options += " -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
         subprocess.run(
             self._cmd("pg_ctl", "-D", str(self.data_dir), "-o", options, "-l", str(self.data_dir / "log"),
                       "-w", "-t", "60", "start"),
@@ -63,7 +63,7 @@ class PgCluster:
                        check=False, capture_output=True)
 
 
-def start_cluster() -> PgCluster:
+def start_cluster(durable: bool = False) -> PgCluster:
     bin_dir = find_pg_bin()
     if bin_dir is None:
         raise FileNotFoundError("PostgreSQL is not installed (apt-get install postgresql)")
@@ -74,7 +74,7 @@ def start_cluster() -> PgCluster:
     if as_user:
         shutil.chown(root, user=as_user)
         shutil.chown(data_dir, user=as_user)
-    cluster = PgCluster(bin_dir=bin_dir, data_dir=data_dir, port=free_port(), as_user=as_user)
+    cluster = PgCluster(bin_dir=bin_dir, data_dir=data_dir, port=free_port(), as_user=as_user, durable=durable)
     subprocess.run(
         cluster._cmd("initdb", "-D", str(data_dir), "-U", "postgres", "-A", "trust", "-E", "UTF8",
                      "--locale=C.UTF-8", "--no-sync"),

@@ -85,6 +85,8 @@ class CallwiseServer:
     ``POST /api/v1/auth/login``, a device name to its device token.
     """
 
+    cli_timeout = 60.0
+
     def __init__(self, directory: Path, port: int | None = None) -> None:
         self.directory = Path(directory)
         self.port = port or free_port()
@@ -229,7 +231,7 @@ class CallwiseServer:
             input=stdin.encode() if stdin is not None else None,
             stdin=None if stdin is not None else subprocess.DEVNULL,
             capture_output=True,
-            timeout=60,
+            timeout=self.cli_timeout,
         )
         if done.returncode != 0:
             raise AssertionError(f"`python -m server {' '.join(args)}` exited with {done.returncode}\n"

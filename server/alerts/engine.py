@@ -36,6 +36,8 @@ from server.runtime import Runtime, UnitOfWork
 
 log = logging.getLogger(__name__)
 
+COALESCE_S = 0.2
+
 def alert_view(alert: Alert, *, counter_number: int | None, acknowledged_by: str | None,
                languages: list[str] | tuple[str, ...] = ("zh", "en"), reminder: bool = False) -> dict[str, Any]:
     """An alert in the shape of API.md, with the message in every language of the branch."""
@@ -118,7 +120,11 @@ class AlertEngine:
         next_sweep = time.monotonic()
         assert self._wake is not None
         while not self._stopped:
-            self._wake.wait(timeout=max(0.0, next_sweep - time.monotonic()))
+            woken = self._wake.wait(timeout=max(0.0, next_sweep - time.monotonic()))
+            if woken:
+                # Let a burst of changes (tellers pressing at once, a kiosk queue) settle into one
+                # evaluation: a fraction of a second changes nothing for a warning, a lot for load.
+                sleep(COALESCE_S)
             self._wake.clear()
             dirty, self._dirty = self._dirty, set()
             try:
