@@ -122,11 +122,12 @@ export function createAnnouncer({ onStart = () => {}, onDone = () => {}, onSound
     } catch (error) {
       return null;
     }
-    const wanted = VOICE_PREFERENCES[lang] || [lang];
-    for (const prefix of wanted) {
-      const local = voices.find((v) => v.lang && v.lang.toLowerCase().replace("_", "-").startsWith(prefix) && v.localService);
-      const any = voices.find((v) => v.lang && v.lang.toLowerCase().replace("_", "-").startsWith(prefix));
-      if (local || any) return local || any;
+    const tag = (voice) => String(voice.lang || "").toLowerCase().replace("_", "-");
+    for (const prefix of VOICE_PREFERENCES[lang] || [lang]) {
+      const matching = voices.filter((voice) => tag(voice).startsWith(prefix));
+      // A voice on the machine itself works without the internet, which a branch LAN may not have.
+      const found = matching.find((voice) => voice.localService) || matching[0];
+      if (found) return found;
     }
     return null;
   }

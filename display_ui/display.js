@@ -80,11 +80,18 @@ function callKey(call) {
   return call ? `${call.number}|${call.counter}|${call.lastCalledAt}|${call.recall}` : "";
 }
 
-function renderCalls({ flash } = { flash: true }) {
+/** Light up the current call: every call and recall as it comes, and after a reconnect if it changed. */
+function flashCurrent() {
+  restartAnimation($("now"), "flash");
+  $("now").dataset.flashes = String(Number($("now").dataset.flashes || 0) + 1);
+}
+
+function renderCalls() {
   const [current, ...earlier] = state.calls;
-  const key = callKey(current);
   $("no-calls").hidden = Boolean(current);
+  $("current").hidden = !current;
   $("current-number").textContent = current ? current.number : "—";
+  $("current-number").classList.toggle("long", Boolean(current && current.number.length > 4));
   $("current-counter").textContent = current ? String(current.counter) : "—";
   $("current-recall").hidden = !(current && current.recall);
   $("current").dataset.number = current ? current.number : "";
@@ -94,11 +101,6 @@ function renderCalls({ flash } = { flash: true }) {
   $("current-service").textContent = service
     ? `${i18n.pick(service.name, "zh")} · ${i18n.pick(service.name, "en")}`
     : "";
-  if (flash && key && key !== state.currentKey) {
-    restartAnimation($("now"), "flash");
-    $("now").dataset.flashes = String(Number($("now").dataset.flashes || 0) + 1);
-  }
-  state.currentKey = key;
 
   const rows = $("history-rows");
   const template = $("history-row");
@@ -157,7 +159,9 @@ function restartAnimation(element, className) {
   element.classList.add(className);
 }
 
-$("now").addEventListener("animationend", () => $("now").classList.remove("flash"));
+$("now").addEventListener("animationend", (event) => {
+  if (event.target === $("now")) $("now").classList.remove("flash");
+});
 
 // --- the clock ----------------------------------------------------------------------------------
 
@@ -167,7 +171,8 @@ function tick() {
   const now = new Date(live ? live.clock.now() : Date.now());
   const zone = state.timeZone;
   if (zone) {
-    $("clock-time").textContent = now.toLocaleTimeString("en-GB", { hour: "2-digit", minute: "2-digit", timeZone: zone });
+    const time = { hour: "2-digit", minute: "2-digit", timeZone: zone };
+    $("clock-time").textContent = now.toLocaleTimeString("en-GB", time);
     $("clock-time").dateTime = now.toISOString();
     const zh = now.toLocaleDateString("zh-CN", { month: "long", day: "numeric", weekday: "long", timeZone: zone });
     const en = now.toLocaleDateString("en-GB", { weekday: "short", day: "numeric", month: "short", timeZone: zone });
@@ -220,7 +225,7 @@ async function loadBranch() {
     state.timeZone = branch.timezone || undefined;
     state.branchLoaded = true;
     renderBranch(branch);
-    renderCalls({ flash: false });
+    renderCalls();
   } catch (error) {
     /* offline for now: the next snapshot tries again; the clock waits for the time zone */
   }
@@ -242,7 +247,10 @@ function onSnapshot(snapshot) {
     }
   }
   state.snapshots += 1;
-  renderCalls({ flash: state.snapshots > 1 });
+  renderCalls();
+  const key = callKey(state.calls[0]);
+  if (state.snapshots > 1 && key && key !== state.currentKey) flashCurrent();
+  state.currentKey = key;
   document.body.dataset.snapshots = String(state.snapshots);
   if (!state.branchLoaded) loadBranch();
 }
@@ -251,6 +259,8 @@ function onTicketCalled(event) {
   const { calls, call } = applyCall(state.calls, event);
   state.calls = calls;
   renderCalls();
+  flashCurrent();
+  state.currentKey = callKey(state.calls[0]);
   announcer.announce(call, state.languages);
 }
 
@@ -292,7 +302,7 @@ function start() {
     return;
   }
   showScreen();
-  renderCalls({ flash: false });
+  renderCalls();
   live = connectLive({
     auth: { token: state.token },
     onSnapshot,
