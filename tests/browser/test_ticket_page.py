@@ -21,7 +21,9 @@ LIVE_MS = 5000  # "within a few seconds"
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CallwiseServer]:
-    yield from branch_server(tmp_path_factory, "phone", staff={"tom": "teller", "tess": "teller"}, devices={"door": "kiosk"})
+    yield from branch_server(
+        tmp_path_factory, "phone", staff={"tom": "teller", "tess": "teller"}, devices={"door": "kiosk"}
+    )
 
 
 def teller(server: CallwiseServer, counter: int, action: str, **body: Any) -> dict[str, Any]:
