@@ -115,6 +115,94 @@ ALERT = {
     },
 }
 
+_SECONDS = {"type": ["number", "null"], "description": "seconds, rounded to 0.1; null when there is nothing to measure"}
+_SHARE = {"type": ["number", "null"], "description": "a fraction (0.875 = 87.5%); null when nothing is counted"}
+_OUTCOMES = {"type": "object", "properties": {k: {"type": "integer"} for k in ("done", "redo", "error")}}
+_RATINGS = {"type": "object", "properties": {"count": {"type": "integer"}, "mean": {"type": ["number", "null"]}}}
+
+DAILY_REPORT = {
+    "type": "object",
+    "description": (
+        "One business day (midnight to midnight in the branch's time zone; for today, up to now). "
+        "Wait: a ticket's visit to a service's queue, from issue or transfer into it to its call; "
+        "averages and the 90th percentile (nearest rank) are over visits that were called. "
+        "Service level: the share of counted visits called within the service's target_wait_s "
+        "(equal counts as within). Counted: every called visit (a no-show counts by its call time), "
+        "and every visit that waited past the target uncalled (still waiting, or cancelled after the "
+        "target: misses). Not counted: cancelled before the target, or still waiting within it. "
+        "No-show rate: no_show / (done + no_show). Idle with customers waiting: time a counter was "
+        "idle (open, unpaused, nobody called or served) while a ticket of one of its services waited, "
+        "replayed from the event log. Tickets count once, under the service they were issued for."
+    ),
+    "properties": {
+        "date": {"type": "string", "format": "date"},
+        "timezone": {"type": "string"},
+        "branch": {"type": "object", "properties": {"code": {"type": "string"}, "name": {"type": "object"}}},
+        "period": {"type": "object", "properties": {
+            "start": {"type": "string", "format": "date-time"},
+            "end": {"type": "string", "format": "date-time", "description": "the day's end, or now"},
+            "complete": {"type": "boolean"}}},
+        "generated_at": {"type": "string", "format": "date-time"},
+        "headline": {"type": "object", "properties": {
+            "tickets": {"type": "integer"}, "served": {"type": "integer"}, "no_shows": {"type": "integer"},
+            "cancelled": {"type": "integer"}, "waiting": {"type": "integer"},
+            "avg_wait_s": _SECONDS, "p90_wait_s": _SECONDS, "max_wait_s": _SECONDS,
+            "service_level": _SHARE, "service_level_met": {"type": "integer"},
+            "service_level_counted": {"type": "integer"}, "no_show_rate": _SHARE,
+            "error_rate": {**_SHARE, "description": "(redo + error) / served"}, "outcomes": _OUTCOMES,
+            "avg_service_s": {**_SECONDS, "description": "service start to finish of served tickets"},
+            "ratings": _RATINGS, "alerts": {"type": "integer"},
+            "idle_with_waiting_s": _SECONDS, "paused_s": _SECONDS}},
+        "services": {"type": "array", "items": {"type": "object", "properties": {
+            "code": {"type": "string"}, "name": {"type": "object"}, "target_wait_s": {"type": "integer"},
+            "tickets": {"type": "integer"}, "transferred_in": {"type": "integer"}, "called": {"type": "integer"},
+            "served": {"type": "integer"}, "no_shows": {"type": "integer"}, "cancelled": {"type": "integer"},
+            "waiting": {"type": "integer"}, "avg_wait_s": _SECONDS, "p90_wait_s": _SECONDS, "max_wait_s": _SECONDS,
+            "service_level": _SHARE, "service_level_met": {"type": "integer"},
+            "service_level_counted": {"type": "integer"}, "no_show_rate": _SHARE, "avg_service_s": _SECONDS,
+            "outcomes": _OUTCOMES}}},
+        "tickets_per_hour": {"type": "object", "properties": {
+            "hours": {"type": "array", "items": {"type": "integer"}, "description": "local hours"},
+            "services": {"type": "object", "additionalProperties": {"type": "array", "items": {"type": "integer"}}},
+            "total": {"type": "array", "items": {"type": "integer"}}}},
+        "tellers": {"type": "array", "items": {"type": "object", "properties": {
+            "id": {"type": "integer"}, "username": {"type": "string"}, "name": {"type": "string"},
+            "counters": {"type": "array", "items": {"type": "integer"}}, "served": {"type": "integer"},
+            "no_shows": {"type": "integer"}, "outcomes": _OUTCOMES, "error_rate": _SHARE,
+            "avg_service_s": _SECONDS, "idle_with_waiting_s": _SECONDS, "paused_s": _SECONDS,
+            "signed_in_s": _SECONDS, "ratings": _RATINGS}}},
+        "counters": {"type": "array", "items": {"type": "object", "properties": {
+            "number": {"type": "integer"}, "signed_in_s": _SECONDS, "paused_s": _SECONDS,
+            "pauses": {"type": "integer"}, "paused_by_reason_s": {"type": "object"},
+            "idle_with_waiting_s": _SECONDS}}},
+        "pauses": {"type": "array", "items": {"type": "object", "properties": {
+            "reason": {"type": "string"}, "count": {"type": "integer"}, "total_s": _SECONDS, "mean_s": _SECONDS,
+            "max_s": _SECONDS, "ongoing": {"type": "integer"}}}},
+        "alerts": {"type": "array", "description": "every rule, including those never raised", "items": {
+            "type": "object", "properties": {
+                "rule": {"type": "string"}, "raised": {"type": "integer"},
+                "critical": {"type": "integer", "description": "raised or escalated to critical"},
+                "acknowledged": {"type": "integer"}, "open": {"type": "integer"},
+                "open_mean_s": {**_SECONDS, "description": "raised to resolved (or to the period's end)"},
+                "open_max_s": _SECONDS, "ack_mean_s": _SECONDS,
+                "lead_mean_s": {**_SECONDS, "description": "short_queue_long_wait: complaint line minus wait at raise"},
+                "lead_min_s": _SECONDS}}},
+        "waiting_series": {"type": "object", "description": (
+            "waiting tickets per service every step_s from the earlier of opening time and the first "
+            "event to the period's end (the last point is the end itself)"), "properties": {
+            "step_s": {"type": "integer"},
+            "t": {"type": "array", "items": {"type": "integer"}, "description": "POSIX seconds"},
+            "services": {"type": "object", "additionalProperties": {"type": "array", "items": {"type": "integer"}}}}},
+    },
+}
+
+
+def _answering(op: dict[str, Any], media_type: str, schema: dict[str, Any]) -> dict[str, Any]:
+    """An operation whose success answer is described in place (for shapes used by one endpoint)."""
+    op["responses"]["200"]["content"] = {media_type: {"schema": schema}}
+    return op
+
+
 ERROR = {
     "type": "object",
     "properties": {
@@ -206,6 +294,14 @@ def document() -> dict[str, Any]:
             "/clock/advance": {
                 "post": _op("Advance the manual clock and evaluate what is due", "manager", body=AdvanceBody)
             },
+            "/reports/daily": {"get": _answering(_op(
+                "The day's figures (?date=YYYY-MM-DD, default today in the branch's time zone; 422 bad_date)",
+                "manager or admin"), "application/json", DAILY_REPORT)},
+            "/reports/daily.csv": {"get": _answering(_op(
+                "The daily report as CSV for Excel (UTF-8 with BOM; ?date= as above, ?lang=zh|en). Sections, "
+                "each a title row, a header row, data rows and an empty row: summary, by service, tickets per "
+                "hour, by teller, by counter, pauses by reason, alerts by rule. Durations in seconds, shares "
+                "in percent", "manager or admin"), "text/csv", {"type": "string"})},
             "/openapi.json": {"get": _op("This document", "anyone")},
         },
     }

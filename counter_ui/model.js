@@ -1,0 +1,99 @@
+// What the console may do in each counter state, which key does it, and how late a service is.
+// Plain data and pure functions: the page asks them, the server still has the last word.
+
+/**
+ * Every action of the console. `states`: the counter states it applies in (as
+ * server/queueing/machine.py allows); `keys`: KeyboardEvent.key values that trigger it (a numeric
+ * keypad with Num Lock on; "," is the decimal key of some keypad layouts); `choose`: the action
+ * needs a choice first (a service, a reason, a confirmation).
+ */
+export const ACTIONS = {
+  call: { path: "call-next", states: ["idle"], keys: ["+", "Enter"], label: "act_call" },
+  recall: { path: "recall", states: ["calling"], keys: [".", ","], label: "act_recall" },
+  start: { path: "start", states: ["calling"], keys: ["0"], label: "act_start" },
+  noShow: { path: "no-show", states: ["calling"], keys: ["-"], label: "act_no_show" },
+  done: { path: "complete", outcome: "done", states: ["serving"], keys: ["1"], label: "complete_title" },
+  redo: { path: "complete", outcome: "redo", states: ["serving"], keys: ["2"], label: "complete_title" },
+  error: { path: "complete", outcome: "error", states: ["serving"], keys: ["3"], label: "complete_title" },
+  transfer: { path: "transfer", choose: "transfer", states: ["calling", "serving"], keys: ["4"], label: "act_transfer" },
+  help: { path: "request-help", states: ["calling", "serving"], keys: ["5"], label: "act_help" },
+  pause: { path: "pause", choose: "pause", states: ["idle"], keys: ["7"], label: "act_pause" },
+  resume: { path: "resume", states: ["paused"], keys: ["8"], label: "act_resume" },
+  close: { path: "close", choose: "close", states: ["idle", "paused"], keys: ["9"], label: "act_close" },
+};
+
+const KEYPAD = {
+  NumpadAdd: "+", NumpadSubtract: "-", NumpadDecimal: ".", NumpadComma: ",", NumpadEnter: "Enter",
+  NumpadMultiply: "*", NumpadDivide: "/",
+};
+
+/**
+ * The key a press stands for. Keypad keys count by their position, so they work with Num Lock
+ * off too (where the keypad's 0 reports "Insert" and its 1 "End").
+ */
+export function keyOf(event) {
+  const code = event.code || "";
+  if (/^Numpad[0-9]$/.test(code)) return code.slice(6);
+  return KEYPAD[code] || event.key;
+}
+
+/** The action a key stands for, or null. */
+export function actionForKey(key) {
+  for (const [name, action] of Object.entries(ACTIONS)) {
+    if (action.keys.includes(key)) return name;
+  }
+  return null;
+}
+
+/** Whether `name` applies to this counter view right now. */
+export function isEnabled(name, counter) {
+  if (!counter) return false;
+  const action = ACTIONS[name];
+  if (!action.states.includes(counter.state)) return false;
+  // Asking twice changes nothing on the server; the button says it has been asked instead.
+  if (name === "help" && counter.help_requested_at) return false;
+  return true;
+}
+
+/** The request body of an action, given the choice made for it (if any). */
+export function bodyFor(name, choice) {
+  const action = ACTIONS[name];
+  if (action.outcome) return { outcome: action.outcome };
+  if (action.choose === "transfer") return { service: choice };
+  if (action.choose === "pause") return { reason: choice };
+  return undefined;
+}
+
+/** Amber from this share of the overrun line. */
+export const NEAR_SHARE = 0.75;
+
+/** The overrun line of a service in seconds: factor x its expected minutes (null when unknown). */
+export function overrunLine(service, factor) {
+  if (!service || !service.expected_minutes || !factor) return null;
+  return factor * service.expected_minutes * 60;
+}
+
+/** "normal" | "near" | "over" for a service that has run `seconds` against `line`. */
+export function timerLevel(seconds, line) {
+  if (!line) return "normal";
+  if (seconds >= line) return "over";
+  if (seconds >= NEAR_SHARE * line) return "near";
+  return "normal";
+}
+
+/** When the counter's current phase began, and which phase it is, for the on-screen timer. */
+export function timerPhase(counter) {
+  if (!counter) return null;
+  const ticket = counter.current_ticket;
+  if (counter.state === "serving" && ticket) return { phase: "serving", since: ticket.served_at || counter.state_since };
+  if (counter.state === "calling" && ticket) return { phase: "calling", since: ticket.called_at || counter.state_since };
+  if (counter.state === "idle" || counter.state === "paused") return { phase: counter.state, since: counter.state_since };
+  return null;
+}
+
+/** Whether a key press happened while typing, where it must keep its ordinary meaning. */
+export function isTyping(target) {
+  if (!target || !target.tagName) return false;
+  if (target.isContentEditable) return true;
+  return ["INPUT", "TEXTAREA", "SELECT"].includes(target.tagName);
+}

@@ -1,0 +1,399 @@
+// The customer's phone page for one ticket, opened from the QR code on the paper ticket.
+//
+// It knows one ticket (its token is in the address) and nothing else about anybody: the server
+// sends this page its own ticket and, for the queue as a whole, counts only. When the counts move,
+// the page asks again for its own ticket to learn its new place.
+
+import { api, ApiError } from "/static/js/api.js";
+import { createI18n } from "/static/js/i18n.js";
+import { connectLive } from "/static/js/live.js";
+import { timeOfDay } from "/static/js/format.js";
+
+const REFRESH_COALESCE_MS = 400;   // a burst of queue changes costs one request
+const REFRESH_EVERY_MS = 60_000;   // estimates drift with time even when nothing happens
+
+const messages = {
+  title: { zh: "我的排队号", en: "My ticket" },
+  your_number: { zh: "您的号码", en: "Your number" },
+  waiting_title: { zh: "排队等候中", en: "Waiting in the queue" },
+  ahead_label: { zh: "前面还有", en: "Ahead of you" },
+  ahead_n: { zh: "{n} 人", en: "{n} people" },
+  ahead_one: { zh: "1 人", en: "1 person" },
+  next: { zh: "您是下一位", en: "You are next" },
+  wait_label: { zh: "预计等候", en: "Estimated wait" },
+  wait_minutes: { zh: "约 {m} 分钟", en: "about {m} min" },
+  wait_soon: { zh: "即将叫号", en: "any moment" },
+  we_will_alert: { zh: "轮到您时，本页会变色并提醒您。您可以先在附近稍作休息。", en: "When it is your turn this page changes colour and alerts you. Feel free to wait nearby." },
+  alerts_on: { zh: "开启声音和振动提醒", en: "Turn on sound and vibration" },
+  alerts_ready: { zh: "提醒已开启", en: "Alerts are on" },
+  called_kicker: { zh: "轮到您了", en: "It's your turn" },
+  go_to_counter: { zh: "请到 {n} 号窗口", en: "Please go to counter {n}" },
+  called_again: { zh: "再次叫号，请尽快前往", en: "Called again — please go now" },
+  serving: { zh: "正在 {n} 号窗口为您办理", en: "Being served at counter {n}" },
+  serving_text: { zh: "办理完成后，您可以在这里为本次服务评分。", en: "When you are done, you can rate the service here." },
+  counter_n: { zh: "{n} 号窗口", en: "Counter {n}" },
+  help_title: { zh: "您的业务正在等待授权", en: "Your transaction is awaiting authorization" },
+  help_text: { zh: "请在窗口稍候，授权人员马上就到。", en: "Please stay at the counter — a supervisor is on the way." },
+  done_title: { zh: "业务已办结，感谢您的光临", en: "All done — thank you for visiting" },
+  rate_question: { zh: "请为本次服务评分", en: "How was our service today?" },
+  star_label: { zh: "{n} 星", en: "{n} star" },
+  stars_label: { zh: "{n} 星", en: "{n} stars" },
+  comment_label: { zh: "意见或建议（选填）", en: "Comment (optional)" },
+  submit: { zh: "提交评价", en: "Submit" },
+  rate_failed: { zh: "提交失败，请稍后再试。", en: "Could not send your rating. Please try again." },
+  thanks: { zh: "感谢您的评价！", en: "Thank you for your feedback!" },
+  thanks_already: { zh: "您已评价过，感谢您的反馈！", en: "You have already rated this visit — thank you!" },
+  no_show_title: { zh: "您的号码已过号", en: "You missed your call" },
+  no_show_text: { zh: "叫号时您未到窗口。如仍需办理，请重新取号或咨询大堂经理。", en: "Your number was called but you were not at the counter. If you still need help, please take a new ticket or ask the lobby staff." },
+  cancelled_title: { zh: "此号码已取消", en: "This ticket was cancelled" },
+  cancelled_text: { zh: "如仍需办理，请重新取号或咨询大堂经理。", en: "If you still need help, please take a new ticket or ask the lobby staff." },
+  please_bring: { zh: "请准备以下材料", en: "Please have ready" },
+  live: { zh: "实时更新", en: "Live" },
+  offline: { zh: "连接中断，正在重新连接…", en: "Connection lost — reconnecting…" },
+  issued: { zh: "取号时间 {t}", en: "Issued {t}" },
+  switch_to: { zh: "English", en: "中文" },
+  switch_label: { zh: "Switch to English", en: "切换到中文" },
+};
+
+const STATES = ["waiting", "called", "serving", "help", "done", "no-show", "cancelled"];
+const $ = (id) => document.getElementById(id);
+
+const token = decodeURIComponent(location.pathname.split("/").filter(Boolean)[1] || "");
+const langKey = `callwise.phone.lang.${token}`;
+const ratedKey = `callwise.phone.rated.${token}`;
+
+const state = {
+  ticket: null,
+  branch: null,
+  services: [],
+  recall: false,
+  stars: 0,
+  rated: localStorage.getItem(ratedKey),  // "thanks" | "thanks_already" once rated here
+  live: null,
+  refreshTimer: null,
+  online: false,
+};
+let i18n = createI18n(messages);
+let audio = null;
+
+// --- views --------------------------------------------------------------------------------------
+
+function showView(name) {
+  for (const view of ["loading", "unknown", "unreachable", "ticket"]) $(`view-${view}`).hidden = view !== name;
+  $("lang-toggle").hidden = name !== "ticket" || i18n.languages.length < 2;
+}
+
+function serviceOf(ticket) {
+  return state.services.find((s) => s.code === ticket.service) || null;
+}
+
+function stateOf(ticket) {
+  switch (ticket.status) {
+    case "waiting": return "waiting";
+    case "called": return ticket.help_requested ? "help" : "called";
+    case "serving": return ticket.help_requested ? "help" : "serving";
+    case "done": return "done";
+    case "no_show": return "no-show";
+    case "cancelled": return "cancelled";
+    default: return "waiting";
+  }
+}
+
+function render() {
+  const ticket = state.ticket;
+  if (!ticket) return;
+  const service = serviceOf(ticket);
+  const current = stateOf(ticket);
+
+  $("number").textContent = ticket.number;
+  $("service-name").textContent = service ? i18n.pick(service.name) : ticket.service;
+
+  for (const name of STATES) $(`state-${name}`).hidden = name !== current;
+  $("state").className = `card state state-${current}`;
+  document.body.dataset.state = current;
+
+  if (current === "waiting") {
+    $("ahead").textContent = ticket.position <= 1
+      ? i18n.t("next")
+      : ticket.position === 2 ? i18n.t("ahead_one") : i18n.t("ahead_n", { n: ticket.position - 1 });
+    const m = Math.ceil(Math.max(0, ticket.estimated_wait_s || 0) / 60);
+    $("wait").textContent = m ? i18n.t("wait_minutes", { m }) : i18n.t("wait_soon");
+    $("alerts-on").hidden = audio !== null;
+    $("alerts-ready").hidden = audio === null;
+  }
+  if (current === "called") {
+    $("called-text").textContent = i18n.t("go_to_counter", { n: ticket.counter });
+    $("called-recall").hidden = !state.recall;
+    // The call also in the other language, for whoever is with the customer.
+    const other = i18n.languages.find((lang) => lang !== i18n.lang && messages.go_to_counter[lang]);
+    $("called-other").textContent = other ? i18n.t("go_to_counter", { n: ticket.counter }, other) : "";
+    $("called-other").lang = other === "zh" ? "zh-CN" : other || "";
+  }
+  if (current === "serving") $("serving-text").textContent = i18n.t("serving", { n: ticket.counter });
+  if (current === "help") $("help-counter").textContent = ticket.counter ? i18n.t("counter_n", { n: ticket.counter }) : "";
+  if (current === "done") renderRating();
+
+  // What to bring matters until the customer is at the counter.
+  const documents = service ? service.documents || [] : [];
+  const notes = service ? i18n.pick(service.notes) : "";
+  const showDocuments = ["waiting", "called"].includes(current) && (documents.length > 0 || notes);
+  $("documents").hidden = !showDocuments;
+  if (showDocuments) {
+    const list = $("document-list");
+    list.replaceChildren();
+    for (const documentName of documents) {
+      const item = document.createElement("li");
+      item.textContent = i18n.pick(documentName);
+      list.append(item);
+    }
+    $("notes").hidden = !notes;
+    $("notes").textContent = notes;
+  }
+
+  $("issued").textContent = ticket.issued_at
+    ? i18n.t("issued", { t: timeOfDay(ticket.issued_at, state.branch?.timezone) })
+    : "";
+  renderLive();
+  const title = current === "called" ? $("called-text").textContent : `${i18n.t("title")} ${ticket.number}`;
+  document.title = `${title} · Callwise`;
+}
+
+function renderLive() {
+  $("live-dot").classList.toggle("online", state.online);
+  $("live-text").textContent = i18n.t(state.online ? "live" : "offline");
+}
+
+// --- rating -------------------------------------------------------------------------------------
+
+function renderRating() {
+  const rated = state.rated || (state.ticket.rating != null ? "thanks_already" : null);
+  $("rating").hidden = Boolean(rated);
+  $("rated").hidden = !rated;
+  if (rated) {
+    $("rated").textContent = i18n.t(rated);
+    return;
+  }
+  const stars = $("stars");
+  if (!stars.childElementCount) {
+    for (let n = 1; n <= 5; n += 1) {
+      const button = document.createElement("button");
+      button.type = "button";
+      button.className = "star";
+      button.dataset.stars = String(n);
+      button.addEventListener("click", () => chooseStars(n));
+      stars.append(button);
+    }
+  }
+  for (const button of stars.children) {
+    const n = Number(button.dataset.stars);
+    button.setAttribute("aria-label", i18n.t(n === 1 ? "star_label" : "stars_label", { n }));
+    button.setAttribute("aria-pressed", String(n === state.stars));
+    button.classList.toggle("lit", n <= state.stars);
+    button.textContent = n <= state.stars ? "★" : "☆";
+  }
+  $("rate-submit").disabled = state.stars === 0;
+}
+
+function chooseStars(n) {
+  state.stars = n;
+  renderRating();
+}
+
+async function submitRating(event) {
+  event.preventDefault();
+  if (!state.stars) return;
+  $("rate-submit").disabled = true;
+  $("rate-error").hidden = true;
+  const comment = $("comment").value.trim();
+  try {
+    await api(`/tickets/${encodeURIComponent(token)}/rating`, {
+      body: comment ? { stars: state.stars, comment } : { stars: state.stars },
+    });
+    state.rated = "thanks";
+  } catch (error) {
+    if (error instanceof ApiError && error.code === "already_rated") {
+      state.rated = "thanks_already";
+    } else {
+      $("rate-error").textContent = i18n.t("rate_failed");
+      $("rate-error").hidden = false;
+      $("rate-submit").disabled = false;
+      return;
+    }
+  }
+  localStorage.setItem(ratedKey, state.rated);
+  renderRating();
+  $("rated").focus();
+}
+
+// --- being called: vibration and a beep, where the browser allows -----------------------------
+
+/** An AudioContext started from a tap; browsers let a page make sound only after one. */
+function unlockAudio() {
+  if (audio) return;
+  const Context = window.AudioContext || window.webkitAudioContext;
+  if (!Context) return;
+  try {
+    audio = new Context();
+    if (audio.state === "suspended") audio.resume().catch(() => {});
+  } catch (error) {
+    audio = null;
+  }
+}
+
+function beep() {
+  if (!audio || audio.state !== "running") return;
+  const now = audio.currentTime;
+  // Two soft tones, like a doorbell: noticeable without startling anyone in the hall.
+  for (const [offset, frequency] of [[0, 880], [0.28, 660]]) {
+    const oscillator = audio.createOscillator();
+    const gain = audio.createGain();
+    oscillator.type = "sine";
+    oscillator.frequency.value = frequency;
+    gain.gain.setValueAtTime(0.0001, now + offset);
+    gain.gain.exponentialRampToValueAtTime(0.35, now + offset + 0.02);
+    gain.gain.exponentialRampToValueAtTime(0.0001, now + offset + 0.25);
+    oscillator.connect(gain).connect(audio.destination);
+    oscillator.start(now + offset);
+    oscillator.stop(now + offset + 0.26);
+  }
+}
+
+function alertCustomer() {
+  // Without a tap first, Chromium refuses vibrate() and says so in the console: do not ask then.
+  if (navigator.vibrate && navigator.userActivation && navigator.userActivation.hasBeenActive) {
+    navigator.vibrate([300, 120, 300, 120, 600]);
+  }
+  beep();
+}
+
+// --- live ---------------------------------------------------------------------------------------
+
+function setTicket(ticket) {
+  if (!ticket || (state.ticket && ticket.id !== state.ticket.id)) return;
+  const before = state.ticket;
+  state.ticket = { ...(before || {}), ...ticket };
+  if (ticket.status !== "called") state.recall = false;
+  if (!before || before.service !== ticket.service) ensureServices();
+  render();
+}
+
+const FINAL = ["done", "no_show", "cancelled"];
+
+function refreshSoon() {
+  // A finished ticket will not move again: a busy hall's queue changes need not reach it.
+  if (state.refreshTimer || (state.ticket && FINAL.includes(state.ticket.status))) return;
+  state.refreshTimer = setTimeout(() => {
+    state.refreshTimer = null;
+    if (state.live) state.live.refresh();
+  }, REFRESH_COALESCE_MS);
+}
+
+function onCalled(call) {
+  if (!state.ticket || call.number !== state.ticket.number) return;
+  state.recall = Boolean(call.recall);
+  setTicket({ ...state.ticket, status: "called", counter: call.counter, position: 0 });
+  alertCustomer();
+  refreshSoon();
+}
+
+let servicesAsked = null;
+/** Names and documents of services (a transfer may move the ticket to one not seen yet). */
+function ensureServices() {
+  const ticket = state.ticket;
+  if (!ticket || serviceOf(ticket) || servicesAsked) return;
+  servicesAsked = api("/services")
+    .then((services) => { state.services = services; render(); })
+    .catch(() => {})
+    .finally(() => { servicesAsked = null; });
+}
+
+function connect() {
+  state.live = connectLive({
+    auth: { ticket: token },
+    onSnapshot(snapshot) {
+      if (snapshot && snapshot.ticket) setTicket(snapshot.ticket);
+    },
+    on: {
+      ticket_changed: setTicket,
+      ticket_called: onCalled,
+      queue_changed: refreshSoon,
+    },
+    onStatus(status) {
+      state.online = status === "online";
+      renderLive();
+    },
+  });
+}
+
+// --- language -----------------------------------------------------------------------------------
+
+function nextLanguage() {
+  const { languages } = i18n;
+  return languages[(languages.indexOf(i18n.lang) + 1) % languages.length];
+}
+
+function renderLanguageToggle() {
+  const toggle = $("lang-toggle");
+  const next = nextLanguage();
+  toggle.textContent = i18n.t("switch_to");
+  toggle.lang = next === "zh" ? "zh-CN" : next;
+  toggle.setAttribute("aria-label", i18n.t("switch_label"));
+}
+
+function renderBranch() {
+  $("branch-name").textContent = i18n.pick(state.branch?.name) || "Callwise";
+}
+
+// --- start --------------------------------------------------------------------------------------
+
+async function start() {
+  if (!token) {
+    showView("unknown");
+    return;
+  }
+  let ticket;
+  try {
+    ticket = await api(`/tickets/${encodeURIComponent(token)}`);
+  } catch (error) {
+    showView(error instanceof ApiError && error.status === 404 ? "unknown" : "unreachable");
+    return;
+  }
+  const [branch, services] = await Promise.all([
+    api("/branch").catch(() => null),
+    api("/services").catch(() => []),
+  ]);
+  state.branch = branch;
+  state.services = services;
+  const languages = branch && branch.languages && branch.languages.length ? branch.languages : ["zh", "en"];
+  i18n = createI18n(messages, languages);
+  const chosen = localStorage.getItem(langKey) || ticket.lang;
+  if (chosen && languages.includes(chosen)) i18n.setLang(chosen);
+  i18n.onChange((lang) => {
+    localStorage.setItem(langKey, lang);
+    renderLanguageToggle();
+    renderBranch();
+    render();
+  });
+  i18n.apply();
+  renderLanguageToggle();
+  renderBranch();
+  showView("ticket");
+  setTicket(ticket);
+  connect();
+  setInterval(() => { if (!document.hidden) refreshSoon(); }, REFRESH_EVERY_MS);
+}
+
+$("lang-toggle").addEventListener("click", () => i18n.setLang(nextLanguage()));
+$("reload").addEventListener("click", () => location.reload());
+$("rating").addEventListener("submit", submitRating);
+$("alerts-on").addEventListener("click", () => {
+  unlockAudio();
+  beep();
+  if (navigator.vibrate) navigator.vibrate(80);
+  render();
+});
+// Any tap makes sound possible later; a phone that comes back from sleep catches up at once.
+document.addEventListener("pointerdown", unlockAudio, { once: true });
+document.addEventListener("visibilitychange", () => { if (!document.hidden) refreshSoon(); });
+
+start();

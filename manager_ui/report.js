@@ -1,0 +1,288 @@
+// The daily report page: pick a date, read the figures, tables and charts, download the CSV.
+// Everything shown comes from GET /api/v1/reports/daily; the definitions of the figures are in
+// server/reports.py (and at the foot of the page).
+
+import { api } from "/static/js/api.js";
+import { createI18n } from "/static/js/i18n.js";
+import { clockDuration, timeOfDay } from "/static/js/format.js";
+import { MESSAGES } from "./messages.js";
+import { logOut, resumeSession, wireLanguageToggle, wireLoginForm } from "./session.js";
+import { barChart, colourOf, waitingChart } from "./charts.js";
+
+const $ = (id) => document.getElementById(id);
+const state = { token: null, branch: null, timeZone: "Asia/Shanghai", report: null, date: null };
+let i18n = createI18n(MESSAGES, ["zh", "en"], "callwise.manager.lang");
+let charts = null;
+
+function el(tag, className, text) {
+  const element = document.createElement(tag);
+  if (className) element.className = className;
+  if (text !== undefined && text !== null) element.textContent = text;
+  return element;
+}
+
+const none = () => i18n.t("none");
+const percent = (share) => (share == null ? none() : `${(share * 100).toFixed(share === 1 || share === 0 ? 0 : 1)}%`);
+const duration = (seconds) => (seconds == null ? none() : clockDuration(seconds));
+const minutes = (seconds) => (seconds == null ? null : Math.round((seconds / 60) * 10) / 10);
+
+function levelTone(share) {
+  if (share == null) return "";
+  return share >= 0.9 ? "good" : share >= 0.75 ? "warn" : "bad";
+}
+
+function showError(text) {
+  const box = $("error");
+  box.textContent = text;
+  box.hidden = !text;
+}
+
+// --- start --------------------------------------------------------------------------------------
+
+async function main() {
+  try {
+    state.branch = await api("/branch");
+    state.timeZone = state.branch.timezone || state.timeZone;
+    i18n = createI18n(MESSAGES, state.branch.languages, "callwise.manager.lang");
+  } catch (error) {
+    showError(i18n.t("err_network"));
+  }
+  i18n.apply();
+  wireLanguageToggle($("lang-toggle"), i18n);
+  $("lang-toggle").hidden = i18n.languages.length < 2;
+  i18n.onChange(() => {
+    render();
+    updateCsvLink();
+  });
+  render();
+  wireLoginForm({
+    form: $("login-form"), username: $("username"), password: $("password"), submit: $("login-submit"),
+    errorBox: $("login-error"), i18n, onLoggedIn: start,
+  });
+  let session = null;
+  try {
+    session = await resumeSession();
+  } catch (error) {
+    showError(i18n.t("err_network"));
+  }
+  if (session) start(session);
+  else {
+    $("view-loading").hidden = true;
+    $("view-login").hidden = false;
+    $("username").focus();
+  }
+}
+
+function start({ token, me }) {
+  state.token = token;
+  $("view-loading").hidden = true;
+  $("view-login").hidden = true;
+  $("view-report").hidden = false;
+  $("who").hidden = false;
+  $("who").textContent = me.name;
+  $("logout").hidden = false;
+  $("logout").addEventListener("click", async () => {
+    await logOut(state.token);
+    window.location.assign("/manager");
+  });
+  charts = {
+    perHour: barChart($("chart-per-hour"), { height: 230 }),
+    waits: barChart($("chart-waits"), { height: 230 }),
+    waiting: waitingChart($("chart-waiting"), { height: 230 }),
+  };
+  $("report-form").addEventListener("submit", (event) => {
+    event.preventDefault();
+    load($("report-date").value || null);
+  });
+  $("report-date").addEventListener("change", () => load($("report-date").value || null));
+  load(new URLSearchParams(window.location.search).get("date"));
+}
+
+async function load(date) {
+  showError("");
+  try {
+    const query = date ? `?date=${encodeURIComponent(date)}` : "";
+    state.report = await api(`/reports/daily${query}`, { token: state.token });
+    state.date = state.report.date;
+    $("report-date").value = state.date;
+    const url = new URL(window.location.href);
+    url.searchParams.set("date", state.date);
+    window.history.replaceState(null, "", url);
+    updateCsvLink();
+    render();
+  } catch (error) {
+    if (error.status === 401) {
+      await logOut(state.token);
+      window.location.reload();
+      return;
+    }
+    showError(error.code === "network" ? i18n.t("err_network") : i18n.t("err_generic", { message: error.message }));
+  }
+}
+
+function updateCsvLink() {
+  if (!state.date) return;
+  const link = $("csv-link");
+  link.href = `/api/v1/reports/daily.csv?date=${state.date}&lang=${i18n.lang}`;
+  link.setAttribute("download", `callwise-${state.report ? state.report.branch.code : "report"}-${state.date}.csv`);
+}
+
+// --- rendering ----------------------------------------------------------------------------------
+
+function render() {
+  document.title = `${i18n.t("report_title")} · Callwise`;
+  $("branch-name").textContent = state.branch ? i18n.pick(state.branch.name) : "";
+  const report = state.report;
+  if (!report || !charts) return;
+  const period = report.period;
+  $("report-period").textContent = `${period.complete ? i18n.t("report_complete")
+    : i18n.t("report_partial", { time: timeOfDay(period.end, state.timeZone) })} · ${i18n.t("report_tz", { tz: report.timezone })}`;
+  renderKpis(report.headline);
+  renderCharts(report);
+  renderTables(report);
+}
+
+function setKpi(id, value, note = "", tone = "") {
+  const card = $(id);
+  card.querySelector(".kpi-value").textContent = value;
+  card.querySelector(".kpi-note").textContent = note;
+  card.dataset.tone = tone;
+}
+
+function renderKpis(h) {
+  setKpi("kpi-tickets", String(h.tickets), `${i18n.t("kpi_served")} ${h.served}`);
+  setKpi("kpi-waiting", String(h.waiting));
+  setKpi("kpi-avg-wait", duration(h.avg_wait_s));
+  setKpi("kpi-p90-wait", duration(h.p90_wait_s));
+  setKpi("kpi-service-level", percent(h.service_level),
+    h.service_level_counted ? i18n.t("kpi_counted", { met: h.service_level_met, counted: h.service_level_counted }) : "",
+    levelTone(h.service_level));
+  setKpi("kpi-no-show", percent(h.no_show_rate), h.no_shows ? i18n.t("kpi_no_shows", { n: h.no_shows }) : "");
+  setKpi("kpi-errors", percent(h.error_rate), i18n.t("kpi_outcomes", h.outcomes),
+    h.outcomes.redo + h.outcomes.error > 0 ? "warn" : "");
+}
+
+function renderCharts(report) {
+  const services = report.services;
+  const perHour = report.tickets_per_hour;
+  charts.perHour.update({
+    labels: perHour.hours.map((h) => `${String(h).padStart(2, "0")}:00`),
+    groups: services.map((s, i) => ({
+      label: `${s.code} ${i18n.pick(s.name)}`, colour: colourOf(i), values: perHour.services[s.code] || [],
+    })),
+  });
+  charts.waits.update({
+    labels: services.map((s) => s.code),
+    groups: [
+      { label: i18n.t("series_avg"), colour: "#0b5cad", values: services.map((s) => minutes(s.avg_wait_s)) },
+      { label: i18n.t("series_p90"), colour: "#b4460a", values: services.map((s) => minutes(s.p90_wait_s)) },
+    ],
+    marker: { label: i18n.t("series_target"), colour: "#17663a", values: services.map((s) => minutes(s.target_wait_s)) },
+  });
+  charts.waiting.update(report.waiting_series,
+    services.map((s) => ({ code: s.code, label: `${s.code} ${i18n.pick(s.name)}` })), state.timeZone);
+}
+
+/** A table from column specs: {key (header message), num, value(row) -> text | {text, tone}}. */
+function fillTable(table, columns, rows) {
+  const head = el("thead");
+  const headRow = el("tr");
+  for (const column of columns) {
+    const th = el("th", column.num ? "num" : "", i18n.t(column.key));
+    th.scope = "col";
+    headRow.append(th);
+  }
+  head.append(headRow);
+  const body = el("tbody");
+  if (rows.length === 0) {
+    const tr = el("tr");
+    const td = el("td", "muted", i18n.t("t_empty"));
+    td.colSpan = columns.length;
+    tr.append(td);
+    body.append(tr);
+  }
+  for (const row of rows) {
+    const tr = el("tr");
+    columns.forEach((column, index) => {
+      const value = column.value(row);
+      const cell = typeof value === "object" && value !== null ? value : { text: value };
+      const tag = index === 0 ? "th" : "td";
+      const td = el(tag, [column.num ? "num" : "", cell.tone || ""].join(" ").trim(), cell.text ?? none());
+      if (tag === "th") td.scope = "row";
+      tr.append(td);
+    });
+    body.append(tr);
+  }
+  table.replaceChildren(head, body);
+}
+
+function ratings(r) {
+  return r.count ? i18n.t("rating_value", { n: r.count, mean: r.mean.toFixed(1) }) : none();
+}
+
+function renderTables(report) {
+  fillTable($("table-services"), [
+    { key: "c_service", value: (s) => `${s.code} ${i18n.pick(s.name)}` },
+    { key: "c_tickets", num: true, value: (s) => String(s.tickets) },
+    { key: "c_served", num: true, value: (s) => String(s.served) },
+    { key: "c_no_shows", num: true, value: (s) => String(s.no_shows) },
+    { key: "c_waiting", num: true, value: (s) => String(s.waiting) },
+    { key: "c_avg_wait", num: true, value: (s) => duration(s.avg_wait_s) },
+    { key: "c_p90_wait", num: true, value: (s) => duration(s.p90_wait_s) },
+    { key: "c_max_wait", num: true, value: (s) => duration(s.max_wait_s) },
+    { key: "q_target", num: true, value: (s) => duration(s.target_wait_s) },
+    { key: "c_service_level", num: true, value: (s) => ({ text: percent(s.service_level), tone: levelTone(s.service_level) }) },
+    { key: "c_no_show_rate", num: true, value: (s) => percent(s.no_show_rate) },
+    { key: "c_avg_service", num: true, value: (s) => duration(s.avg_service_s) },
+    { key: "c_redo", num: true, value: (s) => ({ text: String(s.outcomes.redo), tone: s.outcomes.redo ? "warn" : "" }) },
+    { key: "c_error", num: true, value: (s) => ({ text: String(s.outcomes.error), tone: s.outcomes.error ? "bad" : "" }) },
+  ], report.services);
+
+  fillTable($("table-tellers"), [
+    { key: "c_teller", value: (t) => t.name },
+    { key: "c_counters", value: (t) => t.counters.join(", ") },
+    { key: "c_served", num: true, value: (t) => String(t.served) },
+    { key: "c_done", num: true, value: (t) => String(t.outcomes.done) },
+    { key: "c_redo", num: true, value: (t) => ({ text: String(t.outcomes.redo), tone: t.outcomes.redo ? "warn" : "" }) },
+    { key: "c_error", num: true, value: (t) => ({ text: String(t.outcomes.error), tone: t.outcomes.error ? "bad" : "" }) },
+    { key: "c_error_rate", num: true, value: (t) => percent(t.error_rate) },
+    { key: "c_no_shows", num: true, value: (t) => String(t.no_shows) },
+    { key: "c_avg_service", num: true, value: (t) => duration(t.avg_service_s) },
+    { key: "c_idle_waiting", num: true, value: (t) => ({ text: duration(t.idle_with_waiting_s), tone: t.idle_with_waiting_s >= 60 ? "warn" : "" }) },
+    { key: "c_paused", num: true, value: (t) => duration(t.paused_s) },
+    { key: "c_signed_in", num: true, value: (t) => duration(t.signed_in_s) },
+    { key: "c_ratings", num: true, value: (t) => ratings(t.ratings) },
+  ], report.tellers);
+
+  const reasons = ["break", "meeting", "cash_replenish", "other"];
+  fillTable($("table-counters"), [
+    { key: "c_counter", value: (c) => i18n.t("counter_n", { n: c.number }) },
+    { key: "c_signed_in", num: true, value: (c) => duration(c.signed_in_s) },
+    { key: "c_paused", num: true, value: (c) => duration(c.paused_s) },
+    { key: "c_pauses", num: true, value: (c) => String(c.pauses) },
+    ...reasons.map((reason) => ({ key: `pause_${reason}`, num: true, value: (c) => duration(c.paused_by_reason_s[reason] || 0) })),
+    { key: "c_idle_waiting", num: true, value: (c) => ({ text: duration(c.idle_with_waiting_s), tone: c.idle_with_waiting_s >= 60 ? "warn" : "" }) },
+  ], report.counters);
+
+  fillTable($("table-pauses"), [
+    { key: "c_reason", value: (p) => (MESSAGES[`pause_${p.reason}`] ? i18n.t(`pause_${p.reason}`) : p.reason) },
+    { key: "c_count", num: true, value: (p) => String(p.count) },
+    { key: "c_total", num: true, value: (p) => duration(p.total_s) },
+    { key: "c_mean", num: true, value: (p) => duration(p.mean_s) },
+    { key: "c_max", num: true, value: (p) => duration(p.max_s) },
+  ], report.pauses);
+
+  fillTable($("table-alerts"), [
+    { key: "c_rule", value: (a) => (MESSAGES[`rule_${a.rule}`] ? i18n.t(`rule_${a.rule}`) : a.rule) },
+    { key: "c_raised", num: true, value: (a) => String(a.raised) },
+    { key: "c_critical", num: true, value: (a) => ({ text: String(a.critical), tone: a.critical ? "bad" : "" }) },
+    { key: "c_acknowledged", num: true, value: (a) => String(a.acknowledged) },
+    { key: "c_open_now", num: true, value: (a) => String(a.open) },
+    { key: "c_open_mean", num: true, value: (a) => duration(a.open_mean_s) },
+    { key: "c_open_max", num: true, value: (a) => duration(a.open_max_s) },
+    { key: "c_ack_mean", num: true, value: (a) => duration(a.ack_mean_s) },
+    { key: "c_lead", num: true, value: (a) => (a.lead_mean_s == null ? none() : `${duration(a.lead_mean_s)} / ${duration(a.lead_min_s)}`) },
+  ], report.alerts);
+}
+
+main();

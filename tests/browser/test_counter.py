@@ -1,0 +1,329 @@
+"""The teller console (/counter) in Chromium against a real server on the manual clock.
+
+Tickets come from the kiosk device over HTTP; the manager moves the branch clock over HTTP; the
+teller works only through the page (mouse and numeric keypad). Every test starts from counter 1
+closed and its services' queues empty, and signs in through the log-in form.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from playwright.sync_api import expect
+
+from tests.browser.conftest import branch_server
+from tests.server_process import PASSWORD, CallwiseServer
+
+TELLER, MANAGER, KIOSK = "lin", "mia", "door"
+COUNTER = 1  # serves A (Cash, 3 min) then B (Transfers) in tests/branch.toml
+OVERRUN_FACTOR = 2.0  # tests/branch.toml keeps the default service_overrun_factor
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CallwiseServer]:
+    yield from branch_server(
+        tmp_path_factory, "counter", staff={TELLER: "teller", MANAGER: "manager"}, devices={KIOSK: "kiosk"}
+    )
+
+
+# --- the branch, over HTTP -------------------------------------------------------------------------
+
+
+def counter_view(server: CallwiseServer, number: int = COUNTER) -> dict[str, Any]:
+    response = server.get("/counters", who=TELLER)
+    assert response.status_code == 200, response.text
+    return next(c for c in response.json() if c["number"] == number)
+
+
+def act(server: CallwiseServer, action: str, body: dict[str, Any] | None = None, number: int = COUNTER) -> Any:
+    """The teller's action done behind the console's back (same account, another token)."""
+    return server.post(f"/counters/{number}/{action}", who=TELLER, json=body)
+
+
+def advance_clock(server: CallwiseServer, seconds: float) -> None:
+    response = server.post("/clock/advance", who=MANAGER, json={"seconds": seconds})
+    assert response.status_code == 200, response.text
+
+
+@pytest.fixture
+def fresh(server: CallwiseServer) -> CallwiseServer:
+    """Counter 1 closed, nobody waiting for A or B, whatever the previous test left."""
+    state = counter_view(server)["state"]
+    if state == "closed":
+        assert act(server, "open").status_code == 200
+    elif state == "calling":
+        act(server, "no-show")
+    elif state == "serving":
+        act(server, "complete", {"outcome": "done"})
+    elif state == "paused":
+        act(server, "resume")
+    while act(server, "call-next").status_code == 200:
+        assert act(server, "no-show").status_code == 200
+    assert act(server, "close").status_code == 200, counter_view(server)
+    return server
+
+
+# --- the page ----------------------------------------------------------------------------------------
+
+
+def log_in(page: Any, server: CallwiseServer) -> None:
+    page.goto(server.base_url + "/counter")
+    expect(page.locator("#view-login")).to_be_visible()
+    page.fill("#username", TELLER)
+    page.fill("#password", PASSWORD)
+    page.click("#login-submit")
+
+
+def sign_in_at_counter(page: Any, server: CallwiseServer, number: int = COUNTER) -> None:
+    """Log in through the form, then choose the counter in the picker."""
+    log_in(page, server)
+    choice = page.locator(f"#counter-list li[data-number='{number}']")
+    expect(choice).to_contain_text("可签到")  # closed, so free to take
+    choice.get_by_role("button").click()
+    expect(page.locator("#view-console")).to_be_visible()
+    expect(page.locator("#topbar-counter")).to_have_text(f"{number}号窗口")
+    expect(page.locator("#live-dot")).to_have_class(re.compile(r"\bonline\b"))
+
+
+def expect_refusals(page: Any, *statuses: int) -> None:
+    """Chromium logs every 4xx answer to fetch() as a console error; these ones the test caused on
+    purpose (the console shows them to the teller), so they are taken off the page's error list."""
+    for status in statuses:
+        logged = f"status of {status} "
+        match = next((e for e in page.errors if "Failed to load resource" in e and logged in e), None)
+        assert match is not None, f"no {status} answer was logged: {page.errors}"
+        page.errors.remove(match)
+
+
+# --- tests -------------------------------------------------------------------------------------------
+
+
+def test_call_next_start_by_keypad_timer_turns_red_past_the_overrun_line_then_complete(fresh, open_page):
+    server = fresh
+    first = server.issue("A", KIOSK)
+    server.issue("A", KIOSK)
+    page = open_page()
+    sign_in_at_counter(page, server)
+
+    expect(page.locator("#state-badge")).to_have_text("空闲")
+    expect(page.locator("#waiting li[data-service='A'] .waiting-count")).to_have_text("2 人")
+    expect(page.locator("#btn-call")).to_be_enabled()
+    for disabled in ("#btn-start", "#btn-recall", "#btn-done", "#btn-transfer", "#btn-resume"):
+        expect(page.locator(disabled)).to_be_disabled()
+    page.screenshot_as("console-idle")
+
+    page.click("#btn-call")
+    expect(page.locator("#ticket-number")).to_have_text(first["number"])
+    expect(page.locator("#state-badge")).to_have_text("呼叫中")
+    expect(page.locator("#btn-start")).to_be_enabled()
+    expect(page.locator("#btn-call")).to_be_disabled()
+    expect(page.locator("#ticket-service")).to_contain_text("现金存取")
+    expect(page.locator("#documents")).to_have_text("银行卡")  # the kiosk's list for service A
+    expect(page.locator("#waiting li[data-service='A'] .waiting-count")).to_have_text("1 人")
+
+    page.keyboard.press("Numpad0")  # the keypad's 0: the customer has arrived
+    expect(page.locator("#state-badge")).to_have_text("办理中")
+    expect(page.locator("#btn-done")).to_be_enabled()
+    expect(page.locator("#btn-start")).to_be_disabled()
+    assert counter_view(server)["state"] == "serving"
+
+    timer = page.locator("#timer")
+    shown = timer.text_content()
+    expect(timer).not_to_have_text(shown, timeout=5000)  # it runs on its own
+    expect(timer).not_to_have_class(re.compile("timer--(near|over)"))
+    line_s = OVERRUN_FACTOR * 3 * 60  # service A: 3 expected minutes
+    expect(page.locator("#timer-line")).to_contain_text("6:00")
+
+    advance_clock(server, line_s + 40)  # the manager's clock moves past the overrun line
+    expect(timer).to_have_class(re.compile(r"\btimer--over\b"))
+    expect(page.locator("#timer-line")).to_contain_text("已超时")
+    expect(page.locator("#alerts li[data-rule='service_overrun']")).to_contain_text(first["number"])
+    page.screenshot_as("console-serving")
+
+    page.click("#btn-redo")
+    expect(page.locator("#state-badge")).to_have_text("空闲")
+    expect(page.locator("#ticket-number")).to_have_text("无当前客户")
+    expect(page.locator("#alerts li")).to_have_count(0)  # the overrun ended with the service
+    assert server.ticket(first["token"])["outcome"] == "redo"
+
+    # The colours' thresholds, checked in the page's own module: amber from 75 % of the line.
+    levels = page.evaluate(
+        """async (line) => {
+            const m = await import('/ui/counter/model.js');
+            return [m.timerLevel(0.74 * line, line), m.timerLevel(0.75 * line, line), m.timerLevel(line, line)];
+        }""",
+        line_s,
+    )
+    assert levels == ["normal", "near", "over"]
+
+
+def test_pause_with_a_reason_by_keypad_then_resume(fresh, open_page):
+    server = fresh
+    page = open_page()
+    sign_in_at_counter(page, server)
+
+    page.keyboard.press("Numpad7")
+    dialog = page.locator("#chooser")
+    expect(dialog).to_be_visible()
+    option = dialog.locator("button[value='cash_replenish']")
+    expect(option).to_have_text(re.compile("清机加钞"))  # the label from /api/v1/branch
+    page.keyboard.press(f"Numpad{option.get_attribute('data-key')}")
+    expect(dialog).to_be_hidden()
+    expect(page.locator("#state-badge")).to_have_text("暂停")
+    expect(page.locator("#state-detail")).to_contain_text("清机加钞")
+    view = counter_view(server)
+    assert (view["state"], view["pause_reason"]) == ("paused", "cash_replenish")
+
+    expect(page.locator("#btn-call")).to_be_disabled()
+    page.keyboard.press("NumpadAdd")  # call-next does not apply while paused: nothing is sent
+    expect(page.locator("#btn-resume")).to_be_enabled()
+    assert counter_view(server)["state"] == "paused"
+
+    page.click("#btn-resume")
+    expect(page.locator("#state-badge")).to_have_text("空闲")
+    expect(page.locator("#btn-call")).to_be_enabled()
+    assert counter_view(server)["state"] == "idle"
+
+
+def test_transfer_sends_the_customer_to_another_service(fresh, open_page):
+    server = fresh
+    ticket = server.issue("A", KIOSK)
+    page = open_page()
+    sign_in_at_counter(page, server)
+
+    page.keyboard.press("NumpadAdd")
+    expect(page.locator("#ticket-number")).to_have_text(ticket["number"])
+    page.click("#btn-transfer")
+    dialog = page.locator("#chooser")
+    expect(dialog).to_contain_text(f"把 {ticket['number']} 转到哪项业务")
+    expect(dialog.locator("button[value='A']")).to_have_count(0)  # not to its own service
+    dialog.locator("button[value='C']").click()
+    expect(page.locator("#state-badge")).to_have_text("空闲")
+    moved = server.ticket(ticket["token"])
+    assert (moved["service"], moved["status"], moved["number"]) == ("C", "waiting", ticket["number"])
+
+
+def test_a_change_behind_the_consoles_back_gets_a_409_that_is_shown_and_the_console_recovers(fresh, open_page):
+    server = fresh
+    page = open_page()
+    blocking = {"counter_changed": False}
+
+    def route(ws: Any) -> None:
+        upstream = ws.connect_to_server()
+
+        def from_server(message: Any) -> None:
+            # Socket.IO event frames look like 42["counter_changed",{...}]: drop those while blocking.
+            if blocking["counter_changed"] and isinstance(message, str) and '["counter_changed"' in message[:24]:
+                return
+            ws.send(message)
+
+        upstream.on_message(from_server)
+        ws.on_message(upstream.send)
+
+    page.context.route_web_socket(re.compile(r"/socket\.io/"), route)
+    sign_in_at_counter(page, server)
+    ticket = server.issue("B", KIOSK)
+    expect(page.locator("#waiting li[data-service='B'] .waiting-count")).to_have_text("1 人")
+
+    blocking["counter_changed"] = True
+    assert act(server, "call-next").status_code == 200  # from another window: the console does not hear of it
+    expect(page.locator("#btn-call")).to_be_enabled()
+    page.click("#btn-call")
+
+    error = page.locator("#error")
+    expect(error).to_be_visible()
+    expect(error).to_contain_text("“叫号”未完成")
+    expect(error).to_contain_text("窗口状态已在别处改变")
+    expect(error).to_contain_text("cannot call next")  # the server's own words
+    expect(page.locator("#ticket-number")).to_have_text(ticket["number"])  # reloaded from the server
+    expect(page.locator("#btn-call")).to_be_disabled()
+    expect(page.locator("#btn-start")).to_be_enabled()
+    page.screenshot_as("console-error")
+
+    blocking["counter_changed"] = False
+    page.click("#btn-start")
+    expect(page.locator("#state-badge")).to_have_text("办理中")
+    expect(error).to_be_hidden()  # a successful action clears the message
+
+    page.click("#lang-toggle")
+    page.click("#btn-done")
+    expect(page.locator("#state-badge")).to_have_text("Free")
+    page.click("#btn-call")  # nobody waits now: the server says so, in the console's words and its own
+    expect(error).to_contain_text("“Call next” was not done")
+    expect(error).to_contain_text("Nobody is waiting for this counter's services")
+    expect(error).to_contain_text("Server: nobody is waiting")
+    page.click("#error-dismiss")
+    expect(error).to_be_hidden()
+    expect_refusals(page, 409, 404)
+
+
+def test_idle_counter_alert_appears_live_and_clears_after_call_next(fresh, open_page):
+    server = fresh
+    page = open_page()
+    sign_in_at_counter(page, server)
+    ticket = server.issue("A", KIOSK)
+    expect(page.locator("#waiting li[data-service='A'] .waiting-count")).to_have_text("1 人")
+    expect(page.locator("#alerts-panel")).to_be_hidden()
+
+    advance_clock(server, 60)
+    alert = page.locator("#alerts li[data-rule='idle_counter']")
+    expect(alert).to_contain_text("1号窗口已空闲1分钟，有1位客户在等候")
+    expect(page.locator("#alerts-panel")).to_be_visible()
+    page.screenshot_as("console-alert")
+
+    page.click("#lang-toggle")
+    expect(alert).to_contain_text("Counter 1 has been idle for 1 min with 1 customer waiting")
+    expect(page.locator("#btn-call .action-label")).to_have_text("Call next")
+    page.click("#lang-toggle")
+
+    page.click("#ticket-number")  # away from the language button, whose own key Enter is
+    page.keyboard.press("NumpadEnter")  # focus is on no button: Enter calls next
+    expect(page.locator("#ticket-number")).to_have_text(ticket["number"])
+    expect(page.locator("#alerts li")).to_have_count(0)
+    expect(page.locator("#alerts-panel")).to_be_hidden()
+
+
+def test_reload_resumes_the_signed_in_counter_and_log_out_closes_it(fresh, open_page):
+    server = fresh
+    page = open_page()
+    sign_in_at_counter(page, server)
+
+    page.reload()
+    expect(page.locator("#view-console")).to_be_visible()
+    expect(page.locator("#topbar-counter")).to_have_text("1号窗口")
+    expect(page.locator("#view-login")).to_be_hidden()
+    expect(page.locator("#btn-call")).to_be_enabled()
+
+    # Every control is reachable from the keyboard, with a visible focus ring.
+    page.locator("#btn-call").focus()
+    page.keyboard.press("Tab")
+    focused = page.evaluate(
+        "() => [document.activeElement.id, getComputedStyle(document.activeElement).outlineStyle]"
+    )
+    assert focused[0] == "btn-pause" and focused[1] != "none", focused  # the next enabled control
+
+    page.click("#logout")
+    expect(page.locator("#view-login")).to_be_visible()
+    assert page.evaluate("() => sessionStorage.getItem('callwise.counter.token')") is None
+    assert counter_view(server)["state"] == "closed"
+
+
+def test_the_picker_shows_which_counters_are_free_and_refuses_a_taken_one(fresh, open_page):
+    server = fresh
+    assert server.post("/counters/2/open", who=MANAGER).status_code == 200  # mia sits at counter 2
+    try:
+        page = open_page()
+        log_in(page, server)
+        free, taken = page.locator("#counter-list li[data-number='1']"), page.locator("#counter-list li[data-number='2']")
+        expect(free).to_contain_text("未开放 · 可签到")
+        expect(free).to_contain_text("A · 现金存取")
+        expect(taken).to_contain_text("使用中")
+        expect(taken.get_by_role("button")).to_be_disabled()
+        assert server.post("/counters/2/close", who=MANAGER).status_code == 200
+        expect(taken).to_contain_text("可签到")  # live, from counter_changed
+        expect(taken.get_by_role("button")).to_be_enabled()
+    finally:
+        server.post("/counters/2/close", who=MANAGER)
