@@ -193,9 +193,9 @@ class Ticket(Base):
             postgresql_where=text("status IN ('called', 'serving')"),
         ),
         Index("ix_tickets_finished", "service_id", "finished_at"),
-        # The day's finished tickets and latest calls of a branch, without scanning its history.
+        # The day's finished tickets and the latest calls of a branch, without scanning its history.
         Index("ix_tickets_branch_finished", "branch_id", "finished_at"),
-        Index("ix_tickets_branch_called", "branch_id", "called_at"),
+        Index("ix_tickets_branch_last_called", "branch_id", "last_called_at"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
@@ -213,6 +213,7 @@ class Ticket(Base):
     # When it (re-)entered a queue: the issue time, or the time of its latest transfer.
     waiting_since: Mapped[datetime] = mapped_column(UTCDateTime)
     called_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_called_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # the latest call or recall
     served_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     counter_id: Mapped[int | None] = mapped_column(ForeignKey("counters.id"))

@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask import current_app, session
-from flask_socketio import SocketIO, disconnect, emit, join_room
+from flask_socketio import ConnectionRefusedError, SocketIO, disconnect, emit, join_room
 from sqlalchemy import select
 
 from server import accounts, rooms
@@ -130,14 +130,17 @@ def snapshot(rt: Runtime, actor: Actor, branch_id: int) -> dict[str, Any]:
         out: dict[str, Any] = {
             "role": actor.role,
             "now": now.isoformat(),
-            "branch": {"code": branch.code, "name": branch.name, "languages": branch.languages} if branch else None,
+            "branch": {"code": branch.code, "name": branch.name, "languages": branch.languages,
+                       "timezone": branch.timezone} if branch else None,
             "services": queries.services_with_estimates(db, rt.config_for(branch_id), branch_id, now),
             "version": queries.branch_version(db, branch_id),
         }
         if actor.is_device("kiosk"):
             return out
         out["counters"] = queries.counter_views(db, branch_id)
-        out["recent_calls"] = queries.recent_calls(db, branch_id)
+        config = rt.config_for(branch_id)
+        out["recent_calls"] = queries.recent_calls(db, branch_id, queries.day_start_utc(now.astimezone(config.tz).date(),
+                                                                                       config.tz))
         if actor.is_staff:
             out["queue"] = queries.waiting_tickets(db, rt.config_for(branch_id), branch_id, now)
             # Managers see every open alert; a teller only those of the counter they hold.

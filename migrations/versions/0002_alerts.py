@@ -1,5 +1,5 @@
 """Alerts (one open per rule and subject), when each ticket (re-)entered its queue, and indexes
-for the day's finished tickets and latest calls of a branch.
+for the day's finished tickets of a branch.
 
 Revision ID: 0002
 Revises: 0001
@@ -54,13 +54,11 @@ def upgrade() -> None:
     with op.batch_alter_table('tickets', schema=None) as batch_op:
         batch_op.alter_column('waiting_since', existing_type=server.models.UTCDateTime(timezone=True), nullable=False)
         batch_op.create_index('ix_tickets_branch_finished', ['branch_id', 'finished_at'], unique=False)
-        batch_op.create_index('ix_tickets_branch_called', ['branch_id', 'called_at'], unique=False)
 
 
 
 def downgrade() -> None:
     with op.batch_alter_table('tickets', schema=None) as batch_op:
-        batch_op.drop_index('ix_tickets_branch_called')
         batch_op.drop_index('ix_tickets_branch_finished')
         batch_op.drop_column('waiting_since')
 

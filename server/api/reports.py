@@ -49,7 +49,7 @@ def daily_csv():  # type: ignore[no-untyped-def]
     actor = require_manager()
     rt = runtime()
     branch_id = branch_id_for(actor)
-    lang = request.args.get("lang") or rt.config.branch.languages[0]
+    lang = request.args.get("lang") or rt.config_for(branch_id).branch.languages[0]
     if lang not in ("zh", "en"):
         raise Invalid("lang is 'zh' or 'en'", code="bad_lang")
     report = load_daily_report(rt, branch_id, request.args.get("date"))
@@ -81,6 +81,7 @@ def parse_day(value: str | None, today: date) -> date:
 def load_daily_report(rt: Runtime, branch_id: int, requested: str | None) -> dict[str, Any]:
     """Read the day's rows of ``branch_id`` in one read transaction and compute the report."""
     now = rt.clock.now()
+    config = rt.config_for(branch_id)
     with rt.reading() as session:
         branch = session.get(Branch, branch_id)
         assert branch is not None
@@ -89,15 +90,15 @@ def load_daily_report(rt: Runtime, branch_id: int, requested: str | None) -> dic
             date=parse_day(requested, now.astimezone(tz).date()),
             tz=tz,
             now=now,
-            opening=rt.config.branch.opening_time,
-            closing=rt.config.branch.closing_time,
+            opening=config.branch.opening_time,
+            closing=config.branch.closing_time,
         )
         rows = _load_rows(session, branch_id, day)
     report = daily_report(
         day,
         **rows,
         rules=sorted(registry()),
-        default_target_s=rt.config.alerts.service_level_default_target_s,
+        default_target_s=config.alerts.service_level_default_target_s,
     )
     report["branch"] = {"code": branch.code, "name": branch.name}
     return report

@@ -15,7 +15,7 @@ from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session
 
 from server.config import Config
-from server.models import Counter, CounterService, Event, Service, Staff, Ticket
+from server.models import Branch, Counter, CounterService, Event, Service, Staff, Ticket
 from server.queueing.estimate import ServiceLoad, estimate_wait_s, mean_service_seconds, service_loads
 from server.queueing.machine import CounterState, TicketStatus
 from server.queueing.views import counter_view, service_view, ticket_view
@@ -172,7 +172,7 @@ def ticket_with_live_estimate(
     help_requested = bool(
         counter is not None and counter.help_requested_at is not None and ticket.status in ACTIVE_TICKET
     )
-    return ticket_view(
+    view = ticket_view(
         ticket,
         service_code=service.code,
         counter_number=counter.number if counter is not None else None,
@@ -181,6 +181,23 @@ def ticket_with_live_estimate(
         help_requested=help_requested,
         public_url=config.server.public_url if for_holder else None,
     )
+    if for_holder:
+        view.update(holder_details(session, ticket, service))
+    return view
+
+
+def holder_details(session: Session, ticket: Ticket, service: Service) -> dict[str, Any]:
+    """What the ticket's own phone page needs and nobody else sees: its service's name and
+    documents, its branch (any branch of a many-branch server), and the customer's own rating."""
+    branch = session.get(Branch, ticket.branch_id)
+    return {
+        "service_name": service.name,
+        "documents": service.documents,
+        "notes": service.notes,
+        "branch": {"code": branch.code, "name": branch.name, "timezone": branch.timezone} if branch else None,
+        "rating": ticket.rating,
+        "rating_comment": ticket.rating_comment,
+    }
 
 
 def active_ticket(session: Session, counter_id: int) -> Ticket | None:
@@ -259,14 +276,15 @@ def waiting_tickets(session: Session, config: Config, branch_id: int, now: datet
     return out
 
 
-def recent_calls(session: Session, branch_id: int, limit: int = 8) -> list[dict[str, Any]]:
-    """The latest calls of the branch, newest first, for a display's snapshot."""
+def recent_calls(session: Session, branch_id: int, since: datetime, limit: int = 8) -> list[dict[str, Any]]:
+    """The branch's latest calls since ``since`` (the start of its business day), newest call or
+    recall first, for a display's snapshot."""
     rows = session.execute(
         select(Ticket, Service.code, Counter.number)
         .join(Service, Service.id == Ticket.service_id)
         .join(Counter, Counter.id == Ticket.counter_id)
-        .where(Ticket.branch_id == branch_id, Ticket.called_at.is_not(None))
-        .order_by(Ticket.called_at.desc(), Ticket.id.desc())
+        .where(Ticket.branch_id == branch_id, Ticket.last_called_at >= since)
+        .order_by(Ticket.last_called_at.desc(), Ticket.id.desc())
         .limit(limit)
     )
     return [
@@ -275,12 +293,11 @@ def recent_calls(session: Session, branch_id: int, limit: int = 8) -> list[dict[
             "counter": number,
             "service": code,
             "recall": ticket.recall_count > 0,
-            "called_at": ticket.called_at.isoformat() if ticket.called_at else None,
+            "called_at": ticket.last_called_at.isoformat() if ticket.last_called_at else None,
             "status": ticket.status,
         }
         for ticket, code, number in rows
     ]
-
 
 
 def branch_version(session: Session, branch_id: int) -> int:

@@ -107,6 +107,7 @@ def issue_ticket(
             common = dict(service_code=service.code, counter_number=None, position=ahead + 1,
                           estimated_wait_s=ticket.estimated_wait_s)
             holder_view = ticket_view(ticket, public_url=rt.config.server.public_url, **common)
+            holder_view.update(queries.holder_details(session, ticket, service))
             uow.emit("ticket_changed", ticket_view(ticket, **common), rooms.staff(branch_id))
             _emit_queue(uow, rt, branch_id, now)
             uow.commit()
@@ -170,7 +171,6 @@ def rate_ticket(rt: Runtime, token: str, stars: int, comment: str | None) -> dic
              ticket.status, ticket.status, {"stars": stars, "commented": ticket.rating_comment is not None})
         session.flush()
         view = queries.ticket_with_live_estimate(session, rt.config_for(ticket.branch_id), ticket, now, for_holder=True)
-        view.update({"rating": ticket.rating, "rating_comment": ticket.rating_comment})
         uow.commit()
         return view
 
@@ -276,6 +276,7 @@ def _claim_next(
             status=TicketStatus.CALLED.value,
             counter_id=counter.id,
             called_at=now,
+            last_called_at=now,
             served_by_staff_id=counter.staff_id,
         )
         .returning(Ticket.id)
@@ -334,6 +335,7 @@ def _ticket_action(
         data: dict[str, Any] = {"counter": number}
         if action == "recall":
             ticket.recall_count += 1
+            ticket.last_called_at = now
             data["recall_count"] = ticket.recall_count
         elif action == "start":
             ticket.served_at = now
@@ -355,6 +357,7 @@ def _ticket_action(
             ticket.waiting_since = now
             ticket.counter_id = None
             ticket.called_at = None
+            ticket.last_called_at = None
             ticket.served_at = None
             ticket.served_by_staff_id = None
         session.flush()

@@ -204,3 +204,17 @@ def test_a_rating_needs_one_to_five_stars(api):
     for body in ({"stars": 0}, {"stars": 6}, {"stars": "five"}, {}, {"stars": 3, "comment": "x" * 501}):
         assert api.post(f"/tickets/{ticket['token']}/rating", json=body).status_code == 422
     assert api.post("/tickets/" + "z" * 32 + "/rating", json={"stars": 3}).status_code == 404
+
+
+def test_the_holders_view_carries_its_service_branch_and_rating(api):
+    ticket = api.issue("D")
+    assert ticket["service_name"]["en"] == "Loans"
+    assert [d["en"] for d in ticket["documents"]] == ["ID card", "Proof of income"]
+    assert ticket["branch"] == {"code": "test", "name": {"zh": "测试支行", "en": "Test branch"},
+                                "timezone": "Asia/Shanghai"}
+    api.open(4, "teller4")
+    api.serve_one(4, "teller4")
+    api.post(f"/tickets/{ticket['token']}/rating", json={"stars": 5})
+    assert api.ticket(ticket["token"])["rating"] == 5
+    staff_view = api.get("/queue", "teller1").get_json()
+    assert "rating" not in str(staff_view) and "documents" not in staff_view["services"][0]["tickets"].__repr__()
