@@ -14,7 +14,9 @@ import {
 } from "./model.js";
 
 const TOKEN_KEY = "callwise.counter.token"; // sessionStorage: a reload resumes, a closed tab forgets
-const CLOCK_RESYNC_MS = 60_000;
+// How often to ask the server for its time. A system clock only drifts, but a manual one (tests,
+// simulations, demos) jumps whenever someone advances it, and no event says so.
+const CLOCK_RESYNC_MS = { manual: 5_000, system: 300_000 };
 const FALLBACK_OUTCOMES = {
   done: { zh: "办结", en: "Done" },
   redo: { zh: "需重办", en: "Redo" },
@@ -58,6 +60,7 @@ async function main() {
     showError(error);
   }
   renderOutcomeLabels();
+  setInterval(resyncClock, CLOCK_RESYNC_MS[state.branch?.clock] || CLOCK_RESYNC_MS.system);
   if (state.token) {
     try {
       const me = await api("/auth/me", { token: state.token });
@@ -90,7 +93,6 @@ function bindStaticControls() {
   }
   document.addEventListener("keydown", onKey);
   setInterval(tick, 500);
-  setInterval(resyncClock, CLOCK_RESYNC_MS);
   document.addEventListener("visibilitychange", () => {
     if (document.visibilityState === "visible") resyncClock();
   });
@@ -286,7 +288,7 @@ function noteServerTime(iso) {
 
 /** The branch clock may be manual (tests, simulations): follow it whenever it may have moved. */
 async function resyncClock() {
-  if (!state.live) return;
+  if (!state.live || state.view !== "console") return;
   try {
     const branch = await api("/branch");
     if (branch.now && state.live) state.live.clock.sync(branch.now);

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -20,6 +21,7 @@ from tests.server_process import PASSWORD, CallwiseServer
 TELLER, MANAGER, KIOSK = "lin", "mia", "door"
 COUNTER = 1  # serves A (Cash, 3 min) then B (Transfers) in tests/branch.toml
 OVERRUN_FACTOR = 2.0  # tests/branch.toml keeps the default service_overrun_factor
+AXE = Path(__file__).resolve().parents[1] / "vendor" / "axe-core-4.14.1" / "axe.min.js"
 
 
 @pytest.fixture(scope="module")
@@ -98,6 +100,13 @@ def expect_refusals(page: Any, *statuses: int) -> None:
         page.errors.remove(match)
 
 
+def accessibility_violations(page: Any) -> list[Any]:
+    """axe-core's violations on the page as it is now (contrast, labels, roles...)."""
+    page.evaluate(AXE.read_text(encoding="utf-8"))
+    result = page.evaluate("axe.run(document, {resultTypes: ['violations']})")
+    return [(v["id"], v["help"], [n["target"] for n in v["nodes"]][:3]) for v in result["violations"]]
+
+
 # --- tests -------------------------------------------------------------------------------------------
 
 
@@ -137,11 +146,17 @@ def test_call_next_start_by_keypad_timer_turns_red_past_the_overrun_line_then_co
     line_s = OVERRUN_FACTOR * 3 * 60  # service A: 3 expected minutes
     expect(page.locator("#timer-line")).to_contain_text("6:00")
 
-    advance_clock(server, line_s + 40)  # the manager's clock moves past the overrun line
+    # The manager's clock jumps to 78 % of the line; the console follows the branch's (manual) clock.
+    advance_clock(server, 0.78 * line_s)
+    expect(timer).to_have_class(re.compile(r"\btimer--near\b"), timeout=10_000)
+    expect(page.locator("#timer-line")).to_contain_text("接近超时")
+
+    advance_clock(server, 0.22 * line_s + 40)  # and past the overrun line
     expect(timer).to_have_class(re.compile(r"\btimer--over\b"))
     expect(page.locator("#timer-line")).to_contain_text("已超时")
     expect(page.locator("#alerts li[data-rule='service_overrun']")).to_contain_text(first["number"])
     page.screenshot_as("console-serving")
+    assert accessibility_violations(page) == []
 
     page.click("#btn-redo")
     expect(page.locator("#state-badge")).to_have_text("空闲")
@@ -170,6 +185,7 @@ def test_pause_with_a_reason_by_keypad_then_resume(fresh, open_page):
     expect(dialog).to_be_visible()
     option = dialog.locator("button[value='cash_replenish']")
     expect(option).to_have_text(re.compile("清机加钞"))  # the label from /api/v1/branch
+    assert accessibility_violations(page) == []
     page.keyboard.press(f"Numpad{option.get_attribute('data-key')}")
     expect(dialog).to_be_hidden()
     expect(page.locator("#state-badge")).to_have_text("暂停")
@@ -308,6 +324,7 @@ def test_reload_resumes_the_signed_in_counter_and_log_out_closes_it(fresh, open_
     page.click("#logout")
     expect(page.locator("#view-login")).to_be_visible()
     assert page.evaluate("() => sessionStorage.getItem('callwise.counter.token')") is None
+    assert accessibility_violations(page) == []
     assert counter_view(server)["state"] == "closed"
 
 
@@ -322,6 +339,7 @@ def test_the_picker_shows_which_counters_are_free_and_refuses_a_taken_one(fresh,
         expect(free).to_contain_text("A · 现金存取")
         expect(taken).to_contain_text("使用中")
         expect(taken.get_by_role("button")).to_be_disabled()
+        assert accessibility_violations(page) == []
         assert server.post("/counters/2/close", who=MANAGER).status_code == 200
         expect(taken).to_contain_text("可签到")  # live, from counter_changed
         expect(taken.get_by_role("button")).to_be_enabled()
