@@ -757,7 +757,8 @@ function tick() {
     const service = state.services.get(state.counter.current_ticket?.service);
     const line = overrunLine(service, state.branch?.service_overrun_factor);
     level = timerLevel(seconds, line);
-    if (line) lineText = t("timer_line", { usual: service.expected_minutes, line: clockDuration(line) });
+    const usual = service.normal_service_s ? Math.round(service.normal_service_s / 60) : service.expected_minutes;
+    if (line) lineText = t("timer_line", { usual, line: clockDuration(line) });
     if (level !== "normal") lineText = `${t(level === "over" ? "timer_over" : "timer_near")} · ${lineText}`;
   }
   $("timer-label").textContent = t(`timer_${phase.phase}`);

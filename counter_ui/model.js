@@ -67,10 +67,13 @@ export function bodyFor(name, choice) {
 /** Amber from this share of the overrun line. */
 export const NEAR_SHARE = 0.75;
 
-/** The overrun line of a service in seconds: factor x its expected minutes (null when unknown). */
+/** The overrun line of a service in seconds: factor x its normal service time today, which is what
+ * the service_overrun alert uses (the server's normal_service_s; expected minutes if absent). */
 export function overrunLine(service, factor) {
-  if (!service || !service.expected_minutes || !factor) return null;
-  return factor * service.expected_minutes * 60;
+  if (!service || !factor) return null;
+  const normal = service.normal_service_s || (service.expected_minutes ? service.expected_minutes * 60 : 0);
+  if (!normal) return null;
+  return factor * normal;
 }
 
 /** "normal" | "near" | "over" for a service that has run `seconds` against `line`. */

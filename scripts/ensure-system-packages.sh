@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs the system packages the tests use when they are missing: PostgreSQL (the second database
-# backend) and Chromium (the browser tests). Needs root and apt-get; otherwise says what is missing,
+# backend), Chromium (the browser tests), Redis and nginx (the multi-process integration suite). Needs root and apt-get; otherwise says what is missing,
 # and the tests that need it are skipped (or fail, with CALLWISE_REQUIRE_PG=1 /
 # CALLWISE_REQUIRE_BROWSER=1 as in CI).
 set -euo pipefail
@@ -11,6 +11,12 @@ if ! command -v pg_ctl >/dev/null && ! ls /usr/lib/postgresql/*/bin/pg_ctl >/dev
 fi
 if [ ! -x /usr/bin/chromium ]; then
   missing+=(chromium)
+fi
+if ! command -v redis-server >/dev/null; then
+  missing+=(redis-server)
+fi
+if ! command -v nginx >/dev/null && [ ! -x /usr/sbin/nginx ]; then
+  missing+=(nginx-light)
 fi
 
 if [ ${#missing[@]} -eq 0 ]; then

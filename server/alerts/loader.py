@@ -24,10 +24,7 @@ from server.config import Config
 from server.db import epoch_seconds
 from server.models import Branch, Counter, CounterService, Event, Service, Staff, Ticket
 from server.queueing.estimate import mean_service_seconds
-from server.queueing.queries import ACTIVE_TICKET, day_start_utc
-
-
-MIN_NORMAL_SERVICE_S = 30.0
+from server.queueing.queries import ACTIVE_TICKET, MIN_NORMAL_SERVICE_S, day_start_utc
 
 
 @cache

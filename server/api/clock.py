@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask import jsonify
 from pydantic import Field
 
+from server import rooms
 from server.api import bp
 from server.api.common import StrictBody, parse_body, require_manager, runtime
 from server.clock import ManualClock
@@ -42,4 +43,9 @@ def advance_clock():  # type: ignore[no-untyped-def]
     rt = runtime()
     for listener in rt.time_listeners:
         listener(now)
+    # Screens keep time by the server's clock: tell them it jumped (timers, ages and overrun colours).
+    for branch_id in rt.branch_ids.values():
+        rt.publisher.publish("clock_changed", {"now": now.isoformat()}, [
+            rooms.displays(branch_id), rooms.kiosks(branch_id), rooms.staff(branch_id), rooms.phones(branch_id),
+        ])
     return jsonify({"mode": "manual", "now": now.isoformat()})

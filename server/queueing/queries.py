@@ -5,6 +5,7 @@ Each function takes an open session and returns plain data or rows; none of them
 
 from __future__ import annotations
 
+import statistics
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date, datetime, time, timezone
@@ -132,11 +133,41 @@ def queue_summary(session: Session, config: Config, branch_id: int, now: datetim
 
 
 def services_with_estimates(session: Session, config: Config, branch_id: int, now: datetime) -> list[dict[str, Any]]:
+    """Every active service with its waiting count, the wait a new ticket would get, and its normal
+    service time today (what the service_overrun alert measures against)."""
     load = branch_load(session, config, branch_id, now)
-    return [
-        service_view(service, load.waiting.get(service.id, 0), load.estimate_new(service.id))
-        for service in services_by_code(session, branch_id).values()
-    ]
+    normal = normal_service_seconds(session, config, branch_id, now)
+    views = []
+    for service in services_by_code(session, branch_id).values():
+        view = service_view(service, load.waiting.get(service.id, 0), load.estimate_new(service.id))
+        view["normal_service_s"] = round(normal.get(service.id, max(service.expected_minutes * 60,
+                                                                     MIN_NORMAL_SERVICE_S)))
+        views.append(view)
+    return views
+
+
+MIN_NORMAL_SERVICE_S = 30.0
+
+
+def normal_service_seconds(session: Session, config: Config, branch_id: int, now: datetime) -> dict[int, float]:
+    """The normal start-to-finish time of each service today: the median of the day's finished
+    tickets once there are ``service_overrun_min_samples`` of them, else the configured expected
+    minutes; never below 30 s (a day of instant test services must not make everything an overrun)."""
+    since = day_start_utc(now.astimezone(config.tz).date(), config.tz)
+    samples: dict[int, list[float]] = defaultdict(list)
+    for service_id, served, finished in session.execute(
+        select(Ticket.service_id, Ticket.served_at, Ticket.finished_at)
+        .where(Ticket.branch_id == branch_id, Ticket.finished_at >= since, Ticket.status == "done")
+    ):
+        if served is not None and finished is not None:
+            samples[service_id].append((finished - served).total_seconds())
+    out = {}
+    for service in services_by_id(session, branch_id).values():
+        own = samples.get(service.id, [])
+        normal = statistics.median(own) if len(own) >= config.alerts.service_overrun_min_samples \
+            else service.expected_minutes * 60
+        out[service.id] = max(normal, MIN_NORMAL_SERVICE_S)
+    return out
 
 
 def position_of(session: Session, ticket: Ticket) -> int:

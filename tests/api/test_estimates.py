@@ -59,3 +59,17 @@ def test_live_estimate_shrinks_as_the_queue_moves(api, clock):
     after = api.ticket(last["token"])
     assert after["position"] == 3
     assert after["estimated_wait_s"] < before
+
+
+def test_services_tell_their_normal_service_time_the_overrun_alert_uses(api, clock):
+    services = {s["code"]: s for s in api.get("/services").get_json()}
+    assert services["A"]["normal_service_s"] == 180  # expected minutes until enough of the day's
+    api.open(1, "teller1")
+    for _ in range(5):
+        api.issue("A")
+        api.ok(1, "call-next")
+        api.ok(1, "start")
+        clock.advance(100)
+        api.ok(1, "complete")
+    services = {s["code"]: s for s in api.get("/services").get_json()}
+    assert services["A"]["normal_service_s"] == 100

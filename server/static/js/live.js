@@ -26,6 +26,9 @@ export function connectLive({ auth, onSnapshot, on = {}, onStatus = () => {} }) 
       version = Math.max(version, payload.version);
     }
   });
+  socket.on("clock_changed", (change) => {
+    if (change && change.now) clock.sync(change.now);
+  });
   socket.on("heartbeat", (beat) => {
     if (beat && beat.now) clock.sync(beat.now);
     if (beat && typeof beat.version === "number" && beat.version > version) socket.emit("request_snapshot");
