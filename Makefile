@@ -4,11 +4,11 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install run test lock clean
+.PHONY: install run test bench lock clean
 
 $(STAMP): pyproject.toml requirements.lock
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c requirements.lock -e '.[test,bench]'
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c requirements.lock -e '.[test,bench,sim]'
 	@touch $(STAMP)
 
 install: $(STAMP)
@@ -21,6 +21,14 @@ run: $(STAMP)
 test: $(STAMP)
 	@scripts/ensure-system-packages.sh
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+## Benchmarks, then BENCHMARKS.md from their results (bench/results/). SEEDS: simulated seeds.
+SEEDS ?= 20
+bench: $(STAMP)
+	$(BIN)/python bench/sweep.py --sizes 10x100,50x2000,500x20000 --repeat 30 --json bench/results/sweep.json
+	rm -rf bench/results/charts
+	$(BIN)/python bench/simulations.py --seeds $(SEEDS) --jobs 2 --json bench/results/simulations.json --plot bench/results/charts
+	$(BIN)/python bench/report.py
 
 ## Re-pin requirements.lock from the current virtual environment.
 lock: $(STAMP)

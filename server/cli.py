@@ -143,6 +143,61 @@ def backup(config_path: str | None, destination: str | None) -> None:
     click.echo(f"backup written: {written}")
 
 
+@main.command()
+@click.option("--seed", type=int, default=1, show_default=True, help="the same seed gives the same day")
+@click.option("--policy", type=click.Choice(["at_risk_first", "fifo"]), default="at_risk_first", show_default=True,
+              help="call-next order")
+@click.option("--no-manager", is_flag=True, help="the baseline: nobody reacts to the alerts")
+@click.option("--config", "config_path", type=click.Path(dir_okay=False, exists=True), default=None,
+              help="branch to simulate (default: the busy eight-counter branch of server/simulator/busy_branch.toml)")
+@click.option("--tickets", type=float, default=None, help="expected customers over the day (default 600)")
+@click.option("--tick", "tick_s", type=float, default=None, help="simulated seconds between alert sweeps (default 5; a server sweeps every 2)")
+@click.option("--world", "world_pairs", multiple=True, metavar="KEY=VALUE",
+              help="change one parameter of the simulated world (server/simulator/world.py), e.g. slow_teller_share=0.5")
+@click.option("--json", "json_path", type=click.Path(dir_okay=False), default=None, help="write the results here")
+@click.option("--plot", "plot_dir", type=click.Path(file_okay=False), default=None, help="write PNG charts here")
+@click.option("--quiet", is_flag=True, help="no progress bar")
+def simulate(seed: int, policy: str, no_manager: bool, config_path: str | None, tickets: float | None,
+             tick_s: float | None, world_pairs: tuple[str, ...], json_path: str | None, plot_dir: str | None,
+             quiet: bool) -> None:
+    """Simulate a branch day on the real domain and alert engine; count the complaints."""
+    import json
+
+    from server.simulator.report import plot, summary_text
+    from server.simulator.run import Simulation
+    from server.simulator.world import World
+
+    try:
+        world = World.from_pairs(list(world_pairs))
+    except (ValueError, TypeError) as exc:
+        raise click.BadParameter(str(exc), param_hint="--world") from None
+    if tickets is not None:
+        world.tickets = tickets
+    try:
+        simulation = Simulation(seed=seed, policy=policy, manager=not no_manager, world=world,
+                                config_path=config_path, tick_s=tick_s)
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from None
+    try:
+        if quiet:
+            result = simulation.run()
+        else:
+            with click.progressbar(length=int(simulation.day_s), label="simulating the day", file=sys.stderr,
+                                   show_eta=False) as bar:
+                simulation.progress = lambda seconds: bar.update(int(seconds))
+                result = simulation.run()
+    finally:
+        simulation.close_database()
+    click.echo(summary_text(result.summary))
+    if json_path:
+        with open(json_path, "w", encoding="utf-8") as handle:
+            json.dump(result.summary, handle, indent=2, ensure_ascii=False)
+            handle.write("\n")
+    if plot_dir:
+        for path in plot(result, plot_dir):
+            click.echo(f"chart: {path}")
+
+
 @main.command("archive-events")
 @config_option
 @click.option("--older-than-days", type=click.IntRange(min=1), required=True)

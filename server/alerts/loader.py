@@ -5,11 +5,14 @@ from __future__ import annotations
 
 import statistics
 from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime
 from functools import cache
 from types import SimpleNamespace
+from typing import Any
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.orm import Session
 
 from server.alerts.snapshot import (
@@ -67,6 +70,52 @@ def _statements() -> SimpleNamespace:
                Event.from_state != Event.to_state)
         .order_by(Event.id),
     )
+
+
+def history_loader(session: Session, branch_id: int, day_start: datetime) -> Callable[[], tuple[CounterChange, ...]]:
+    """Reads the day's counter changes, in ``session``, when called."""
+
+    def history() -> tuple[CounterChange, ...]:
+        params = {"branch_id": branch_id, "day_start_events": day_start}
+        return tuple(
+            CounterChange(at, counter_id, from_state or "closed", to_state)
+            for at, counter_id, from_state, to_state in session.connection().execute(_statements().history, params).all()
+        )
+
+    return history
+
+
+@dataclass(frozen=True)
+class StateMark:
+    """Where a branch's event log stood when a snapshot was read: its newest event id, and how many
+    events lie above a floor a little below it. Every change to tickets and counters writes an
+    event, so an unchanged mark means an unchanged branch. (The count catches a PostgreSQL
+    transaction that took a lower id but committed after the snapshot was read.)"""
+
+    floor: int
+    count: int
+    newest: int
+
+
+MARK_FLOOR_SPAN = 1000
+
+
+@cache
+def _mark_statements() -> tuple[Any, Any]:
+    branch = bindparam("branch_id")
+    return (select(func.max(Event.id)).where(Event.branch_id == branch),
+            select(func.count(Event.id), func.max(Event.id)).where(Event.branch_id == branch,
+                                                                   Event.id > bindparam("floor")))
+
+
+def state_mark(session: Session, branch_id: int, floor: int | None = None) -> StateMark:
+    newest_q, above_q = _mark_statements()
+    db = session.connection()
+    if floor is None:
+        newest = db.execute(newest_q, {"branch_id": branch_id}).scalar() or 0
+        floor = max(0, newest - MARK_FLOOR_SPAN)
+    count, newest = db.execute(above_q, {"branch_id": branch_id, "floor": floor}).one()
+    return StateMark(floor, int(count), int(newest or floor))
 
 
 def load_snapshot(session: Session, config: Config, branch_id: int, now: datetime) -> BranchSnapshot:
@@ -137,10 +186,7 @@ def load_snapshot(session: Session, config: Config, branch_id: int, now: datetim
             normal_service_s=normal,
         )
 
-    history = tuple(
-        CounterChange(at, counter_id, from_state or "closed", to_state)
-        for at, counter_id, from_state, to_state in db.execute(q.history, params).all()
-    )
+    history = history_loader(session, branch_id, day_start)
 
     return BranchSnapshot(
         branch_id=branch_id,
@@ -150,6 +196,6 @@ def load_snapshot(session: Session, config: Config, branch_id: int, now: datetim
         counters=counters,
         waiting=waiting,
         services=services,
-        counter_history=history,
+        load_history=history,
         languages=tuple(branch.languages),
     )

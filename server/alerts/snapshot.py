@@ -91,6 +91,13 @@ class BranchSnapshot:
     counter_history: tuple[CounterChange, ...] = ()
     languages: tuple[str, ...] = ("zh", "en")
     open_alert_keys: frozenset[tuple[str, str, str]] = field(default_factory=frozenset)
+    # Reads the day's counter history when a rule first needs it (the loader's, in the caller's
+    # transaction): most sweeps never do, and a busy day has thousands of counter changes.
+    load_history: Callable[[], tuple[CounterChange, ...]] | None = field(default=None, compare=False, repr=False)
+
+    @cached_property
+    def history(self) -> tuple[CounterChange, ...]:
+        return self.load_history() if self.load_history is not None else self.counter_history
 
     @cached_property
     def queues(self) -> dict[int, list[WaitingTicket]]:
@@ -143,7 +150,7 @@ class BranchSnapshot:
         tally: TallyOf = Counter(c.state for c in self.counters)
         if not holds(tally):
             return None
-        for change in reversed(self.counter_history):
+        for change in reversed(self.history):
             tally[change.to_state] -= 1
             tally[change.from_state] += 1
             if not holds(tally):

@@ -9,11 +9,12 @@ import statistics
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date, datetime, time, timezone
+from collections.abc import Callable
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import and_, func, or_, select
-from sqlalchemy.orm import Session
+from sqlalchemy import and_, event, func, or_, select
+from sqlalchemy.orm import ORMExecuteState, Session
 
 from server.config import Config
 from server.models import Branch, Counter, CounterService, Event, Service, Staff, Ticket
@@ -29,17 +30,37 @@ def day_start_utc(day: date, tz: ZoneInfo) -> datetime:
     return datetime.combine(day, time(0), tzinfo=tz).astimezone(timezone.utc)
 
 
+_CONFIG_CACHE = "callwise_branch_config"
+
+
+@event.listens_for(Session, "after_commit")
+@event.listens_for(Session, "after_rollback")
+def _forget_config(session: Session, *_: Any) -> None:
+    session.info.pop(_CONFIG_CACHE, None)
+
+
+def _config_rows(session: Session, key: tuple[Any, ...], read: Callable[[], Any]) -> Any:
+    """Services and counter lists, read once per transaction: they change only when the config is
+    synced (server/branches.py, which reads none of them), never by a queueing change, and one
+    change's views ask for them several times."""
+    cache: dict[tuple[Any, ...], Any] = session.info.setdefault(_CONFIG_CACHE, {})
+    if key not in cache:
+        cache[key] = read()
+    return cache[key]
+
+
 def services_by_code(session: Session, branch_id: int) -> dict[str, Service]:
     """The branch's active services, in display order."""
-    rows = session.scalars(
-        select(Service).where(Service.branch_id == branch_id, Service.active.is_(True)).order_by(Service.position)
-    )
-    return {service.code: service for service in rows}
+    return dict(_config_rows(session, ("services_by_code", branch_id), lambda: {
+        service.code: service for service in session.scalars(
+            select(Service).where(Service.branch_id == branch_id, Service.active.is_(True)).order_by(Service.position))
+    }))
 
 
 def services_by_id(session: Session, branch_id: int) -> dict[int, Service]:
-    rows = session.scalars(select(Service).where(Service.branch_id == branch_id))
-    return {service.id: service for service in rows}
+    return dict(_config_rows(session, ("services_by_id", branch_id), lambda: {
+        service.id: service for service in session.scalars(select(Service).where(Service.branch_id == branch_id))
+    }))
 
 
 def waiting_counts(session: Session, branch_id: int) -> dict[int, int]:
@@ -54,15 +75,22 @@ def waiting_counts(session: Session, branch_id: int) -> dict[int, int]:
 
 def counter_services(session: Session, branch_id: int) -> dict[int, list[int]]:
     """Service ids per counter id, in the counter's call order."""
-    rows = session.execute(
-        select(CounterService.counter_id, CounterService.service_id)
-        .join(Counter, Counter.id == CounterService.counter_id)
-        .where(Counter.branch_id == branch_id)
-        .order_by(CounterService.counter_id, CounterService.rank)
-    )
+
+    def read() -> dict[int, list[int]]:
+        rows = session.execute(
+            select(CounterService.counter_id, CounterService.service_id)
+            .join(Counter, Counter.id == CounterService.counter_id)
+            .where(Counter.branch_id == branch_id)
+            .order_by(CounterService.counter_id, CounterService.rank)
+        )
+        out: dict[int, list[int]] = defaultdict(list)
+        for counter_id, service_id in rows:
+            out[counter_id].append(service_id)
+        return out
+
+    cached = _config_rows(session, ("counter_services", branch_id), read)
     out: dict[int, list[int]] = defaultdict(list)
-    for counter_id, service_id in rows:
-        out[counter_id].append(service_id)
+    out.update({counter_id: list(ids) for counter_id, ids in cached.items()})
     return out
 
 
@@ -98,10 +126,55 @@ class BranchLoad:
         return self.estimate(service_id, self.waiting.get(service_id, 0) + 1)
 
 
+_LOAD_CACHE = "callwise_branch_load"
+
+
+@event.listens_for(Session, "after_flush")
+@event.listens_for(Session, "after_commit")
+@event.listens_for(Session, "after_rollback")
+def _forget_loads(session: Session, *_: Any) -> None:
+    session.info.pop(_LOAD_CACHE, None)
+
+
+@event.listens_for(Session, "do_orm_execute")
+def _forget_loads_on_write(state: ORMExecuteState) -> None:
+    if not state.is_select:
+        state.session.info.pop(_LOAD_CACHE, None)
+
+
+def recent_durations_by_service(session: Session, branch_id: int, since: datetime, limit: int) -> dict[int, list[float]]:
+    """Counter time (call to finish) of each service's latest ``limit`` finished tickets since
+    ``since``, newest first: one query for every service (a window per service)."""
+    rank = func.row_number().over(
+        partition_by=Ticket.service_id, order_by=(Ticket.finished_at.desc(), Ticket.id.desc())
+    ).label("rank")
+    latest = (
+        select(Ticket.service_id, Ticket.called_at, Ticket.finished_at, rank)
+        .where(Ticket.branch_id == branch_id, Ticket.status == TicketStatus.DONE.value, Ticket.finished_at >= since)
+        .subquery()
+    )
+    rows = session.execute(
+        select(latest.c.service_id, latest.c.called_at, latest.c.finished_at)
+        .where(latest.c.rank <= limit)
+        .order_by(latest.c.service_id, latest.c.rank)
+    )
+    out: dict[int, list[float]] = defaultdict(list)
+    for service_id, called, finished in rows:
+        if called is not None and finished is not None:
+            out[service_id].append((finished - called).total_seconds())
+    return out
+
+
 def branch_load(
     session: Session, config: Config, branch_id: int, now: datetime, only_service: int | None = None
 ) -> BranchLoad:
-    """Service loads for every active service of the branch (or only one, for the issue path)."""
+    """Service loads for every active service of the branch (or only one, for the issue path).
+
+    The whole-branch load is kept for the rest of the transaction until something is written: one
+    change's events (the counter's view, the queue summary) all need it at the same moment."""
+    cache: dict[tuple[int, datetime], BranchLoad] = session.info.setdefault(_LOAD_CACHE, {})
+    if only_service is None and (branch_id, now) in cache:
+        return cache[(branch_id, now)]
     services = services_by_id(session, branch_id)
     waiting = waiting_counts(session, branch_id)
     counters = session.execute(
@@ -112,15 +185,22 @@ def branch_load(
     lists = counter_services(session, branch_id) if counters else {}
     since = day_start_utc(now.astimezone(config.tz).date(), config.tz)
     means = {}
+    window = config.queue.service_time_window
+    if only_service is not None:
+        durations = {only_service: recent_service_durations(session, only_service, since, window)}
+    else:
+        durations = recent_durations_by_service(session, branch_id, since, window)
     for service_id, service in services.items():
         if only_service is not None and service_id != only_service:
             continue
-        durations = recent_service_durations(session, service_id, since, config.queue.service_time_window)
         means[service_id] = mean_service_seconds(
-            durations, service.expected_minutes * 60, config.queue.service_time_min_samples
+            durations.get(service_id, []), service.expected_minutes * 60, config.queue.service_time_min_samples
         )
     loads = service_loads(((state, lists.get(counter_id, [])) for counter_id, state in counters), waiting, means)
-    return BranchLoad(waiting=waiting, loads=loads)
+    load = BranchLoad(waiting=waiting, loads=loads)
+    if only_service is None:
+        cache[(branch_id, now)] = load
+    return load
 
 
 def queue_summary(session: Session, config: Config, branch_id: int, now: datetime) -> list[dict[str, Any]]:

@@ -272,3 +272,27 @@ def test_a_day_of_instant_services_does_not_make_every_service_an_overrun(api):
     assert open_alerts(api, "service_overrun") == []
     advance(api, 1)
     assert len(open_alerts(api, "service_overrun")) == 1
+
+
+def test_a_sweep_of_an_unchanged_branch_reuses_its_snapshot_and_any_change_is_read_afresh(api, rt, monkeypatch):
+    # The idle-counter alert is time-driven: it must still appear on a reused snapshot; and a change
+    # (here: the call that ends the idleness) must be read from the database, whichever way it came.
+    from server.alerts import engine as engine_module
+
+    reads = []
+    real = engine_module.load_snapshot
+    monkeypatch.setattr(engine_module, "load_snapshot", lambda *a, **k: reads.append(1) or real(*a, **k))
+    api.open(1, "teller1")
+    api.issue("A")
+    before = len(reads)
+    for _ in range(30):
+        advance(api, 2)  # 30 sweeps of a branch where nothing happens
+    assert len(reads) == before  # not one full read
+    [alert] = open_alerts(api, "idle_counter")
+    assert alert["severity"] == "warning"
+    # A change made behind the engine's back (no after-change evaluation: as if by another process).
+    rt.change_listeners.clear()
+    api.ok(1, "call-next")
+    advance(api, 2)
+    assert len(reads) == before + 1
+    assert open_alerts(api, "idle_counter") == []

@@ -1,0 +1,229 @@
+"""Complaint incidents, counted from what happened (tickets and counter history), never from alerts.
+
+These are complaint kinds #3-#6 of PRODUCT.md as a bank would count them afterwards:
+
+- ``short_queue``: a customer with at most ``max_ahead`` people ahead at arrival waited longer
+  than ``short_queue_s`` (10 min) to be called. The incident happens at arrival + 10 min.
+- ``idle_counter``: a counter open, staffed and free (neither calling, serving nor paused) while
+  customers it may serve were waiting, for longer than ``idle_s`` (3 min) without a break.
+- ``paused_ratio``: half or more of the staffed counters paused, while anybody waited, for longer
+  than ``paused_s`` (10 min) without a break.
+- ``service_overrun``: a transaction (start to finish) longer than ``overrun_factor`` (2) times
+  its service's normal time.
+
+Then each incident is matched with the alerts raised before it on the same subject, which gives
+recall and lead time, and each alert with the incident it foretold, which gives the false alarms.
+All times are seconds on one time line (the simulator uses seconds after opening).
+"""
+
+from __future__ import annotations
+
+import statistics
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+KINDS = ("short_queue", "idle_counter", "paused_ratio", "service_overrun")
+# The alert rules that warn of each kind of incident, and whose alerts a kind of incident makes true.
+WARNED_BY = {
+    "short_queue": ("short_queue_long_wait",),
+    "idle_counter": ("idle_counter",),
+    "paused_ratio": ("paused_ratio",),
+    "service_overrun": ("service_overrun", "help_requested"),
+}
+FORETELLS = {"short_queue_long_wait": "short_queue", "idle_counter": "idle_counter",
+             "paused_ratio": "paused_ratio", "service_overrun": "service_overrun"}
+
+
+@dataclass(frozen=True)
+class TicketRecord:
+    id: int
+    service: str
+    people_ahead: int
+    issued: float
+    called: float | None = None  # first call
+    served: float | None = None  # service started
+    finished: float | None = None
+    counter: int | None = None  # the counter that served it
+
+
+@dataclass
+class CounterRecord:
+    number: int
+    services: tuple[str, ...]
+    states: list[tuple[float, str]] = field(default_factory=list)  # (since, state), in time order
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    max_ahead: int = 2
+    short_queue_s: float = 600.0
+    idle_s: float = 180.0
+    paused_share: float = 0.5
+    paused_s: float = 600.0
+    overrun_factor: float = 2.0
+
+
+@dataclass(frozen=True)
+class Incident:
+    kind: str
+    subject: str  # "ticket:<id>", "counter:<number>" or "branch"
+    start: float  # when the situation began (arrival, the counter free with people waiting, ...)
+    at: float  # when it became a complaint
+    counter: int | None = None  # for a transaction overrun: the counter it ran at
+
+
+@dataclass(frozen=True)
+class AlertRecord:
+    rule: str
+    subject: str  # same form as Incident.subject
+    raised: float
+    resolved: float | None = None
+
+
+def waits(tickets: Iterable[TicketRecord], end: float) -> dict[int, float]:
+    """Each ticket's wait: issue to first call (or to ``end`` for one never called)."""
+    return {t.id: (t.called if t.called is not None else end) - t.issued for t in tickets}
+
+
+def normal_service_s(tickets: Iterable[TicketRecord], expected_s: dict[str, float], min_samples: int = 5) -> dict[str, float]:
+    """Each service's normal transaction time that day: the median of its finished transactions, or
+    the expected time where fewer than ``min_samples`` finished."""
+    took: dict[str, list[float]] = {}
+    for t in tickets:
+        if t.served is not None and t.finished is not None:
+            took.setdefault(t.service, []).append(t.finished - t.served)
+    return {code: statistics.median(took[code]) if len(took.get(code, [])) >= min_samples else expected
+            for code, expected in expected_s.items()}
+
+
+def count_incidents(
+    tickets: list[TicketRecord], counters: list[CounterRecord], normal_s: dict[str, float], end: float,
+    limits: Thresholds = Thresholds(),
+) -> list[Incident]:
+    """Every incident of the day (up to ``end``), in time order."""
+    found: list[Incident] = []
+    for t in tickets:
+        wait = (t.called if t.called is not None else end) - t.issued
+        if t.people_ahead <= limits.max_ahead and wait > limits.short_queue_s:
+            found.append(Incident("short_queue", f"ticket:{t.id}", t.issued, t.issued + limits.short_queue_s))
+        if t.served is not None and t.finished is not None and t.service in normal_s:
+            line = limits.overrun_factor * normal_s[t.service]
+            if t.finished - t.served > line:
+                found.append(Incident("service_overrun", f"ticket:{t.id}", t.served, t.served + line, t.counter))
+    waiting = {code: _union((t.issued, t.called if t.called is not None else end)
+                            for t in tickets if t.service == code) for code in {t.service for t in tickets}}
+    for counter in counters:
+        free = [span for span, state in _spans(counter.states, end) if state == "idle"]
+        eligible = _union(span for code in counter.services for span in waiting.get(code, []))
+        for a, b in _intersect(free, eligible):
+            if b - a > limits.idle_s:
+                found.append(Incident("idle_counter", f"counter:{counter.number}", a, a + limits.idle_s))
+    anybody = _union(span for spans in waiting.values() for span in spans)
+    for a, b in _intersect(_paused_stretches(counters, end, limits.paused_share), anybody):
+        if b - a > limits.paused_s:
+            found.append(Incident("paused_ratio", "branch", a, a + limits.paused_s))
+    return sorted(found, key=lambda i: (i.at, i.kind, i.subject))
+
+
+def _spans(states: list[tuple[float, str]], end: float) -> list[tuple[tuple[float, float], str]]:
+    out = []
+    for (since, state), nxt in zip(states, [*states[1:], (end, "")], strict=True):
+        if nxt[0] > since:
+            out.append(((since, min(nxt[0], end)), state))
+    return out
+
+
+def _union(spans: Iterable[tuple[float, float]]) -> list[tuple[float, float]]:
+    merged: list[list[float]] = []
+    for a, b in sorted(s for s in spans if s[1] > s[0]):
+        if merged and a <= merged[-1][1]:
+            merged[-1][1] = max(merged[-1][1], b)
+        else:
+            merged.append([a, b])
+    return [(a, b) for a, b in merged]
+
+
+def _intersect(xs: list[tuple[float, float]], ys: list[tuple[float, float]]) -> list[tuple[float, float]]:
+    """The intersection of two sorted lists of disjoint spans, merged where they touch."""
+    out, i, j = [], 0, 0
+    while i < len(xs) and j < len(ys):
+        a, b = max(xs[i][0], ys[j][0]), min(xs[i][1], ys[j][1])
+        if a < b:
+            out.append((a, b))
+        if xs[i][1] < ys[j][1]:
+            i += 1
+        else:
+            j += 1
+    return _union(out)
+
+
+def _paused_stretches(counters: list[CounterRecord], end: float, share: float) -> list[tuple[float, float]]:
+    """When at least ``share`` of the staffed (not closed) counters were paused."""
+    changes = sorted((since, c.number, state) for c in counters for since, state in c.states)
+    now: dict[int, str] = {}
+    out, start = [], None
+    for i, (at, number, state) in enumerate(changes):
+        now[number] = state
+        if i + 1 < len(changes) and changes[i + 1][0] == at:
+            continue  # settle every change at one instant before judging it
+        staffed = [s for s in now.values() if s != "closed"]
+        holds = bool(staffed) and sum(s == "paused" for s in staffed) >= share * len(staffed)
+        if holds and start is None:
+            start = at
+        elif not holds and start is not None:
+            out.append((start, at))
+            start = None
+    if start is not None and start < end:
+        out.append((start, end))
+    return out
+
+
+# --- alerts against incidents ----------------------------------------------------------------------
+
+
+def match(incidents: list[Incident], alerts: list[AlertRecord]) -> dict[str, Any]:
+    """Recall and lead time per kind of incident, and the share of alerts no incident followed.
+
+    An incident was *warned* when an alert of a rule that warns of it (``WARNED_BY``) on the same
+    subject was raised between the start of the situation and the incident (for a transaction
+    overrun, a help request at its counter during the transaction counts too). Its lead time is
+    from the first such alert to the incident. An alert is *false* when no incident of the kind it
+    foretells (``FORETELLS``) happened on its subject while it could have: after its situation
+    began and no earlier than the alert. (With a manager who acts, an alert followed by no incident
+    may be one that prevented it: read the false-alert share of a ``--no-manager`` run.)
+    """
+    by_subject: dict[tuple[str, str], list[AlertRecord]] = {}
+    for alert in alerts:
+        by_subject.setdefault((alert.rule, alert.subject), []).append(alert)
+    per_kind: dict[str, dict[str, Any]] = {k: {"incidents": 0, "warned": 0, "lead_s": []} for k in KINDS}
+    for incident in incidents:
+        entry = per_kind[incident.kind]
+        entry["incidents"] += 1
+        raised = [a.raised for rule in WARNED_BY[incident.kind] for a in _alerts_for(by_subject, rule, incident)
+                  if incident.start <= a.raised <= incident.at]
+        if raised:
+            entry["warned"] += 1
+            entry["lead_s"].append(incident.at - min(raised))
+    foretelling = [a for a in alerts if a.rule in FORETELLS]
+    false = [a for a in foretelling if not any(
+        i.kind == FORETELLS[a.rule] and i.subject == a.subject and i.start <= a.raised <= i.at for i in incidents)]
+    result: dict[str, Any] = {}
+    for kind, entry in per_kind.items():
+        leads = entry.pop("lead_s")
+        entry["recall"] = round(entry["warned"] / entry["incidents"], 4) if entry["incidents"] else None
+        entry["median_lead_s"] = round(statistics.median(leads), 1) if leads else None
+        result[kind] = entry
+    return {
+        "per_kind": result,
+        "alerts_foretelling": len(foretelling),
+        "false_alerts": len(false),
+        "false_alert_share": round(len(false) / len(foretelling), 4) if foretelling else None,
+    }
+
+
+def _alerts_for(by_subject: dict[tuple[str, str], list[AlertRecord]], rule: str, incident: Incident) -> list[AlertRecord]:
+    if rule == "help_requested":
+        # A help request is about the counter; the overrun is about the ticket it was serving.
+        return by_subject.get((rule, f"counter:{incident.counter}"), []) if incident.counter is not None else []
+    return by_subject.get((rule, incident.subject), [])

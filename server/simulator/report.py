@@ -1,0 +1,90 @@
+"""What a simulated day shows: the terminal summary and the charts."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from server.simulator.incidents import KINDS
+from server.simulator.run import Result
+
+RULE_COLOURS = {
+    "short_queue_long_wait": "#d62728", "idle_counter": "#ff7f0e", "paused_ratio": "#9467bd",
+    "long_pause": "#8c564b", "service_overrun": "#e377c2", "help_requested": "#17becf",
+    "eta_broken": "#7f7f7f", "service_level": "#bcbd22",
+}
+
+
+def _minutes(value: float | None) -> str:
+    return "—" if value is None else f"{value / 60:.1f} min"
+
+
+def _share(value: float | None) -> str:
+    return "—" if value is None else f"{value:.0%}"
+
+
+def summary_text(s: dict[str, Any]) -> str:
+    wait = s["wait_s"]
+    lines = [
+        f"Simulated day: seed {s['seed']}, policy {s['policy']}, manager {'on' if s['manager'] else 'off'}",
+        f"  tickets {s['tickets']} (served {s['served']}), wait mean {_minutes(wait['mean'])}, "
+        f"p50 {_minutes(wait['p50'])}, p90 {_minutes(wait['p90'])}, longest {_minutes(wait['max'])}",
+        f"  complaint incidents: {s['incidents']['total']}  ("
+        + ", ".join(f"{k} {s['incidents'][k]}" for k in KINDS) + ")",
+        "  warned beforehand: " + ", ".join(
+            f"{k} {_share(s['recall'][k])} (lead {_minutes(s['median_lead_s'][k])})" for k in KINDS
+            if s["incidents"][k]) if s["incidents"]["total"] else "  warned beforehand: no incidents to warn of",
+        "  alerts: " + (", ".join(f"{rule} {n}" for rule, n in s["alerts"].items()) or "none")
+        + f"; not followed by an incident: {_share(s['false_alert_share'])}",
+        f"  estimated wait, mean error: {_minutes(s['eta_mae_s'])} (naive estimate: {_minutes(s['eta_naive_mae_s'])})",
+    ]
+    if s["manager"]:
+        lines.append("  manager acted on: " + (", ".join(f"{r} {n}" for r, n in s["manager_actions"].items()) or "nothing"))
+    lines.append(f"  ran in {s['run_s']:.1f} s")
+    return "\n".join(lines)
+
+
+def plot(result: Result, folder: str | Path) -> list[Path]:
+    """Two PNG charts on one time line: the waiting line and each ticket's wait, with the alerts
+    raised and the incidents below them. Returns the files written."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    s = result.summary
+    opening = s.get("opening_hour", 9.0)
+    hours = lambda seconds: opening + seconds / 3600  # noqa: E731 - the clock of the simulated branch
+    fig, (queue_ax, wait_ax, alert_ax) = plt.subplots(
+        3, 1, figsize=(11, 8.5), sharex=True, gridspec_kw={"height_ratios": [3, 3, 2]})
+    xs = [hours(at) for at, _ in result.waiting_line]
+    queue_ax.step(xs, [n for _, n in result.waiting_line], where="post", color="#1f77b4")
+    queue_ax.set_ylabel("customers waiting")
+    queue_ax.set_title(f"A simulated day — seed {s['seed']}, {s['policy']}, manager {'on' if s['manager'] else 'off'}")
+    called = [t for t in result.tickets if t.called is not None]
+    short = [t for t in called if t.people_ahead <= 2]
+    wait_ax.scatter([hours(t.issued) for t in called], [(t.called - t.issued) / 60 for t in called],  # type: ignore[operator]
+                    s=6, color="#aaaaaa", label="every ticket")
+    wait_ax.scatter([hours(t.issued) for t in short], [(t.called - t.issued) / 60 for t in short],  # type: ignore[operator]
+                    s=10, color="#d62728", label="≤ 2 ahead at arrival")
+    wait_ax.axhline(10, color="#d62728", linewidth=0.8, linestyle="--")
+    wait_ax.set_ylabel("wait (min) by arrival")
+    wait_ax.legend(loc="upper left", fontsize=8)
+    rules = sorted({a.rule for a in result.alerts})
+    rows = rules + [f"incident: {k}" for k in KINDS]
+    for row, rule in enumerate(rules):
+        alert_ax.scatter([hours(a.raised) for a in result.alerts if a.rule == rule], [row] * sum(
+            1 for a in result.alerts if a.rule == rule), marker="|", s=80, color=RULE_COLOURS.get(rule, "#333333"))
+    for offset, kind in enumerate(KINDS):
+        at = [hours(i.at) for i in result.incidents if i.kind == kind]
+        alert_ax.scatter(at, [len(rules) + offset] * len(at), marker="x", s=30, color="black")
+    alert_ax.set_yticks(range(len(rows)), rows, fontsize=7)
+    alert_ax.set_xlabel("time of day (h)")
+    alert_ax.set_ylim(-0.5, len(rows) - 0.5)
+    fig.tight_layout()
+    day = folder / f"day-seed{s['seed']}-{s['policy']}-{'manager' if s['manager'] else 'nomanager'}.png"
+    fig.savefig(day, dpi=110)
+    plt.close(fig)
+    return [day]

@@ -1,0 +1,535 @@
+"""A branch day, simulated: the real domain services and alert engine on a manual clock.
+
+Customers arrive (``world.Draws.arrivals``) and take tickets through ``service.issue_ticket`` as a
+kiosk would; tellers open their counters and call, start, complete, pause and ask for help through
+the same functions the HTTP API calls; the alert engine evaluates after every change and sweeps
+every ``tick`` seconds of simulated time; the lobby manager hears the alerts the engine publishes
+(the events the dashboard gets) and reacts, or not. Nothing here decides what the system would do:
+it only plays the people. Afterwards ``incidents`` counts the complaints from the history in the
+database, and matches them with the alerts.
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+import os
+import statistics
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, time as clock_time, timedelta, timezone
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import insert, select
+
+from server.actors import Actor
+from server.bootstrap import open_runtime
+from server.clock import ManualClock
+from server.config import Config, load_config
+from server.errors import CallwiseError, NotFound
+from server.models import Alert, Counter, Device, Event, Service, Staff, Ticket
+from server.queueing import service as domain
+from server.runtime import Runtime
+from server.simulator.incidents import (
+    AlertRecord,
+    CounterRecord,
+    Thresholds,
+    TicketRecord,
+    count_incidents,
+    match,
+    normal_service_s,
+)
+from server.simulator.world import Customer, Draws, World
+
+DEFAULT_CONFIG = Path(__file__).with_name("busy_branch.toml")
+DAY = datetime(2026, 12, 1).date()  # a Tuesday
+REACTS_TO = ("alert_raised", "alert_changed")
+# Seconds of simulated time between alert sweeps. A server sweeps every [alerts] tick_s (2 s); the
+# simulator's default of 5 s makes a day about a fifth faster and a time-driven alert at most 3 s
+# later (every change is still evaluated at once). --tick 2 gives the server's cadence exactly.
+SIM_TICK_S = 5.0
+
+
+@dataclass
+class Teller:
+    number: int
+    services: tuple[str, ...]
+    actor: Actor
+    slow: bool
+    reserve: bool
+    lunch: tuple[float, float] | None  # (due, length); None once taken
+    state: str = "closed"
+    gen: int = 0  # bumped to cancel what was scheduled for this teller
+    call_pending: bool = False
+    wants_work: bool = False  # idle with nothing to call: an arrival wakes them
+    ticket: int | None = None  # the ticket called or served
+    customer_started: float = 0.0
+    auth: tuple[float, float] | None = None  # (help requested at, extra seconds) of a long authorization
+    finish_at: float | None = None
+
+
+@dataclass
+class Result:
+    summary: dict[str, Any]
+    tickets: list[TicketRecord] = field(default_factory=list)
+    alerts: list[AlertRecord] = field(default_factory=list)
+    incidents: list[Any] = field(default_factory=list)
+    waiting_line: list[tuple[float, int]] = field(default_factory=list)
+
+
+class Simulation:
+    def __init__(
+        self, *, seed: int, policy: str = "at_risk_first", manager: bool = True, world: World | None = None,
+        config_path: str | os.PathLike[str] | None = None, tick_s: float | None = None,
+        database_dir: str | os.PathLike[str] | None = None, progress: Callable[[float], None] | None = None,
+    ) -> None:
+        self.seed, self.policy, self.manager = seed, policy, manager
+        self.world = world or World()
+        self.draws = Draws(self.world, seed)
+        self.progress = progress
+        self._folder = tempfile.TemporaryDirectory(prefix="callwise-sim-", dir=database_dir or _scratch_dir())
+        url = f"sqlite:///{Path(self._folder.name) / 'sim.db'}"
+        self.config: Config = load_config(
+            config_path or DEFAULT_CONFIG,
+            overrides={"server": {"database_url": url, "mode": "demo"}, "clock": {"mode": "manual"},
+                       "queue": {"policy": policy}},
+        )
+        tz = ZoneInfo(self.config.branch.timezone)
+        self.opening = datetime.combine(DAY, _parse_time(self.config.branch.opening_time), tz).astimezone(timezone.utc)
+        closing = datetime.combine(DAY, _parse_time(self.config.branch.closing_time), tz).astimezone(timezone.utc)
+        self.day_s = (closing - self.opening).total_seconds()
+        self.tick_s = tick_s if tick_s is not None else SIM_TICK_S
+        self.clock = ManualClock(self.opening - timedelta(minutes=5))
+        self.rt: Runtime = open_runtime(self.config, clock=self.clock, publisher=self)
+        self.branch_id = self.rt.default_branch_id
+        self.services = {s.code: s for s in self.config.services}
+        self.by_kind: dict[str, list[str]] = {}
+        for s in self.config.services:
+            self.by_kind.setdefault(s.kind, []).append(s.code)
+        self._queue: list[tuple[float, int, Callable[..., None], tuple[Any, ...]]] = []
+        self._order = itertools.count()
+        self.now = 0.0
+        self.waiting: dict[int, str] = {}  # ticket id -> service code, as the tellers see the hall
+        self.customers: dict[int, Customer] = {}  # ticket id -> who holds it
+        self.open_at_issue: dict[int, int] = {}
+        self.reacted: set[tuple[int, str]] = set()
+        self.manager_actions: dict[str, int] = {}
+        self.errors: dict[str, int] = {}
+        self._make_people()
+
+    # --- set-up --------------------------------------------------------------------------------
+
+    def _make_people(self) -> None:
+        """Staff rows for the tellers and the manager (they never log in: no password works), a kiosk."""
+        counters = sorted(self.config.counters, key=lambda c: c.number)
+        reserve = {c.number for c in counters[len(counters) - self.world.reserve_counters:]} if self.world.reserve_counters else set()
+        with self.rt.uow() as uow:
+            session = uow.session
+            rows = [{"username": f"sim-teller-{c.number}", "display_name": f"Teller {c.number}", "password_hash": "!",
+                     "role": "teller", "branch_id": self.branch_id, "created_at": self.clock.now()} for c in counters]
+            rows.append({"username": "sim-manager", "display_name": "Lobby manager", "password_hash": "!",
+                         "role": "manager", "branch_id": self.branch_id, "created_at": self.clock.now()})
+            session.execute(insert(Staff), rows)
+            session.add(Device(branch_id=self.branch_id, name="sim-kiosk", kind="kiosk",
+                               token_hash=f"sim-{self.seed}-{os.getpid()}", created_at=self.clock.now()))
+            uow.commit()
+        with self.rt.reading() as session:
+            ids = {s.username: s.id for s in session.scalars(select(Staff))}
+            kiosk = session.scalar(select(Device.id).where(Device.name == "sim-kiosk"))
+        self.kiosk = Actor(kind="device", id=kiosk, role="kiosk", branch_id=self.branch_id, name="sim-kiosk")
+        self.manager_actor = Actor(kind="staff", id=ids["sim-manager"], role="manager", branch_id=self.branch_id,
+                                   name="sim-manager")
+        self.tellers: dict[int, Teller] = {}
+        for c in counters:
+            actor = Actor(kind="staff", id=ids[f"sim-teller-{c.number}"], role="teller", branch_id=self.branch_id,
+                          name=f"sim-teller-{c.number}")
+            self.tellers[c.number] = Teller(c.number, tuple(c.services), actor, self.draws.slow_teller(c.number),
+                                            c.number in reserve, self.draws.lunch(c.number))
+
+    # --- the event loop ------------------------------------------------------------------------
+
+    def at(self, when: float, action: Callable[..., None], *args: Any) -> None:
+        heapq.heappush(self._queue, (when, next(self._order), action, args))
+
+    def run(self) -> Result:
+        started = time.perf_counter()
+        for t in self.draws.arrivals(self.day_s):
+            self.at(t, self.arrive)
+        for teller in self.tellers.values():
+            if not teller.reserve:
+                self.at(self.draws.teller(teller.number).uniform(0, 60), self.open_counter, teller)
+        self.at(self.day_s, self.closing_time)
+        next_sweep = 0.0
+        while self._queue:
+            when = self._queue[0][0]
+            while next_sweep <= when:
+                self._move_to(next_sweep)
+                self.rt.alerts.sweep()
+                next_sweep += self.tick_s
+            when, _, action, args = heapq.heappop(self._queue)
+            self._move_to(when)
+            action(*args)
+        self._move_to(max(self.now, self.day_s))
+        self.rt.alerts.sweep()
+        return self._result(time.perf_counter() - started)
+
+    def _move_to(self, when: float) -> None:
+        if when > self.now:
+            if self.progress is not None:
+                self.progress(min(when, self.day_s) - min(self.now, self.day_s))
+            self.now = when
+        self.clock.set(self.opening + timedelta(seconds=self.now))
+
+    def _do(self, what: str, call: Callable[..., Any], *args: Any) -> Any:
+        """A domain call; a refusal is counted (it means the people model did something invalid)."""
+        try:
+            return call(self.rt, *args)
+        except NotFound:
+            raise
+        except CallwiseError as exc:
+            key = f"{what}:{getattr(exc, 'code', type(exc).__name__)}"
+            self.errors[key] = self.errors.get(key, 0) + 1
+            return None
+
+    # --- customers -----------------------------------------------------------------------------
+
+    def arrive(self) -> None:
+        customer = self.draws.customer(self.by_kind, self.services)
+        code = customer.service
+        ticket, _ = self._do("issue", domain.issue_ticket, self.kiosk, self.branch_id, code) or (None, None)
+        if ticket is None:
+            return
+        self.waiting[ticket["id"]] = code
+        self.customers[ticket["id"]] = customer
+        self.open_at_issue[ticket["id"]] = sum(
+            1 for t in self.tellers.values() if t.state != "closed" and code in t.services)
+        # The consoles show the new customer; one free teller who may serve them takes it (the
+        # others see that nobody is left for them, as their screens say).
+        free = [t for t in self.tellers.values() if t.wants_work and code in t.services]
+        if free:
+            teller = free[0] if len(free) == 1 else self.draws.hall.choice(free)
+            teller.wants_work = False
+            self.ready(teller)
+
+    # --- tellers -------------------------------------------------------------------------------
+
+    def open_counter(self, teller: Teller) -> None:
+        if teller.state != "closed":
+            return
+        if self._do("open", domain.open_counter, teller.actor, self.branch_id, teller.number) is not None:
+            teller.state = "idle"
+            self.ready(teller)
+
+    def ready(self, teller: Teller, *, prompt: bool = False) -> None:
+        """The teller is free: they will press call-next after their habit's delay (or at once)."""
+        if teller.state != "idle" or teller.call_pending:
+            return
+        if not any(code in teller.services for code in self.waiting.values()):
+            teller.wants_work = True
+            if self.now >= self.day_s:
+                self.at(self.now, self.close, teller, teller.gen)
+            return
+        teller.call_pending = True
+        delay = 0.0 if prompt else self.draws.call_delay_s(teller.number, teller.slow)
+        self.at(self.now + delay, self.call, teller, teller.gen)
+
+    def call(self, teller: Teller, gen: int) -> None:
+        if gen != teller.gen or teller.state != "idle":
+            return
+        teller.call_pending = False
+        if not any(code in teller.services for code in self.waiting.values()):
+            self.ready(teller)  # someone else called them meanwhile: the console shows nobody waiting
+            return
+        try:
+            ticket = self._do("call_next", domain.call_next, teller.actor, self.branch_id, teller.number)
+        except NotFound:
+            teller.wants_work = True  # another counter took the last one
+            return
+        if ticket is None:
+            return
+        self.waiting.pop(ticket["id"], None)
+        teller.state, teller.ticket = "calling", ticket["id"]
+        customer = self.customers[ticket["id"]]
+        if customer.no_show:
+            self.at(self.now + self.world.no_show_wait_s, self.recall, teller, teller.gen)
+        else:
+            self.at(self.now + customer.walk_s, self.start, teller, teller.gen)
+
+    def recall(self, teller: Teller, gen: int) -> None:
+        if gen != teller.gen or teller.state != "calling":
+            return
+        self._do("recall", domain.recall, teller.actor, self.branch_id, teller.number)
+        self.at(self.now + self.world.no_show_wait_s, self.no_show, teller, teller.gen)
+
+    def no_show(self, teller: Teller, gen: int) -> None:
+        if gen != teller.gen or teller.state != "calling":
+            return
+        self._do("no_show", domain.no_show, teller.actor, self.branch_id, teller.number)
+        teller.state, teller.ticket = "idle", None
+        self.after_customer(teller, 0.0)
+
+    def start(self, teller: Teller, gen: int) -> None:
+        if gen != teller.gen or teller.state != "calling":
+            return
+        self._do("start", domain.start_service, teller.actor, self.branch_id, teller.number)
+        teller.state, teller.customer_started = "serving", self.now
+        customer = self.customers[teller.ticket]  # type: ignore[index]
+        took = customer.service_s
+        teller.auth = customer.auth
+        if teller.auth is not None:
+            self.at(self.now + teller.auth[0], self.request_help, teller, teller.gen)
+            took += teller.auth[1]
+        teller.finish_at = self.now + took
+        self.at(teller.finish_at, self.finish, teller, teller.gen, teller.finish_at)
+
+    def request_help(self, teller: Teller, gen: int) -> None:
+        if gen == teller.gen and teller.state == "serving":
+            self._do("request_help", domain.request_help, teller.actor, self.branch_id, teller.number)
+
+    def finish(self, teller: Teller, gen: int, due: float) -> None:
+        if gen != teller.gen or teller.state != "serving" or due != teller.finish_at:
+            return
+        self._do("complete", domain.complete, teller.actor, self.branch_id, teller.number,
+                 self.customers[teller.ticket].outcome)  # type: ignore[index]
+        teller.state, teller.ticket, teller.auth, teller.finish_at = "idle", None, None, None
+        self.after_customer(teller, self.now - teller.customer_started)
+
+    def after_customer(self, teller: Teller, customer_s: float) -> None:
+        if self.now < self.day_s:
+            if teller.lunch is not None and self.now >= teller.lunch[0]:
+                length = teller.lunch[1]
+                teller.lunch = None
+                self.pause(teller, "break", length)
+                return
+            pause = self.draws.pause_after_customer(teller.number, customer_s)
+            if pause is not None:
+                self.pause(teller, *pause)
+                return
+        self.ready(teller)
+
+    def pause(self, teller: Teller, reason: str, length: float) -> None:
+        if self._do("pause", domain.pause, teller.actor, self.branch_id, teller.number, reason) is None:
+            self.ready(teller)
+            return
+        teller.state = "paused"
+        self.at(self.now + length, self.resume, teller, teller.gen)
+
+    def resume(self, teller: Teller, gen: int, *, prompt: bool = False) -> None:
+        if gen != teller.gen or teller.state != "paused":
+            return
+        self._do("resume", domain.resume, teller.actor, self.branch_id, teller.number)
+        teller.state = "idle"
+        self.ready(teller, prompt=prompt)
+
+    def closing_time(self) -> None:
+        """The doors close: tellers with nobody left to call sign off; the others serve the hall empty."""
+        for teller in self.tellers.values():
+            if teller.state == "idle" and teller.wants_work:
+                self.close(teller, teller.gen)
+
+    def close(self, teller: Teller, gen: int) -> None:
+        """After closing time, a teller with nobody left to call signs off."""
+        if gen != teller.gen or teller.state != "idle" or any(c in teller.services for c in self.waiting.values()):
+            return
+        if self._do("close", domain.close_counter, teller.actor, self.branch_id, teller.number) is not None:
+            teller.state, teller.wants_work = "closed", False
+            teller.gen += 1
+
+    # --- the lobby manager ---------------------------------------------------------------------
+
+    def publish(self, event: str, payload: dict[str, Any], rooms: list[str]) -> None:
+        """The engine's Socket.IO events: the manager's dashboard is the only listener here."""
+        if not self.manager or event not in REACTS_TO or payload.get("resolved_at") or payload.get("acknowledged_at"):
+            return
+        key = (payload["id"], payload["severity"])
+        if key in self.reacted:
+            return
+        self.reacted.add(key)
+        if self.draws.manager_reacts():
+            self.at(self.now + self.draws.manager_delay_s(), self.react, payload)
+
+    def react(self, alert: dict[str, Any]) -> None:
+        with self.rt.reading() as session:
+            row = session.get(Alert, alert["id"])
+            if row is None or row.resolved_at is not None:
+                return  # it cleared before the manager got there
+        # Seen on the dashboard: acknowledged first (it stops the reminders), then acted on.
+        self._do("acknowledge", lambda rt, *a: rt.alerts.acknowledge(*a), self.manager_actor, self.branch_id, alert["id"])
+        rule, subject = alert["rule"], alert["subject"]["id"]
+        done = False
+        if rule == "idle_counter":
+            done = self._nudge(self.tellers[int(subject)])
+        elif rule in ("short_queue_long_wait", "eta_broken", "service_level"):
+            code = subject if rule == "service_level" else self.waiting.get(int(subject))
+            if code is not None:
+                done = self._more_hands_for(code)
+        elif rule in ("paused_ratio", "long_pause"):
+            paused = [t for t in self.tellers.values() if t.state == "paused"]
+            if rule == "long_pause":
+                paused = [self.tellers[int(subject)]]
+            if paused:
+                done = self._end_pause(paused[0])
+            elif rule == "paused_ratio":
+                done = self._open_reserve(None)
+        elif rule in ("help_requested", "service_overrun"):
+            teller = self.tellers.get(alert["counter"]) if alert.get("counter") else None
+            done = teller is not None and self._help(teller)
+        if done:
+            self.manager_actions[rule] = self.manager_actions.get(rule, 0) + 1
+
+    def _nudge(self, teller: Teller) -> bool:
+        """"Counter 3, please call the next customer.\""""
+        if teller.state != "idle":
+            return False
+        teller.gen += 1
+        teller.call_pending = False
+        self.ready(teller, prompt=True)
+        return True
+
+    def _more_hands_for(self, code: str) -> bool:
+        """Someone free who may serve it calls now; else a pause ends; else a reserve counter opens."""
+        serving = [t for t in self.tellers.values() if code in t.services]
+        for teller in serving:
+            if teller.state == "idle":
+                return self._nudge(teller)
+        for teller in serving:
+            if teller.state == "paused":
+                return self._end_pause(teller)
+        return self._open_reserve(code)
+
+    def _end_pause(self, teller: Teller) -> bool:
+        teller.gen += 1
+        self.resume(teller, teller.gen, prompt=True)
+        return True
+
+    def _open_reserve(self, code: str | None) -> bool:
+        for teller in self.tellers.values():
+            if teller.state == "closed" and self.now < self.day_s and (code is None or code in teller.services):
+                self.open_counter(teller)
+                return True
+        return False
+
+    def _help(self, teller: Teller) -> bool:
+        """The manager gives the authorization: the transaction ends soon after."""
+        if teller.state != "serving" or teller.auth is None or teller.finish_at is None:
+            return False
+        sooner = self.now + self.draws.manager_help_s()
+        if sooner >= teller.finish_at:
+            return False
+        teller.auth, teller.finish_at = None, sooner
+        self.at(sooner, self.finish, teller, teller.gen, sooner)
+        return True
+
+    # --- what happened -------------------------------------------------------------------------
+
+    def _seconds(self, when: datetime | None) -> float | None:
+        return None if when is None else (when - self.opening).total_seconds()
+
+    def _result(self, run_s: float) -> Result:
+        end = self.now
+        with self.rt.reading() as session:
+            codes = {s.id: s.code for s in session.scalars(select(Service))}
+            numbers = {c.id: c.number for c in session.scalars(select(Counter))}
+            tickets = [
+                TicketRecord(t.id, codes[t.service_id], t.people_ahead, self._seconds(t.issued_at) or 0.0,
+                             self._seconds(t.called_at), self._seconds(t.served_at), self._seconds(t.finished_at),
+                             numbers.get(t.counter_id) if t.counter_id else None)
+                for t in session.scalars(select(Ticket).order_by(Ticket.id))
+            ]
+            promised = {t.id: t.estimated_wait_s for t in session.scalars(select(Ticket))}
+            counters = {c.id: CounterRecord(c.number, self.tellers[c.number].services, [(-300.0, "closed")])
+                        for c in session.scalars(select(Counter))}
+            for event in session.scalars(select(Event).where(Event.entity == "counter").order_by(Event.id)):
+                counters[event.entity_id].states.append((self._seconds(event.at) or 0.0, event.to_state))
+            alerts = [
+                AlertRecord(a.rule, "branch" if a.subject_kind == "branch" else f"{a.subject_kind}:{a.subject_id}",
+                            self._seconds(a.raised_at) or 0.0, self._seconds(a.resolved_at))
+                for a in session.scalars(select(Alert).order_by(Alert.id))
+            ]
+        normal = normal_service_s(tickets, {code: s.expected_minutes * 60 for code, s in self.services.items()})
+        incidents = count_incidents(tickets, list(counters.values()), normal, end, Thresholds(
+            max_ahead=self.config.alerts.short_queue_max_ahead))
+        matched = match(incidents, alerts)
+        called = [t for t in tickets if t.called is not None]
+        waits = sorted(t.called - t.issued for t in called if t.called is not None)
+        eta_errors = [abs(promised[t.id] - (t.called - t.issued)) for t in called if t.called is not None]
+        naive_errors = [
+            abs(t.people_ahead * normal[t.service] / max(1, self.open_at_issue.get(t.id, 1)) - (t.called - t.issued))
+            for t in called if t.called is not None
+        ]
+        per_kind = matched["per_kind"]
+        alert_counts: dict[str, int] = {}
+        for a in alerts:
+            alert_counts[a.rule] = alert_counts.get(a.rule, 0) + 1
+        summary = {
+            "seed": self.seed,
+            "policy": self.policy,
+            "manager": self.manager,
+            "tickets": len(tickets),
+            "served": sum(1 for t in tickets if t.finished is not None and t.served is not None),
+            "wait_s": {
+                "mean": round(statistics.fmean(waits), 1) if waits else None,
+                "p50": round(_quantile(waits, 0.5), 1) if waits else None,
+                "p90": round(_quantile(waits, 0.9), 1) if waits else None,
+                "max": round(waits[-1], 1) if waits else None,
+            },
+            "incidents": {**{k: per_kind[k]["incidents"] for k in per_kind}, "total": len(incidents)},
+            "alerts": dict(sorted(alert_counts.items())),
+            "short_queue_recall": per_kind["short_queue"]["recall"],
+            "short_queue_median_lead_s": per_kind["short_queue"]["median_lead_s"],
+            "recall": {k: per_kind[k]["recall"] for k in per_kind},
+            "median_lead_s": {k: per_kind[k]["median_lead_s"] for k in per_kind},
+            "false_alert_share": matched["false_alert_share"],
+            "eta_mae_s": round(statistics.fmean(eta_errors), 1) if eta_errors else None,
+            "eta_naive_mae_s": round(statistics.fmean(naive_errors), 1) if naive_errors else None,
+            "manager_actions": dict(sorted(self.manager_actions.items())),
+            "refused_actions": dict(sorted(self.errors.items())),
+            "opening_hour": round(self.opening.astimezone(ZoneInfo(self.config.branch.timezone)).hour
+                                  + self.opening.astimezone(ZoneInfo(self.config.branch.timezone)).minute / 60, 3),
+            "day_s": self.day_s,
+            "sim_end_s": round(end, 1),
+            "tick_s": self.tick_s,
+            "run_s": round(run_s, 2),
+        }
+        line = _waiting_line(tickets, end)
+        return Result(summary, tickets, alerts, incidents, line)
+
+    def close_database(self) -> None:
+        self.rt.db.dispose()
+        self._folder.cleanup()
+
+
+def _waiting_line(tickets: list[TicketRecord], end: float) -> list[tuple[float, int]]:
+    steps = sorted([(t.issued, 1) for t in tickets] + [(t.called if t.called is not None else end, -1) for t in tickets])
+    out, n = [], 0
+    for at, d in steps:
+        n += d
+        out.append((at, n))
+    return out
+
+
+def _quantile(values: list[float], q: float) -> float:
+    if len(values) == 1:
+        return values[0]
+    return statistics.quantiles(values, n=100, method="inclusive")[int(q * 100) - 1]
+
+
+def _parse_time(value: Any) -> clock_time:
+    return value if isinstance(value, clock_time) else clock_time.fromisoformat(str(value))
+
+
+def _scratch_dir() -> str | None:
+    """A RAM disk when there is one: a throw-away database need not wait for the disk."""
+    return "/dev/shm" if os.access("/dev/shm", os.W_OK) else None
+
+
+def simulate(**options: Any) -> Result:
+    simulation = Simulation(**options)
+    try:
+        return simulation.run()
+    finally:
+        simulation.close_database()

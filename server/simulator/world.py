@@ -1,0 +1,179 @@
+"""The simulated world: customers, tellers and a lobby manager, as numbers to draw from.
+
+Everything random comes from one ``random.Random(seed)``, drawn in the order events happen, so a
+seed reproduces a day exactly. The defaults describe a busy city branch; every one can be changed
+(``World(**overrides)``, or ``--world key=value`` on the command line).
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from dataclasses import dataclass, field, fields
+from typing import Any
+
+from server.config import PAUSE_REASONS
+
+# Relative arrival rate per half hour from opening (09:00-17:00): a morning peak around 10:00 and
+# a lunch-hour peak around 12:30, quiet at the ends of the day.
+DEFAULT_PROFILE = (0.7, 0.9, 1.3, 1.4, 1.3, 1.0, 0.9, 1.0, 1.3, 1.3, 1.0, 0.9, 0.9, 0.8, 0.8, 0.6)
+
+
+@dataclass
+class World:
+    tickets: float = 600.0  # expected customers over the day
+    profile: tuple[float, ...] = DEFAULT_PROFILE  # relative arrival rate per half hour
+    mix: dict[str, float] = field(default_factory=lambda: {"quick": 0.6, "standard": 0.3, "complex": 0.1})
+    service_sigma: float = 0.3  # log-normal spread of service times around expected_minutes
+    walk_s: tuple[float, float] = (15.0, 50.0)  # from the call to the customer at the counter
+    no_show_share: float = 0.04  # called, never comes: recalled once, then a no-show
+    no_show_wait_s: float = 40.0  # how long a teller waits before recalling, and again before giving up
+    redo_share: float = 0.02  # finished with outcome redo (and error, a tenth of that)
+    # Tellers: each is "slow to call" or not. A prompt teller calls within seconds; a slow one,
+    # now and then, lets minutes pass (paperwork, phone, chat) before pressing call-next.
+    slow_teller_share: float = 0.3
+    call_delay_s: float = 8.0  # mean delay of a prompt call
+    slow_call_chance: float = 0.1  # per call, for a slow teller
+    slow_call_median_s: float = 200.0  # log-normal median of a slow call's delay
+    # Pauses: after a customer, a teller may pause (rate per staffed hour), for a reason drawn by
+    # weight, for a log-normal length with this median (minutes).
+    pauses_per_hour: float = 0.2
+    pause_reasons: dict[str, tuple[float, float]] = field(default_factory=lambda: {
+        "break": (0.45, 8.0), "meeting": (0.15, 16.0), "cash_replenish": (0.25, 6.0), "other": (0.15, 9.0),
+    })
+    lunch_minutes: tuple[float, float] = (30.0, 40.0)  # each teller's lunch break, some time in the lunch window
+    lunch_window: tuple[float, float] = (2.0, 5.0)  # hours after opening: 11:00-14:00
+    # Long authorizations: the transaction waits for a supervisor; the teller presses request-help.
+    long_auth_share: dict[str, float] = field(default_factory=lambda: {"quick": 0.015, "standard": 0.06, "complex": 0.1})
+    long_auth_extra_min: tuple[float, float] = (6.0, 18.0)  # added to the service unless the manager helps
+    reserve_counters: int = 0  # the highest-numbered counters start closed; the manager may open them
+    # The lobby manager: reacts to an alert with this probability, after a log-normal delay.
+    manager_react_chance: float = 0.85
+    manager_delay_median_s: float = 45.0
+    manager_help_s: tuple[float, float] = (60.0, 180.0)  # an authorization the manager gives takes this long
+
+    def __post_init__(self) -> None:
+        for reason in self.pause_reasons:
+            if reason not in PAUSE_REASONS:
+                raise ValueError(f"unknown pause reason {reason!r} (known: {', '.join(PAUSE_REASONS)})")
+        if not self.profile or min(self.profile) < 0:
+            raise ValueError("the arrival profile needs at least one non-negative rate")
+
+    @classmethod
+    def from_pairs(cls, pairs: list[str]) -> World:
+        """``key=value`` overrides from the command line (numbers and tuples as Python literals)."""
+        import ast
+
+        known = {f.name for f in fields(cls)}
+        values: dict[str, Any] = {}
+        for pair in pairs:
+            key, sep, raw = pair.partition("=")
+            if not sep or key not in known:
+                raise ValueError(f"--world {pair!r}: expected key=value with key one of {', '.join(sorted(known))}")
+            try:
+                values[key] = ast.literal_eval(raw)
+            except (ValueError, SyntaxError):
+                raise ValueError(f"--world {pair!r}: {raw!r} is not a number, tuple or dict") from None
+        return cls(**values)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {f.name: getattr(self, f.name) for f in fields(self)}
+
+
+@dataclass(frozen=True)
+class Customer:
+    """One customer, drawn whole on arrival: the same customer in every variant of a seed's day."""
+
+    service: str
+    no_show: bool
+    walk_s: float
+    service_s: float  # at the counter, without a long authorization
+    auth: tuple[float, float] | None  # (when in the service help is requested, extra seconds)
+    outcome: str
+
+
+class Draws:
+    """The world's random draws, from separate seeded streams: customers (arrival times and every
+    trait), each teller's habits, and the manager. So a day run with and without the manager, or
+    under another call order, has the same customers and the same tellers (common random numbers):
+    the comparison shows the difference the system makes, not the luck of the draw."""
+
+    def __init__(self, world: World, seed: int) -> None:
+        self.world = world
+        self.seed = seed
+        self.rng = random.Random(f"{seed}:customers")
+        self.hall = random.Random(f"{seed}:hall")
+        self.manager = random.Random(f"{seed}:manager")
+        self._tellers: dict[int, random.Random] = {}
+
+    def teller(self, number: int) -> random.Random:
+        if number not in self._tellers:
+            self._tellers[number] = random.Random(f"{self.seed}:teller:{number}")
+        return self._tellers[number]
+
+    def arrivals(self, day_s: float) -> list[float]:
+        """Arrival times (seconds after opening) of a Poisson process whose rate follows the profile."""
+        profile = self.world.profile
+        slot = day_s / len(profile)
+        scale = self.world.tickets / (sum(profile) * slot)  # customers per second at relative rate 1
+        peak = max(profile) * scale
+        times: list[float] = []
+        t = 0.0
+        if peak <= 0:
+            return times
+        while True:  # thinning (Lewis and Shedler)
+            t += self.rng.expovariate(peak)
+            if t >= day_s:
+                return times
+            if self.rng.random() * peak <= profile[min(int(t // slot), len(profile) - 1)] * scale:
+                times.append(t)
+
+    def customer(self, by_kind: dict[str, list[str]], services: dict[str, Any]) -> Customer:
+        rng, world = self.rng, self.world
+        kinds = [k for k in world.mix if by_kind.get(k)]
+        kind = rng.choices(kinds, weights=[world.mix[k] for k in kinds])[0]
+        code = rng.choice(by_kind[kind])
+        sigma = world.service_sigma
+        mean_s = services[code].expected_minutes * 60
+        took = rng.lognormvariate(math.log(mean_s) - sigma * sigma / 2, sigma)  # its mean: expected_minutes
+        auth = None
+        if rng.random() < world.long_auth_share.get(kind, 0.0):
+            auth = (rng.uniform(0.3, 0.8) * took, rng.uniform(*world.long_auth_extra_min) * 60)
+        r = rng.random()
+        outcome = "error" if r < world.redo_share / 10 else "redo" if r < world.redo_share else "done"
+        return Customer(code, rng.random() < world.no_show_share, rng.uniform(*world.walk_s), took, auth, outcome)
+
+    def slow_teller(self, number: int) -> bool:
+        return self.teller(number).random() < self.world.slow_teller_share
+
+    def call_delay_s(self, number: int, slow: bool) -> float:
+        rng = self.teller(number)
+        if slow and rng.random() < self.world.slow_call_chance:
+            return rng.lognormvariate(math.log(self.world.slow_call_median_s), 0.5)
+        return rng.expovariate(1 / self.world.call_delay_s)
+
+    def pause_after_customer(self, number: int, customer_s: float) -> tuple[str, float] | None:
+        """Whether the teller pauses now (rate per hour, scaled by the time the customer took)."""
+        rng = self.teller(number)
+        chance = 1 - math.exp(-self.world.pauses_per_hour * customer_s / 3600)
+        if rng.random() >= chance:
+            return None
+        reasons = list(self.world.pause_reasons)
+        reason = rng.choices(reasons, weights=[self.world.pause_reasons[r][0] for r in reasons])[0]
+        median_min = self.world.pause_reasons[reason][1]
+        return reason, rng.lognormvariate(math.log(median_min * 60), 0.5)
+
+    def lunch(self, number: int) -> tuple[float, float]:
+        """(start, length) in seconds: start after opening, somewhere in the lunch window."""
+        rng = self.teller(number)
+        lo, hi = self.world.lunch_window
+        return rng.uniform(lo * 3600, hi * 3600), rng.uniform(*self.world.lunch_minutes) * 60
+
+    def manager_reacts(self) -> bool:
+        return self.manager.random() < self.world.manager_react_chance
+
+    def manager_delay_s(self) -> float:
+        return self.manager.lognormvariate(math.log(self.world.manager_delay_median_s), 0.5)
+
+    def manager_help_s(self) -> float:
+        return self.manager.uniform(*self.world.manager_help_s)
