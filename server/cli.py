@@ -113,6 +113,10 @@ def serve(config_path: str | None, host: str | None, port: int | None) -> None:
     options: dict[str, Any] = {"host": host, "port": port, "log_output": False}
     if config.server.async_mode == "threading":
         options["allow_unsafe_werkzeug"] = True
+    else:
+        from server.wsgi import NoDelayHandler
+
+        options["handler_class"] = NoDelayHandler
     try:
         socketio.run(app, **options)
     except KeyboardInterrupt:
