@@ -1,11 +1,11 @@
-"""``python -m server ...``. For ``serve`` in gevent mode, gevent patches the standard library
+"""``python -m server ...``. For ``serve`` (and ``demo``) in gevent mode, gevent patches the standard library
 first, before anything that uses threads or sockets is imported."""
 
 import sys
 
 
 def _wants_gevent(argv: list[str]) -> bool:
-    if "serve" not in argv[1:2]:
+    if argv[1:2] not in (["serve"], ["demo"]):
         return False
     import os
     import tomllib

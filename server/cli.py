@@ -89,20 +89,26 @@ def db_current(config_path: str | None) -> None:
 def serve(config_path: str | None, host: str | None, port: int | None) -> None:
     """Run the web and Socket.IO server (migrating the database first if it is behind)."""
     from server.app import create_app
-    from server.demo import banner, ensure_demo_accounts
-    from server.leader import SweepLeader
-    from server.maintenance import Housekeeping
-    from server.realtime import heartbeat, socketio
+    from server.demo import ensure_demo_accounts
 
     config = _load(config_path)
-    host = host or config.server.host
-    port = port or config.server.port
     try:
         app = create_app(config_path)
     except ConfigError as exc:
         raise click.ClickException(str(exc)) from None
     runtime = app.extensions["callwise"]
     credentials = ensure_demo_accounts(runtime) if config.server.mode == "demo" else None
+    _run(app, host or config.server.host, port or config.server.port, credentials)
+
+
+def _run(app: Any, host: str, port: int, credentials: dict[str, Any] | None, *, before: Any = None) -> None:
+    """Serve ``app``: this process's alert sweeper (when it holds the lock), the banner, the server."""
+    from server.demo import banner
+    from server.leader import SweepLeader
+    from server.maintenance import Housekeeping
+    from server.realtime import heartbeat, socketio
+
+    runtime = app.extensions["callwise"]
     leader = SweepLeader(runtime.db.engine)
     runtime.alerts.may_sweep = leader.is_leader
     runtime.alerts.sweeper_tasks.append(lambda: heartbeat(runtime))
@@ -110,8 +116,10 @@ def serve(config_path: str | None, host: str | None, port: int | None) -> None:
     runtime.alerts.start_background(socketio.start_background_task, socketio.sleep)
     click.echo(banner(runtime, credentials, f"http://{host}:{port}"))
     sys.stdout.flush()
+    if before is not None:
+        before()
     options: dict[str, Any] = {"host": host, "port": port, "log_output": False}
-    if config.server.async_mode == "threading":
+    if runtime.config.server.async_mode == "threading":
         options["allow_unsafe_werkzeug"] = True
     else:
         from server.wsgi import NoDelayHandler
@@ -123,6 +131,51 @@ def serve(config_path: str | None, host: str | None, port: int | None) -> None:
         runtime.alerts.stop()
         leader.release()
         click.echo("Callwise stopped.")
+
+
+@main.command()
+@config_option
+@click.option("--speed", type=click.FloatRange(min=1), default=30.0, show_default=True,
+              help="simulated seconds per real second")
+@click.option("--seed", type=int, default=1, show_default=True, help="which simulated day")
+@click.option("--host", default=None, help="address to listen on (default: [server] host)")
+@click.option("--port", type=int, default=None, help="port (default: [server] port)")
+def demo(config_path: str | None, speed: float, seed: int, host: str | None, port: int | None) -> None:
+    """Serve the demo branch with simulated customers and tellers working it through the API, on a
+    branch clock that runs SPEED times faster, from today's opening (make demo). Open the kiosk,
+    display and manager pages it prints and watch the day go by; its data is a separate database
+    (instance/demo-day.db), made afresh at every start."""
+    from datetime import datetime, timedelta
+    from pathlib import Path
+
+    from server.app import create_app
+    from server.bootstrap import instance_dir
+    from server.demo import ensure_demo_accounts
+    from server.realtime import socketio
+    from server.simulator.live import drive
+
+    config = _load(config_path)
+    if config.server.mode != "demo":
+        raise click.ClickException(f'{config.source}: server.mode: the demo runs only in mode = "demo"')
+    host, port = host or config.server.host, port or config.server.port
+    database = instance_dir(config) / "demo-day.db"
+    for leftover in (database, Path(f"{database}-wal"), Path(f"{database}-shm")):
+        leftover.unlink(missing_ok=True)
+    today = datetime.now(config.tz).date()
+    opening = datetime.combine(today, config.branch.opening_time, config.tz) - timedelta(minutes=5)
+    try:
+        app = create_app(config_path, server={"database_url": f"sqlite:///{database}"},
+                         clock={"mode": "manual", "start": opening.isoformat()})
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from None
+    runtime = app.extensions["callwise"]
+    credentials = ensure_demo_accounts(runtime, "demo-day-credentials.json")
+    base_url = f"http://{'127.0.0.1' if host in ('0.0.0.0', '::') else host}:{port}"
+
+    def start_driver() -> None:
+        socketio.start_background_task(drive, runtime, base_url, credentials["staff"]["manager"], seed=seed, speed=speed)
+
+    _run(app, host, port, credentials, before=start_driver)
 
 
 @main.command()

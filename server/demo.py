@@ -30,11 +30,12 @@ DEMO_STAFF = [
 DEMO_DEVICES = [("kiosk-1", "kiosk"), ("display-1", "display")]
 
 
-def ensure_demo_accounts(rt: Runtime) -> dict[str, Any]:
-    """Create (or repair) the demo staff and devices; return their log-ins and tokens."""
+def ensure_demo_accounts(rt: Runtime, filename: str = "demo-credentials.json") -> dict[str, Any]:
+    """Create (or repair) the demo staff and devices; return their log-ins and tokens (kept in
+    instance/``filename``: one file per database, since a device's token cannot be chosen)."""
     if rt.config.server.mode != "demo":
         raise RuntimeError("demo accounts are only created in demo mode")
-    path = instance_dir(rt.config) / "demo-credentials.json"
+    path = instance_dir(rt.config) / filename
     saved: dict[str, Any] = json.loads(path.read_text()) if path.exists() else {}
     staff: dict[str, str] = dict(saved.get("staff", {}))
     devices: dict[str, str] = dict(saved.get("devices", {}))
@@ -49,7 +50,7 @@ def ensure_demo_accounts(rt: Runtime) -> dict[str, Any]:
         if name not in devices or device_hashes.get(name) != hash_token(devices[name]):
             devices[name] = add_device(rt, name, kind)
     _write_private(path, {"staff": staff, "devices": devices})
-    return {"staff": staff, "devices": devices}
+    return {"staff": staff, "devices": devices, "file": filename}
 
 
 def _write_private(path: Path, data: dict[str, Any]) -> None:
@@ -81,6 +82,6 @@ def banner(rt: Runtime, credentials: dict[str, Any] | None, base_url: str) -> st
         f"  Display:  {base_url}/display?device={devices['display-1']}",
         f"  Manager:  {base_url}/manager      manager / {staff['manager']}",
         f"  Admin:    admin / {staff['admin']}",
-        "  (demo mode: these log-ins are kept in instance/demo-credentials.json)",
+        f"  (demo mode: these log-ins are kept in instance/{credentials.get('file', 'demo-credentials.json')})",
     ]
     return "\n".join(lines)

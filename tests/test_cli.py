@@ -177,3 +177,36 @@ def test_serve_in_production_mode_refuses_to_start_without_a_secret(tmp_path):
                             capture_output=True, text=True, timeout=60)
     assert result.returncode != 0
     assert "server.secret_key: production mode needs a secret key" in result.stderr
+
+
+@pytest.mark.server
+def test_demo_serves_a_simulated_day_through_the_api_on_its_own_database(tmp_path):
+    config = write_config(tmp_path)
+    port = free_port()
+    process = subprocess.Popen([sys.executable, "-m", "server", "demo", "--config", str(config), "--port", str(port),
+                                "--speed", "600"], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                               start_new_session=True)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_healthy(url, process)
+        import json
+
+        password = json.loads((tmp_path / "instance" / "demo-day-credentials.json").read_text())["staff"]["manager"]
+        token = requests.post(f"{url}/api/v1/auth/login", json={"username": "manager", "password": password},
+                              timeout=5).json()["token"]
+        headers = {"Authorization": f"Bearer {token}"}
+        start = requests.get(f"{url}/api/v1/clock", headers=headers, timeout=5).json()["now"]
+        deadline = time.monotonic() + 60
+        served = []
+        while time.monotonic() < deadline and not served:
+            counters = requests.get(f"{url}/api/v1/counters", headers=headers, timeout=5).json()
+            served = [c for c in counters if c["state"] in ("calling", "serving")]
+            time.sleep(0.5)
+        assert served, "no simulated teller called anybody within a minute"
+        assert requests.get(f"{url}/api/v1/clock", headers=headers, timeout=5).json()["now"] > start  # the day moves
+    finally:
+        out, err = stop(process)
+    assert "demo-day-credentials.json" in out and "Simulated customers and tellers are at work" in out, (out, err)
+    # The simulated day has its own database; the normal one was never made.
+    assert (tmp_path / "instance" / "demo-day.db").exists()
+    assert not (tmp_path / "data" / "callwise.db").exists()

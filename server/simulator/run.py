@@ -91,24 +91,30 @@ class Simulation:
         self.world = world or World()
         self.draws = Draws(self.world, seed)
         self.progress = progress
+        self.tick_s = tick_s if tick_s is not None else SIM_TICK_S
         self._folder = tempfile.TemporaryDirectory(prefix="callwise-sim-", dir=database_dir or _scratch_dir())
         url = f"sqlite:///{Path(self._folder.name) / 'sim.db'}"
-        self.config: Config = load_config(
+        config = load_config(
             config_path or DEFAULT_CONFIG,
             overrides={"server": {"database_url": url, "mode": "demo"}, "clock": {"mode": "manual"},
                        "queue": {"policy": policy}},
         )
-        tz = ZoneInfo(self.config.branch.timezone)
-        self.opening = datetime.combine(DAY, _parse_time(self.config.branch.opening_time), tz).astimezone(timezone.utc)
-        closing = datetime.combine(DAY, _parse_time(self.config.branch.closing_time), tz).astimezone(timezone.utc)
-        self.day_s = (closing - self.opening).total_seconds()
-        self.tick_s = tick_s if tick_s is not None else SIM_TICK_S
+        self._set_day(config, DAY)
         self.clock = ManualClock(self.opening - timedelta(minutes=5))
         self.rt: Runtime = open_runtime(self.config, clock=self.clock, publisher=self)
         self.branch_id = self.rt.default_branch_id
-        self.services = {s.code: s for s in self.config.services}
+        self._make_people()
+
+    def _set_day(self, config: Config, day: Any) -> None:
+        """The branch, its day's opening and length, and the people model's empty state."""
+        self.config: Config = config
+        tz = ZoneInfo(config.branch.timezone)
+        self.opening = datetime.combine(day, _parse_time(config.branch.opening_time), tz).astimezone(timezone.utc)
+        closing = datetime.combine(day, _parse_time(config.branch.closing_time), tz).astimezone(timezone.utc)
+        self.day_s = (closing - self.opening).total_seconds()
+        self.services = {s.code: s for s in config.services}
         self.by_kind: dict[str, list[str]] = {}
-        for s in self.config.services:
+        for s in config.services:
             self.by_kind.setdefault(s.kind, []).append(s.code)
         self._queue: list[tuple[float, int, Callable[..., None], tuple[Any, ...]]] = []
         self._order = itertools.count()
@@ -119,7 +125,6 @@ class Simulation:
         self.reacted: set[tuple[int, str]] = set()
         self.manager_actions: dict[str, int] = {}
         self.errors: dict[str, int] = {}
-        self._make_people()
 
     # --- set-up --------------------------------------------------------------------------------
 
@@ -168,14 +173,22 @@ class Simulation:
             when = self._queue[0][0]
             while next_sweep <= when:
                 self._move_to(next_sweep)
-                self.rt.alerts.sweep()
+                self._sweep()
                 next_sweep += self.tick_s
             when, _, action, args = heapq.heappop(self._queue)
             self._move_to(when)
             action(*args)
         self._move_to(max(self.now, self.day_s))
-        self.rt.alerts.sweep()
+        self._sweep()
         return self._result(time.perf_counter() - started)
+
+    def _sweep(self) -> None:
+        self.rt.alerts.sweep()
+
+    def _alert_open(self, alert_id: int) -> bool:
+        with self.rt.reading() as session:
+            row = session.get(Alert, alert_id)
+            return row is not None and row.resolved_at is None
 
     def _move_to(self, when: float) -> None:
         if when > self.now:
@@ -215,6 +228,13 @@ class Simulation:
             teller.wants_work = False
             self.ready(teller)
 
+    def _customer(self, ticket_id: int | None) -> Customer:
+        """Who holds the ticket: drawn on arrival; or, for a ticket someone else issued (a real kiosk
+        beside a live simulation), drawn now."""
+        if ticket_id not in self.customers:
+            self.customers[ticket_id] = self.draws.customer(self.by_kind, self.services)  # type: ignore[index]
+        return self.customers[ticket_id]  # type: ignore[index]
+
     # --- tellers -------------------------------------------------------------------------------
 
     def open_counter(self, teller: Teller) -> None:
@@ -253,7 +273,7 @@ class Simulation:
             return
         self.waiting.pop(ticket["id"], None)
         teller.state, teller.ticket = "calling", ticket["id"]
-        customer = self.customers[ticket["id"]]
+        customer = self._customer(ticket["id"])
         if customer.no_show:
             self.at(self.now + self.world.no_show_wait_s, self.recall, teller, teller.gen)
         else:
@@ -277,7 +297,7 @@ class Simulation:
             return
         self._do("start", domain.start_service, teller.actor, self.branch_id, teller.number)
         teller.state, teller.customer_started = "serving", self.now
-        customer = self.customers[teller.ticket]  # type: ignore[index]
+        customer = self._customer(teller.ticket)
         took = customer.service_s
         teller.auth = customer.auth
         if teller.auth is not None:
@@ -294,7 +314,7 @@ class Simulation:
         if gen != teller.gen or teller.state != "serving" or due != teller.finish_at:
             return
         self._do("complete", domain.complete, teller.actor, self.branch_id, teller.number,
-                 self.customers[teller.ticket].outcome)  # type: ignore[index]
+                 self._customer(teller.ticket).outcome)
         teller.state, teller.ticket, teller.auth, teller.finish_at = "idle", None, None, None
         self.after_customer(teller, self.now - teller.customer_started)
 
@@ -353,10 +373,8 @@ class Simulation:
             self.at(self.now + self.draws.manager_delay_s(), self.react, payload)
 
     def react(self, alert: dict[str, Any]) -> None:
-        with self.rt.reading() as session:
-            row = session.get(Alert, alert["id"])
-            if row is None or row.resolved_at is not None:
-                return  # it cleared before the manager got there
+        if not self._alert_open(alert["id"]):
+            return  # it cleared before the manager got there
         # Seen on the dashboard: acknowledged first (it stops the reminders), then acted on.
         self._do("acknowledge", lambda rt, *a: rt.alerts.acknowledge(*a), self.manager_actor, self.branch_id, alert["id"])
         rule, subject = alert["rule"], alert["subject"]["id"]
