@@ -220,7 +220,7 @@ def call_next(rt: Runtime, actor: Actor, branch_id: int, number: int) -> dict[st
 
     The first waiting ticket of the counter's first service that has one, oldest first. Under the
     ``at_risk_first`` policy, the services the counter may serve that have a ticket with an open
-    short_queue_long_wait or eta_broken alert go first (the one whose head waited longest first):
+    short_queue_long_wait alert go first (the one whose head waited longest first):
     a customer about to complain is worth a short detour from the counter's order. Within a
     service, tickets are always called in issue order.
     """

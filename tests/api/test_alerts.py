@@ -7,7 +7,7 @@ from collections import Counter as Tally
 
 from sqlalchemy import func, select
 
-from server.models import Alert
+from server.models import Alert, Service
 from tests.conftest import Api
 
 
@@ -296,3 +296,20 @@ def test_a_sweep_of_an_unchanged_branch_reuses_its_snapshot_and_any_change_is_re
     advance(api, 2)
     assert len(reads) == before + 1
     assert open_alerts(api, "idle_counter") == []
+
+
+def test_only_a_short_queue_risk_puts_a_queue_first_not_a_broken_estimate(api, rt, clock):
+    from server.alerts.store import at_risk_service_ids
+
+    crowded = api.issue("A")  # its promised estimate broken: a long wait in a full hall, not complaint #3
+    lonely = api.issue("C")  # one or two ahead, waiting long: complaint #3 in the making
+    now = clock.now()
+    with rt.db.writing() as session:
+        for rule, ticket in (("eta_broken", crowded), ("short_queue_long_wait", lonely)):
+            session.add(Alert(branch_id=rt.default_branch_id, rule=rule, subject_kind="ticket",
+                              subject_id=str(ticket["id"]), severity="warning", message={"en": rule},
+                              ticket_id=ticket["id"], raised_at=now, last_notified_at=now))
+        session.commit()
+        services = {s.code: s.id for s in session.scalars(select(Service))}
+    with rt.reading() as session:
+        assert at_risk_service_ids(session, rt.default_branch_id) == {services["C"]}
