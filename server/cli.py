@@ -122,15 +122,17 @@ def _run(app: Any, host: str, port: int, credentials: dict[str, Any] | None, *, 
     if runtime.config.server.async_mode == "threading":
         options["allow_unsafe_werkzeug"] = True
     else:
-        from server.wsgi import NoDelayHandler
+        from server.wsgi import NoDelayHandler, stop_on_signals
 
         options["handler_class"] = NoDelayHandler
+        stop_on_signals(socketio)
     try:
         socketio.run(app, **options)
     except KeyboardInterrupt:
-        runtime.alerts.stop()
-        leader.release()
-        click.echo("Callwise stopped.")
+        pass
+    runtime.alerts.stop()
+    leader.release()
+    click.echo("Callwise stopped.")
 
 
 @main.command()

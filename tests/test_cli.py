@@ -142,6 +142,9 @@ def test_serve_in_demo_mode_migrates_creates_demo_log_ins_and_prints_the_pages(t
         out, _ = stop(process)
     for page in ("/kiosk?device=", "/counter", "/display?device=", "/manager", "manager / "):
         assert page in out
+    # SIGTERM (what systemd sends) is a clean stop: the server says so and exits with 0.
+    assert "Callwise stopped." in out
+    assert process.returncode == 0
 
 
 def _demo_password(tmp_path: Path, username: str) -> str:
