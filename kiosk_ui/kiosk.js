@@ -401,17 +401,8 @@ function imageLoaded(image, ms) {
 
 // --- language -----------------------------------------------------------------------------------
 
-function nextLanguage() {
-  const { languages } = i18n;
-  return languages[(languages.indexOf(i18n.lang) + 1) % languages.length];
-}
-
 function renderLanguageToggle() {
-  const toggle = $("lang-toggle");
-  const next = nextLanguage();
-  toggle.textContent = i18n.t("switch_to");
-  toggle.lang = next === "zh" ? "zh-CN" : next;
-  toggle.setAttribute("aria-label", i18n.t("switch_label"));
+  i18n.labelToggle($("lang-toggle"));
 }
 
 function onLanguageChanged() {
@@ -511,7 +502,7 @@ async function start() {
 // --- wiring -------------------------------------------------------------------------------------
 
 $("lang-toggle").addEventListener("click", () => {
-  i18n.setLang(nextLanguage());
+  i18n.setLang(i18n.next());
   touched();
 });
 $("back").addEventListener("click", showServices);

@@ -327,17 +327,8 @@ function connect() {
 
 // --- language -----------------------------------------------------------------------------------
 
-function nextLanguage() {
-  const { languages } = i18n;
-  return languages[(languages.indexOf(i18n.lang) + 1) % languages.length];
-}
-
 function renderLanguageToggle() {
-  const toggle = $("lang-toggle");
-  const next = nextLanguage();
-  toggle.textContent = i18n.t("switch_to");
-  toggle.lang = next === "zh" ? "zh-CN" : next;
-  toggle.setAttribute("aria-label", i18n.t("switch_label"));
+  i18n.labelToggle($("lang-toggle"));
 }
 
 function renderBranch() {
@@ -383,7 +374,7 @@ async function start() {
   setInterval(() => { if (!document.hidden) refreshSoon(); }, REFRESH_EVERY_MS);
 }
 
-$("lang-toggle").addEventListener("click", () => i18n.setLang(nextLanguage()));
+$("lang-toggle").addEventListener("click", () => i18n.setLang(i18n.next()));
 $("reload").addEventListener("click", () => location.reload());
 $("rating").addEventListener("submit", submitRating);
 $("alerts-on").addEventListener("click", () => {

@@ -471,13 +471,7 @@ def daily_report(
             "no_shows": statuses["no_show"],
             "cancelled": statuses["cancelled"],
             "waiting": sum(1 for v in visits if v.left_at is None),
-            "avg_wait_s": seconds(mean(waits)),
-            "p90_wait_s": seconds(percentile(waits, 0.9)),
-            "max_wait_s": seconds(max(waits)) if waits else None,
-            "service_level": ratio(met, counted),
-            "service_level_met": met,
-            "service_level_counted": counted,
-            "no_show_rate": ratio(statuses["no_show"], len(served) + statuses["no_show"]),
+            **_wait_figures(waits, met, counted, statuses["no_show"], len(served)),
             "error_rate": ratio(outcomes["redo"] + outcomes["error"], len(served)),
             "outcomes": outcomes,
             "avg_service_s": seconds(mean(_service_times(served))),
@@ -493,6 +487,19 @@ def daily_report(
         "pauses": _pause_rows(replay.pauses),
         "alerts": _alert_rows(alerts, rules, until),
         "waiting_series": {"step_s": step_s, "t": replay.series_t, "services": replay.series},
+    }
+
+
+def _wait_figures(waits: Sequence[float], met: int, counted: int, no_shows: int, served: int) -> dict[str, Any]:
+    """The wait and service-level figures, the same for the whole branch and for one service."""
+    return {
+        "avg_wait_s": seconds(mean(waits)),
+        "p90_wait_s": seconds(percentile(waits, 0.9)),
+        "max_wait_s": seconds(max(waits)) if waits else None,
+        "service_level": ratio(met, counted),
+        "service_level_met": met,
+        "service_level_counted": counted,
+        "no_show_rate": ratio(no_shows, served + no_shows),
     }
 
 
@@ -523,13 +530,7 @@ def _service_figures(service: ServiceRow, tickets: Sequence[TicketRow], visits: 
         "no_shows": statuses["no_show"],
         "cancelled": statuses["cancelled"],
         "waiting": sum(1 for v in mine if v.left_at is None),
-        "avg_wait_s": seconds(mean(waits)),
-        "p90_wait_s": seconds(percentile(waits, 0.9)),
-        "max_wait_s": seconds(max(waits)) if waits else None,
-        "service_level": ratio(met, counted),
-        "service_level_met": met,
-        "service_level_counted": counted,
-        "no_show_rate": ratio(statuses["no_show"], len(served) + statuses["no_show"]),
+        **_wait_figures(waits, met, counted, statuses["no_show"], len(served)),
         "avg_service_s": seconds(mean(_service_times(served))),
         "outcomes": _outcomes(ending_here),
     }

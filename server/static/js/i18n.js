@@ -40,8 +40,21 @@ export function createI18n(messages, languages = ["zh", "en"], storageKey = null
     for (const listener of listeners) listener(lang);
   }
 
+  /** The language after the current one: what a one-tap language toggle switches to. */
+  function next() {
+    return languages[(languages.indexOf(current) + 1) % languages.length];
+  }
+
+  /** Label a toggle button with the language it switches to ("switch_to", "switch_label" messages). */
+  function labelToggle(toggle) {
+    const lang = next();
+    toggle.textContent = t("switch_to");
+    toggle.lang = lang === "zh" ? "zh-CN" : lang;
+    toggle.setAttribute("aria-label", t("switch_label"));
+  }
+
   return {
-    t, pick, apply, setLang, languages,
+    t, pick, apply, setLang, languages, next, labelToggle,
     get lang() { return current; },
     onChange(listener) { listeners.push(listener); },
   };
