@@ -11,6 +11,7 @@ from sqlalchemy import delete, select, text
 
 from server.config import BranchSpec
 from server.models import Branch, Counter, CounterService, Service
+from server.queueing import queries
 from server.queueing.machine import CounterState
 from server.runtime import Runtime
 
@@ -94,5 +95,6 @@ def sync_branch(rt: Runtime, config: BranchSpec | None = None) -> int:
             if number not in numbers:
                 counter.active = False
         uow.commit()
+        queries.forget_config_rows(session)
         rt.branch_ids[config.branch.code] = branch.id
         return branch.id

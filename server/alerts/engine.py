@@ -18,10 +18,11 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import replace
+from functools import cache
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 
@@ -64,6 +65,14 @@ def alert_view(alert: Alert, *, counter_number: int | None, acknowledged_by: str
         "data": {k: v for k, v in (alert.data or {}).items() if k != "label"},
         "reminder": reminder,
     }
+
+
+@cache
+def _open_alerts_statement() -> Any:
+    """A branch's open alerts as plain rows (built once: every sweep of every branch runs it)."""
+    return (select(Alert.id, Alert.rule, Alert.subject_kind, Alert.subject_id, Alert.severity,
+                   Alert.acknowledged_at, Alert.last_notified_at)
+            .where(Alert.branch_id == bindparam("branch_id"), Alert.resolved_at.is_(None)))
 
 
 class AlertEngine:
@@ -191,11 +200,7 @@ class AlertEngine:
         # The open alerts as plain rows; only the ones that change are loaded as objects.
         open_alerts = {
             (row.rule, row.subject_kind, row.subject_id): row
-            for row in session.connection().execute(
-                select(Alert.id, Alert.rule, Alert.subject_kind, Alert.subject_id, Alert.severity,
-                       Alert.acknowledged_at, Alert.last_notified_at)
-                .where(Alert.branch_id == branch_id, Alert.resolved_at.is_(None))
-            ).all()
+            for row in session.connection().execute(_open_alerts_statement(), {"branch_id": branch_id}).all()
         }
         plan: list[tuple[str, Any, bool]] = []
         for condition in conditions:

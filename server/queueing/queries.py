@@ -6,6 +6,10 @@ Each function takes an open session and returns plain data or rows; none of them
 from __future__ import annotations
 
 import statistics
+import threading
+import weakref
+from functools import cache
+from types import SimpleNamespace
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date, datetime, time, timezone
@@ -13,7 +17,7 @@ from collections.abc import Callable
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import and_, event, func, or_, select
+from sqlalchemy import and_, bindparam, event, func, or_, select
 from sqlalchemy.orm import ORMExecuteState, Session
 
 from server.config import Config
@@ -30,46 +34,104 @@ def day_start_utc(day: date, tz: ZoneInfo) -> datetime:
     return datetime.combine(day, time(0), tzinfo=tz).astimezone(timezone.utc)
 
 
-_CONFIG_CACHE = "callwise_branch_config"
+@dataclass(frozen=True)
+class ServiceRow:
+    """A service as the config sync left it (the columns of :class:`Service`, read-only)."""
+
+    id: int
+    branch_id: int
+    code: str
+    name: dict[str, str]
+    kind: str
+    expected_minutes: float
+    documents: list[dict[str, str]]
+    notes: dict[str, str] | None
+    target_wait_s: int | None
+    position: int
+    active: bool
 
 
-@event.listens_for(Session, "after_commit")
-@event.listens_for(Session, "after_rollback")
-def _forget_config(session: Session, *_: Any) -> None:
-    session.info.pop(_CONFIG_CACHE, None)
+# Services and counter lists change only when the config is synced (server/branches.py, at start-up),
+# never by a queueing change, and every change's views ask for them: they are read once per database
+# and kept for the life of the process. A process syncs its own config before serving, so what it keeps
+# is what its config says; sync_branch calls forget_config_rows.
+_CONFIG_ROWS: weakref.WeakKeyDictionary[Any, dict[tuple[Any, ...], Any]] = weakref.WeakKeyDictionary()
+_CONFIG_LOCK = threading.Lock()
+
+
+def forget_config_rows(session: Session) -> None:
+    """The branches' services or counters were changed in this database: read them afresh."""
+    with _CONFIG_LOCK:
+        _CONFIG_ROWS.pop(session.get_bind(), None)
 
 
 def _config_rows(session: Session, key: tuple[Any, ...], read: Callable[[], Any]) -> Any:
-    """Services and counter lists, read once per transaction: they change only when the config is
-    synced (server/branches.py, which reads none of them), never by a queueing change, and one
-    change's views ask for them several times."""
-    cache: dict[tuple[Any, ...], Any] = session.info.setdefault(_CONFIG_CACHE, {})
-    if key not in cache:
-        cache[key] = read()
-    return cache[key]
+    bind = session.get_bind()
+    with _CONFIG_LOCK:
+        cached = _CONFIG_ROWS.get(bind, {}).get(key)
+    if cached is None:
+        cached = read()
+        with _CONFIG_LOCK:
+            _CONFIG_ROWS.setdefault(bind, {})[key] = cached
+    return cached
 
 
-def services_by_code(session: Session, branch_id: int) -> dict[str, Service]:
+def _service_rows(session: Session, branch_id: int) -> dict[int, ServiceRow]:
+    """Every service of the branch (active or not) by id, in display order."""
+    def read() -> dict[int, ServiceRow]:
+        columns = [c.key for c in Service.__table__.columns]
+        rows = session.connection().execute(
+            select(*Service.__table__.columns).where(Service.branch_id == branch_id).order_by(Service.position)
+        ).all()
+        return {row.id: ServiceRow(**{c: getattr(row, c) for c in columns}) for row in rows}
+
+    return _config_rows(session, ("services", branch_id), read)
+
+
+def services_by_code(session: Session, branch_id: int) -> dict[str, ServiceRow]:
     """The branch's active services, in display order."""
-    return dict(_config_rows(session, ("services_by_code", branch_id), lambda: {
-        service.code: service for service in session.scalars(
-            select(Service).where(Service.branch_id == branch_id, Service.active.is_(True)).order_by(Service.position))
-    }))
+    return {s.code: s for s in _service_rows(session, branch_id).values() if s.active}
 
 
-def services_by_id(session: Session, branch_id: int) -> dict[int, Service]:
-    return dict(_config_rows(session, ("services_by_id", branch_id), lambda: {
-        service.id: service for service in session.scalars(select(Service).where(Service.branch_id == branch_id))
-    }))
+def services_by_id(session: Session, branch_id: int) -> dict[int, ServiceRow]:
+    """Every service of the branch, active or not."""
+    return dict(_service_rows(session, branch_id))
+
+
+def service_row(session: Session, branch_id: int, service_id: int) -> ServiceRow:
+    return _service_rows(session, branch_id)[service_id]
+
+
+@cache
+def _load_statements() -> SimpleNamespace:
+    """The branch-load reads, built once with bound parameters: they run on every change, and
+    building a statement costs more than SQLite takes to run it."""
+    branch = bindparam("branch_id")
+    rank = func.row_number().over(
+        partition_by=Ticket.service_id, order_by=(Ticket.finished_at.desc(), Ticket.id.desc())
+    ).label("rank")
+    latest = (
+        select(Ticket.service_id, Ticket.called_at, Ticket.finished_at, rank)
+        .where(Ticket.branch_id == branch, Ticket.status == TicketStatus.DONE.value,
+               Ticket.finished_at >= bindparam("since", type_=Ticket.finished_at.type))
+        .subquery()
+    )
+    return SimpleNamespace(
+        waiting=select(Ticket.service_id, func.count())
+        .where(Ticket.branch_id == branch, Ticket.status == TicketStatus.WAITING.value)
+        .group_by(Ticket.service_id),
+        open_counters=select(Counter.id, Counter.state)
+        .where(Counter.branch_id == branch, Counter.state != CounterState.CLOSED.value),
+        recent=select(latest.c.service_id, latest.c.called_at, latest.c.finished_at)
+        .where(latest.c.rank <= bindparam("limit"))
+        .order_by(latest.c.service_id, latest.c.rank),
+    )
 
 
 def waiting_counts(session: Session, branch_id: int) -> dict[int, int]:
     """Waiting tickets per service id."""
-    rows = session.execute(
-        select(Ticket.service_id, func.count())
-        .where(Ticket.branch_id == branch_id, Ticket.status == TicketStatus.WAITING.value)
-        .group_by(Ticket.service_id)
-    )
+    session.flush()
+    rows = session.connection().execute(_load_statements().waiting, {"branch_id": branch_id})
     return {service_id: count for service_id, count in rows}
 
 
@@ -117,6 +179,9 @@ class BranchLoad:
 
     waiting: dict[int, int]
     loads: dict[int, ServiceLoad]
+    # What the loads were computed from: (state, service ids) of the open counters, mean counter time per service.
+    counters: tuple[tuple[str, tuple[int, ...]], ...] = ()
+    means: dict[int, float] | None = None
 
     def estimate(self, service_id: int, position: int) -> int:
         return estimate_wait_s(position, self.loads[service_id])
@@ -124,6 +189,13 @@ class BranchLoad:
     def estimate_new(self, service_id: int) -> int:
         """The wait a ticket issued now for this service would be promised."""
         return self.estimate(service_id, self.waiting.get(service_id, 0) + 1)
+
+    def with_one_more(self, service_id: int) -> BranchLoad:
+        """The same hall a moment later, with one more customer waiting for ``service_id`` (a ticket
+        just issued): nothing else an estimate depends on has changed."""
+        waiting = {**self.waiting, service_id: self.waiting.get(service_id, 0) + 1}
+        return BranchLoad(waiting=waiting, loads=service_loads(self.counters, waiting, self.means or {}),
+                          counters=self.counters, means=self.means)
 
 
 _LOAD_CACHE = "callwise_branch_load"
@@ -145,19 +217,9 @@ def _forget_loads_on_write(state: ORMExecuteState) -> None:
 def recent_durations_by_service(session: Session, branch_id: int, since: datetime, limit: int) -> dict[int, list[float]]:
     """Counter time (call to finish) of each service's latest ``limit`` finished tickets since
     ``since``, newest first: one query for every service (a window per service)."""
-    rank = func.row_number().over(
-        partition_by=Ticket.service_id, order_by=(Ticket.finished_at.desc(), Ticket.id.desc())
-    ).label("rank")
-    latest = (
-        select(Ticket.service_id, Ticket.called_at, Ticket.finished_at, rank)
-        .where(Ticket.branch_id == branch_id, Ticket.status == TicketStatus.DONE.value, Ticket.finished_at >= since)
-        .subquery()
-    )
-    rows = session.execute(
-        select(latest.c.service_id, latest.c.called_at, latest.c.finished_at)
-        .where(latest.c.rank <= limit)
-        .order_by(latest.c.service_id, latest.c.rank)
-    )
+    session.flush()
+    rows = session.connection().execute(_load_statements().recent,
+                                        {"branch_id": branch_id, "since": since, "limit": limit})
     out: dict[int, list[float]] = defaultdict(list)
     for service_id, called, finished in rows:
         if called is not None and finished is not None:
@@ -172,16 +234,13 @@ def branch_load(
 
     The whole-branch load is kept for the rest of the transaction until something is written: one
     change's events (the counter's view, the queue summary) all need it at the same moment."""
+    session.flush()  # the reads below go through the connection: pending changes must be in the database
     cache: dict[tuple[int, datetime], BranchLoad] = session.info.setdefault(_LOAD_CACHE, {})
     if only_service is None and (branch_id, now) in cache:
         return cache[(branch_id, now)]
     services = services_by_id(session, branch_id)
     waiting = waiting_counts(session, branch_id)
-    counters = session.execute(
-        select(Counter.id, Counter.state).where(
-            Counter.branch_id == branch_id, Counter.state != CounterState.CLOSED.value
-        )
-    ).all()
+    counters = session.connection().execute(_load_statements().open_counters, {"branch_id": branch_id}).all()
     lists = counter_services(session, branch_id) if counters else {}
     since = day_start_utc(now.astimezone(config.tz).date(), config.tz)
     means = {}
@@ -196,16 +255,19 @@ def branch_load(
         means[service_id] = mean_service_seconds(
             durations.get(service_id, []), service.expected_minutes * 60, config.queue.service_time_min_samples
         )
-    loads = service_loads(((state, lists.get(counter_id, [])) for counter_id, state in counters), waiting, means)
-    load = BranchLoad(waiting=waiting, loads=loads)
+    open_counters = tuple((state, tuple(lists.get(counter_id, ()))) for counter_id, state in counters)
+    load = BranchLoad(waiting=waiting, loads=service_loads(open_counters, waiting, means), counters=open_counters,
+                      means=means)
     if only_service is None:
         cache[(branch_id, now)] = load
     return load
 
 
-def queue_summary(session: Session, config: Config, branch_id: int, now: datetime) -> list[dict[str, Any]]:
-    """``[{"code", "waiting", "estimated_wait_s"}]`` for every active service: the queue_changed payload."""
-    load = branch_load(session, config, branch_id, now)
+def queue_summary(session: Session, config: Config, branch_id: int, now: datetime,
+                  load: BranchLoad | None = None) -> list[dict[str, Any]]:
+    """``[{"code", "waiting", "estimated_wait_s"}]`` for every active service: the queue_changed payload
+    (from ``load`` when the caller already knows the branch's load)."""
+    load = load or branch_load(session, config, branch_id, now)
     return [
         {"code": service.code, "waiting": load.waiting.get(service.id, 0), "estimated_wait_s": load.estimate_new(service.id)}
         for service in services_by_code(session, branch_id).values()
@@ -272,8 +334,7 @@ def ticket_with_live_estimate(
     session: Session, config: Config, ticket: Ticket, now: datetime, *, for_holder: bool
 ) -> dict[str, Any]:
     """A ticket view with its live position and estimate."""
-    service = session.get(Service, ticket.service_id)
-    assert service is not None
+    service = service_row(session, ticket.branch_id, ticket.service_id)
     counter = session.get(Counter, ticket.counter_id) if ticket.counter_id is not None else None
     position = position_of(session, ticket)
     eta = 0
@@ -300,21 +361,47 @@ def ticket_with_live_estimate(
 def holder_details(session: Session, ticket: Ticket, service: Service) -> dict[str, Any]:
     """What the ticket's own phone page needs and nobody else sees: its service's name and
     documents, its branch (any branch of a many-branch server), and the customer's own rating."""
-    branch = session.get(Branch, ticket.branch_id)
+    def read() -> dict[str, Any] | bool:
+        branch = session.get(Branch, ticket.branch_id)
+        return {"code": branch.code, "name": branch.name, "timezone": branch.timezone} if branch else False
+
+    branch = _config_rows(session, ("branch", ticket.branch_id), read)
     return {
         "service_name": service.name,
         "documents": service.documents,
         "notes": service.notes,
-        "branch": {"code": branch.code, "name": branch.name, "timezone": branch.timezone} if branch else None,
+        "branch": dict(branch) if branch else None,
         "rating": ticket.rating,
         "rating_comment": ticket.rating_comment,
     }
 
 
+@cache
+def _counter_statements() -> SimpleNamespace:
+    return SimpleNamespace(
+        active=select(Ticket).where(Ticket.counter_id == bindparam("counter_id"), Ticket.status.in_(ACTIVE_TICKET)),
+    )
+
+
 def active_ticket(session: Session, counter_id: int) -> Ticket | None:
     """The counter's called or serving ticket, if any (the database allows at most one)."""
-    return session.scalar(
-        select(Ticket).where(Ticket.counter_id == counter_id, Ticket.status.in_(ACTIVE_TICKET))
+    return session.scalar(_counter_statements().active, {"counter_id": counter_id})
+
+
+_UNKNOWN: Any = object()
+
+
+def counter_view_of(session: Session, counter: Counter, current: Ticket | None = _UNKNOWN) -> dict[str, Any]:
+    """One counter in the shape of API.md, from its row (``current``: its ticket, if the caller knows it)."""
+    if current is _UNKNOWN:
+        current = active_ticket(session, counter.id)
+    services = services_by_id(session, counter.branch_id)
+    return counter_view(
+        counter,
+        service_codes=[services[sid].code for sid in counter_services(session, counter.branch_id).get(counter.id, [])],
+        staff=session.get(Staff, counter.staff_id) if counter.staff_id is not None else None,
+        current=current,
+        current_service_code=services[current.service_id].code if current is not None else None,
     )
 
 

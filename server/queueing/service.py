@@ -12,10 +12,11 @@ from __future__ import annotations
 import secrets
 from collections.abc import Iterator
 from contextlib import contextmanager
+from functools import cache
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import case, select, update
+from sqlalchemy import bindparam, case, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -25,7 +26,7 @@ from server.actors import SYSTEM, Actor
 from server.alerts.store import at_risk_service_ids
 from server.config import PAUSE_REASONS
 from server.errors import Conflict, Forbidden, Invalid, NotFound
-from server.models import Counter, Event, Service, Ticket, TicketSequence
+from server.models import Counter, Event, Ticket, TicketSequence
 from server.queueing import queries
 from server.queueing.machine import (
     CounterState,
@@ -80,7 +81,7 @@ def issue_ticket(
                 raise Invalid(f"there is no service {service_code!r} here", code="unknown_service")
             day = business_day(now, config.tz)
             sequence = _next_sequence(session, service.id, day)
-            load = queries.branch_load(session, config, branch_id, now, only_service=service.id)
+            load = queries.branch_load(session, config, branch_id, now)
             ahead = load.waiting.get(service.id, 0)
             ticket = Ticket(
                 branch_id=branch_id,
@@ -109,7 +110,7 @@ def issue_ticket(
             holder_view = ticket_view(ticket, public_url=rt.config.server.public_url, **common)
             holder_view.update(queries.holder_details(session, ticket, service))
             uow.emit("ticket_changed", ticket_view(ticket, **common), rooms.staff(branch_id))
-            _emit_queue(uow, rt, branch_id, now)
+            _emit_queue(uow, rt, branch_id, now, load=load.with_one_more(service.id))
             uow.commit()
             return holder_view, True
     except IntegrityError:
@@ -207,7 +208,7 @@ def open_counter(rt: Runtime, actor: Actor, branch_id: int, number: int) -> dict
             counter.opened_at = now
             _change_counter(uow, rt, actor, counter, "open", now)
             session.flush()
-            view = _emit_counter(uow, branch_id, number)
+            view = _emit_counter(uow, counter, current=None)
             _emit_queue(uow, rt, branch_id, now)
             uow.commit()
             return view
@@ -238,7 +239,7 @@ def call_next(rt: Runtime, actor: Actor, branch_id: int, number: int) -> dict[st
         _change_counter(uow, rt, actor, counter, "call_next", now, {"ticket_id": ticket.id})
         view = _emit_ticket(uow, rt, session, ticket, now)
         _emit_called(uow, session, ticket, counter, recall=False)
-        _emit_counter(uow, branch_id, number)
+        _emit_counter(uow, counter, current=ticket)
         _emit_queue(uow, rt, branch_id, now)
         uow.commit()
         return view
@@ -351,7 +352,7 @@ def _ticket_action(
                 raise Invalid(f"there is no service {service_code!r} here", code="unknown_service")
             if target.id == ticket.service_id:
                 raise Invalid(f"the ticket is already in service {service_code}", code="same_service")
-            source = session.get(Service, ticket.service_id)
+            source = queries.services_by_id(session, branch_id).get(ticket.service_id)
             data.update({"from_service": source.code if source else None, "to_service": target.code})
             ticket.service_id = target.id
             ticket.waiting_since = now
@@ -366,7 +367,7 @@ def _ticket_action(
             if action in ("complete", "no_show", "transfer"):
                 counter.help_requested_at = None
             _change_counter(uow, rt, actor, counter, action, now, {"ticket_id": ticket.id})
-            _emit_counter(uow, branch_id, number)
+            _emit_counter(uow, counter, current=ticket if ticket.status in queries.ACTIVE_TICKET else None)
         else:
             _emit_called(uow, session, ticket, counter, recall=True, called_at=now)
         view = _emit_ticket(uow, rt, session, ticket, now)
@@ -423,7 +424,7 @@ def _counter_action(
             data["ticket_id"] = ticket.id if ticket is not None else None
         _change_counter(uow, rt, actor, counter, action, now, data)
         session.flush()
-        view = _emit_counter(uow, branch_id, number)
+        view = _emit_counter(uow, counter)
         if action == "request_help":
             ticket = queries.active_ticket(session, counter.id)
             if ticket is not None:
@@ -490,12 +491,16 @@ def _acting_at(
         yield uow, counter, now
 
 
+@cache
+def _lock_counter_statement() -> Any:
+    return (select(Counter)
+            .where(Counter.branch_id == bindparam("branch_id"), Counter.number == bindparam("number"),
+                   Counter.active.is_(True))
+            .with_for_update())
+
+
 def _lock_counter(session: Session, branch_id: int, number: int) -> Counter:
-    counter = session.scalar(
-        select(Counter)
-        .where(Counter.branch_id == branch_id, Counter.number == number, Counter.active.is_(True))
-        .with_for_update()
-    )
+    counter = session.scalar(_lock_counter_statement(), {"branch_id": branch_id, "number": number})
     if counter is None:
         raise NotFound(f"there is no counter {number} here", code="unknown_counter")
     return counter
@@ -563,7 +568,7 @@ def _emit_ticket(uow: UnitOfWork, rt: Runtime, session: Session, ticket: Ticket,
 def _emit_called(
     uow: UnitOfWork, session: Session, ticket: Ticket, counter: Counter, *, recall: bool, called_at: Any = None
 ) -> None:
-    service = session.get(Service, ticket.service_id)
+    service = queries.services_by_id(session, ticket.branch_id).get(ticket.service_id)
     when = called_at or ticket.called_at
     uow.emit(
         "ticket_called",
@@ -580,15 +585,16 @@ def _emit_called(
     )
 
 
-def _emit_counter(uow: UnitOfWork, branch_id: int, number: int) -> dict[str, Any]:
-    view = queries.counter_views(uow.session, branch_id, number)[0]
-    uow.emit("counter_changed", view, rooms.staff(branch_id))
+def _emit_counter(uow: UnitOfWork, counter: Counter, **known: Any) -> dict[str, Any]:
+    """Announce the counter as it now is (``current=`` its ticket, when the caller knows it)."""
+    view = queries.counter_view_of(uow.session, counter, **known)
+    uow.emit("counter_changed", view, rooms.staff(counter.branch_id))
     return view
 
 
-def _emit_queue(uow: UnitOfWork, rt: Runtime, branch_id: int, now: Any) -> None:
+def _emit_queue(uow: UnitOfWork, rt: Runtime, branch_id: int, now: Any, load: queries.BranchLoad | None = None) -> None:
     uow.changed_branches.add(branch_id)
-    summary = queries.queue_summary(uow.session, rt.config_for(branch_id), branch_id, now)
+    summary = queries.queue_summary(uow.session, rt.config_for(branch_id), branch_id, now, load=load)
     uow.emit(
         "queue_changed",
         {"services": summary},
