@@ -36,11 +36,17 @@ VARIANTS = {
 }
 
 
-def one_day(args: tuple[int, str, float | None]) -> dict[str, Any]:
+def one_day(args: tuple[int, str, float | None, Path | None]) -> dict[str, Any]:
+    """One simulated day; with ``plot``, its charts are written there too."""
     from server.simulator.run import simulate
 
-    seed, variant, tick_s = args
-    return {"variant": variant, **simulate(seed=seed, tick_s=tick_s, **VARIANTS[variant]).summary}
+    seed, variant, tick_s, plot_dir = args
+    result = simulate(seed=seed, tick_s=tick_s, **VARIANTS[variant])
+    if plot_dir is not None:
+        from server.simulator.report import plot
+
+        plot(result, plot_dir)
+    return {"variant": variant, **result.summary}
 
 
 def _mean(values: list[float | None]) -> float | None:
@@ -104,7 +110,10 @@ def main() -> None:
     parser.add_argument("--plot", type=Path, default=None, help="also chart one product day and its no-manager twin")
     args = parser.parse_args()
     started = time.perf_counter()
-    work = [(seed, variant, args.tick) for seed in range(args.first_seed, args.first_seed + args.seeds) for variant in VARIANTS]
+    # The charts: the first seed's product day and its no-manager twin, drawn by the process that ran them.
+    charted = {(args.first_seed, "product"), (args.first_seed, "no_manager")} if args.plot else set()
+    work = [(seed, variant, args.tick, args.plot if (seed, variant) in charted else None)
+            for seed in range(args.first_seed, args.first_seed + args.seeds) for variant in VARIANTS]
     days: list[dict[str, Any]] = []
     with ProcessPoolExecutor(max_workers=args.jobs) as pool:
         for n, day in enumerate(pool.map(one_day, work), 1):
@@ -113,12 +122,6 @@ def main() -> None:
     print(file=sys.stderr)
     result = {"command": " ".join(["bench/simulations.py", *sys.argv[1:]]), "comparison": compare(days),
               "wall_s": round(time.perf_counter() - started, 1), "days": days}
-    if args.plot:
-        from server.simulator.report import plot
-        from server.simulator.run import simulate
-
-        for variant in ("product", "no_manager"):
-            plot(simulate(seed=args.first_seed, tick_s=args.tick, **VARIANTS[variant]), args.plot)
     text = json.dumps(result, indent=2, ensure_ascii=False)
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)

@@ -210,7 +210,7 @@ def backup(config_path: str | None, destination: str | None) -> None:
 @click.option("--config", "config_path", type=click.Path(dir_okay=False, exists=True), default=None,
               help="branch to simulate (default: the busy eight-counter branch of server/simulator/busy_branch.toml)")
 @click.option("--tickets", type=float, default=None, help="expected customers over the day (default 600)")
-@click.option("--tick", "tick_s", type=float, default=None, help="simulated seconds between alert sweeps (default 5; a server sweeps every 2)")
+@click.option("--tick", "tick_s", type=float, default=None, help="simulated seconds between alert sweeps (default 10; a server sweeps every 2)")
 @click.option("--world", "world_pairs", multiple=True, metavar="KEY=VALUE",
               help="change one parameter of the simulated world (server/simulator/world.py), e.g. slow_teller_share=0.5")
 @click.option("--json", "json_path", type=click.Path(dir_okay=False), default=None, help="write the results here")

@@ -28,7 +28,15 @@ from sqlalchemy.orm import Session
 
 from server import rooms
 from server.actors import Actor
-from server.alerts.loader import StateMark, history_loader, load_snapshot, state_mark
+from server.alerts.loader import (
+    MARK_FLOOR_SPAN,
+    StateMark,
+    history_loader,
+    load_snapshot,
+    newest_event_id,
+    state_mark,
+    state_marks,
+)
 from server.alerts.snapshot import BranchSnapshot
 from server.alerts.rules import SEVERITY_RANK, Condition, evaluate_rules
 from server.errors import Conflict, NotFound
@@ -68,11 +76,12 @@ def alert_view(alert: Alert, *, counter_number: int | None, acknowledged_by: str
 
 
 @cache
-def _open_alerts_statement() -> Any:
-    """A branch's open alerts as plain rows (built once: every sweep of every branch runs it)."""
-    return (select(Alert.id, Alert.rule, Alert.subject_kind, Alert.subject_id, Alert.severity,
-                   Alert.acknowledged_at, Alert.last_notified_at)
-            .where(Alert.branch_id == bindparam("branch_id"), Alert.resolved_at.is_(None)))
+def _open_alerts_statement(all_branches: bool = False) -> Any:
+    """A branch's open alerts (or every branch's) as plain rows, built once."""
+    query = (select(Alert.id, Alert.branch_id, Alert.rule, Alert.subject_kind, Alert.subject_id, Alert.severity,
+                    Alert.acknowledged_at, Alert.last_notified_at)
+             .where(Alert.resolved_at.is_(None)))
+    return query if all_branches else query.where(Alert.branch_id == bindparam("branch_id"))
 
 
 class AlertEngine:
@@ -91,8 +100,12 @@ class AlertEngine:
         self.sweeping = False
         # Housekeeping that only the sweeping process runs after its sweep (day rollover, retention).
         self.sweeper_tasks: list[Callable[[], None]] = []
-        # The last snapshot read per branch, with the event-log mark it was read at (see _snapshot).
+        # The last snapshot read per branch, with the event-log mark it was read at (see _snapshot),
+        # and the floor marks are counted from (see _shared_floor).
         self._snapshots: dict[int, tuple[StateMark, BranchSnapshot]] = {}
+        self._floor: int | None = None
+        # Called between branches of a sweep: in a server, a yield to the other greenlets.
+        self.pause: Callable[[], Any] = lambda: None
 
     # --- when to evaluate ------------------------------------------------------------------------
 
@@ -110,9 +123,37 @@ class AlertEngine:
         self.sweep()
 
     def sweep(self) -> None:
-        for branch_id in self.branch_ids():
+        """Evaluate every branch. One read transaction plans them all — every branch's event-log mark
+        and open alerts in one query each, a branch that has not changed since the last read is not
+        read again — and only the branches with something to raise, escalate, remind or resolve are
+        written. In a server the task yields between branches, so requests and sockets are served
+        during a sweep of many branches."""
+        ids = self.branch_ids()
+        now = self.rt.clock.now()
+        with self.rt.reading() as session:
+            floor = self._shared_floor(session)
+            marks = state_marks(session, floor)
+            open_rows: dict[int, dict[tuple[str, str, str], Any]] = {}
+            for row in session.connection().execute(_open_alerts_statement(all_branches=True)).all():
+                open_rows.setdefault(row.branch_id, {})[(row.rule, row.subject_kind, row.subject_id)] = row
+            changing = []
+            for branch_id in ids:
+                mark = marks.get(branch_id) or StateMark(floor, 0, floor)
+                if self._plan(session, branch_id, now, mark=mark, open_rows=open_rows.get(branch_id, {})):
+                    changing.append(branch_id)
+                self.pause()
+        for branch_id in changing:
             self.evaluate(branch_id)
+            self.pause()
         self.sweeps += 1
+
+    def _shared_floor(self, session: Session) -> int:
+        """The floor every branch's mark is counted from: kept while the log grows by up to a few
+        spans, so marks read in different sweeps (and by single-branch evaluations) compare."""
+        newest = newest_event_id(session)
+        if self._floor is None or newest - self._floor > 4 * MARK_FLOOR_SPAN or newest < self._floor:
+            self._floor = max(0, newest - MARK_FLOOR_SPAN)
+        return self._floor
 
     def branch_ids(self) -> list[int]:
         """The branches this process serves: those of its config, synced at start-up."""
@@ -122,6 +163,7 @@ class AlertEngine:
         """Run the sweep and the event-driven evaluations in one background task of this process."""
         self.background = True
         self._wake = threading.Event()
+        self.pause = lambda: sleep(0)
         start_task(self._loop, sleep)
 
     def stop(self) -> None:
@@ -190,15 +232,16 @@ class AlertEngine:
             uow.commit()
             return len(changed)
 
-    def _plan(self, session: Session, branch_id: int, now: datetime) -> list[tuple[str, Any, bool]]:
+    def _plan(self, session: Session, branch_id: int, now: datetime, *, mark: StateMark | None = None,
+              open_rows: dict[tuple[str, str, str], Any] | None = None) -> list[tuple[str, Any, bool]]:
         """What to raise, escalate, re-announce and resolve: ``(event, condition or open-alert row,
-        reminder)`` steps."""
+        reminder)`` steps. ``mark`` and ``open_rows``: the branch's, when a sweep read them for all."""
         config = self.rt.config_for(branch_id)
         settings = config.alerts
-        snapshot = self._snapshot(session, config, branch_id, now)
+        snapshot = self._snapshot(session, config, branch_id, now, mark)
         conditions = evaluate_rules(snapshot, settings)
         # The open alerts as plain rows; only the ones that change are loaded as objects.
-        open_alerts = {
+        open_alerts = dict(open_rows) if open_rows is not None else {
             (row.rule, row.subject_kind, row.subject_id): row
             for row in session.connection().execute(_open_alerts_statement(), {"branch_id": branch_id}).all()
         }
@@ -218,20 +261,24 @@ class AlertEngine:
         plan.extend(("alert_resolved", (row, None), False) for row in open_alerts.values())
         return plan
 
-    def _snapshot(self, session: Session, config: Any, branch_id: int, now: datetime) -> BranchSnapshot:
+    def _snapshot(self, session: Session, config: Any, branch_id: int, now: datetime,
+                  current: StateMark | None = None) -> BranchSnapshot:
         """The branch at ``now``. Most sweeps find the branch as the last one left it, only later:
         then the rules run on the snapshot already read, moved to ``now``, after one small query
-        (the event log's mark) instead of the whole read."""
+        (the event log's mark, or ``current``, read by the sweep for every branch at once) instead
+        of the whole read."""
         cached = self._snapshots.get(branch_id)
         if cached is not None:
             mark, snapshot = cached
             day_start = day_start_utc(now.astimezone(config.tz).date(), config.tz)
-            if (state_mark(session, branch_id, mark.floor) == mark and snapshot.day_start == day_start.timestamp()
+            if current is None or current.floor != mark.floor:
+                current = state_mark(session, branch_id, mark.floor)
+            if (current == mark and snapshot.day_start == day_start.timestamp()
                     and now.timestamp() >= snapshot.now):
                 kept = snapshot.__dict__.get("history")
                 return replace(snapshot, now=now.timestamp(), counter_history=kept or (),
                                load_history=None if kept is not None else history_loader(session, branch_id, day_start))
-        mark = state_mark(session, branch_id)
+        mark = state_mark(session, branch_id, self._floor)
         snapshot = load_snapshot(session, config, branch_id, now)
         self._snapshots[branch_id] = (mark, snapshot)
         return snapshot

@@ -101,15 +101,30 @@ MARK_FLOOR_SPAN = 1000
 
 
 @cache
-def _mark_statements() -> tuple[Any, Any]:
+def _mark_statements() -> tuple[Any, Any, Any, Any]:
     branch = bindparam("branch_id")
     return (select(func.max(Event.id)).where(Event.branch_id == branch),
             select(func.count(Event.id), func.max(Event.id)).where(Event.branch_id == branch,
-                                                                   Event.id > bindparam("floor")))
+                                                                   Event.id > bindparam("floor")),
+            select(func.max(Event.id)),
+            select(Event.branch_id, func.count(Event.id), func.max(Event.id))
+            .where(Event.id > bindparam("floor")).group_by(Event.branch_id))
+
+
+def newest_event_id(session: Session) -> int:
+    """The newest event id of the whole log (0 before the first)."""
+    return session.connection().execute(_mark_statements()[2]).scalar() or 0
+
+
+def state_marks(session: Session, floor: int) -> dict[int, StateMark]:
+    """Every branch's mark above one floor, in one query (a branch with no event above it is absent:
+    its mark is ``StateMark(floor, 0, floor)``)."""
+    rows = session.connection().execute(_mark_statements()[3], {"floor": floor}).all()
+    return {branch_id: StateMark(floor, int(count), int(newest)) for branch_id, count, newest in rows}
 
 
 def state_mark(session: Session, branch_id: int, floor: int | None = None) -> StateMark:
-    newest_q, above_q = _mark_statements()
+    newest_q, above_q = _mark_statements()[:2]
     db = session.connection()
     if floor is None:
         newest = db.execute(newest_q, {"branch_id": branch_id}).scalar() or 0

@@ -21,6 +21,7 @@ from sqlalchemy import and_, bindparam, event, func, or_, select
 from sqlalchemy.orm import ORMExecuteState, Session
 
 from server.config import Config
+from server.db import epoch_seconds
 from server.models import Branch, Counter, CounterService, Event, Service, Staff, Ticket
 from server.queueing.estimate import ServiceLoad, estimate_wait_s, mean_service_seconds, service_loads
 from server.queueing.machine import CounterState, TicketStatus
@@ -122,8 +123,8 @@ def _load_statements() -> SimpleNamespace:
         .group_by(Ticket.service_id),
         open_counters=select(Counter.id, Counter.state)
         .where(Counter.branch_id == branch, Counter.state != CounterState.CLOSED.value),
-        recent=select(latest.c.service_id, latest.c.called_at, latest.c.finished_at)
-        .where(latest.c.rank <= bindparam("limit"))
+        recent=select(latest.c.service_id, epoch_seconds(latest.c.finished_at) - epoch_seconds(latest.c.called_at))
+        .where(latest.c.rank <= bindparam("limit"), latest.c.called_at.is_not(None))
         .order_by(latest.c.service_id, latest.c.rank),
     )
 
@@ -221,9 +222,8 @@ def recent_durations_by_service(session: Session, branch_id: int, since: datetim
     rows = session.connection().execute(_load_statements().recent,
                                         {"branch_id": branch_id, "since": since, "limit": limit})
     out: dict[int, list[float]] = defaultdict(list)
-    for service_id, called, finished in rows:
-        if called is not None and finished is not None:
-            out[service_id].append((finished - called).total_seconds())
+    for service_id, duration in rows:
+        out[service_id].append(duration)
     return out
 
 
@@ -498,6 +498,11 @@ def recent_calls(session: Session, branch_id: int, since: datetime, limit: int =
     ]
 
 
+@cache
+def _version_statement() -> Any:
+    return select(func.max(Event.id)).where(Event.branch_id == bindparam("branch_id"))
+
+
 def branch_version(session: Session, branch_id: int) -> int:
     """The branch's newest event id (0 before its first): where its event log stands."""
-    return int(session.scalar(select(func.max(Event.id)).where(Event.branch_id == branch_id)) or 0)
+    return int(session.connection().execute(_version_statement(), {"branch_id": branch_id}).scalar() or 0)

@@ -13,7 +13,7 @@ import secrets
 from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import cache
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import bindparam, case, select, update
@@ -228,7 +228,9 @@ def call_next(rt: Runtime, actor: Actor, branch_id: int, number: int) -> dict[st
     with _acting_at(rt, actor, branch_id, number, "call_next") as (uow, counter, now):
         session = uow.session
         order = queries.counter_services(session, branch_id).get(counter.id, [])
-        at_risk = at_risk_service_ids(session, branch_id) if rt.config_for(branch_id).queue.policy == "at_risk_first" else set()
+        queue = rt.config_for(branch_id).queue
+        at_risk = at_risk_service_ids(session, branch_id, now - timedelta(seconds=queue.at_risk_after_s)) \
+            if queue.policy == "at_risk_first" else set()
         ticket_id = _claim_next(session, branch_id, counter, order, now, at_risk)
         if ticket_id is None:
             raise NotFound(f"nobody is waiting for counter {number}'s services", code="queue_empty")

@@ -50,10 +50,10 @@ DAY = datetime(2026, 12, 1).date()  # a Tuesday
 REACTS_TO = ("alert_raised", "alert_changed")
 # Seconds of simulated time between alert evaluations. A server sweeps every [alerts] tick_s (2 s)
 # and evaluates a branch 0.2 s after a change (coalescing a burst); the simulator evaluates at its
-# ticks only, changes included, so an alert comes at most one tick later than in a server: 5 s
-# against reaction delays and thresholds of minutes, for a day that runs about twice as fast.
-# --tick 2 gives the server's sweep cadence.
-SIM_TICK_S = 5.0
+# ticks only, changes included, so an alert comes at most one tick later than in a server: 10 s,
+# against thresholds of 3 to 10 minutes and a manager who reacts in one to three, for a day that
+# runs in a third of the time. --tick 2 gives the server's sweep cadence.
+SIM_TICK_S = 10.0
 
 
 @dataclass

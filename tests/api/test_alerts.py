@@ -298,16 +298,18 @@ def test_a_sweep_of_an_unchanged_branch_reuses_its_snapshot_and_any_change_is_re
     assert open_alerts(api, "idle_counter") == []
 
 
-def test_only_a_short_queue_risk_puts_a_queue_first_not_a_broken_estimate(api, rt, clock):
+def test_only_a_short_queue_risk_still_preventable_puts_a_queue_first_not_a_broken_estimate(api, rt, clock):
     from server.alerts.store import at_risk_service_ids
 
     crowded = api.issue("A")  # its promised estimate broken: a long wait in a full hall, not complaint #3
     lonely = api.issue("C")  # one or two ahead, waiting long: complaint #3 in the making
+    too_late = api.issue("B")  # past the line already (critical): a detour no longer prevents anything
     now = clock.now()
     with rt.db.writing() as session:
-        for rule, ticket in (("eta_broken", crowded), ("short_queue_long_wait", lonely)):
+        for rule, ticket, severity in (("eta_broken", crowded, "warning"), ("short_queue_long_wait", lonely, "warning"),
+                                       ("short_queue_long_wait", too_late, "critical")):
             session.add(Alert(branch_id=rt.default_branch_id, rule=rule, subject_kind="ticket",
-                              subject_id=str(ticket["id"]), severity="warning", message={"en": rule},
+                              subject_id=str(ticket["id"]), severity=severity, message={"en": rule},
                               ticket_id=ticket["id"], raised_at=now, last_notified_at=now))
         session.commit()
         services = {s.code: s.id for s in session.scalars(select(Service))}

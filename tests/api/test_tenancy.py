@@ -143,3 +143,36 @@ def test_business_days_follow_each_branchs_time_zone(two):
 
 def _south_state(api):  # type: ignore[no-untyped-def]
     return (api.get("/queue?branch=south", "root").get_json(), api.get("/counters?branch=south", "root").get_json())
+
+
+def test_a_sweep_reads_again_only_the_branch_that_changed_and_yields_between_branches(two, monkeypatch):
+    api, rt = two
+    from server.alerts import engine as engine_module
+
+    north_id, south_id = rt.branch_ids["north"], rt.branch_ids["south"]
+    reads: list[int] = []
+    real = engine_module.load_snapshot
+    monkeypatch.setattr(engine_module, "load_snapshot", lambda s, c, b, n: reads.append(b) or real(s, c, b, n))
+    pauses: list[int] = []
+    rt.alerts.pause = lambda: pauses.append(1)
+    rt.change_listeners.clear()  # changes reach the engine only through its sweeps here
+    api.ok(1, "open", "north-teller")
+    api.issue("A", "north-kiosk")
+    rt.alerts.sweep()
+    reads.clear()
+    pauses.clear()
+    api.issue("A", "south-kiosk")  # south changes; north stays as it was, only later
+    rt.clock.advance(5 * 60)
+    rt.alerts.sweep()
+    assert reads == [south_id]
+    assert len(pauses) >= 2  # once per branch at least: other requests are served during a sweep
+    # The unchanged north is still judged at the new time: its idle counter is five minutes old now.
+    [alert] = open_alerts_of(api, "north-manager", "idle_counter")
+    assert alert["counter"] == 1
+    assert open_alerts_of(api, "south-manager", "idle_counter") == []
+    rt.alerts.sweep()
+    assert reads == [south_id]  # nothing changed since: nothing read again
+
+
+def open_alerts_of(api, who, rule):  # type: ignore[no-untyped-def]
+    return [a for a in api.get("/alerts?state=open", who).get_json() if a["rule"] == rule]
