@@ -138,9 +138,9 @@ class RetentionConfig(_Strict):
 
 class QueueConfig(_Strict):
     policy: Literal["fifo", "at_risk_first"] = "at_risk_first"
-    # Under at_risk_first, a short-queue risk puts its queue first once its ticket has waited this
-    # long: the warning itself may come at issue, from a projection, long before a detour is needed.
-    at_risk_after_s: Annotated[int, Field(ge=0, le=3600)] = 0
+    # Under at_risk_first, a short-queue warning puts its queue first once its ticket has waited this
+    # long: the warning itself often comes at issue, from a projection, long before a detour is needed.
+    at_risk_after_s: Annotated[int, Field(ge=0, le=3600)] = 180
     # Service times: a moving average over the last `window` finished tickets of the day, blended
     # with the configured expected minutes until `min_samples` of them exist.
     service_time_window: Annotated[int, Field(ge=1, le=500)] = 20

@@ -123,9 +123,10 @@ class ModelTicket:
 class BranchModel:
     """What the branch should look like, and what each request should answer."""
 
-    def __init__(self, counters: dict[int, list[str]], services: list[str], start: datetime, tz: Any) -> None:
+    def __init__(self, counters: dict[int, list[str]], services: dict[str, float], start: datetime, tz: Any) -> None:
         self.counters = {number: ModelCounter(list(codes)) for number, codes in counters.items()}
-        self.services = services
+        self.services = list(services)
+        self.minutes = services  # expected minutes per service code
         self.tickets: dict[int, ModelTicket] = {}
         self.now = start
         self.tz = tz
@@ -149,18 +150,18 @@ class BranchModel:
     def next_ticket(self, number: int) -> ModelTicket | None:
         """The ticket call-next should pick: the first waiting ticket of the counter's first service
         that has one, oldest first; but under the default at_risk_first policy, services with an
-        at-risk ticket (``at_risk_services``, read from the alert store) go first, the one whose
-        head came earliest first. Within a service, always issue order.
+        at-risk ticket (``at_risk_services``, read from the alert store) go first, the shortest
+        service (expected minutes) first. Within a service, always issue order.
 
         Issue times never decrease with the id (the clock only moves forward), so the id order is the
         issue-time order the service promises, also for tickets that came back by transfer."""
         order = self.counters[number].services
         waiting = [t for t in self.tickets.values() if t.status == TicketStatus.WAITING.value and t.service in order]
 
-        def place(ticket: ModelTicket) -> tuple[bool, int, int]:
+        def place(ticket: ModelTicket) -> tuple[bool, float, int, int]:
             if ticket.service in self.at_risk_services:
-                return False, 0, ticket.id
-            return True, order.index(ticket.service), ticket.id
+                return False, self.minutes[ticket.service], order.index(ticket.service), ticket.id
+            return True, 0, order.index(ticket.service), ticket.id
 
         return min(waiting, key=place, default=None)
 
@@ -290,7 +291,7 @@ class RandomBranchDay(RuleBasedStateMachine):
         config = self.rt.config
         self.model = BranchModel(
             {counter.number: list(counter.services) for counter in config.counters},
-            [service.code for service in config.services],
+            {service.code: service.expected_minutes for service in config.services},
             self.rt.clock.now(),
             config.tz,
         )
@@ -361,7 +362,9 @@ class RandomBranchDay(RuleBasedStateMachine):
             return set()
         with self.rt.reading() as session:
             codes = {service.id: service.code for service in session.scalars(select(Service))}
-            return {codes[service_id] for service_id in at_risk_service_ids(session, self.rt.default_branch_id)}
+            waited_since = self.rt.clock.now() - timedelta(seconds=self.rt.config.queue.at_risk_after_s)
+            return {codes[service_id] for service_id in at_risk_service_ids(session, self.rt.default_branch_id,
+                                                                            waited_since)}
 
     def issue_ticket(self, who: str, service: str) -> None:
         expected = self.model.expect_issue(who, service)

@@ -221,9 +221,9 @@ def call_next(rt: Runtime, actor: Actor, branch_id: int, number: int) -> dict[st
 
     The first waiting ticket of the counter's first service that has one, oldest first. Under the
     ``at_risk_first`` policy, the services the counter may serve that have a ticket with an open
-    short_queue_long_wait alert go first (the one whose head waited longest first):
-    a customer about to complain is worth a short detour from the counter's order. Within a
-    service, tickets are always called in issue order.
+    short_queue_long_wait warning, waiting at least ``queue.at_risk_after_s``, go first (the
+    shortest service first): a customer about to complain is worth a short detour from the
+    counter's order. Within a service, tickets are always called in issue order.
     """
     with _acting_at(rt, actor, branch_id, number, "call_next") as (uow, counter, now):
         session = uow.session
@@ -256,9 +256,12 @@ def _claim_next(
     risky = [service_id for service_id in order if service_id in at_risk]
     keys = []
     if risky:
-        # At-risk queues first, and among them the one whose head has waited longest.
+        # At-risk queues first, and among them the shortest service: the cheapest detour for the
+        # customers of the counter's own queues (ties in the counter's order).
         keys.append(case((Ticket.service_id.in_(risky), 0), else_=1))
-        rank.update({service_id: 0 for service_id in risky})
+        minutes = {service_id: service.expected_minutes
+                   for service_id, service in queries.services_by_id(session, branch_id).items()}
+        rank.update({service_id: i for i, service_id in enumerate(sorted(risky, key=minutes.__getitem__))})
     keys.append(case(rank, value=Ticket.service_id))
     pick = (
         select(Ticket.id)

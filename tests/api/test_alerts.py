@@ -260,6 +260,27 @@ def test_at_risk_first_never_passes_an_older_ticket_of_the_same_service(api):
     assert api.ok(4, "call-next", "teller4")["number"] == first["number"]
 
 
+def test_at_risk_first_detours_once_the_ticket_has_waited_and_for_the_shortest_service_first(api, rt, clock):
+    # Warnings written by hand and no evaluation after changes: only the call order is under test.
+    rt.change_listeners.clear()
+    regular = api.issue("B")  # counter 3's first service
+    long_one = api.issue("C")  # 10 minutes, at risk, waiting longest
+    short_one = api.issue("A")  # 3 minutes, at risk
+    api.open(3, "teller3")  # B, A, C
+    with rt.db.writing() as session:
+        for ticket in (long_one, short_one):
+            session.add(Alert(branch_id=rt.default_branch_id, rule="short_queue_long_wait", subject_kind="ticket",
+                              subject_id=str(ticket["id"]), severity="warning", message={"en": "risk"},
+                              ticket_id=ticket["id"], raised_at=clock.now(), last_notified_at=clock.now()))
+        session.commit()
+    after = rt.config.queue.at_risk_after_s
+    assert after > 0
+    rt.clock.advance(after - 1)  # warned at issue, from a projection: no detour yet
+    assert api.serve_one(3, "teller3")["number"] == regular["number"]
+    rt.clock.advance(1)
+    assert api.ok(3, "call-next", "teller3")["number"] == short_one["number"]  # the cheaper detour first
+
+
 def test_a_day_of_instant_services_does_not_make_every_service_an_overrun(api):
     api.open(1, "teller1")
     for _ in range(6):
