@@ -136,26 +136,6 @@ def simulation_section(data: dict[str, Any], charts: list[str]) -> list[str]:
     return out
 
 
-def async_section(data: dict[str, Any]) -> list[str]:
-    out = [
-        "## Socket.IO: one room of 1,000 clients, memory per connection, by async mode",
-        "",
-        f"Command: `{data['meta']['command']}` — a real server, 1,000 Socket.IO clients of one branch in separate",
-        "load processes, 20 calls; latency from each call-next request until the clients received `ticket_called`.",
-        "",
-        "Not rerun by `make bench` (it takes a quarter of an hour); measured before `serve` set TCP_NODELAY, so",
-        "its call-next answer times include about 40 ms of delayed ACK (README, \"Async mode\").",
-        "",
-        "| mode | memory per connection | call → client p50 | p99 | all 1,000 received, p50 | call-next HTTP p50 |",
-        "|---|---|---|---|---|---|",
-    ]
-    for r in data["results"]:
-        calls = r["calls"]
-        out.append(f"| {r['mode']} | {r['memory']['per_connection_kb']} kB | {calls['latency_p50_ms']} ms | "
-                   f"{calls['latency_p99_ms']} ms | {calls['all_received_p50_ms']} ms | {calls['http_call_next_p50_ms']} ms |")
-    return out + [""]
-
-
 def http_section(data: dict[str, Any]) -> list[str]:
     by = {(r["kind"], r["clients"]): r for r in data["http"]}
     sqlite = {r["clients"]: r for r in data["sqlite"]}
@@ -193,12 +173,78 @@ def http_section(data: dict[str, Any]) -> list[str]:
     return out
 
 
-NOT_YET = [
-    "Realistic realtime load (200 branches × 10 clients, 20 calls/s; target p99 < 100 ms).",
-    "One big room against a bare Flask-SocketIO broadcast in the same run (target within 1.2×); the table "
-    "above has the Callwise side only.",
-    "The most clients one process holds (target ≥ 5,000).",
-]
+def realtime_section(data: dict[str, Any]) -> list[str]:
+    out = ["## Realtime: many branches, one big room, connections per process", "",
+           f"Command: `{data['meta']['command']}` — one `serve` process (gevent, SQLite WAL, synchronous FULL),",
+           "Socket.IO clients from separate load processes (python-socketio's asyncio client, websocket transport).", ""]
+    b = data.get("branches")
+    if b and b.get("ok"):
+        c = b["calls"]
+        p99 = c["latency_p99_ms"]
+        out += [
+            f"**{b['branches']} branches**, each with {b['clients_per_branch']['display']} display, "
+            f"{b['clients_per_branch']['manager']} manager and {b['clients_per_branch']['teller']} tellers connected "
+            f"({b['connect']['connected']} of {b['clients']} clients), call-next arriving at {b['calls_per_s']:g}/s across the "
+            f"branches for {b['seconds']:g} s (open loop), each call followed by the teller freeing the counter:",
+            "",
+            "| | p50 ms | p99 ms | max ms | delivered | missed |",
+            "|---|---|---|---|---|---|",
+            f"| call-next sent → `ticket_called` at that branch's display | {c['latency_p50_ms']} | {p99} | "
+            f"{c['latency_max_ms']} | {c['count']} of {c['sent']} | {c['missed']} |",
+            f"| … at the branch's staff (8 tellers + manager) | {c.get('staff_latency_p50_ms', '—')} | "
+            f"{c.get('staff_latency_p99_ms', '—')} | {c.get('staff_latency_max_ms', '—')} | "
+            f"{c.get('staff_deliveries', '—')} | {c.get('staff_missed', '—')} |",
+            f"| call-next HTTP answer | {c.get('http_call_next_p50_ms', '—')} | {c.get('http_call_next_p99_ms', '—')} | | | |",
+            "",
+            f"Target: p99 < 100 ms — {p99} ms: {verdict(c['missed'] == 0 and p99 < 100)}. Server CPU during the calls "
+            f"{c.get('server_cpu_pct', '—')}% of one core; memory {b['server']['kb_per_client']} kB per client.",
+        ]
+        probe = b.get("idle_probe")
+        if probe:
+            out.append(f"Before the calls, `GET /api/v1/health` every 20 ms on the connected, idle server: p50 "
+                       f"{probe['p50_ms']} ms, p99 {probe['p99_ms']} ms (a stalled event loop would show here).")
+        out.append("")
+    elif b:
+        out += [f"**Branches**: the run failed: {b.get('error')}", ""]
+    r = data.get("big_room")
+    if r and r.get("ok"):
+        cw, bare = r["callwise"], r["bare"]
+        out += [
+            f"**One big room**: {r['clients']} displays of one branch, {r['calls']} calls one at a time; time from the",
+            "request until *all* displays received `ticket_called`, beside a bare Flask-SocketIO app (same async mode,",
+            "same server and socket options) emitting the same event to as many clients in one room, alternating:",
+            "",
+            "| | all received p50 ms | p99 ms | first received p50 ms | request answered p50 ms |",
+            "|---|---|---|---|---|",
+            f"| Callwise call-next | {cw['all_received_p50_ms']} | {cw['all_received_p99_ms']} | "
+            f"{cw['first_received_p50_ms']} | {cw['http_p50_ms']} |",
+            f"| bare `socketio.emit` | {bare['all_received_p50_ms']} | {bare['all_received_p99_ms']} | "
+            f"{bare['first_received_p50_ms']} | {bare['http_p50_ms']} |",
+            "",
+            f"Target: within 1.2× of the bare broadcast — {r['ratio_p50']}× at p50, {r['ratio_p99']}× at p99: "
+            f"{verdict(r['ratio_p50'] <= 1.2)}.",
+            "",
+        ]
+    elif r:
+        out += [f"**One big room**: the run failed: {r.get('error')}", ""]
+    k = data.get("connections")
+    if k and k.get("ok"):
+        out += [
+            f"**Connections**: display clients added {k['step']} at a time up to {k['cap']}; after each step every",
+            "client must still be connected and receive a call:",
+            "",
+            "| clients | connected | call reached all in ms | server RSS MB | kB per client |",
+            "|---|---|---|---|---|",
+        ]
+        for step in k["steps"]:
+            out.append(f"| {step['clients']} | {step['still_connected']} | {step['broadcast_all_ms']} | "
+                       f"{step['rss_kb'] / 1024:.0f} | {step['kb_per_client']} |")
+        stop = "the cap" if k["stopped_by"] == "cap" else f"a failure: {k.get('failure')}"
+        out += ["", f"Held {k['max_held']} clients (stopped by {stop}), {k['kb_per_client']} kB each. Target: at least "
+                    f"{k['target_clients']:,} — {verdict(k['max_held'] >= k['target_clients'])}.", ""]
+    elif k:
+        out += [f"**Connections**: the run failed: {k.get('error')}", ""]
+    return out
 
 
 def main() -> None:
@@ -221,8 +267,8 @@ def main() -> None:
         lines += http_section(json.loads((results / "http_load.json").read_text()))
     if (results / "sweep.json").exists():
         lines += sweep_section(json.loads((results / "sweep.json").read_text()))
-    if (results / "async_modes.json").exists():
-        lines += async_section(json.loads((results / "async_modes.json").read_text()))
+    if (results / "realtime.json").exists():
+        lines += realtime_section(json.loads((results / "realtime.json").read_text()))
     if (results / "started").exists():
         took = time.time() - int((results / "started").read_text().split()[0])
         lines += ["## This run", "",
