@@ -30,10 +30,6 @@ class SocketIOPublisher:
 
     def publish(self, event: str, payload: dict[str, Any], rooms_: list[str]) -> None:
         socketio.emit(event, payload, to=rooms_)
-        # Let every client's writer send this message before the next one of the same change is
-        # queued: a display of a thousand-client room gets ticket_called at once, and the
-        # queue_changed that follows it does not double the time until the last display has it.
-        socketio.sleep(0)
 
 
 def _runtime() -> Runtime:
