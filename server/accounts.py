@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 from functools import cache
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from server.actors import DEVICE_KINDS, STAFF_ROLES, Actor
@@ -163,20 +163,32 @@ def resolve(rt: Runtime, token: str) -> Actor | None:
         return None
     digest = hash_token(token)
     now = wall_now()
+    staff_q, device_q = _resolve_statements()
     with rt.reading() as session:
-        row = session.execute(
-            select(AuthToken, Staff).join(Staff, Staff.id == AuthToken.staff_id).where(AuthToken.token_hash == digest)
-        ).first()
-        if row is not None:
-            auth, staff = row
-            if auth.revoked_at is not None or not staff.active or _expired(auth.expires_at, now):
+        db = session.connection()
+        staff = db.execute(staff_q, {"digest": digest}).first()
+        if staff is not None:
+            if staff.revoked_at is not None or not staff.active or _expired(staff.expires_at, now):
                 return None
             return Actor(kind="staff", id=staff.id, role=staff.role, branch_id=staff.branch_id,
-                         name=staff.display_name, token_id=auth.id)
-        device = session.scalar(select(Device).where(Device.token_hash == digest, Device.revoked_at.is_(None)))
+                         name=staff.display_name, token_id=staff.token_id)
+        device = db.execute(device_q, {"digest": digest}).first()
         if device is not None:
             return Actor(kind="device", id=device.id, role=device.kind, branch_id=device.branch_id, name=device.name)
     return None
+
+
+@cache
+def _resolve_statements() -> tuple[Any, Any]:
+    """Every authenticated request resolves its token: plain rows, statements built once."""
+    digest = bindparam("digest")
+    return (
+        select(AuthToken.id.label("token_id"), AuthToken.revoked_at, AuthToken.expires_at, Staff.id, Staff.role,
+               Staff.branch_id, Staff.display_name, Staff.active)
+        .join(Staff, Staff.id == AuthToken.staff_id).where(AuthToken.token_hash == digest),
+        select(Device.id, Device.kind, Device.branch_id, Device.name)
+        .where(Device.token_hash == digest, Device.revoked_at.is_(None)),
+    )
 
 
 def _expired(expires_at: datetime, now: datetime) -> bool:

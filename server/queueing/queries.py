@@ -380,6 +380,7 @@ def holder_details(session: Session, ticket: Ticket, service: Service) -> dict[s
 def _counter_statements() -> SimpleNamespace:
     return SimpleNamespace(
         active=select(Ticket).where(Ticket.counter_id == bindparam("counter_id"), Ticket.status.in_(ACTIVE_TICKET)),
+        staff=select(Staff.id, Staff.username, Staff.display_name).where(Staff.id == bindparam("staff_id")),
     )
 
 
@@ -399,7 +400,8 @@ def counter_view_of(session: Session, counter: Counter, current: Ticket | None =
     return counter_view(
         counter,
         service_codes=[services[sid].code for sid in counter_services(session, counter.branch_id).get(counter.id, [])],
-        staff=session.get(Staff, counter.staff_id) if counter.staff_id is not None else None,
+        staff=session.connection().execute(_counter_statements().staff, {"staff_id": counter.staff_id}).first()
+        if counter.staff_id is not None else None,
         current=current,
         current_service_code=services[current.service_id].code if current is not None else None,
     )
