@@ -106,12 +106,12 @@ def _run(app: Any, host: str, port: int, credentials: dict[str, Any] | None, *, 
     from server.demo import banner
     from server.leader import SweepLeader
     from server.maintenance import Housekeeping
-    from server.realtime import heartbeat, socketio
+    from server.realtime import Heartbeat, socketio
 
     runtime = app.extensions["callwise"]
     leader = SweepLeader(runtime.db.engine)
     runtime.alerts.may_sweep = leader.is_leader
-    runtime.alerts.sweeper_tasks.append(lambda: heartbeat(runtime))
+    runtime.alerts.sweeper_tasks.append(Heartbeat(runtime))
     runtime.alerts.sweeper_tasks.append(Housekeeping(runtime))
     runtime.alerts.start_background(socketio.start_background_task, socketio.sleep)
     click.echo(banner(runtime, credentials, f"http://{host}:{port}"))

@@ -8,6 +8,7 @@ Each connection joins only the rooms its role may hear (server/rooms.py) and imm
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from flask import current_app, session
@@ -148,10 +149,29 @@ def snapshot(rt: Runtime, actor: Actor, branch_id: int) -> dict[str, Any]:
     return out
 
 
-def heartbeat(rt: Runtime) -> None:
+HEARTBEAT_S = 10.0
+
+
+class Heartbeat:
     """Tell every screen of every branch where its event log stands (the sweeping process does this
-    after each sweep). A screen that has seen an older version missed a message — during a Redis
-    restart, say — and asks for a fresh state_snapshot."""
+    after a sweep, every ``HEARTBEAT_S`` seconds). A screen that has seen an older version missed a
+    message — during a Redis restart, say — and asks for a fresh state_snapshot. Not after every
+    2-second sweep: with thousands of screens connected, the heartbeats were most of an idle
+    server's work (bench/realtime.py)."""
+
+    def __init__(self, rt: Runtime, every_s: float = HEARTBEAT_S, monotonic: Any = time.monotonic) -> None:
+        self.rt, self.every_s, self.monotonic = rt, every_s, monotonic
+        self._last: float | None = None
+
+    def __call__(self) -> None:
+        if self._last is not None and self.monotonic() - self._last < self.every_s:
+            return
+        self._last = self.monotonic()
+        heartbeat(self.rt)
+
+
+def heartbeat(rt: Runtime) -> None:
+    """One heartbeat to every screen of every branch (see :class:`Heartbeat`)."""
     now = rt.clock.now().isoformat()
     with rt.reading() as db:
         versions = {branch_id: queries.branch_version(db, branch_id) for branch_id in rt.branch_ids.values()}
@@ -161,3 +181,4 @@ def heartbeat(rt: Runtime) -> None:
             {"version": version, "now": now},
             to=[rooms.displays(branch_id), rooms.kiosks(branch_id), rooms.staff(branch_id), rooms.phones(branch_id)],
         )
+        socketio.sleep(0)  # many branches: let requests in between
