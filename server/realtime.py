@@ -123,25 +123,48 @@ def rooms_for(actor: Actor, branch_id: int) -> list[str]:
     return joined
 
 
+# The part of a state_snapshot every screen of a branch shares is kept per branch, with the event-log
+# version and business day it was read at: a thousand displays connecting at once (a restart, a
+# network blip) would otherwise each read the whole branch — on connect that read was 65% of the
+# server's work (bench/realtime.py, py-spy).
+SHARED_SNAPSHOT_S = 2.0
+
+
+def _shared_part(rt: Runtime, db: Any, branch_id: int, now: Any) -> dict[str, Any]:
+    config = rt.config_for(branch_id)
+    key = (queries.branch_version(db, branch_id), now.astimezone(config.tz).date())
+    kept: dict[int, tuple[Any, float, dict[str, Any]]] = rt.caches.setdefault("shared_snapshots", {})
+    cached = kept.get(branch_id)
+    if cached is not None and cached[0] == key and 0 <= time.monotonic() - cached[1] < SHARED_SNAPSHOT_S:
+        return cached[2]
+    version = key[0]
+    branch = db.get(Branch, branch_id)
+    part = {
+        "branch": {"code": branch.code, "name": branch.name, "languages": branch.languages,
+                   "timezone": branch.timezone} if branch else None,
+        "services": queries.services_with_estimates(db, config, branch_id, now),
+        "version": version,
+        "counters": queries.counter_views(db, branch_id),
+        "recent_calls": queries.recent_calls(db, branch_id, queries.day_start_utc(now.astimezone(config.tz).date(),
+                                                                                  config.tz)),
+    }
+    kept[branch_id] = (key, time.monotonic(), part)
+    return part
+
+
 def snapshot(rt: Runtime, actor: Actor, branch_id: int) -> dict[str, Any]:
-    """The current state a client of this role may see."""
+    """The current state a client of this role may see. What every screen of the branch shares is
+    read once per event-log version (and at most ``SHARED_SNAPSHOT_S`` old); the staff's queue and
+    alerts are read for each."""
     now = rt.clock.now()
     with rt.reading() as db:
-        branch = db.get(Branch, branch_id)
-        out: dict[str, Any] = {
-            "role": actor.role,
-            "now": now.isoformat(),
-            "branch": {"code": branch.code, "name": branch.name, "languages": branch.languages,
-                       "timezone": branch.timezone} if branch else None,
-            "services": queries.services_with_estimates(db, rt.config_for(branch_id), branch_id, now),
-            "version": queries.branch_version(db, branch_id),
-        }
+        shared = _shared_part(rt, db, branch_id, now)
+        out: dict[str, Any] = {"role": actor.role, "now": now.isoformat(), "branch": shared["branch"],
+                               "services": shared["services"], "version": shared["version"]}
         if actor.is_device("kiosk"):
             return out
-        out["counters"] = queries.counter_views(db, branch_id)
-        config = rt.config_for(branch_id)
-        out["recent_calls"] = queries.recent_calls(db, branch_id, queries.day_start_utc(now.astimezone(config.tz).date(),
-                                                                                       config.tz))
+        out["counters"] = shared["counters"]
+        out["recent_calls"] = shared["recent_calls"]
         if actor.is_staff:
             out["queue"] = queries.waiting_tickets(db, rt.config_for(branch_id), branch_id, now)
             # Managers see every open alert; a teller only those of the counter they hold.

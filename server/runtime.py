@@ -116,6 +116,8 @@ class Runtime:
     # The alert engine (server/alerts/engine.py), once open_runtime has made it.
     alerts: Any = None
     branch_ids: dict[str, int] = field(default_factory=dict)
+    # Small per-runtime caches (server/realtime.py's shared snapshot part).
+    caches: dict[str, Any] = field(default_factory=dict, repr=False)
     _branch_configs: dict[int, Config] = field(default_factory=dict, repr=False)
 
     def uow(self) -> UnitOfWork:
