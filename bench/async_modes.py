@@ -76,6 +76,22 @@ def raise_nofile_limit() -> tuple[int, int]:
     return resource.getrlimit(resource.RLIMIT_NOFILE)
 
 
+def await_health(process: subprocess.Popen[bytes], url: str, timeout: float, stderr: Any, what: str) -> None:
+    """Wait until ``url``'s /api/v1/health answers 200; raise with the process's stderr if it exits or
+    does not answer within ``timeout`` seconds."""
+    import requests
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"{what} exited with {process.returncode} while starting:\n{stderr()}")
+        with contextlib.suppress(requests.RequestException):
+            if requests.get(f"{url}/api/v1/health", timeout=1).status_code == 200:
+                return
+        time.sleep(0.1)
+    raise RuntimeError(f"{what} not healthy within {timeout:.0f} s:\n{stderr()}")
+
+
 def percentile(values: list[float], p: float) -> float | None:
     """Nearest-rank percentile (p in 0..100); None for no values."""
     if not values:
@@ -356,23 +372,13 @@ class Server:
         return done.stdout
 
     def start(self, timeout: float = 60.0) -> None:
-        import requests
-
         with open(self.directory / "serve.out", "wb") as out, open(self.stderr_path, "wb") as err:
             self.process = subprocess.Popen(
                 [sys.executable, "-m", "server", "serve", "--config", str(self.config_path), "--port", str(self.port)],
                 cwd=self.directory, env=self.env(), stdin=subprocess.DEVNULL, stdout=out, stderr=err,
                 start_new_session=True, preexec_fn=_prctl_pdeathsig_hook(),
             )
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"server exited with {self.process.returncode} while starting:\n{self.stderr()}")
-            with contextlib.suppress(requests.RequestException):
-                if requests.get(f"{self.url}/api/v1/health", timeout=1).status_code == 200:
-                    return
-            time.sleep(0.1)
-        raise RuntimeError(f"server not healthy within {timeout:.0f} s:\n{self.stderr()}")
+        await_health(self.process, self.url, timeout, self.stderr, "server")
 
     @property
     def pid(self) -> int:
