@@ -31,9 +31,9 @@ test: $(STAMP)
 SEEDS ?= 20
 bench: $(STAMP)
 	@date +%s > bench/results/started
-	$(BIN)/python bench/http_load.py --seconds 6 --clients 1,16 --json bench/results/http_load.json
+	$(BIN)/python bench/http_load.py --seconds 4 --clients 1,16 --json bench/results/http_load.json
 	$(BIN)/python bench/sweep.py --sizes 10x100,50x2000,500x20000 --repeat 20 --json bench/results/sweep.json
-	$(BIN)/python bench/realtime.py --json bench/results/realtime.json
+	$(BIN)/python bench/realtime.py --step 2000 --json bench/results/realtime.json
 	rm -rf bench/results/charts
 	$(BIN)/python bench/simulations.py --seeds $(SEEDS) --jobs 2 --json bench/results/simulations.json --plot bench/results/charts
 	$(BIN)/python bench/report.py

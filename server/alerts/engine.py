@@ -101,7 +101,7 @@ class AlertEngine:
         # Housekeeping that only the sweeping process runs after its sweep (day rollover, retention).
         self.sweeper_tasks: list[Callable[[], None]] = []
         # The last snapshot read per branch, with the event-log mark it was read at (see _snapshot),
-        # and the floor marks are counted from (see _shared_floor).
+        # and the floor marks are counted from (see _marks).
         self._snapshots: dict[int, tuple[StateMark, BranchSnapshot]] = {}
         self._floor: int | None = None
         # Called between branches of a sweep: in a server, a yield to the other greenlets.
@@ -131,8 +131,7 @@ class AlertEngine:
         ids = self.branch_ids()
         now = self.rt.clock.now()
         with self.rt.reading() as session:
-            floor = self._shared_floor(session)
-            marks = state_marks(session, floor)
+            floor, marks = self._marks(session)
             open_rows: dict[int, dict[tuple[str, str, str], Any]] = {}
             for row in session.connection().execute(_open_alerts_statement(all_branches=True)).all():
                 open_rows.setdefault(row.branch_id, {})[(row.rule, row.subject_kind, row.subject_id)] = row
@@ -143,17 +142,23 @@ class AlertEngine:
                     changing.append(branch_id)
                 self.pause()
         for branch_id in changing:
-            self.evaluate(branch_id)
+            self.evaluate(branch_id, planned=True)
             self.pause()
         self.sweeps += 1
 
-    def _shared_floor(self, session: Session) -> int:
-        """The floor every branch's mark is counted from: kept while the log grows by up to a few
-        spans, so marks read in different sweeps (and by single-branch evaluations) compare."""
-        newest = newest_event_id(session)
-        if self._floor is None or newest - self._floor > 4 * MARK_FLOOR_SPAN or newest < self._floor:
-            self._floor = max(0, newest - MARK_FLOOR_SPAN)
-        return self._floor
+    def _marks(self, session: Session) -> tuple[int, dict[int, StateMark]]:
+        """Every branch's mark, counted from one floor. The floor is kept while the log grows by up to
+        a few spans, so marks read in different sweeps (and by single-branch evaluations) compare."""
+        if self._floor is not None:
+            marks = state_marks(session, self._floor)
+            # Nothing above the floor: an idle log, or one cut below it (a restore); ask which.
+            newest = max((mark.newest for mark in marks.values()), default=None)
+            if newest is None:
+                newest = newest_event_id(session)
+            if self._floor <= newest <= self._floor + 4 * MARK_FLOOR_SPAN:
+                return self._floor, marks
+        self._floor = max(0, newest_event_id(session) - MARK_FLOOR_SPAN)
+        return self._floor, state_marks(session, self._floor)
 
     def branch_ids(self) -> list[int]:
         """The branches this process serves: those of its config, synced at start-up."""
@@ -202,25 +207,27 @@ class AlertEngine:
 
     # --- what to do ------------------------------------------------------------------------------
 
-    def evaluate(self, branch_id: int) -> int:
-        """Evaluate every rule for the branch now; returns how many alerts changed."""
+    def evaluate(self, branch_id: int, *, planned: bool = False) -> int:
+        """Evaluate every rule for the branch now; returns how many alerts changed. ``planned``: a
+        read just found something to change here (the sweep's), so go straight to the write."""
         for attempt in range(3):
             try:
-                return self._evaluate_once(branch_id)
+                return self._evaluate_once(branch_id, planned)
             except IntegrityError:
                 # Another process raised the same alert between our read and our insert: re-read.
                 if attempt == 2:
                     raise
         return 0
 
-    def _evaluate_once(self, branch_id: int) -> int:
+    def _evaluate_once(self, branch_id: int, planned: bool = False) -> int:
         """Plan in a read transaction; write only if something changes. Most sweeps change nothing,
         and then they never take the database's write lock. When something does change, the plan
         is made again inside the write transaction, so it is applied to the state it was made on."""
         now = self.rt.clock.now()
-        with self.rt.reading() as session:
-            if not self._plan(session, branch_id, now):
-                return 0
+        if not planned:
+            with self.rt.reading() as session:
+                if not self._plan(session, branch_id, now):
+                    return 0
         with self.rt.uow() as uow:
             plan = self._plan(uow.session, branch_id, now)
             if not plan:
