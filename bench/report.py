@@ -10,7 +10,6 @@ import argparse
 import json
 import os
 import platform
-import time
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
