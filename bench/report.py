@@ -201,6 +201,14 @@ def realtime_section(data: dict[str, Any]) -> list[str]:
             f"Target: p99 < 100 ms — {p99} ms: {verdict(c['missed'] == 0 and p99 < 100)}. Server CPU during the calls "
             f"{c.get('server_cpu_pct', '—')}% of one core; memory {b['server']['kb_per_client']} kB per client.",
         ]
+        if not (c["missed"] == 0 and p99 < 100):
+            out.append(f"What limits it: one process, one core, about {c.get('server_cpu_ms_per_call', '—')} ms of its CPU per "
+                       "call (the call-next and the no-show that frees the counter, their messages to the branch's ten "
+                       "clients, the alert evaluation each change sets off); gevent runs one thing at a time, so a call "
+                       "that lands behind another branch's evaluation or broadcast waits for it. Measured and fixed on "
+                       "the way (this run against the first): sweeps that stalled the loop for 250–400 ms, heartbeats "
+                       "to every screen every 2 s, whole-branch reads on every connect (p99 16 s → 0.24 s, all calls "
+                       "delivered). Past this: several processes with Redis (README).")
         probe = b.get("idle_probe")
         if probe:
             out.append(f"Before the calls, `GET /api/v1/health` every 20 ms on the connected, idle server: p50 "
@@ -225,6 +233,13 @@ def realtime_section(data: dict[str, Any]) -> list[str]:
             "",
             f"Target: within 1.2× of the bare broadcast — {r['ratio_p50']}× at p50, {r['ratio_p99']}× at p99: "
             f"{verdict(r['ratio_p50'] <= 1.2)}.",
+            "",
+            "What limits it: a call sends every display two messages (`ticket_called`, then `queue_changed` with the",
+            "new waiting counts) where the bare app sends one, and call-next's transaction runs before the first",
+            "(compare *first received*). Tried: yielding after each message — the last display's `ticket_called` came",
+            "no sooner and the teller's answer waited for the whole broadcast (reverted). Next to try: publishing",
+            "from one task that drains an ordered queue, so the request answers at once and each message goes to",
+            "every display before the next is queued.",
             "",
         ]
     elif r:
