@@ -92,6 +92,23 @@ def await_health(process: subprocess.Popen[bytes], url: str, timeout: float, std
     raise RuntimeError(f"{what} not healthy within {timeout:.0f} s:\n{stderr()}")
 
 
+async def connect_timed(sio: Any, url: str, token: str, timeout: float, connect_times: list[float],
+                        errors: Counter[str]) -> None:
+    """Connect one asyncio client over websocket with ``token``; its connect time goes to
+    ``connect_times``, a failure (counted by kind) to ``errors``."""
+    started = time.time()
+    try:
+        await asyncio.wait_for(
+            sio.connect(url, auth={"token": token}, transports=["websocket"], wait_timeout=timeout),
+            timeout=timeout + 5,
+        )
+        connect_times.append(time.time() - started)
+    except Exception as exc:  # noqa: BLE001 - every failure is a figure
+        errors[f"connect: {type(exc).__name__}: {str(exc)[:120]}"] += 1
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(sio.disconnect(), 5)
+
+
 def percentile(values: list[float], p: float) -> float | None:
     """Nearest-rank percentile (p in 0..100); None for no values."""
     if not values:
@@ -263,17 +280,7 @@ async def _load_main(index: int, url: str, token: str, clients: int, concurrency
 
     async def connect_one(sio: Any) -> None:
         async with sem:
-            started = time.time()
-            try:
-                await asyncio.wait_for(
-                    sio.connect(url, auth={"token": token}, transports=["websocket"], wait_timeout=connect_timeout),
-                    timeout=connect_timeout + 5,
-                )
-                connect_times.append(time.time() - started)
-            except Exception as exc:  # noqa: BLE001 - every failure is a figure
-                errors[f"connect: {type(exc).__name__}: {str(exc)[:120]}"] += 1
-                with contextlib.suppress(Exception):
-                    await asyncio.wait_for(sio.disconnect(), 5)
+            await connect_timed(sio, url, token, connect_timeout, connect_times, errors)
 
     sios = [make_client() for _ in range(clients)]
     phase_started = time.time()

@@ -91,6 +91,7 @@ from bench.async_modes import (  # noqa: E402
     _prctl_pdeathsig_hook,
     ask_all,
     await_health,
+    connect_timed,
     free_port,
     load_worker,
     machine_cpu_ticks,
@@ -438,17 +439,7 @@ async def _branch_main(index: int, url: str, clients: list[tuple[str, str, str]]
 
     async def connect_one(sio: Any, token: str) -> None:
         async with sem:
-            started = time.time()
-            try:
-                await asyncio.wait_for(
-                    sio.connect(url, auth={"token": token}, transports=["websocket"], wait_timeout=connect_timeout),
-                    timeout=connect_timeout + 5,
-                )
-                connect_times.append(time.time() - started)
-            except Exception as exc:  # noqa: BLE001 - every failure is a figure
-                errors[f"connect: {type(exc).__name__}: {str(exc)[:120]}"] += 1
-                with contextlib.suppress(Exception):
-                    await asyncio.wait_for(sio.disconnect(), 5)
+            await connect_timed(sio, url, token, connect_timeout, connect_times, errors)
 
     sios = [(code, role, make_client(code, role)) for code, role, _ in clients]
     started = time.time()
