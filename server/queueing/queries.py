@@ -130,8 +130,7 @@ def _load_statements() -> SimpleNamespace:
 
 
 def waiting_counts(session: Session, branch_id: int) -> dict[int, int]:
-    """Waiting tickets per service id."""
-    session.flush()
+    """Waiting tickets per service id (read through the connection: the caller flushes first)."""
     rows = session.connection().execute(_load_statements().waiting, {"branch_id": branch_id})
     return {service_id: count for service_id, count in rows}
 
@@ -217,8 +216,8 @@ def _forget_loads_on_write(state: ORMExecuteState) -> None:
 
 def recent_durations_by_service(session: Session, branch_id: int, since: datetime, limit: int) -> dict[int, list[float]]:
     """Counter time (call to finish) of each service's latest ``limit`` finished tickets since
-    ``since``, newest first: one query for every service (a window per service)."""
-    session.flush()
+    ``since``, newest first: one query for every service (a window per service). Read through the
+    connection: the caller flushes first."""
     rows = session.connection().execute(_load_statements().recent,
                                         {"branch_id": branch_id, "since": since, "limit": limit})
     out: dict[int, list[float]] = defaultdict(list)
