@@ -137,7 +137,7 @@ def _shared_part(rt: Runtime, db: Any, branch_id: int, now: Any) -> dict[str, An
     cached = kept.get(branch_id)
     if cached is not None and cached[0] == key and 0 <= time.monotonic() - cached[1] < SHARED_SNAPSHOT_S:
         return cached[2]
-    version = key[0]
+    version, day = key
     branch = db.get(Branch, branch_id)
     part = {
         "branch": {"code": branch.code, "name": branch.name, "languages": branch.languages,
@@ -145,8 +145,7 @@ def _shared_part(rt: Runtime, db: Any, branch_id: int, now: Any) -> dict[str, An
         "services": queries.services_with_estimates(db, config, branch_id, now),
         "version": version,
         "counters": queries.counter_views(db, branch_id),
-        "recent_calls": queries.recent_calls(db, branch_id, queries.day_start_utc(now.astimezone(config.tz).date(),
-                                                                                  config.tz)),
+        "recent_calls": queries.recent_calls(db, branch_id, queries.day_start_utc(day, config.tz)),
     }
     kept[branch_id] = (key, time.monotonic(), part)
     return part
