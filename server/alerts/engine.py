@@ -285,7 +285,9 @@ class AlertEngine:
                 kept = snapshot.__dict__.get("history")
                 return replace(snapshot, now=now.timestamp(), counter_history=kept or (),
                                load_history=None if kept is not None else history_loader(session, branch_id, day_start))
-        mark = state_mark(session, branch_id, self._floor)
+        if current is None or current.floor != self._floor:
+            current = state_mark(session, branch_id, self._floor)
+        mark = current  # read in this transaction, before the snapshot: a later change moves it on
         snapshot = load_snapshot(session, config, branch_id, now)
         self._snapshots[branch_id] = (mark, snapshot)
         return snapshot

@@ -3,7 +3,6 @@ so a sweep of a large hall stays cheap."""
 
 from __future__ import annotations
 
-import statistics
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -27,7 +26,12 @@ from server.config import Config
 from server.db import epoch_seconds
 from server.models import Branch, Counter, CounterService, Event, Service, Staff, Ticket
 from server.queueing.estimate import mean_service_seconds
-from server.queueing.queries import ACTIVE_TICKET, MIN_NORMAL_SERVICE_S, day_start_utc
+from server.queueing.queries import (
+    ACTIVE_TICKET,
+    day_start_utc,
+    finished_today,
+    normal_service_seconds,
+)
 
 
 @cache
@@ -35,8 +39,6 @@ def _statements() -> SimpleNamespace:
     """The loader's queries, built once (on first use) with bound parameters: constructing them
     anew on every sweep costs more than running them on a small hall."""
     branch = bindparam("branch_id")
-    day_start = bindparam("day_start", type_=Ticket.finished_at.type)
-    finished = epoch_seconds(Ticket.finished_at)
     return SimpleNamespace(
         branch=select(Branch.code, Branch.languages).where(Branch.id == branch),
         lists=select(CounterService.counter_id, CounterService.service_id)
@@ -55,12 +57,6 @@ def _statements() -> SimpleNamespace:
         waiting=select(Ticket.id, Ticket.number, Ticket.service_id, epoch_seconds(Ticket.issued_at),
                        epoch_seconds(Ticket.waiting_since), Ticket.people_ahead, Ticket.estimated_wait_s)
         .where(Ticket.branch_id == branch, Ticket.status == "waiting"),
-        # The day's finished tickets, newest first. No status in the WHERE: the (branch_id,
-        # finished_at) index then serves the range scan instead of the branch's whole history.
-        finished=select(Ticket.service_id, Ticket.status, finished - epoch_seconds(Ticket.called_at),
-                        finished - epoch_seconds(Ticket.served_at))
-        .where(Ticket.branch_id == branch, Ticket.finished_at >= day_start)
-        .order_by(Ticket.finished_at.desc()),
         services=select(Service.id, Service.code, Service.name, Service.expected_minutes, Service.target_wait_s)
         .where(Service.branch_id == branch, Service.active.is_(True))
         .order_by(Service.position),
@@ -172,34 +168,23 @@ def load_snapshot(session: Session, config: Config, branch_id: int, now: datetim
     waiting = tuple(map(WaitingTicket._make, db.execute(q.waiting, params).all()))
 
     # The moving average of counter time (for estimates) and the median service time (the
-    # "normal" an overrun is measured against).
-    cycles: dict[int, list[float]] = defaultdict(list)
-    service_times: dict[int, list[float]] = defaultdict(list)
-    for service_id, status, cycle, service_time in db.execute(q.finished, params).all():
-        if status != "done":
-            continue
-        if cycle is not None and len(cycles[service_id]) < config.queue.service_time_window:
-            cycles[service_id].append(cycle)
-        if service_time is not None:
-            service_times[service_id].append(service_time)
-
-    services: dict[int, ServiceInfo] = {}
-    for service_id, code, name, expected_minutes, target_wait_s in db.execute(q.services, params).all():
-        expected = expected_minutes * 60
-        own = service_times.get(service_id, [])
-        normal = statistics.median(own) if len(own) >= config.alerts.service_overrun_min_samples else expected
-        # A day of very short services must not make every ordinary one an "overrun".
-        normal = max(normal, MIN_NORMAL_SERVICE_S)
-        services[service_id] = ServiceInfo(
+    # "normal" an overrun is measured against), both computed by the database.
+    services_rows = db.execute(q.services, params).all()
+    finished = finished_today(session, branch_id, day_start, config.queue.service_time_window)
+    normals = normal_service_seconds(config, finished, [(row.id, row.expected_minutes * 60) for row in services_rows])
+    services = {
+        service_id: ServiceInfo(
             id=service_id,
             code=code,
             name=name,
-            expected_s=expected,
+            expected_s=expected_minutes * 60,
             target_wait_s=target_wait_s or config.alerts.service_level_default_target_s,
-            mean_cycle_s=mean_service_seconds(cycles.get(service_id, []), expected,
+            mean_cycle_s=mean_service_seconds(finished.cycles.get(service_id, ()), expected_minutes * 60,
                                               config.queue.service_time_min_samples),
-            normal_service_s=normal,
+            normal_service_s=normals[service_id],
         )
+        for service_id, code, name, expected_minutes, target_wait_s in services_rows
+    }
 
     history = history_loader(session, branch_id, day_start)
 

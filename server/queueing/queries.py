@@ -13,7 +13,7 @@ from types import SimpleNamespace
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date, datetime, time, timezone
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -21,7 +21,7 @@ from sqlalchemy import and_, bindparam, event, func, or_, select
 from sqlalchemy.orm import ORMExecuteState, Session
 
 from server.config import Config
-from server.db import epoch_seconds
+from server.db import READ_ONLY, epoch_seconds
 from server.models import Branch, Counter, CounterService, Event, Service, Staff, Ticket
 from server.queueing.estimate import ServiceLoad, estimate_wait_s, mean_service_seconds, service_loads
 from server.queueing.machine import CounterState, TicketStatus
@@ -108,24 +108,20 @@ def _load_statements() -> SimpleNamespace:
     """The branch-load reads, built once with bound parameters: they run on every change, and
     building a statement costs more than SQLite takes to run it."""
     branch = bindparam("branch_id")
-    rank = func.row_number().over(
-        partition_by=Ticket.service_id, order_by=(Ticket.finished_at.desc(), Ticket.id.desc())
-    ).label("rank")
-    latest = (
-        select(Ticket.service_id, Ticket.called_at, Ticket.finished_at, rank)
-        .where(Ticket.branch_id == branch, Ticket.status == TicketStatus.DONE.value,
-               Ticket.finished_at >= bindparam("since", type_=Ticket.finished_at.type))
-        .subquery()
-    )
+    since = bindparam("since", type_=Ticket.finished_at.type)
+    finished = epoch_seconds(Ticket.finished_at)
+    today = (Ticket.branch_id == branch, Ticket.finished_at >= since)
     return SimpleNamespace(
+        # The (branch_id, finished_at) index serves both: no status in the WHERE.
+        finished_mark=select(func.count(), func.max(Ticket.id)).where(*today),
+        finished=select(Ticket.id, Ticket.service_id, Ticket.status, finished - epoch_seconds(Ticket.called_at),
+                        finished - epoch_seconds(Ticket.served_at))
+        .where(*today).order_by(Ticket.finished_at.desc(), Ticket.id.desc()),
         waiting=select(Ticket.service_id, func.count())
         .where(Ticket.branch_id == branch, Ticket.status == TicketStatus.WAITING.value)
         .group_by(Ticket.service_id),
         open_counters=select(Counter.id, Counter.state)
         .where(Counter.branch_id == branch, Counter.state != CounterState.CLOSED.value),
-        recent=select(latest.c.service_id, epoch_seconds(latest.c.finished_at) - epoch_seconds(latest.c.called_at))
-        .where(latest.c.rank <= bindparam("limit"), latest.c.called_at.is_not(None))
-        .order_by(latest.c.service_id, latest.c.rank),
     )
 
 
@@ -154,23 +150,6 @@ def counter_services(session: Session, branch_id: int) -> dict[int, list[int]]:
     out: dict[int, list[int]] = defaultdict(list)
     out.update({counter_id: list(ids) for counter_id, ids in cached.items()})
     return out
-
-
-def recent_service_durations(session: Session, service_id: int, since: datetime, limit: int) -> list[float]:
-    """Counter time (call to finish) of the service's latest finished tickets since ``since``."""
-    rows = session.execute(
-        select(Ticket.called_at, Ticket.finished_at)
-        .where(
-            Ticket.service_id == service_id,
-            Ticket.status == TicketStatus.DONE.value,
-            Ticket.finished_at >= since,
-        )
-        .order_by(Ticket.finished_at.desc())
-        .limit(limit)
-    )
-    return [
-        (finished - called).total_seconds() for called, finished in rows if called is not None and finished is not None
-    ]
 
 
 @dataclass
@@ -214,51 +193,87 @@ def _forget_loads_on_write(state: ORMExecuteState) -> None:
         state.session.info.pop(_LOAD_CACHE, None)
 
 
-def recent_durations_by_service(session: Session, branch_id: int, since: datetime, limit: int) -> dict[int, list[float]]:
-    """Counter time (call to finish) of each service's latest ``limit`` finished tickets since
-    ``since``, newest first: one query for every service (a window per service). Read through the
-    connection: the caller flushes first."""
-    rows = session.connection().execute(_load_statements().recent,
-                                        {"branch_id": branch_id, "since": since, "limit": limit})
-    out: dict[int, list[float]] = defaultdict(list)
-    for service_id, duration in rows:
-        out[service_id].append(duration)
-    return out
+@dataclass(frozen=True)
+class FinishedToday:
+    """What a branch's finished tickets of the day say about its services."""
+
+    # Counter time (call to finish) of each service's latest done tickets, newest first, at most
+    # ``queue.service_time_window`` of them: the moving average the wait estimate uses.
+    cycles: dict[int, tuple[float, ...]]
+    # Median start-to-finish time of each service's done tickets, and how many there were: the
+    # normal time a service_overrun is measured against.
+    medians: dict[int, tuple[float, int]]
 
 
-def branch_load(
-    session: Session, config: Config, branch_id: int, now: datetime, only_service: int | None = None
-) -> BranchLoad:
-    """Service loads for every active service of the branch (or only one, for the issue path).
+# A finished ticket never changes again, so a branch's set of the day's committed finished tickets
+# only grows: its size and newest id say whether what was computed from it still holds. Most changes
+# (an issue, a call, a pause) finish nobody, and every change and every sweep that reads the hall
+# needs these figures: they are computed about once per finish, per process (kept per connection
+# pool, which a database's read and write engines share), not from the whole day each time. Only a
+# read-only transaction keeps what it computed: a write transaction sees its own uncommitted finish,
+# which a rollback could take back.
+_FINISHED: weakref.WeakKeyDictionary[Any, dict[int, tuple[tuple[Any, ...], FinishedToday]]] = (
+    weakref.WeakKeyDictionary())
 
-    The whole-branch load is kept for the rest of the transaction until something is written: one
-    change's events (the counter's view, the queue summary) all need it at the same moment."""
+
+def finished_today(session: Session, branch_id: int, since: datetime, window: int) -> FinishedToday:
+    """The branch's :class:`FinishedToday` since ``since`` (read through the connection: the
+    caller flushes first)."""
+    q = _load_statements()
+    db = session.connection()
+    params = {"branch_id": branch_id, "since": since}
+    count, newest = db.execute(q.finished_mark, params).one()
+    pool = db.engine.pool
+    with _CONFIG_LOCK:
+        kept = _FINISHED.get(pool, {}).get(branch_id)
+    if kept is not None and kept[0] == (since, window, count, newest):
+        return kept[1]
+    rows = db.execute(q.finished, params).all()
+    # The key of what is computed: from the rows themselves (in PostgreSQL each statement of a
+    # transaction may see a later commit than the last).
+    key = (since, window, len(rows), max((row.id for row in rows), default=None))
+    cycles: dict[int, list[float]] = defaultdict(list)
+    service_times: dict[int, list[float]] = defaultdict(list)
+    for _id, service_id, status, cycle, service_time in rows:
+        if status != TicketStatus.DONE.value:
+            continue
+        if cycle is not None and len(cycles[service_id]) < window:
+            cycles[service_id].append(cycle)
+        if service_time is not None:
+            service_times[service_id].append(service_time)
+    figures = FinishedToday(
+        cycles={service_id: tuple(values) for service_id, values in cycles.items()},
+        medians={service_id: (statistics.median(values), len(values)) for service_id, values in service_times.items()},
+    )
+    if db.get_execution_options().get(READ_ONLY):
+        with _CONFIG_LOCK:
+            _FINISHED.setdefault(pool, {})[branch_id] = (key, figures)
+    return figures
+
+
+def branch_load(session: Session, config: Config, branch_id: int, now: datetime) -> BranchLoad:
+    """Service loads for every active service of the branch.
+
+    The load is kept for the rest of the transaction until something is written: one change's
+    events (the counter's view, the queue summary) all need it at the same moment."""
     session.flush()  # the reads below go through the connection: pending changes must be in the database
     cache: dict[tuple[int, datetime], BranchLoad] = session.info.setdefault(_LOAD_CACHE, {})
-    if only_service is None and (branch_id, now) in cache:
+    if (branch_id, now) in cache:
         return cache[(branch_id, now)]
-    services = services_by_id(session, branch_id)
     waiting = waiting_counts(session, branch_id)
     counters = session.connection().execute(_load_statements().open_counters, {"branch_id": branch_id}).all()
     lists = counter_services(session, branch_id) if counters else {}
     since = day_start_utc(now.astimezone(config.tz).date(), config.tz)
-    means = {}
-    window = config.queue.service_time_window
-    if only_service is not None:
-        durations = {only_service: recent_service_durations(session, only_service, since, window)}
-    else:
-        durations = recent_durations_by_service(session, branch_id, since, window)
-    for service_id, service in services.items():
-        if only_service is not None and service_id != only_service:
-            continue
-        means[service_id] = mean_service_seconds(
-            durations.get(service_id, []), service.expected_minutes * 60, config.queue.service_time_min_samples
-        )
+    cycles = finished_today(session, branch_id, since, config.queue.service_time_window).cycles
+    means = {
+        service_id: mean_service_seconds(cycles.get(service_id, ()), service.expected_minutes * 60,
+                                         config.queue.service_time_min_samples)
+        for service_id, service in services_by_id(session, branch_id).items()
+    }
     open_counters = tuple((state, tuple(lists.get(counter_id, ()))) for counter_id, state in counters)
     load = BranchLoad(waiting=waiting, loads=service_loads(open_counters, waiting, means), counters=open_counters,
                       means=means)
-    if only_service is None:
-        cache[(branch_id, now)] = load
+    cache[(branch_id, now)] = load
     return load
 
 
@@ -277,12 +292,14 @@ def services_with_estimates(session: Session, config: Config, branch_id: int, no
     """Every active service with its waiting count, the wait a new ticket would get, and its normal
     service time today (what the service_overrun alert measures against)."""
     load = branch_load(session, config, branch_id, now)
-    normal = normal_service_seconds(session, config, branch_id, now)
+    since = day_start_utc(now.astimezone(config.tz).date(), config.tz)
+    services = services_by_code(session, branch_id).values()
+    normal = normal_service_seconds(config, finished_today(session, branch_id, since, config.queue.service_time_window),
+                                    [(s.id, s.expected_minutes * 60) for s in services])
     views = []
-    for service in services_by_code(session, branch_id).values():
+    for service in services:
         view = service_view(service, load.waiting.get(service.id, 0), load.estimate_new(service.id))
-        view["normal_service_s"] = round(normal.get(service.id, max(service.expected_minutes * 60,
-                                                                     MIN_NORMAL_SERVICE_S)))
+        view["normal_service_s"] = round(normal[service.id])
         views.append(view)
     return views
 
@@ -290,24 +307,17 @@ def services_with_estimates(session: Session, config: Config, branch_id: int, no
 MIN_NORMAL_SERVICE_S = 30.0
 
 
-def normal_service_seconds(session: Session, config: Config, branch_id: int, now: datetime) -> dict[int, float]:
-    """The normal start-to-finish time of each service today: the median of the day's finished
-    tickets once there are ``service_overrun_min_samples`` of them, else the configured expected
-    minutes; never below 30 s (a day of instant test services must not make everything an overrun)."""
-    since = day_start_utc(now.astimezone(config.tz).date(), config.tz)
-    samples: dict[int, list[float]] = defaultdict(list)
-    for service_id, served, finished in session.execute(
-        select(Ticket.service_id, Ticket.served_at, Ticket.finished_at)
-        .where(Ticket.branch_id == branch_id, Ticket.finished_at >= since, Ticket.status == "done")
-    ):
-        if served is not None and finished is not None:
-            samples[service_id].append((finished - served).total_seconds())
+def normal_service_seconds(config: Config, finished: FinishedToday,
+                           services: Iterable[tuple[int, float]]) -> dict[int, float]:
+    """The normal start-to-finish time of each of ``services`` ((id, expected seconds) pairs) today:
+    the median of the day's finished tickets once there are ``service_overrun_min_samples`` of them,
+    else the configured expected minutes; never below 30 s (a day of instant test services must not
+    make everything an overrun)."""
     out = {}
-    for service in services_by_id(session, branch_id).values():
-        own = samples.get(service.id, [])
-        normal = statistics.median(own) if len(own) >= config.alerts.service_overrun_min_samples \
-            else service.expected_minutes * 60
-        out[service.id] = max(normal, MIN_NORMAL_SERVICE_S)
+    for service_id, expected_s in services:
+        median, samples = finished.medians.get(service_id, (0.0, 0))
+        normal = median if samples >= config.alerts.service_overrun_min_samples else expected_s
+        out[service_id] = max(normal, MIN_NORMAL_SERVICE_S)
     return out
 
 
@@ -338,7 +348,7 @@ def ticket_with_live_estimate(
     position = position_of(session, ticket)
     eta = 0
     if position:
-        load = branch_load(session, config, ticket.branch_id, now, only_service=ticket.service_id)
+        load = branch_load(session, config, ticket.branch_id, now)
         eta = load.estimate(ticket.service_id, position)
     help_requested = bool(
         counter is not None and counter.help_requested_at is not None and ticket.status in ACTIVE_TICKET

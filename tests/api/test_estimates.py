@@ -73,3 +73,70 @@ def test_services_tell_their_normal_service_time_the_overrun_alert_uses(api, clo
         api.ok(1, "complete")
     services = {s["code"]: s for s in api.get("/services").get_json()}
     assert services["A"]["normal_service_s"] == 100
+
+
+def _finished_today(rt, clock):
+    from server.queueing.queries import day_start_utc, finished_today
+
+    config = rt.config
+    since = day_start_utc(clock.now().astimezone(config.tz).date(), config.tz)
+    with rt.reading() as session:
+        return finished_today(session, rt.default_branch_id, since, config.queue.service_time_window)
+
+
+def _serve(api, clock, seconds):
+    api.ok(1, "call-next")
+    api.ok(1, "start")
+    clock.advance(seconds)
+    api.ok(1, "complete")
+
+
+def test_the_days_service_figures_are_read_again_only_after_a_finish(api, rt, clock):
+    service_a = rt.config.services[0]
+    api.open(1, "teller1")
+    for _ in range(3):
+        api.issue("A")
+    _serve(api, clock, 100)
+    first = _finished_today(rt, clock)
+    api.issue("A")
+    api.ok(1, "call-next")  # changes that finish nobody leave the figures as they were
+    assert _finished_today(rt, clock) is first
+    api.ok(1, "start")
+    clock.advance(40)
+    api.ok(1, "complete")
+    second = _finished_today(rt, clock)
+    assert second is not first
+    (service_id,) = second.medians
+    assert service_a.code == "A" and second.medians[service_id] == (70.0, 2)
+    assert sorted(second.cycles[service_id]) == [40.0, 100.0]
+
+
+def test_a_finish_rolled_back_leaves_no_figures_behind(api, rt, clock):
+    from datetime import timedelta
+
+    from sqlalchemy import select
+
+    from server.models import Ticket
+    from server.queueing.queries import day_start_utc, finished_today
+
+    api.open(1, "teller1")
+    api.issue("A")
+    second = api.issue("A")
+    _serve(api, clock, 100)
+    api.ok(1, "call-next")
+    api.ok(1, "start")
+    # A write transaction finishes the second ticket (500 s of service), reads the figures, and
+    # rolls back: what it computed from its own uncommitted finish must not be kept.
+    config = rt.config
+    now = clock.now()
+    since = day_start_utc(now.astimezone(config.tz).date(), config.tz)
+    with rt.db.writing() as session:
+        ticket = session.scalars(select(Ticket).where(Ticket.id == second["id"])).one()
+        ticket.status, ticket.finished_at = "done", now + timedelta(seconds=500)
+        session.flush()
+        seen = finished_today(session, rt.default_branch_id, since, config.queue.service_time_window)
+        assert list(seen.medians.values()) == [(300.0, 2)]  # its own view: (100 + 500) / 2
+    # The same ticket really finishes, after 40 s: the same count and newest id as the rolled-back read.
+    clock.advance(40)
+    api.ok(1, "complete")
+    assert list(_finished_today(rt, clock).medians.values()) == [(70.0, 2)]
