@@ -3,7 +3,6 @@ so a sweep of a large hall stays cheap."""
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -24,13 +23,16 @@ from server.alerts.snapshot import (
 )
 from server.config import Config
 from server.db import epoch_seconds
-from server.models import Branch, Counter, CounterService, Event, Service, Staff, Ticket
+from server.models import Counter, Event, Staff, Ticket
 from server.queueing.estimate import mean_service_seconds
 from server.queueing.queries import (
     ACTIVE_TICKET,
+    branch_row,
+    counter_services,
     day_start_utc,
     finished_today,
     normal_service_seconds,
+    services_by_code,
 )
 
 
@@ -40,11 +42,6 @@ def _statements() -> SimpleNamespace:
     anew on every sweep costs more than running them on a small hall."""
     branch = bindparam("branch_id")
     return SimpleNamespace(
-        branch=select(Branch.code, Branch.languages).where(Branch.id == branch),
-        lists=select(CounterService.counter_id, CounterService.service_id)
-        .join(Counter, Counter.id == CounterService.counter_id)
-        .where(Counter.branch_id == branch)
-        .order_by(CounterService.counter_id, CounterService.rank),
         active=select(Ticket.counter_id, Ticket.id, Ticket.number, Ticket.service_id, Ticket.status,
                       epoch_seconds(Ticket.called_at), epoch_seconds(Ticket.served_at))
         .where(Ticket.branch_id == branch, Ticket.status.in_(ACTIVE_TICKET)),
@@ -57,9 +54,6 @@ def _statements() -> SimpleNamespace:
         waiting=select(Ticket.id, Ticket.number, Ticket.service_id, epoch_seconds(Ticket.issued_at),
                        epoch_seconds(Ticket.waiting_since), Ticket.people_ahead, Ticket.estimated_wait_s)
         .where(Ticket.branch_id == branch, Ticket.status == "waiting"),
-        services=select(Service.id, Service.code, Service.name, Service.expected_minutes, Service.target_wait_s)
-        .where(Service.branch_id == branch, Service.active.is_(True))
-        .order_by(Service.position),
         history=select(epoch_seconds(Event.at), Event.entity_id, Event.from_state, Event.to_state)
         .where(Event.branch_id == branch, Event.entity == "counter", Event.at >= bindparam("day_start_events",
                                                                                           type_=Event.at.type),
@@ -140,11 +134,9 @@ def load_snapshot(session: Session, config: Config, branch_id: int, now: datetim
     db = session.connection()
     day_start = day_start_utc(now.astimezone(config.tz).date(), config.tz)
     params = {"branch_id": branch_id, "day_start": day_start, "day_start_events": day_start}
-    branch = db.execute(q.branch, params).one()
-
-    lists: dict[int, list[int]] = defaultdict(list)
-    for counter_id, service_id in db.execute(q.lists, params).all():
-        lists[counter_id].append(service_id)
+    branch = branch_row(session, branch_id)
+    assert branch is not None, f"no branch {branch_id}"
+    lists = counter_services(session, branch_id)  # services and lists change only with the config
 
     active = {row[0]: ActiveTicket._make(row[1:]) for row in db.execute(q.active, params).all()}
 
@@ -169,33 +161,33 @@ def load_snapshot(session: Session, config: Config, branch_id: int, now: datetim
 
     # The moving average of counter time (for estimates) and the median service time (the
     # "normal" an overrun is measured against), both computed by the database.
-    services_rows = db.execute(q.services, params).all()
+    active_services = services_by_code(session, branch_id).values()
     finished = finished_today(session, branch_id, day_start, config.queue.service_time_window)
-    normals = normal_service_seconds(config, finished, [(row.id, row.expected_minutes * 60) for row in services_rows])
+    normals = normal_service_seconds(config, finished, [(s.id, s.expected_minutes * 60) for s in active_services])
     services = {
-        service_id: ServiceInfo(
-            id=service_id,
-            code=code,
-            name=name,
-            expected_s=expected_minutes * 60,
-            target_wait_s=target_wait_s or config.alerts.service_level_default_target_s,
-            mean_cycle_s=mean_service_seconds(finished.cycles.get(service_id, ()), expected_minutes * 60,
+        service.id: ServiceInfo(
+            id=service.id,
+            code=service.code,
+            name=service.name,
+            expected_s=service.expected_minutes * 60,
+            target_wait_s=service.target_wait_s or config.alerts.service_level_default_target_s,
+            mean_cycle_s=mean_service_seconds(finished.cycles.get(service.id, ()), service.expected_minutes * 60,
                                               config.queue.service_time_min_samples),
-            normal_service_s=normals[service_id],
+            normal_service_s=normals[service.id],
         )
-        for service_id, code, name, expected_minutes, target_wait_s in services_rows
+        for service in active_services
     }
 
     history = history_loader(session, branch_id, day_start)
 
     return BranchSnapshot(
         branch_id=branch_id,
-        branch_code=branch.code,
+        branch_code=branch["code"],
         now=now.timestamp(),
         day_start=day_start.timestamp(),
         counters=counters,
         waiting=waiting,
         services=services,
         load_history=history,
-        languages=tuple(branch.languages),
+        languages=branch["languages"],
     )

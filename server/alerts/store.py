@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from datetime import datetime
+from functools import cache
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from server.models import Alert, Ticket
@@ -25,11 +27,18 @@ def at_risk_service_ids(session: Session, branch_id: int, waited_since: datetime
     short queues — over 20 simulated days that made short-queue incidents 16% *more* frequent than
     plain ``fifo`` (bench/simulations.py, BENCHMARKS.md).
     """
+    statement = _statements()[waited_since is not None]
+    return set(session.scalars(statement, {"branch_id": branch_id, "waited_since": waited_since}))
+
+
+@cache
+def _statements() -> tuple[Any, Any]:
+    """The query without and with the ``waited_since`` bound, built once: call-next runs it."""
     query = (
         select(Ticket.service_id)
         .join(Alert, Alert.ticket_id == Ticket.id)
         .where(
-            Alert.branch_id == branch_id,
+            Alert.branch_id == bindparam("branch_id"),
             Alert.resolved_at.is_(None),
             Alert.rule.in_(AT_RISK_RULES),
             # A critical one has crossed the line: its complaint is made, a detour cannot prevent it,
@@ -40,7 +49,4 @@ def at_risk_service_ids(session: Session, branch_id: int, waited_since: datetime
         )
         .distinct()
     )
-
-    if waited_since is not None:
-        query = query.where(Ticket.issued_at <= waited_since)
-    return set(session.scalars(query))
+    return query, query.where(Ticket.issued_at <= bindparam("waited_since", type_=Ticket.issued_at.type))

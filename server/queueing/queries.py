@@ -367,19 +367,25 @@ def ticket_with_live_estimate(
     return view
 
 
+def branch_row(session: Session, branch_id: int) -> dict[str, Any] | None:
+    """The branch's code, name, timezone and languages (None for no such branch)."""
+    def read() -> dict[str, Any] | bool:
+        branch = session.get(Branch, branch_id)
+        return {"code": branch.code, "name": branch.name, "timezone": branch.timezone,
+                "languages": tuple(branch.languages)} if branch else False
+
+    return _config_rows(session, ("branch", branch_id), read) or None
+
+
 def holder_details(session: Session, ticket: Ticket, service: Service) -> dict[str, Any]:
     """What the ticket's own phone page needs and nobody else sees: its service's name and
     documents, its branch (any branch of a many-branch server), and the customer's own rating."""
-    def read() -> dict[str, Any] | bool:
-        branch = session.get(Branch, ticket.branch_id)
-        return {"code": branch.code, "name": branch.name, "timezone": branch.timezone} if branch else False
-
-    branch = _config_rows(session, ("branch", ticket.branch_id), read)
+    branch = branch_row(session, ticket.branch_id)
     return {
         "service_name": service.name,
         "documents": service.documents,
         "notes": service.notes,
-        "branch": dict(branch) if branch else None,
+        "branch": {key: branch[key] for key in ("code", "name", "timezone")} if branch else None,
         "rating": ticket.rating,
         "rating_comment": ticket.rating_comment,
     }
