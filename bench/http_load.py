@@ -3,7 +3,7 @@
     .venv/bin/python bench/http_load.py [--seconds 8] [--clients 1,16] [--json FILE]
 
 One ``python -m server serve`` process as deployed (gevent, SQLite in WAL with synchronous=FULL)
-on the test branch with 16 counters; load from separate processes (keep-alive HTTP/1.1, one
+on the test branch with 16 counters serving A added (one per teller); load from separate processes (keep-alive HTTP/1.1, one
 connection per client). For 1 and 16 concurrent clients it measures, each for ``--seconds``:
 
 - ``health``: ``GET /api/v1/health``, the cheapest JSON endpoint (one trivial query): the framework ceiling;
@@ -132,9 +132,13 @@ def http_load(pool: ProcessPoolExecutor, kind: str, port: int, tokens: list[tupl
             "count": len(timed), "errors": errors}
 
 
+FIRST_COUNTER = 5  # the test branch has counters 1..4, not all of them serving A
+
+
 def bench_config(server: Any) -> None:
-    """The test branch with counters 5..16 added, all serving A (so every teller has a counter)."""
-    extra = "".join(f'\n[[counters]]\nnumber = {n}\nservices = ["A"]\n' for n in range(5, COUNTERS + 1))
+    """The test branch with counters 5..20 added, all serving A: one per teller, each with a queue."""
+    extra = "".join(f'\n[[counters]]\nnumber = {n}\nservices = ["A"]\n'
+                    for n in range(FIRST_COUNTER, FIRST_COUNTER + COUNTERS))
     server.config_path.write_text(server.config_path.read_text(encoding="utf-8") + extra, encoding="utf-8")
 
 
@@ -174,9 +178,9 @@ def main() -> None:
             for username in staff:
                 server.tokens[username] = server.login(username)
             kiosks = [(server.tokens[f"bench-kiosk{n}"], 0) for n in range(1, most + 1)]
-            tellers = [(server.tokens[f"bench{n}"], n) for n in range(1, most + 1)]
-            for token, counter in tellers:
-                server.post(f"/counters/{counter}/open", who=f"bench{counter}")
+            tellers = [(server.tokens[f"bench{n}"], FIRST_COUNTER + n - 1) for n in range(1, most + 1)]
+            for n, (_token, counter) in enumerate(tellers, 1):
+                server.post(f"/counters/{counter}/open", who=f"bench{n}")
             with ProcessPoolExecutor(max_workers=most) as pool:
                 pool.map(abs, range(most))  # start the workers before the clock runs
                 for kind, tokens in (("health", kiosks), ("issue", kiosks), ("call_next", tellers)):
