@@ -234,12 +234,12 @@ def realtime_section(data: dict[str, Any]) -> list[str]:
             f"Target: within 1.2× of the bare broadcast — {r['ratio_p50']}× at p50, {r['ratio_p99']}× at p99: "
             f"{verdict(r['ratio_p50'] <= 1.2)}.",
             "",
-            "What limits it: a call sends every display two messages (`ticket_called`, then `queue_changed` with the",
-            "new waiting counts) where the bare app sends one, and call-next's transaction runs before the first",
-            "(compare *first received*). Tried: yielding after each message — the last display's `ticket_called` came",
-            "no sooner and the teller's answer waited for the whole broadcast (reverted). Next to try: publishing",
-            "from one task that drains an ordered queue, so the request answers at once and each message goes to",
-            "every display before the next is queued.",
+            "A call sends every display two messages (`ticket_called`, then `queue_changed` with the new waiting",
+            "counts) where the bare app sends one. The server yields between a change's messages, so every",
+            "connection sends `ticket_called` before `queue_changed` is queued (without it, each connection sent",
+            "both together and the last display heard the call at 1.6× the bare time); the price is the teller's",
+            "answer, which waits for that first round (*request answered*: about a millisecond with a branch's",
+            "dozen screens). *First received* is later by call-next's own transaction.",
             "",
         ]
     elif r:

@@ -27,6 +27,9 @@ class Publisher(Protocol):
 
     def publish(self, event: str, payload: dict[str, Any], rooms: list[str]) -> None: ...
 
+    def between_messages(self) -> None:
+        """Called between two messages of one change: let the sockets take the last one first."""
+
 
 class NullPublisher:
     """For the CLI and the simulator: nobody is listening."""
@@ -34,8 +37,11 @@ class NullPublisher:
     def publish(self, event: str, payload: dict[str, Any], rooms: list[str]) -> None:
         return None
 
+    def between_messages(self) -> None:
+        return None
 
-class RecordingPublisher:
+
+class RecordingPublisher(NullPublisher):
     """Keeps what would have been sent; for tests that look at the events of one change."""
 
     def __init__(self) -> None:
@@ -90,8 +96,10 @@ class UnitOfWork:
         self._context.__exit__(exc_type, exc, tb)
         if exc_type is None and self._committed:
             # The change is committed: whatever happens now, the caller must hear that it succeeded.
-            for message in self.outbox:
+            for i, message in enumerate(self.outbox):
                 try:
+                    if i:
+                        self.runtime.publisher.between_messages()
                     self.runtime.publisher.publish(message.event, message.payload, message.rooms)
                 except Exception:  # noqa: BLE001 - a client's socket must not undo a committed change
                     log.exception("could not publish %s", message.event)

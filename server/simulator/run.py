@@ -365,6 +365,9 @@ class Simulation:
 
     # --- the lobby manager ---------------------------------------------------------------------
 
+    def between_messages(self) -> None:
+        return None
+
     def publish(self, event: str, payload: dict[str, Any], rooms: list[str]) -> None:
         """The engine's Socket.IO events: the manager's dashboard is the only listener here."""
         if not self.manager or event not in REACTS_TO or payload.get("resolved_at") or payload.get("acknowledged_at"):

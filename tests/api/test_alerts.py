@@ -170,18 +170,20 @@ def test_no_duplicate_open_alert_after_many_sweeps(api, rt):
 
 
 def test_acknowledging_silences_reminders_but_does_not_resolve(api, rt):
-    published = []
-    rt.publisher = type("P", (), {"publish": lambda self, e, p, r: published.append((e, p))})()
+    from server.runtime import RecordingPublisher
+
+    rt.publisher = recorder = RecordingPublisher()
+    published = recorder.sent
     api.open(1, "teller1")
     api.issue("A")
     advance(api, 180)
     [alert] = open_alerts(api, "idle_counter")
     advance(api, 300)  # renotify_critical_s
-    reminders = [p for e, p in published if e == "alert_raised" and p["reminder"]]
+    reminders = [p for e, p, _ in published if e == "alert_raised" and p["reminder"]]
     assert [r["id"] for r in reminders] == [alert["id"]]
     assert api.post(f"/alerts/{alert['id']}/ack", "manager").status_code == 200
     advance(api, 900)
-    assert len([p for e, p in published if e == "alert_raised" and p["reminder"]]) == 1
+    assert len([p for e, p, _ in published if e == "alert_raised" and p["reminder"]]) == 1
     [still] = open_alerts(api, "idle_counter")
     assert still["acknowledged_at"] is not None and still["resolved_at"] is None
 

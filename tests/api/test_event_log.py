@@ -79,3 +79,22 @@ def test_every_message_of_a_change_carries_the_branchs_event_log_version(api, rt
     assert called[-1]["version"] == calling["version"] == newest
     versions = [payload["version"] for _, payload, _ in recorder.sent if "version" in payload]
     assert versions == sorted(versions)
+
+
+def test_the_sockets_get_a_turn_between_a_changes_messages(api, rt):
+    from server.runtime import RecordingPublisher
+
+    class Turns(RecordingPublisher):
+        def between_messages(self) -> None:
+            self.sent.append(("(pause)", {}, []))
+
+    recorder = Turns()
+    rt.publisher = recorder
+    api.issue("A")
+    api.open(1, "teller1")
+    recorder.sent.clear()
+    api.ok(1, "call-next")
+    order = [event for event, _, _ in recorder.sent]
+    # ticket_called leaves before queue_changed is queued: a thousand displays hear the call first.
+    assert order == ["ticket_changed", "(pause)", "ticket_called", "(pause)", "counter_changed", "(pause)",
+                     "queue_changed"]
