@@ -133,7 +133,7 @@ def load_snapshot(session: Session, config: Config, branch_id: int, now: datetim
     q = _statements()
     db = session.connection()
     day_start = day_start_utc(now.astimezone(config.tz).date(), config.tz)
-    params = {"branch_id": branch_id, "day_start": day_start, "day_start_events": day_start}
+    params = {"branch_id": branch_id}
     branch = branch_row(session, branch_id)
     assert branch is not None, f"no branch {branch_id}"
     lists = counter_services(session, branch_id)  # services and lists change only with the config
@@ -160,7 +160,7 @@ def load_snapshot(session: Session, config: Config, branch_id: int, now: datetim
     waiting = tuple(map(WaitingTicket._make, db.execute(q.waiting, params).all()))
 
     # The moving average of counter time (for estimates) and the median service time (the
-    # "normal" an overrun is measured against), both computed by the database.
+    # "normal" an overrun is measured against): worked out again only after a finish.
     active_services = services_by_code(session, branch_id).values()
     finished = finished_today(session, branch_id, day_start, config.queue.service_time_window)
     normals = normal_service_seconds(config, finished, [(s.id, s.expected_minutes * 60) for s in active_services])
