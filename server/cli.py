@@ -122,10 +122,11 @@ def _run(app: Any, host: str, port: int, credentials: dict[str, Any] | None, *, 
     if runtime.config.server.async_mode == "threading":
         options["allow_unsafe_werkzeug"] = True
     else:
-        from server.wsgi import NoDelayHandler, stop_on_signals
+        from server.wsgi import NoDelayHandler, freeze_startup_heap, stop_on_signals
 
         options["handler_class"] = NoDelayHandler
         stop_on_signals(socketio)
+        freeze_startup_heap()
     try:
         socketio.run(app, **options)
     except KeyboardInterrupt:

@@ -9,6 +9,7 @@ each accepted socket sends the body at once.
 
 from __future__ import annotations
 
+import gc
 import signal
 import socket
 from typing import Any
@@ -45,3 +46,16 @@ def stop_on_signals(socketio: Any) -> None:
 
     gevent.signal_handler(signal.SIGINT, stop)
     gevent.signal_handler(signal.SIGTERM, stop)
+
+
+def freeze_startup_heap() -> int:
+    """Move everything start-up made (modules, mappers, compiled statements, config: about 150,000
+    objects, alive as long as the process) out of the garbage collector's sight, after one last
+    collection; returns how many were frozen. A full collection walks every tracked object and stops
+    the event loop while it does: with 2,000 screens connected these pauses reached 270 ms, a
+    handful of late calls on the lobby displays (bench/realtime.py); the start-up heap was a quarter
+    of each of them, for nothing, as none of it ever becomes garbage."""
+    gc.collect()
+    gc.freeze()
+    return gc.get_freeze_count()
+
