@@ -9,7 +9,8 @@ and a day's history of finished tickets. It then times the real ``AlertEngine.ev
 the snapshot, run every rule, reconcile with the stored alerts — once to raise the alerts, then
 ``--repeat`` times in the steady state a running branch is in (the clock moving 2 s per sweep):
 each time once with a full read (as after any change in the hall) and once more 2 s later with
-nothing changed (the engine then reuses its snapshot after checking the event log's mark).
+nothing changed (the engine then reuses its snapshot after checking the event log's mark). The
+halls take turns, round after round, so the machine's ups and downs fall on every size alike.
 Reports median and p90 milliseconds, and the share spent loading, in rules, and reconciling.
 """
 
@@ -118,49 +119,73 @@ def _ticket(branch_id, service_id, code, seq, status, issued, *, called=None, se
     }
 
 
-def measure(counters: int, waiting: int, repeat: int) -> dict:  # type: ignore[type-arg]
-    with tempfile.TemporaryDirectory() as folder:
-        rt, clock, branch_id = build(counters, waiting, Path(folder))
-        engine = rt.alerts
+class Hall:
+    """One synthetic hall and its timings; ``step()`` is one round of measurements on it."""
+
+    def __init__(self, counters: int, waiting: int, folder: Path) -> None:
+        self.counters, self.waiting = counters, waiting
+        self.rt, self.clock, self.branch_id = build(counters, waiting, folder)
         started = time.perf_counter()
-        raised = engine.evaluate(branch_id)
-        first_ms = (time.perf_counter() - started) * 1000
-        totals, loads, rules = [], [], []
-        unchanged = []
+        self.raised = self.rt.alerts.evaluate(self.branch_id)
+        self.first_ms = (time.perf_counter() - started) * 1000
+        self.totals: list[float] = []
+        self.unchanged: list[float] = []
+        self.loads: list[float] = []
+        self.rules: list[float] = []
+
+    def step(self) -> None:
+        rt, clock, branch_id, engine = self.rt, self.clock, self.branch_id, self.rt.alerts
+        clock.advance(2)
+        engine._snapshots.clear()  # a full read, as after any change in the hall
+        started = time.perf_counter()
+        engine.evaluate(branch_id)
+        self.totals.append((time.perf_counter() - started) * 1000)
+        clock.advance(2)
+        started = time.perf_counter()
+        engine.evaluate(branch_id)  # nothing changed since: the snapshot read is reused
+        self.unchanged.append((time.perf_counter() - started) * 1000)
+        # the parts, timed separately on the same state
+        with rt.reading() as session:
+            t0 = time.perf_counter()
+            snapshot = load_snapshot(session, rt.config, branch_id, clock.now())
+            t1 = time.perf_counter()
+            evaluate_rules(snapshot, rt.config.alerts)
+            t2 = time.perf_counter()
+        self.loads.append((t1 - t0) * 1000)
+        self.rules.append((t2 - t1) * 1000)
+
+    def result(self) -> dict:  # type: ignore[type-arg]
+        totals = self.totals
+        median = statistics.median(totals)
+        return {
+            "counters": self.counters,
+            "waiting": self.waiting,
+            "alerts_raised_first_sweep": self.raised,
+            "first_sweep_ms": round(self.first_ms, 1),
+            "median_ms": round(median, 2),
+            "p90_ms": round(statistics.quantiles(totals, n=10)[-1], 2) if len(totals) >= 10 else round(max(totals), 2),
+            "unchanged_median_ms": round(statistics.median(self.unchanged), 2),
+            "load_ms": round(statistics.median(self.loads), 2),
+            "rules_ms": round(statistics.median(self.rules), 2),
+            "reconcile_ms": round(max(0.0, median - statistics.median(self.loads) - statistics.median(self.rules)), 2),
+            "repeat": len(totals),
+        }
+
+
+def measure(sizes: list[tuple[int, int]], repeat: int) -> list[dict]:  # type: ignore[type-arg]
+    """Every hall built first, then measured in turns, round after round: a shared machine's slow
+    minute then falls on every size alike, and the growth from one size to the next is the code's."""
+    with tempfile.TemporaryDirectory() as folder:
+        halls = []
+        for n, (counters, waiting) in enumerate(sizes):
+            (Path(folder) / str(n)).mkdir()
+            halls.append(Hall(counters, waiting, Path(folder) / str(n)))
         for _ in range(repeat):
-            clock.advance(2)
-            engine._snapshots.clear()  # a full read, as after any change in the hall
-            started = time.perf_counter()
-            engine.evaluate(branch_id)
-            totals.append((time.perf_counter() - started) * 1000)
-            clock.advance(2)
-            started = time.perf_counter()
-            engine.evaluate(branch_id)  # nothing changed since: the snapshot read is reused
-            unchanged.append((time.perf_counter() - started) * 1000)
-            # the parts, timed separately on the same state
-            with rt.reading() as session:
-                t0 = time.perf_counter()
-                snapshot = load_snapshot(session, rt.config, branch_id, clock.now())
-                t1 = time.perf_counter()
-                evaluate_rules(snapshot, rt.config.alerts)
-                t2 = time.perf_counter()
-            loads.append((t1 - t0) * 1000)
-            rules.append((t2 - t1) * 1000)
-        rt.db.dispose()
-    median = statistics.median(totals)
-    return {
-        "counters": counters,
-        "waiting": waiting,
-        "alerts_raised_first_sweep": raised,
-        "first_sweep_ms": round(first_ms, 1),
-        "median_ms": round(median, 2),
-        "p90_ms": round(statistics.quantiles(totals, n=10)[-1], 2) if len(totals) >= 10 else round(max(totals), 2),
-        "unchanged_median_ms": round(statistics.median(unchanged), 2),
-        "load_ms": round(statistics.median(loads), 2),
-        "rules_ms": round(statistics.median(rules), 2),
-        "reconcile_ms": round(max(0.0, median - statistics.median(loads) - statistics.median(rules)), 2),
-        "repeat": repeat,
-    }
+            for hall in halls:
+                hall.step()
+        for hall in halls:
+            hall.rt.db.dispose()
+        return [hall.result() for hall in halls]
 
 
 def main() -> None:
@@ -169,11 +194,10 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=30)
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
-    results = []
-    for size in args.sizes.split(","):
-        counters, waiting = (int(x) for x in size.split("x"))
-        results.append(measure(counters, waiting, args.repeat))
-        print(json.dumps(results[-1]), flush=True)
+    sizes = [tuple(int(x) for x in size.split("x")) for size in args.sizes.split(",")]
+    results = measure(sizes, args.repeat)  # type: ignore[arg-type]
+    for result in results:
+        print(json.dumps(result), flush=True)
     machine = {"python": platform.python_version(), "cpu": _cpu(), "cores": __import__("os").cpu_count()}
     report = {"command": "python " + " ".join(sys.argv), "machine": machine, "results": results}
     if args.json:
