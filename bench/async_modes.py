@@ -331,61 +331,24 @@ async def _load_main(index: int, url: str, token: str, clients: int, concurrency
 
 # --- one server ----------------------------------------------------------------------------------
 
-class Server:
-    """``python -m server serve`` in its own process group, with its accounts made by the CLI."""
+class ServerProcess:
+    """A server in its own process group (killed with this process), its stderr kept in a file."""
 
-    def __init__(self, directory: Path, mode: str) -> None:
+    def __init__(self, directory: Path, stderr_name: str) -> None:
         self.directory = directory
-        self.mode = mode
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        self.config_path = self._write_config()
         self.process: subprocess.Popen[bytes] | None = None
-        self.stderr_path = directory / "serve.err"
+        self.stderr_path = directory / stderr_name
 
-    def _write_config(self) -> Path:
-        text = BRANCH_CONFIG.read_text(encoding="utf-8")
-        section = (
-            "[server]\n"
-            'mode = "demo"\n'
-            f'database_url = "sqlite:///{self.directory / "callwise.db"}"\n'
-            f'public_url = "http://127.0.0.1:{self.port}"\n'
-            'host = "127.0.0.1"\n'
-            f"port = {self.port}\n"
-            f'async_mode = "{self.mode}"\n'
-        )
-        text, replaced = re.subn(r"(?ms)^\[server\]\n.*?(?=^\[)", section + "\n", text, count=1)
-        if replaced != 1:
-            raise RuntimeError(f"no [server] section in {BRANCH_CONFIG}")
-        path = self.directory / "config.toml"
-        path.write_text(text, encoding="utf-8")
-        return path
-
-    def env(self) -> dict[str, str]:
-        env = dict(os.environ)
-        env.pop("CALLWISE_CONFIG", None)
-        env["PYTHONPATH"] = os.pathsep.join(p for p in (str(REPO), env.get("PYTHONPATH", "")) if p)
-        env["PYTHONUNBUFFERED"] = "1"
-        return env
-
-    def cli(self, *args: str, stdin: str | None = None) -> str:
-        done = subprocess.run(
-            [sys.executable, "-m", "server", *args, "--config", str(self.config_path)],
-            cwd=self.directory, env=self.env(), input=stdin, capture_output=True, text=True, timeout=120,
-        )
-        if done.returncode != 0:
-            raise RuntimeError(f"`python -m server {' '.join(args)}` failed ({done.returncode}):\n"
-                               f"{done.stdout}{done.stderr}")
-        return done.stdout
-
-    def start(self, timeout: float = 60.0) -> None:
-        with open(self.directory / "serve.out", "wb") as out, open(self.stderr_path, "wb") as err:
+    def spawn(self, argv: list[str], env: dict[str, str], stdout: Any, what: str, timeout: float) -> None:
+        """Start ``argv`` and wait until its ``/api/v1/health`` answers."""
+        with open(self.stderr_path, "wb") as err:
             self.process = subprocess.Popen(
-                [sys.executable, "-m", "server", "serve", "--config", str(self.config_path), "--port", str(self.port)],
-                cwd=self.directory, env=self.env(), stdin=subprocess.DEVNULL, stdout=out, stderr=err,
+                argv, cwd=self.directory, env=env, stdin=subprocess.DEVNULL, stdout=stdout, stderr=err,
                 start_new_session=True, preexec_fn=_prctl_pdeathsig_hook(),
             )
-        await_health(self.process, self.url, timeout, self.stderr, "server")
+        await_health(self.process, self.url, timeout, self.stderr, what)
 
     @property
     def pid(self) -> int:
@@ -408,6 +371,60 @@ class Server:
             os.killpg(self.process.pid, signal.SIGKILL)
         with contextlib.suppress(subprocess.TimeoutExpired):
             self.process.wait(10)
+
+
+def repo_env() -> dict[str, str]:
+    """This environment, with the repository first on the import path and unbuffered output."""
+    env = dict(os.environ)
+    env.pop("CALLWISE_CONFIG", None)
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(REPO), env.get("PYTHONPATH", "")) if p)
+    env["PYTHONUNBUFFERED"] = "1"
+    return env
+
+
+class Server(ServerProcess):
+    """``python -m server serve`` in its own process group, with its accounts made by the CLI."""
+
+    def __init__(self, directory: Path, mode: str) -> None:
+        super().__init__(directory, "serve.err")
+        self.mode = mode
+        self.config_path = self._write_config()
+
+    def _write_config(self) -> Path:
+        text = BRANCH_CONFIG.read_text(encoding="utf-8")
+        section = (
+            "[server]\n"
+            'mode = "demo"\n'
+            f'database_url = "sqlite:///{self.directory / "callwise.db"}"\n'
+            f'public_url = "http://127.0.0.1:{self.port}"\n'
+            'host = "127.0.0.1"\n'
+            f"port = {self.port}\n"
+            f'async_mode = "{self.mode}"\n'
+        )
+        text, replaced = re.subn(r"(?ms)^\[server\]\n.*?(?=^\[)", section + "\n", text, count=1)
+        if replaced != 1:
+            raise RuntimeError(f"no [server] section in {BRANCH_CONFIG}")
+        path = self.directory / "config.toml"
+        path.write_text(text, encoding="utf-8")
+        return path
+
+    def env(self) -> dict[str, str]:
+        return repo_env()
+
+    def cli(self, *args: str, stdin: str | None = None) -> str:
+        done = subprocess.run(
+            [sys.executable, "-m", "server", *args, "--config", str(self.config_path)],
+            cwd=self.directory, env=self.env(), input=stdin, capture_output=True, text=True, timeout=120,
+        )
+        if done.returncode != 0:
+            raise RuntimeError(f"`python -m server {' '.join(args)}` failed ({done.returncode}):\n"
+                               f"{done.stdout}{done.stderr}")
+        return done.stdout
+
+    def start(self, timeout: float = 60.0) -> None:
+        with open(self.directory / "serve.out", "wb") as out:
+            self.spawn([sys.executable, "-m", "server", "serve", "--config", str(self.config_path),
+                        "--port", str(self.port)], self.env(), out, "server", timeout)
 
 
 # --- one mode ------------------------------------------------------------------------------------

@@ -88,11 +88,9 @@ if str(REPO) not in sys.path:
 
 from bench.async_modes import (  # noqa: E402
     Server,
-    _prctl_pdeathsig_hook,
+    ServerProcess,
     ask_all,
-    await_health,
     connect_timed,
-    free_port,
     load_worker,
     machine_cpu_ticks,
     machine_info,
@@ -101,6 +99,7 @@ from bench.async_modes import (  # noqa: E402
     proc_cpu_seconds,
     proc_status,
     raise_nofile_limit,
+    repo_env,
     wait_for_quiet_machine,
 )
 
@@ -765,41 +764,15 @@ def serve_bare(port: int) -> None:
     socketio.run(app, host="127.0.0.1", port=port, log_output=False, handler_class=NoDelayHandler)
 
 
-class BareServer:
+class BareServer(ServerProcess):
     """``python bench/realtime.py --bare-server PORT`` in its own process group."""
 
     def __init__(self, directory: Path) -> None:
-        self.directory = directory
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.process: subprocess.Popen[bytes] | None = None
-        self.stderr_path = directory / "bare.err"
+        super().__init__(directory, "bare.err")
 
     def start(self, timeout: float = 30.0) -> None:
-        env = dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in (str(REPO), os.environ.get("PYTHONPATH")) if p))
-        with open(self.stderr_path, "wb") as err:
-            self.process = subprocess.Popen(
-                [sys.executable, str(Path(__file__).resolve()), "--bare-server", str(self.port)],
-                cwd=self.directory, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=err,
-                start_new_session=True, preexec_fn=_prctl_pdeathsig_hook(),
-            )
-        await_health(self.process, self.url, timeout, self.stderr, "bare server")
-
-    @property
-    def pid(self) -> int:
-        assert self.process is not None
-        return self.process.pid
-
-    def stderr(self) -> str:
-        return self.stderr_path.read_text(errors="replace")[-4000:] if self.stderr_path.exists() else ""
-
-    def kill(self) -> None:
-        if self.process is None:
-            return
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(self.process.pid, signal.SIGKILL)
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            self.process.wait(10)
+        self.spawn([sys.executable, str(Path(__file__).resolve()), "--bare-server", str(self.port)],
+                   repo_env(), subprocess.DEVNULL, "bare server", timeout)
 
 
 def broadcast_figures(calls: list[dict[str, Any]], delays: list[float]) -> dict[str, Any]:
