@@ -310,6 +310,7 @@ function ensureServices() {
 function connect() {
   state.live = connectLive({
     auth: { ticket: token },
+    ownEvents: ["ticket_changed", "ticket_called"],
     onSnapshot(snapshot) {
       if (snapshot && snapshot.ticket) setTicket(snapshot.ticket);
     },

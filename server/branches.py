@@ -9,9 +9,12 @@ from __future__ import annotations
 
 from sqlalchemy import delete, select, text
 
+from server.actors import Actor
+
 from server.config import BranchSpec
+from server.errors import Forbidden, NotFound
 from server.models import Branch, Counter, CounterService, Service
-from server.queueing import queries
+from server.queueing.catalog import forget_config_rows
 from server.queueing.machine import CounterState
 from server.runtime import Runtime
 
@@ -95,6 +98,25 @@ def sync_branch(rt: Runtime, config: BranchSpec | None = None) -> int:
             if number not in numbers:
                 counter.active = False
         uow.commit()
-        queries.forget_config_rows(session)
+        forget_config_rows(session)
         rt.branch_ids[config.branch.code] = branch.id
         return branch.id
+
+
+def branch_for(rt: Runtime, actor: Actor, code: str | None) -> int:
+    """The branch a request or a connection is about: the one ``code`` names, else the caller's own
+    (the config's first for admins of every branch and for anonymous callers). Only admins of every
+    branch and anonymous readers may name a branch other than their own (403 ``other_branch``); an
+    unknown code is 404 ``unknown_branch``. HTTP (``?branch=``) and Socket.IO (the ``branch`` of the
+    connect payload) both ask here."""
+    if code is None:
+        return actor.branch_id if actor.branch_id is not None else rt.default_branch_id
+    branch_id = rt.branch_ids.get(code)
+    if branch_id is None:
+        with rt.reading() as db:
+            branch_id = db.scalar(select(Branch.id).where(Branch.code == code))
+        if branch_id is None:
+            raise NotFound(f"there is no branch {code!r}", code="unknown_branch")
+    if actor.kind != "anonymous" and not actor.may_see_branch(branch_id):
+        raise Forbidden("that is another branch", code="other_branch")
+    return branch_id

@@ -22,11 +22,12 @@ from typing import Any
 from sqlalchemy import Engine, Float, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.compiler import compiles
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import ORMExecuteState, Session, sessionmaker
 from sqlalchemy.sql.functions import FunctionElement
 
 READ_ONLY = "callwise_read_only"
 SQLITE_BUSY_TIMEOUT_MS = 15_000
+_TRANSACTION_CACHE = "callwise_transaction_cache"
 
 
 def make_engine(url: str, *, echo: bool = False) -> Engine:
@@ -76,6 +77,8 @@ class Database:
         read_engine = self.engine.execution_options(**{READ_ONLY: True})
         self._write_sessions = sessionmaker(self.engine, expire_on_commit=False)
         self._read_sessions = sessionmaker(read_engine, expire_on_commit=False)
+        for factory in (self._write_sessions, self._read_sessions):
+            _keep_transaction_caches(factory)
         # Created here, not at import, so that it is gevent's lock once the server has patched.
         self._write_lock = threading.RLock() if self.is_sqlite else None
 
@@ -108,6 +111,36 @@ class Database:
 
     def dispose(self) -> None:
         self.engine.dispose()
+
+
+def _keep_transaction_caches(factory: sessionmaker[Session]) -> None:
+    """Sessions of ``factory`` get a :func:`transaction_cache` that forgets everything at the first
+    write, flush, commit or rollback."""
+    factory.configure(info={_TRANSACTION_CACHE: None})
+
+    def forget(session: Session, *_: Any) -> None:
+        if session.info.get(_TRANSACTION_CACHE):
+            session.info[_TRANSACTION_CACHE] = None
+
+    def forget_on_write(state: ORMExecuteState) -> None:
+        if not state.is_select:
+            forget(state.session)
+
+    for name in ("after_flush", "after_commit", "after_rollback"):
+        event.listen(factory, name, forget)
+    event.listen(factory, "do_orm_execute", forget_on_write)
+
+
+def transaction_cache(session: Session) -> dict[Any, Any]:
+    """A dict for reads that several parts of one change need at the same moment (the branch load
+    behind a counter's view and the queue summary): valid until the session writes anything.
+    Sessions not made by :class:`Database` get a fresh dict each time, which caches nothing."""
+    if _TRANSACTION_CACHE not in session.info:
+        return {}
+    cache = session.info[_TRANSACTION_CACHE]
+    if cache is None:
+        cache = session.info[_TRANSACTION_CACHE] = {}
+    return cache
 
 
 class epoch_seconds(FunctionElement[float]):

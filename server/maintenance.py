@@ -21,7 +21,7 @@ from sqlalchemy.engine import make_url
 
 from server.bootstrap import instance_dir
 from server.models import Event
-from server.queueing.service import close_previous_days
+from server.queueing.tickets import close_previous_days
 from server.runtime import Runtime
 
 log = logging.getLogger(__name__)

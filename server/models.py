@@ -196,6 +196,8 @@ class Ticket(Base):
         # The day's finished tickets and the latest calls of a branch, without scanning its history.
         Index("ix_tickets_branch_finished", "branch_id", "finished_at"),
         Index("ix_tickets_branch_last_called", "branch_id", "last_called_at"),
+        # The tickets whose own phone page heard a change alone lately (the heartbeat's).
+        Index("ix_tickets_version", "version"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
@@ -227,6 +229,9 @@ class Ticket(Base):
     rating: Mapped[int | None] = mapped_column(Integer)
     rating_comment: Mapped[str | None] = mapped_column(Text)
     rated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The event-log version of the latest change that only this ticket's own phone page heard (a
+    # start, a recall, a finish): what the heartbeat tells that page. None until there is one.
+    version: Mapped[int | None] = mapped_column(BigId)
 
 
 class Event(Base):
@@ -251,6 +256,9 @@ class Event(Base):
     staff_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))
     device_id: Mapped[int | None] = mapped_column(ForeignKey("devices.id"))
     data: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    # Which families of screens heard the change (server/rooms.py Audience flags); None for events
+    # written before audiences were recorded, which count as heard by all.
+    audiences: Mapped[int | None] = mapped_column(Integer)
 
 
 class Alert(Base):

@@ -13,13 +13,17 @@ from typing import Any
 
 from flask import current_app, session
 from flask_socketio import ConnectionRefusedError, SocketIO, disconnect, emit, join_room
-from sqlalchemy import select
 
 from server import accounts, rooms
+from server.branches import branch_for
+from server.errors import CallwiseError, NotFound
 from server.actors import Actor
 from server.alerts.engine import open_alerts_for
 from server.models import Branch, Ticket
-from server.queueing import queries
+from server.queueing import reads
+from server.queueing.numbering import day_start_utc
+from server.queueing.tickets import ticket_row_by_token
+from server.rooms import HEARTBEAT_FAMILIES, Audience
 from server.runtime import Runtime
 
 
@@ -82,10 +86,10 @@ def on_request_snapshot(_data: Any = None) -> None:
         with rt.reading() as db:
             ticket = db.get(Ticket, who["ticket_id"])
             if ticket is not None:
-                view = queries.ticket_with_live_estimate(db, rt.config_for(ticket.branch_id), ticket, rt.clock.now(),
+                view = reads.ticket_with_live_estimate(db, rt.config_for(ticket.branch_id), ticket, rt.clock.now(),
                                                          for_holder=True)
                 emit("state_snapshot", {"role": "ticket", "ticket": view, "now": rt.clock.now().isoformat(),
-                                        "version": queries.branch_version(db, ticket.branch_id)})
+                                        "version": reads.branch_version(db, ticket.branch_id)})
         return
     actor = accounts.resolve(rt, who["token"])
     if actor is None:  # logged out or revoked since connecting
@@ -96,28 +100,25 @@ def on_request_snapshot(_data: Any = None) -> None:
 
 def _connect_phone(rt: Runtime, token: str) -> None:
     with rt.reading() as db:
-        ticket = db.scalar(select(Ticket).where(Ticket.token == token)) if 16 <= len(token) <= 64 else None
-        if ticket is None:
-            raise ConnectionRefusedError("unknown ticket")
+        try:
+            ticket = ticket_row_by_token(db, token)
+        except NotFound:
+            raise ConnectionRefusedError("unknown ticket") from None
         join_room(rooms.ticket(ticket.id))
         join_room(rooms.phones(ticket.branch_id))
         session["socket_identity"] = {"kind": "ticket", "ticket_id": ticket.id}
-        view = queries.ticket_with_live_estimate(db, rt.config_for(ticket.branch_id), ticket, rt.clock.now(),
+        view = reads.ticket_with_live_estimate(db, rt.config_for(ticket.branch_id), ticket, rt.clock.now(),
                                                  for_holder=True)
-        version = queries.branch_version(db, ticket.branch_id)
+        version = reads.branch_version(db, ticket.branch_id)
     emit("state_snapshot", {"role": "ticket", "ticket": view, "now": rt.clock.now().isoformat(), "version": version})
 
 
 def _branch_for(rt: Runtime, actor: Actor, code: Any) -> int:
-    if actor.branch_id is not None:
-        return actor.branch_id
-    if isinstance(code, str):
-        with rt.reading() as db:
-            branch_id = db.scalar(select(Branch.id).where(Branch.code == code))
-        if branch_id is None:
-            raise ConnectionRefusedError("unknown branch")
-        return branch_id
-    return rt.default_branch_id
+    """The branch a connection is about (:func:`server.branches.branch_for`); refused like HTTP's 403/404."""
+    try:
+        return branch_for(rt, actor, code if isinstance(code, str) else None)
+    except CallwiseError as exc:
+        raise ConnectionRefusedError(exc.code) from None
 
 
 def rooms_for(actor: Actor, branch_id: int) -> list[str]:
@@ -141,7 +142,7 @@ SHARED_SNAPSHOT_S = 2.0
 
 def _shared_part(rt: Runtime, db: Any, branch_id: int, now: Any) -> dict[str, Any]:
     config = rt.config_for(branch_id)
-    key = (queries.branch_version(db, branch_id), now.astimezone(config.tz).date())
+    key = (reads.branch_version(db, branch_id), now.astimezone(config.tz).date())
     kept: dict[int, tuple[Any, float, dict[str, Any]]] = rt.caches.setdefault("shared_snapshots", {})
     cached = kept.get(branch_id)
     if cached is not None and cached[0] == key and 0 <= time.monotonic() - cached[1] < SHARED_SNAPSHOT_S:
@@ -151,10 +152,10 @@ def _shared_part(rt: Runtime, db: Any, branch_id: int, now: Any) -> dict[str, An
     part = {
         "branch": {"code": branch.code, "name": branch.name, "languages": branch.languages,
                    "timezone": branch.timezone} if branch else None,
-        "services": queries.services_with_estimates(db, config, branch_id, now),
+        "services": reads.services_with_estimates(db, config, branch_id, now),
         "version": version,
-        "counters": queries.counter_views(db, branch_id),
-        "recent_calls": queries.recent_calls(db, branch_id, queries.day_start_utc(day, config.tz)),
+        "counters": reads.counter_views(db, branch_id),
+        "recent_calls": reads.recent_calls(db, branch_id, day_start_utc(day, config.tz)),
     }
     kept[branch_id] = (key, time.monotonic(), part)
     return part
@@ -174,21 +175,27 @@ def snapshot(rt: Runtime, actor: Actor, branch_id: int) -> dict[str, Any]:
         out["counters"] = shared["counters"]
         out["recent_calls"] = shared["recent_calls"]
         if actor.is_staff:
-            out["queue"] = queries.waiting_tickets(db, rt.config_for(branch_id), branch_id, now)
+            out["queue"] = reads.waiting_tickets(db, rt.config_for(branch_id), branch_id, now)
             # Managers see every open alert; a teller only those of the counter they hold.
             out["alerts"] = open_alerts_for(db, rt, branch_id, None if actor.is_manager else actor.id)
     return out
 
 
 HEARTBEAT_S = 10.0
+# How long the heartbeat keeps telling a phone page the version of a change only it heard (a start,
+# a recall, a finish): long enough for a message-queue restart to be over.
+HOLDER_WINDOW_S = 600.0
+# The heartbeat reads the event log above the newest id minus this: a PostgreSQL transaction that
+# took a lower id but committed late is still counted.
+VERSION_SPAN = 1000
 
 
 class Heartbeat:
-    """Tell every screen of every branch where its event log stands (the sweeping process does this
-    after a sweep, every ``HEARTBEAT_S`` seconds). A screen that has seen an older version missed a
-    message — during a Redis restart, say — and asks for a fresh state_snapshot. Not after every
-    2-second sweep: with thousands of screens connected, the heartbeats were most of an idle
-    server's work (bench/realtime.py)."""
+    """Tell every screen of every branch where its part of the event log stands (the sweeping
+    process does this after a sweep, every ``HEARTBEAT_S`` seconds). A screen that has seen an older
+    version missed a message — during a Redis restart, say — and asks for a fresh state_snapshot.
+    Not after every 2-second sweep: with thousands of screens connected, the heartbeats were most of
+    an idle server's work (bench/realtime.py)."""
 
     def __init__(self, rt: Runtime, every_s: float = HEARTBEAT_S, monotonic: Any = time.monotonic) -> None:
         self.rt, self.every_s, self.monotonic = rt, every_s, monotonic
@@ -201,15 +208,55 @@ class Heartbeat:
         heartbeat(self.rt)
 
 
+class AudienceVersions:
+    """What the heartbeat tells each family of screens: per branch, the newest event that family
+    heard (versions per audience, so a display does not resynchronise after a change only staff
+    heard), and the tickets whose own phone page alone heard a change lately. Read incrementally:
+    each branch once in full, then only the log's newest events."""
+
+    def __init__(self, monotonic: Any = time.monotonic) -> None:
+        self.monotonic = monotonic
+        self.families: dict[int, dict[Audience, int]] = {}
+        self.holders: dict[int, tuple[int, int, float]] = {}  # ticket id -> (branch id, version, since)
+
+    def read(self, db: Any, branch_ids: list[int]) -> None:
+        floor = max(0, reads.newest_event_id(db) - VERSION_SPAN)
+        for branch_id, newest in reads.audience_versions_above(db, floor).items():
+            known = self.families.get(branch_id)
+            if known is not None:
+                for family, version in newest.items():
+                    known[family] = max(known.get(family, 0), version)
+        for branch_id in branch_ids:
+            if branch_id not in self.families:
+                self.families[branch_id] = reads.audience_versions(db, branch_id)
+        now = self.monotonic()
+        for branch_id, ticket_id, version in reads.holder_versions_above(db, floor):
+            kept = self.holders.get(ticket_id)
+            if kept is None or kept[1] != version:
+                self.holders[ticket_id] = (branch_id, version, now)
+        self.holders = {ticket_id: kept for ticket_id, kept in self.holders.items()
+                        if now - kept[2] <= HOLDER_WINDOW_S}
+
+
 def heartbeat(rt: Runtime) -> None:
-    """One heartbeat to every screen of every branch (see :class:`Heartbeat`)."""
+    """One heartbeat to every screen of every branch (see :class:`Heartbeat`): each family its own
+    version (rooms with the same version in one message), and each phone page whose ticket alone
+    heard a change lately that change's version, marked ``"audience": "ticket"``."""
     now = rt.clock.now().isoformat()
+    versions: AudienceVersions = rt.caches.setdefault("audience_versions", AudienceVersions())
+    branch_ids = list(rt.branch_ids.values())
     with rt.reading() as db:
-        versions = {branch_id: queries.branch_version(db, branch_id) for branch_id in rt.branch_ids.values()}
-    for branch_id, version in versions.items():
-        socketio.emit(
-            "heartbeat",
-            {"version": version, "now": now},
-            to=[rooms.displays(branch_id), rooms.kiosks(branch_id), rooms.staff(branch_id), rooms.phones(branch_id)],
-        )
+        versions.read(db, branch_ids)
+    holders: dict[int, list[tuple[int, int]]] = {}
+    for ticket_id, (branch_id, version, _since) in versions.holders.items():
+        holders.setdefault(branch_id, []).append((ticket_id, version))
+    for branch_id in branch_ids:
+        by_version: dict[int, list[str]] = {}
+        for family in HEARTBEAT_FAMILIES:
+            version = versions.families.get(branch_id, {}).get(family, 0)
+            by_version.setdefault(version, []).extend(rooms.of(family, branch_id))
+        for version, targets in by_version.items():
+            socketio.emit("heartbeat", {"version": version, "now": now}, to=targets)
+        for ticket_id, version in holders.get(branch_id, ()):
+            socketio.emit("heartbeat", {"version": version, "now": now, "audience": "ticket"}, to=rooms.ticket(ticket_id))
         socketio.sleep(0)  # many branches: let requests in between

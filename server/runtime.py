@@ -13,11 +13,16 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
+from sqlalchemy import update
 from sqlalchemy.orm import Session
 
+from server import rooms
+from server.actors import Actor
 from server.clock import Clock
 from server.config import Config
 from server.db import Database
+from server.models import Event, Ticket
+from server.rooms import Audience
 
 log = logging.getLogger(__name__)
 
@@ -56,10 +61,35 @@ class Message:
     event: str
     payload: dict[str, Any]
     rooms: list[str]
+    branch_id: int | None = None
+    audience: Audience = Audience(0)
+    ticket_id: int | None = None
+
+
+@dataclass
+class _Change:
+    """One change of a ticket or a counter, written to the event log at commit."""
+
+    branch_id: int
+    at: datetime
+    subject: Any  # the Ticket or Counter row
+    action: str
+    from_state: str | None
+    to_state: str
+    staff_id: int | None
+    device_id: int | None
+    data: dict[str, Any] | None
 
 
 class UnitOfWork:
-    """One write transaction and the messages it will announce once it has committed.
+    """One write transaction, the changes it makes to tickets and counters, and the messages it
+    will announce once it has committed.
+
+    Every change to a ticket or a counter goes through :meth:`record`: at commit each becomes one
+    row of the append-only event log, stamped with the audiences that heard the change, and every
+    message of the change carries the branch's event-log version after it. The branches that
+    changed are derived from what was recorded, and the change listeners (the alert engine) hear of
+    them after the commit: a command cannot forget either.
 
     Messages are published only after a successful commit ("emit after commit"), and outside the
     database write lock, so a slow socket never holds up the next ticket.
@@ -68,7 +98,7 @@ class UnitOfWork:
     def __init__(self, runtime: Runtime) -> None:
         self.runtime = runtime
         self.outbox: list[Message] = []
-        self.changed_branches: set[int] = set()
+        self._changes: list[_Change] = []
         self._committed = False
         self.session: Session
 
@@ -77,20 +107,66 @@ class UnitOfWork:
         self.session = self._context.__enter__()
         return self
 
-    def emit(self, event: str, payload: dict[str, Any], *rooms: str) -> None:
-        self.outbox.append(Message(event, payload, list(rooms)))
+    def record(
+        self, actor: Actor, at: datetime, subject: Any, action: str, from_state: str | None, to_state: str,
+        data: dict[str, Any] | None = None,
+    ) -> None:
+        """``subject`` (a Ticket or Counter row) went from ``from_state`` to ``to_state`` by ``action``."""
+        self._changes.append(_Change(subject.branch_id, at, subject, action, from_state, to_state,
+                                     actor.staff_id, actor.device_id, data or None))
+
+    def tell(
+        self, event: str, payload: dict[str, Any], audience: Audience, branch_id: int, *,
+        ticket_id: int | None = None, staff_id: int | None = None,
+    ) -> None:
+        """Queue ``event`` for ``audience`` of a branch, to go out once the transaction has committed."""
+        self.outbox.append(Message(event, payload, rooms.of(audience, branch_id, ticket_id=ticket_id, staff_id=staff_id),
+                                   branch_id, audience, ticket_id))
+
+    @property
+    def changed_branches(self) -> set[int]:
+        return {change.branch_id for change in self._changes}
 
     def commit(self) -> None:
-        logged = self.session.info.pop("logged_events", [])
-        if logged:
-            self.session.flush()
-            # Every message of a change carries the branch's event-log position after it: a client
-            # that later hears a heartbeat with a higher version knows it missed something.
-            version = max(event.id for event in logged)
-            for message in self.outbox:
-                message.payload.setdefault("version", version)
+        if self._changes:
+            self._write_events()
         self.session.commit()
         self._committed = True
+
+    def _write_events(self) -> None:
+        session = self.session
+        session.flush()  # a new ticket gets its id
+        heard: dict[int, Audience] = {}
+        for message in self.outbox:
+            if message.branch_id is not None:
+                heard[message.branch_id] = heard.get(message.branch_id, Audience(0)) | message.audience
+        events = [
+            Event(branch_id=c.branch_id, at=c.at, entity=_ENTITIES[type(c.subject).__name__], entity_id=c.subject.id,
+                  action=c.action, from_state=c.from_state, to_state=c.to_state, staff_id=c.staff_id,
+                  device_id=c.device_id, data=c.data, audiences=int(heard.get(c.branch_id, 0)))
+            for c in self._changes
+        ]
+        session.add_all(events)
+        session.flush()
+        versions: dict[int, int] = {}
+        for event in events:
+            versions[event.branch_id] = max(versions.get(event.branch_id, 0), event.id)
+        for message in self.outbox:
+            # Every message of a change carries the branch's event-log position after it: a client
+            # that later hears a heartbeat with a higher version knows it missed something.
+            if message.branch_id in versions:
+                message.payload.setdefault("version", versions[message.branch_id])
+        for branch_id, version in versions.items():
+            # A phone page hears of its own ticket through its ticket's room. When the branch's phones
+            # heard the change too (a call, a queue move), their version covers it; otherwise the
+            # ticket keeps the version for the heartbeat its own page gets.
+            if heard.get(branch_id, Audience(0)) & Audience.PHONES:
+                continue
+            holders = {m.ticket_id for m in self.outbox
+                       if m.branch_id == branch_id and m.audience & Audience.HOLDER and m.ticket_id is not None}
+            if holders:
+                session.execute(update(Ticket).where(Ticket.id.in_(holders)).values(version=version)
+                                .execution_options(synchronize_session=False))
 
     def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
         self._context.__exit__(exc_type, exc, tb)
@@ -103,12 +179,20 @@ class UnitOfWork:
                     self.runtime.publisher.publish(message.event, message.payload, message.rooms)
                 except Exception:  # noqa: BLE001 - a client's socket must not undo a committed change
                     log.exception("could not publish %s", message.event)
-            for branch_id in self.changed_branches:
+            for branch_id in sorted(self.changed_branches):
                 for listener in self.runtime.change_listeners:
                     try:
                         listener(branch_id)
                     except Exception:  # noqa: BLE001 - the next evaluation or sweep catches up
                         log.exception("after-change listener failed for branch %s", branch_id)
+
+
+_ENTITIES = {"Ticket": "ticket", "Counter": "counter"}
+
+
+def no_one_at_risk(_session: Session, _branch_id: int, _waited_since: datetime) -> set[int]:
+    """The at-risk reader of a runtime without alerts: nobody is at risk."""
+    return set()
 
 
 @dataclass
@@ -123,6 +207,9 @@ class Runtime:
     time_listeners: list[Callable[[datetime], None]] = field(default_factory=list)
     # The alert engine (server/alerts/engine.py), once open_runtime has made it.
     alerts: Any = None
+    # Which services of a branch have an at-risk ticket that has waited since a given time: the
+    # call order's input under at_risk_first (open_runtime injects the alert store's reader).
+    at_risk_services: Callable[[Session, int, datetime], set[int]] = no_one_at_risk
     branch_ids: dict[str, int] = field(default_factory=dict)
     # Small per-runtime caches (server/realtime.py's shared snapshot part).
     caches: dict[str, Any] = field(default_factory=dict, repr=False)

@@ -46,6 +46,7 @@ from server.queueing.machine import (
     TicketStatus,
     replay,
 )
+from server.queueing import policy
 from server.queueing.numbering import format_number
 from tests.conftest import TEST_CONFIG, Api, Template, pg_admin_url, with_database
 
@@ -148,22 +149,19 @@ class BranchModel:
         return next((t for t in self.tickets.values() if t.counter == number and t.status in active), None)
 
     def next_ticket(self, number: int) -> ModelTicket | None:
-        """The ticket call-next should pick: the first waiting ticket of the counter's first service
-        that has one, oldest first; but under the default at_risk_first policy, services with an
-        at-risk ticket (``at_risk_services``, read from the alert store) go first, the shortest
-        service (expected minutes) first. Within a service, always issue order.
+        """The ticket call-next should pick, by the call order of server/queueing/policy.py: the
+        first waiting ticket of the counter's first service that has one, oldest first; but under the
+        default at_risk_first policy, services with an at-risk ticket (``at_risk_services``, read from
+        the alert store) go first, the shortest service (expected minutes) first. Within a service,
+        always issue order.
 
         Issue times never decrease with the id (the clock only moves forward), so the id order is the
         issue-time order the service promises, also for tickets that came back by transfer."""
-        order = self.counters[number].services
-        waiting = [t for t in self.tickets.values() if t.status == TicketStatus.WAITING.value and t.service in order]
-
-        def place(ticket: ModelTicket) -> tuple[bool, float, int, int]:
-            if ticket.service in self.at_risk_services:
-                return False, self.minutes[ticket.service], order.index(ticket.service), ticket.id
-            return True, 0, order.index(ticket.service), ticket.id
-
-        return min(waiting, key=place, default=None)
+        ranks = policy.service_ranks(self.counters[number].services, self.at_risk_services, self.minutes)
+        waiting = [policy.Waiting(t.id, t.service, float(t.id)) for t in self.tickets.values()
+                   if t.status == TicketStatus.WAITING.value]
+        picked = policy.next_ticket(waiting, ranks)
+        return self.tickets[picked.id] if picked is not None else None
 
     def expect_issue(self, who: str, service: str) -> tuple[int, str | None]:
         if who not in ("kiosk", "kiosk2"):

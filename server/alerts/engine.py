@@ -26,7 +26,6 @@ from sqlalchemy import bindparam, select
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 
-from server import rooms
 from server.actors import Actor
 from server.alerts.loader import (
     MARK_FLOOR_SPAN,
@@ -40,10 +39,11 @@ from server.alerts.loader import (
 from server.alerts.snapshot import BranchSnapshot
 from server.alerts.rules import SEVERITY_RANK, Condition, evaluate_rules
 from server.errors import Conflict, NotFound
-from server.models import Alert, Counter, Event, Staff
-from server.queueing import queries
-from server.queueing.queries import day_start_utc
+from server.models import Alert, Counter, Staff
+from server.queueing.counters import answer_help
+from server.queueing.numbering import day_start_utc
 from server.queueing.views import iso
+from server.rooms import Audience
 from server.runtime import Runtime, UnitOfWork
 
 log = logging.getLogger(__name__)
@@ -322,15 +322,17 @@ class AlertEngine:
         view = alert_view(alert, counter_number=counter.number if counter else None,
                           acknowledged_by=by.username if by else None,
                           languages=self.rt.config_for(alert.branch_id).branch.languages, reminder=reminder)
-        targets = [rooms.managers(alert.branch_id)]
         if counter is not None and counter.staff_id is not None:
-            targets.append(rooms.person(counter.staff_id))
-        uow.emit(event, view, *targets)
+            # The teller at the alert's counter hears it too, on their own connections.
+            uow.tell(event, view, Audience.MANAGERS | Audience.PERSON, alert.branch_id, staff_id=counter.staff_id)
+        else:
+            uow.tell(event, view, Audience.MANAGERS, alert.branch_id)
         return view
 
     def acknowledge(self, actor: Actor, branch_id: int, alert_id: int) -> dict[str, Any]:
         """A manager has seen the alert: it stops being re-announced. For ``help_requested`` the
-        acknowledgement is the answer, so the request is cleared and the alert resolved."""
+        acknowledgement is the answer: the queueing layer clears the request
+        (:func:`~server.queueing.counters.answer_help`) and the alert is resolved."""
         rt = self.rt
         now = rt.clock.now()
         with rt.uow() as uow:
@@ -347,19 +349,7 @@ class AlertEngine:
                 alert.acknowledged_by = actor.staff_id
             event = "alert_changed"
             if alert.rule == "help_requested" and alert.counter_id is not None:
-                counter = session.get(Counter, alert.counter_id, with_for_update=True)
-                if counter is not None and counter.help_requested_at is not None:
-                    counter.help_requested_at = None
-                    session.add(Event(branch_id=branch_id, at=now, entity="counter", entity_id=counter.id,
-                                      action="help_answered", from_state=counter.state, to_state=counter.state,
-                                      staff_id=actor.staff_id, data={"number": counter.number, "alert_id": alert.id}))
-                    counter_view = queries.counter_views(session, branch_id, counter.number)[0]
-                    uow.emit("counter_changed", counter_view, rooms.staff(branch_id))
-                    ticket = queries.active_ticket(session, counter.id)
-                    if ticket is not None:
-                        view = queries.ticket_with_live_estimate(session, rt.config_for(branch_id), ticket, now,
-                                                                 for_holder=False)
-                        uow.emit("ticket_changed", view, rooms.staff(branch_id), rooms.ticket(ticket.id))
+                answer_help(uow, actor, alert.counter_id, now, alert.id)
                 alert.resolved_at = now
                 event = "alert_resolved"
             session.flush()

@@ -24,16 +24,11 @@ from server.alerts.snapshot import (
 from server.config import Config
 from server.db import epoch_seconds
 from server.models import Counter, Event, Staff, Ticket
+from server.queueing.catalog import branch_row, counter_services, services_by_code
 from server.queueing.estimate import mean_service_seconds
-from server.queueing.queries import (
-    ACTIVE_TICKET,
-    branch_row,
-    counter_services,
-    day_start_utc,
-    finished_today,
-    normal_service_seconds,
-    services_by_code,
-)
+from server.queueing.figures import finished_today, normal_service_times
+from server.queueing.numbering import day_start_utc
+from server.queueing.reads import ACTIVE_TICKET
 
 
 @cache
@@ -163,7 +158,7 @@ def load_snapshot(session: Session, config: Config, branch_id: int, now: datetim
     # "normal" an overrun is measured against): worked out again only after a finish.
     active_services = services_by_code(session, branch_id).values()
     finished = finished_today(session, branch_id, day_start, config.queue.service_time_window)
-    normals = normal_service_seconds(config, finished, [(s.id, s.expected_minutes * 60) for s in active_services])
+    normals = normal_service_times(config, finished, active_services)
     services = {
         service.id: ServiceInfo(
             id=service.id,

@@ -8,12 +8,11 @@ from typing import Any, TypeVar
 
 from flask import current_app, g, request, session
 from pydantic import BaseModel, ConfigDict, ValidationError
-from sqlalchemy import select
 
 from server import accounts
+from server.branches import branch_for
 from server.actors import ANONYMOUS, Actor
-from server.errors import Forbidden, Invalid, Malformed, NotFound, Unauthorized
-from server.models import Branch
+from server.errors import Forbidden, Invalid, Malformed, Unauthorized
 from server.runtime import Runtime
 
 Body = TypeVar("Body", bound=BaseModel)
@@ -89,23 +88,9 @@ def require_device(kind: str) -> Actor:
 
 
 def branch_id_for(actor: Actor) -> int:
-    """The branch a request is about: the caller's own; admins (and anonymous readers) may name
-    another with ``?branch=CODE``. Anyone else naming another branch gets 403."""
-    rt = runtime()
-    code = request.args.get("branch")
-    if code is None:
-        if actor.branch_id is not None:
-            return actor.branch_id
-        return rt.default_branch_id
-    branch_id = rt.branch_ids.get(code)
-    if branch_id is None:
-        with rt.reading() as db:
-            branch_id = db.scalar(select(Branch.id).where(Branch.code == code))
-        if branch_id is None:
-            raise NotFound(f"there is no branch {code!r}", code="unknown_branch")
-    if actor.kind != "anonymous" and not actor.may_see_branch(branch_id):
-        raise Forbidden("that is another branch", code="other_branch")
-    return branch_id
+    """The branch a request is about: ``?branch=CODE`` or the caller's own (see
+    :func:`server.branches.branch_for`)."""
+    return branch_for(runtime(), actor, request.args.get("branch"))
 
 
 def parse_body(model: type[Body]) -> Body:

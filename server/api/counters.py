@@ -10,7 +10,7 @@ from server.actors import Actor
 from server.api import bp
 from server.api.common import StrictBody, branch_id_for, current_actor, parse_body, require_staff, runtime
 from server.errors import Forbidden, Unauthorized
-from server.queueing import queries, service
+from server.queueing import counters, reads
 
 
 class CompleteBody(StrictBody):
@@ -41,35 +41,35 @@ def list_counters():  # type: ignore[no-untyped-def]
         raise Forbidden("for staff and displays", code="wrong_role")
     rt = runtime()
     with rt.reading() as session:
-        return jsonify(queries.counter_views(session, branch_id_for(actor)))
+        return jsonify(reads.counter_views(session, branch_id_for(actor)))
 
 
 @bp.post("/counters/<int:number>/open")
 def open_counter(number: int):  # type: ignore[no-untyped-def]
     """Sign the caller in at counter ``number``. 409 if someone else holds it or the caller holds another."""
     actor, branch_id = _staff_and_branch()
-    return jsonify(service.open_counter(runtime(), actor, branch_id, number))
+    return jsonify(counters.open_counter(runtime(), actor, branch_id, number))
 
 
 @bp.post("/counters/<int:number>/call-next")
 def call_next(number: int):  # type: ignore[no-untyped-def]
     """Call the next customer. 404 ``queue_empty`` when nobody waits for this counter's services."""
     actor, branch_id = _staff_and_branch()
-    return jsonify(service.call_next(runtime(), actor, branch_id, number))
+    return jsonify(counters.call_next(runtime(), actor, branch_id, number))
 
 
 @bp.post("/counters/<int:number>/recall")
 def recall(number: int):  # type: ignore[no-untyped-def]
     """Call the current customer again."""
     actor, branch_id = _staff_and_branch()
-    return jsonify(service.recall(runtime(), actor, branch_id, number))
+    return jsonify(counters.recall(runtime(), actor, branch_id, number))
 
 
 @bp.post("/counters/<int:number>/start")
 def start(number: int):  # type: ignore[no-untyped-def]
     """The called customer has arrived: service starts."""
     actor, branch_id = _staff_and_branch()
-    return jsonify(service.start_service(runtime(), actor, branch_id, number))
+    return jsonify(counters.start_service(runtime(), actor, branch_id, number))
 
 
 @bp.post("/counters/<int:number>/complete")
@@ -77,14 +77,14 @@ def complete(number: int):  # type: ignore[no-untyped-def]
     """Finish the customer being served with an outcome (done, redo, error; default done)."""
     actor = require_staff()
     body = parse_body(CompleteBody)
-    return jsonify(service.complete(runtime(), actor, branch_id_for(actor), number, body.outcome))
+    return jsonify(counters.complete(runtime(), actor, branch_id_for(actor), number, body.outcome))
 
 
 @bp.post("/counters/<int:number>/no-show")
 def no_show(number: int):  # type: ignore[no-untyped-def]
     """The called customer did not come."""
     actor, branch_id = _staff_and_branch()
-    return jsonify(service.no_show(runtime(), actor, branch_id, number))
+    return jsonify(counters.no_show(runtime(), actor, branch_id, number))
 
 
 @bp.post("/counters/<int:number>/transfer")
@@ -92,7 +92,7 @@ def transfer(number: int):  # type: ignore[no-untyped-def]
     """Move the current customer to another service's queue, keeping number and place."""
     actor = require_staff()
     body = parse_body(TransferBody)
-    return jsonify(service.transfer(runtime(), actor, branch_id_for(actor), number, body.service))
+    return jsonify(counters.transfer(runtime(), actor, branch_id_for(actor), number, body.service))
 
 
 @bp.post("/counters/<int:number>/pause")
@@ -100,25 +100,25 @@ def pause(number: int):  # type: ignore[no-untyped-def]
     """Pause a free counter with a reason."""
     actor = require_staff()
     body = parse_body(PauseBody)
-    return jsonify(service.pause(runtime(), actor, branch_id_for(actor), number, body.reason))
+    return jsonify(counters.pause(runtime(), actor, branch_id_for(actor), number, body.reason))
 
 
 @bp.post("/counters/<int:number>/resume")
 def resume(number: int):  # type: ignore[no-untyped-def]
     """End the counter's pause."""
     actor, branch_id = _staff_and_branch()
-    return jsonify(service.resume(runtime(), actor, branch_id, number))
+    return jsonify(counters.resume(runtime(), actor, branch_id, number))
 
 
 @bp.post("/counters/<int:number>/request-help")
 def request_help(number: int):  # type: ignore[no-untyped-def]
     """Page the manager for authorization or help with the current customer."""
     actor, branch_id = _staff_and_branch()
-    return jsonify(service.request_help(runtime(), actor, branch_id, number))
+    return jsonify(counters.request_help(runtime(), actor, branch_id, number))
 
 
 @bp.post("/counters/<int:number>/close")
 def close(number: int):  # type: ignore[no-untyped-def]
     """Sign out of the counter (it must be free or paused)."""
     actor, branch_id = _staff_and_branch()
-    return jsonify(service.close_counter(runtime(), actor, branch_id, number))
+    return jsonify(counters.close_counter(runtime(), actor, branch_id, number))

@@ -9,7 +9,7 @@ from server.api.common import branch_id_for, current_actor, require_staff, runti
 from server.alerts.text import PAUSE_REASONS as PAUSE_REASON_NAMES
 from server.config import PAUSE_REASONS
 from server.models import Branch
-from server.queueing import queries
+from server.queueing import reads
 
 OUTCOME_NAMES = {
     "done": {"zh": "办结", "en": "Done"},
@@ -24,7 +24,7 @@ def list_services():  # type: ignore[no-untyped-def]
     rt = runtime()
     branch_id = branch_id_for(current_actor())
     with rt.reading() as session:
-        return jsonify(queries.services_with_estimates(session, rt.config_for(branch_id), branch_id, rt.clock.now()))
+        return jsonify(reads.services_with_estimates(session, rt.config_for(branch_id), branch_id, rt.clock.now()))
 
 
 @bp.get("/queue")
@@ -33,7 +33,7 @@ def queue():  # type: ignore[no-untyped-def]
     rt = runtime()
     branch_id = branch_id_for(require_staff())
     with rt.reading() as session:
-        return jsonify({"services": queries.waiting_tickets(session, rt.config_for(branch_id), branch_id,
+        return jsonify({"services": reads.waiting_tickets(session, rt.config_for(branch_id), branch_id,
                                                             rt.clock.now())})
 
 

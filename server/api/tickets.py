@@ -12,7 +12,7 @@ from server.api.common import StrictBody, branch_id_for, parse_body, require_dev
 from server.errors import Invalid
 from server.limits import kiosk_key, kiosk_rate, limiter
 from server.qr import qr_png, qr_svg
-from server.queueing import service
+from server.queueing import tickets
 
 IDEMPOTENCY_KEY = re.compile(r"^[A-Za-z0-9_.:-]{8,64}$")
 
@@ -32,14 +32,14 @@ def issue():  # type: ignore[no-untyped-def]
     key = request.headers.get("Idempotency-Key")
     if key is not None and not IDEMPOTENCY_KEY.match(key):
         raise Invalid("Idempotency-Key must be 8–64 letters, digits or . _ : -", code="bad_idempotency_key")
-    ticket, created = service.issue_ticket(runtime(), actor, branch_id_for(actor), body.service, body.lang, key)
+    ticket, created = tickets.issue_ticket(runtime(), actor, branch_id_for(actor), body.service, body.lang, key)
     return jsonify(ticket), 201 if created else 200
 
 
 @bp.get("/tickets/<token>")
 def get_ticket(token: str):  # type: ignore[no-untyped-def]
     """The ticket with this token, with its live position and estimated wait. 404 if unknown."""
-    return jsonify(service.get_ticket_by_token(runtime(), token))
+    return jsonify(tickets.get_ticket_by_token(runtime(), token))
 
 
 class RatingBody(StrictBody):
@@ -53,13 +53,13 @@ def rate(token: str):  # type: ignore[no-untyped-def]
     """The holder rates the finished service, once: 1-5 stars and an optional comment.
     409 ``not_finished`` before the service is done, 409 ``already_rated`` the second time."""
     body = parse_body(RatingBody)
-    return jsonify(service.rate_ticket(runtime(), token, body.stars, body.comment))
+    return jsonify(tickets.rate_ticket(runtime(), token, body.stars, body.comment))
 
 
 @bp.get("/tickets/<token>/qr.svg")
 def ticket_qr_svg(token: str):  # type: ignore[no-untyped-def]
     """The QR code of the ticket's tracking URL, as SVG (for the printed ticket)."""
-    ticket = service.get_ticket_by_token(runtime(), token)
+    ticket = tickets.get_ticket_by_token(runtime(), token)
     return Response(qr_svg(ticket["track_url"]), mimetype="image/svg+xml",
                     headers={"Cache-Control": "private, max-age=86400"})
 
@@ -67,6 +67,6 @@ def ticket_qr_svg(token: str):  # type: ignore[no-untyped-def]
 @bp.get("/tickets/<token>/qr.png")
 def ticket_qr_png(token: str):  # type: ignore[no-untyped-def]
     """The same QR code as PNG (for printers that take bitmaps)."""
-    ticket = service.get_ticket_by_token(runtime(), token)
+    ticket = tickets.get_ticket_by_token(runtime(), token)
     return Response(qr_png(ticket["track_url"]), mimetype="image/png",
                     headers={"Cache-Control": "private, max-age=86400"})

@@ -87,3 +87,21 @@ def service_loads(
                 free += 1
         loads[service_id] = ServiceLoad(mean_service_s=mean, servers=servers, free_servers=free)
     return loads
+
+
+MIN_NORMAL_SERVICE_S = 30.0
+
+
+def normal_service_seconds(
+    medians: Mapping[int, tuple[float, int]], services: Iterable[tuple[int, float]], min_samples: int
+) -> dict[int, float]:
+    """The normal start-to-finish time of each of ``services`` ((id, expected seconds) pairs) today:
+    the median of the day's finished tickets (``medians``: (median, how many) per service id) once
+    there are ``min_samples`` of them, else the configured expected time; never below 30 s (a day of
+    instant test services must not make everything an overrun)."""
+    out = {}
+    for service_id, expected_s in services:
+        median, samples = medians.get(service_id, (0.0, 0))
+        normal = median if samples >= min_samples else expected_s
+        out[service_id] = max(normal, MIN_NORMAL_SERVICE_S)
+    return out

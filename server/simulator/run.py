@@ -1,6 +1,6 @@
 """A branch day, simulated: the real domain services and alert engine on a manual clock.
 
-Customers arrive (``world.Draws.arrivals``) and take tickets through ``service.issue_ticket`` as a
+Customers arrive (``world.Draws.arrivals``) and take tickets through ``tickets.issue_ticket`` as a
 kiosk would; tellers open their counters and call, start, complete, pause and ask for help through
 the same functions the HTTP API calls; the alert engine evaluates after every change and sweeps
 every ``tick`` seconds of simulated time; the lobby manager hears the alerts the engine publishes
@@ -32,7 +32,7 @@ from server.clock import ManualClock
 from server.config import Config, load_config
 from server.errors import CallwiseError, NotFound
 from server.models import Alert, Counter, Device, Event, Service, Staff, Ticket
-from server.queueing import service as domain
+from server.queueing import counters, tickets
 from server.runtime import Runtime
 from server.simulator.incidents import (
     AlertRecord,
@@ -217,7 +217,7 @@ class Simulation:
     def arrive(self) -> None:
         customer = self.draws.customer(self.by_kind, self.services)
         code = customer.service
-        ticket, _ = self._do("issue", domain.issue_ticket, self.kiosk, self.branch_id, code) or (None, None)
+        ticket, _ = self._do("issue", tickets.issue_ticket, self.kiosk, self.branch_id, code) or (None, None)
         if ticket is None:
             return
         self.waiting[ticket["id"]] = code
@@ -244,7 +244,7 @@ class Simulation:
     def open_counter(self, teller: Teller) -> None:
         if teller.state != "closed":
             return
-        if self._do("open", domain.open_counter, teller.actor, self.branch_id, teller.number) is not None:
+        if self._do("open", counters.open_counter, teller.actor, self.branch_id, teller.number) is not None:
             teller.state = "idle"
             self.ready(teller)
 
@@ -269,7 +269,7 @@ class Simulation:
             self.ready(teller)  # someone else called them meanwhile: the console shows nobody waiting
             return
         try:
-            ticket = self._do("call_next", domain.call_next, teller.actor, self.branch_id, teller.number)
+            ticket = self._do("call_next", counters.call_next, teller.actor, self.branch_id, teller.number)
         except NotFound:
             teller.wants_work = True  # another counter took the last one
             return
@@ -286,20 +286,20 @@ class Simulation:
     def recall(self, teller: Teller, gen: int) -> None:
         if gen != teller.gen or teller.state != "calling":
             return
-        self._do("recall", domain.recall, teller.actor, self.branch_id, teller.number)
+        self._do("recall", counters.recall, teller.actor, self.branch_id, teller.number)
         self.at(self.now + self.world.no_show_wait_s, self.no_show, teller, teller.gen)
 
     def no_show(self, teller: Teller, gen: int) -> None:
         if gen != teller.gen or teller.state != "calling":
             return
-        self._do("no_show", domain.no_show, teller.actor, self.branch_id, teller.number)
+        self._do("no_show", counters.no_show, teller.actor, self.branch_id, teller.number)
         teller.state, teller.ticket = "idle", None
         self.after_customer(teller, 0.0)
 
     def start(self, teller: Teller, gen: int) -> None:
         if gen != teller.gen or teller.state != "calling":
             return
-        self._do("start", domain.start_service, teller.actor, self.branch_id, teller.number)
+        self._do("start", counters.start_service, teller.actor, self.branch_id, teller.number)
         teller.state, teller.customer_started = "serving", self.now
         customer = self._customer(teller.ticket)
         took = customer.service_s
@@ -312,12 +312,12 @@ class Simulation:
 
     def request_help(self, teller: Teller, gen: int) -> None:
         if gen == teller.gen and teller.state == "serving":
-            self._do("request_help", domain.request_help, teller.actor, self.branch_id, teller.number)
+            self._do("request_help", counters.request_help, teller.actor, self.branch_id, teller.number)
 
     def finish(self, teller: Teller, gen: int, due: float) -> None:
         if gen != teller.gen or teller.state != "serving" or due != teller.finish_at:
             return
-        self._do("complete", domain.complete, teller.actor, self.branch_id, teller.number,
+        self._do("complete", counters.complete, teller.actor, self.branch_id, teller.number,
                  self._customer(teller.ticket).outcome)
         teller.state, teller.ticket, teller.auth, teller.finish_at = "idle", None, None, None
         self.after_customer(teller, self.now - teller.customer_started)
@@ -336,7 +336,7 @@ class Simulation:
         self.ready(teller)
 
     def pause(self, teller: Teller, reason: str, length: float) -> None:
-        if self._do("pause", domain.pause, teller.actor, self.branch_id, teller.number, reason) is None:
+        if self._do("pause", counters.pause, teller.actor, self.branch_id, teller.number, reason) is None:
             self.ready(teller)
             return
         teller.state = "paused"
@@ -345,7 +345,7 @@ class Simulation:
     def resume(self, teller: Teller, gen: int, *, prompt: bool = False) -> None:
         if gen != teller.gen or teller.state != "paused":
             return
-        self._do("resume", domain.resume, teller.actor, self.branch_id, teller.number)
+        self._do("resume", counters.resume, teller.actor, self.branch_id, teller.number)
         teller.state = "idle"
         self.ready(teller, prompt=prompt)
 
@@ -359,7 +359,7 @@ class Simulation:
         """After closing time, a teller with nobody left to call signs off."""
         if gen != teller.gen or teller.state != "idle" or any(c in teller.services for c in self.waiting.values()):
             return
-        if self._do("close", domain.close_counter, teller.actor, self.branch_id, teller.number) is not None:
+        if self._do("close", counters.close_counter, teller.actor, self.branch_id, teller.number) is not None:
             teller.state, teller.wants_work = "closed", False
             teller.gen += 1
 

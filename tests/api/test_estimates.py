@@ -76,7 +76,8 @@ def test_services_tell_their_normal_service_time_the_overrun_alert_uses(api, clo
 
 
 def _finished_today(rt, clock):
-    from server.queueing.queries import day_start_utc, finished_today
+    from server.queueing.figures import finished_today
+    from server.queueing.numbering import day_start_utc
 
     config = rt.config
     since = day_start_utc(clock.now().astimezone(config.tz).date(), config.tz)
@@ -117,7 +118,8 @@ def test_a_finish_rolled_back_leaves_no_figures_behind(api, rt, clock):
     from sqlalchemy import select
 
     from server.models import Ticket
-    from server.queueing.queries import day_start_utc, finished_today
+    from server.queueing.figures import finished_today
+    from server.queueing.numbering import day_start_utc
 
     api.open(1, "teller1")
     api.issue("A")

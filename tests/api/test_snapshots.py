@@ -16,8 +16,8 @@ def _snapshot(app, token):  # type: ignore[no-untyped-def]
 
 def test_displays_connecting_together_share_one_read_and_a_change_is_read_afresh(app, api, fresh_db, monkeypatch):
     reads = []
-    real = realtime.queries.counter_views
-    monkeypatch.setattr(realtime.queries, "counter_views", lambda *a, **k: reads.append(1) or real(*a, **k))
+    real = realtime.reads.counter_views
+    monkeypatch.setattr(realtime.reads, "counter_views", lambda *a, **k: reads.append(1) or real(*a, **k))
     api.issue("A")
     first = [_snapshot(app, fresh_db.tokens["display"]) for _ in range(5)]
     assert len(reads) == 1

@@ -82,12 +82,12 @@ def test_unknown_service_is_422_and_consumes_no_number(api, rt):
 
 def test_a_failed_issue_leaves_no_gap_in_the_numbers(api, app, monkeypatch):
     api.issue("A")
-    from server.queueing import service
+    from server.queueing import tickets
 
     def broken(*args, **kwargs):
         raise RuntimeError("disk full")
 
-    monkeypatch.setattr(service.queries, "branch_load", broken)
+    monkeypatch.setattr(tickets, "branch_load", broken)
     response = api.post("/tickets", who="kiosk", json={"service": "A"})
     assert response.status_code == 500
     assert response.get_json()["error"]["code"] == "internal_error"

@@ -4,12 +4,14 @@
 import { io } from "/static/vendor/socket.io-client-4.8.4/socket.io.esm.min.js";
 
 /**
- * connectLive({auth, onSnapshot, on: {event: handler}, onStatus})
+ * connectLive({auth, onSnapshot, on: {event: handler}, onStatus, ownEvents})
  * auth: {token} for staff and devices, {ticket} for a phone page, or undefined (session cookie).
  * onSnapshot(snapshot) runs on every connect and reconnect: it is the whole current state.
  * onStatus("online" | "offline" | "refused") tells the page whether it is live.
+ * ownEvents: the events a phone page hears about its own ticket (they come through the ticket's own
+ * room, and the heartbeat tells their version apart, marked audience "ticket").
  */
-export function connectLive({ auth, onSnapshot, on = {}, onStatus = () => {} }) {
+export function connectLive({ auth, onSnapshot, on = {}, onStatus = () => {}, ownEvents = [] }) {
   const socket = io({
     auth,
     transports: ["websocket", "polling"],
@@ -18,12 +20,16 @@ export function connectLive({ auth, onSnapshot, on = {}, onStatus = () => {} }) 
     reconnectionDelayMax: 5000,
   });
   const clock = serverClock();
-  // Where the branch's event log stood in the last state or message seen: a heartbeat with a
-  // higher version means a message was lost (a message-queue restart, say), so fetch the state.
-  let version = 0;
+  // Where the branch's event log stood in the last state or message seen, per audience: the rooms
+  // this page is in, and (a phone page) its own ticket's room. Each heartbeat tells one audience's
+  // version; a higher one than seen means a message for this page was lost (a message-queue
+  // restart, say), so fetch the state. Changes this page never hears do not count.
+  const seen = { room: 0, ticket: 0 };
+  const audienceOf = (event) => (ownEvents.includes(event) ? "ticket" : "room");
   socket.onAny((event, payload) => {
     if (payload && typeof payload.version === "number" && event !== "heartbeat") {
-      version = Math.max(version, payload.version);
+      const audience = audienceOf(event);
+      seen[audience] = Math.max(seen[audience], payload.version);
     }
   });
   socket.on("clock_changed", (change) => {
@@ -31,7 +37,8 @@ export function connectLive({ auth, onSnapshot, on = {}, onStatus = () => {} }) 
   });
   socket.on("heartbeat", (beat) => {
     if (beat && beat.now) clock.sync(beat.now);
-    if (beat && typeof beat.version === "number" && beat.version > version) socket.emit("request_snapshot");
+    const audience = beat && beat.audience === "ticket" ? "ticket" : "room";
+    if (beat && typeof beat.version === "number" && beat.version > seen[audience]) socket.emit("request_snapshot");
   });
   socket.on("connect", () => onStatus("online"));
   socket.on("disconnect", () => onStatus("offline"));
@@ -40,7 +47,10 @@ export function connectLive({ auth, onSnapshot, on = {}, onStatus = () => {} }) 
   });
   socket.on("state_snapshot", (snapshot) => {
     if (snapshot && snapshot.now) clock.sync(snapshot.now);
-    if (snapshot && typeof snapshot.version === "number") version = snapshot.version;
+    if (snapshot && typeof snapshot.version === "number") {
+      seen.room = snapshot.version;
+      seen.ticket = snapshot.version;
+    }
     onSnapshot(snapshot);
   });
   for (const [event, handler] of Object.entries(on)) socket.on(event, handler);

@@ -1,0 +1,183 @@
+"""What the wait estimates and the overrun line are computed from: the day's finished tickets of a
+branch and its load now (who waits for what, which counters are open). Reads only; each function
+takes an open session and returns plain data.
+"""
+
+from __future__ import annotations
+
+import statistics
+import weakref
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import datetime
+from functools import cache
+from types import SimpleNamespace
+from typing import Any
+
+from sqlalchemy import bindparam, func, select
+from sqlalchemy.orm import Session
+
+from server.config import Config
+from server.db import READ_ONLY, epoch_seconds, transaction_cache
+from server.models import Counter, Ticket
+from server.queueing.catalog import LOCK, counter_services, services_by_id
+from server.queueing.estimate import (
+    ServiceLoad,
+    estimate_wait_s,
+    mean_service_seconds,
+    normal_service_seconds,
+    service_loads,
+)
+from server.queueing.machine import CounterState, TicketStatus
+from server.queueing.numbering import day_start_utc
+
+
+@cache
+def _statements() -> SimpleNamespace:
+    """The branch-load reads, built once with bound parameters: they run on every change, and
+    building a statement costs more than SQLite takes to run it."""
+    branch = bindparam("branch_id")
+    since = bindparam("since", type_=Ticket.finished_at.type)
+    finished = epoch_seconds(Ticket.finished_at)
+    today = (Ticket.branch_id == branch, Ticket.finished_at >= since)
+    return SimpleNamespace(
+        # The (branch_id, finished_at) index serves both: no status in the WHERE.
+        finished_mark=select(func.count(), func.max(Ticket.id)).where(*today),
+        finished=select(Ticket.id, Ticket.service_id, Ticket.status, finished - epoch_seconds(Ticket.called_at),
+                        finished - epoch_seconds(Ticket.served_at))
+        .where(*today).order_by(Ticket.finished_at.desc(), Ticket.id.desc()),
+        waiting=select(Ticket.service_id, func.count())
+        .where(Ticket.branch_id == branch, Ticket.status == TicketStatus.WAITING.value)
+        .group_by(Ticket.service_id),
+        open_counters=select(Counter.id, Counter.state)
+        .where(Counter.branch_id == branch, Counter.state != CounterState.CLOSED.value),
+    )
+
+
+def waiting_counts(session: Session, branch_id: int) -> dict[int, int]:
+    """Waiting tickets per service id (read through the connection: the caller flushes first)."""
+    rows = session.connection().execute(_statements().waiting, {"branch_id": branch_id})
+    return {service_id: count for service_id, count in rows}
+
+
+@dataclass(frozen=True)
+class FinishedToday:
+    """What a branch's finished tickets of the day say about its services."""
+
+    # Counter time (call to finish) of each service's latest done tickets, newest first, at most
+    # ``queue.service_time_window`` of them: the moving average the wait estimate uses.
+    cycles: dict[int, tuple[float, ...]]
+    # Median start-to-finish time of each service's done tickets, and how many there were: the
+    # normal time a service_overrun is measured against.
+    medians: dict[int, tuple[float, int]]
+
+
+# A finished ticket never changes again, so a branch's set of the day's committed finished tickets
+# only grows: its size and newest id say whether what was computed from it still holds. Most changes
+# (an issue, a call, a pause) finish nobody, and every change and every sweep that reads the hall
+# needs these figures: they are computed about once per finish, per process (kept per connection
+# pool, which a database's read and write engines share), not from the whole day each time. Only a
+# read-only transaction keeps what it computed: a write transaction sees its own uncommitted finish,
+# which a rollback could take back.
+_FINISHED: weakref.WeakKeyDictionary[Any, dict[int, tuple[tuple[Any, ...], FinishedToday]]] = (
+    weakref.WeakKeyDictionary())
+
+
+def finished_today(session: Session, branch_id: int, since: datetime, window: int) -> FinishedToday:
+    """The branch's :class:`FinishedToday` since ``since`` (read through the connection: the
+    caller flushes first)."""
+    q = _statements()
+    db = session.connection()
+    params = {"branch_id": branch_id, "since": since}
+    count, newest = db.execute(q.finished_mark, params).one()
+    pool = db.engine.pool
+    with LOCK:
+        kept = _FINISHED.get(pool, {}).get(branch_id)
+    if kept is not None and kept[0] == (since, window, count, newest):
+        return kept[1]
+    rows = db.execute(q.finished, params).all()
+    # The key of what is computed: from the rows themselves (in PostgreSQL each statement of a
+    # transaction may see a later commit than the last).
+    key = (since, window, len(rows), max((row.id for row in rows), default=None))
+    cycles: dict[int, list[float]] = defaultdict(list)
+    service_times: dict[int, list[float]] = defaultdict(list)
+    for _id, service_id, status, cycle, service_time in rows:
+        if status != TicketStatus.DONE.value:
+            continue
+        if cycle is not None and len(cycles[service_id]) < window:
+            cycles[service_id].append(cycle)
+        if service_time is not None:
+            service_times[service_id].append(service_time)
+    figures = FinishedToday(
+        cycles={service_id: tuple(values) for service_id, values in cycles.items()},
+        medians={service_id: (statistics.median(values), len(values)) for service_id, values in service_times.items()},
+    )
+    if db.get_execution_options().get(READ_ONLY):
+        with LOCK:
+            _FINISHED.setdefault(pool, {})[branch_id] = (key, figures)
+    return figures
+
+
+def finished_since_day_start(session: Session, config: Config, branch_id: int, now: datetime) -> FinishedToday:
+    """:func:`finished_today` for the business day of ``now`` in the branch's zone."""
+    since = day_start_utc(now.astimezone(config.tz).date(), config.tz)
+    return finished_today(session, branch_id, since, config.queue.service_time_window)
+
+
+def normal_service_times(config: Config, finished: FinishedToday, services: Any) -> dict[int, float]:
+    """The normal start-to-finish time of each of ``services`` (rows with ``id`` and
+    ``expected_minutes``), by the branch's ``service_overrun_min_samples``."""
+    return normal_service_seconds(finished.medians, [(s.id, s.expected_minutes * 60) for s in services],
+                                  config.alerts.service_overrun_min_samples)
+
+
+@dataclass
+class BranchLoad:
+    """Everything the wait estimate needs about a branch at one moment."""
+
+    waiting: dict[int, int]
+    loads: dict[int, ServiceLoad]
+    # What the loads were computed from: (state, service ids) of the open counters, mean counter time per service.
+    counters: tuple[tuple[str, tuple[int, ...]], ...] = ()
+    means: dict[int, float] | None = None
+
+    def estimate(self, service_id: int, position: int) -> int:
+        return estimate_wait_s(position, self.loads[service_id])
+
+    def estimate_new(self, service_id: int) -> int:
+        """The wait a ticket issued now for this service would be promised."""
+        return self.estimate(service_id, self.waiting.get(service_id, 0) + 1)
+
+    def with_one_more(self, service_id: int) -> BranchLoad:
+        """The same hall a moment later, with one more customer waiting for ``service_id`` (a ticket
+        just issued): nothing else an estimate depends on has changed."""
+        waiting = {**self.waiting, service_id: self.waiting.get(service_id, 0) + 1}
+        return BranchLoad(waiting=waiting, loads=service_loads(self.counters, waiting, self.means or {}),
+                          counters=self.counters, means=self.means)
+
+
+def branch_load(session: Session, config: Config, branch_id: int, now: datetime) -> BranchLoad:
+    """Service loads for every service of the branch.
+
+    The load is kept for the rest of the transaction until something is written: one change's
+    messages (the counter's view, the queue summary) all need it at the same moment."""
+    session.flush()  # the reads below go through the connection: pending changes must be in the database
+    kept = transaction_cache(session)
+    key = ("branch_load", branch_id, now)
+    if key in kept:
+        load: BranchLoad = kept[key]
+        return load
+    waiting = waiting_counts(session, branch_id)
+    counters = session.connection().execute(_statements().open_counters, {"branch_id": branch_id}).all()
+    lists = counter_services(session, branch_id) if counters else {}
+    cycles = finished_since_day_start(session, config, branch_id, now).cycles
+    means = {
+        service_id: mean_service_seconds(cycles.get(service_id, ()), service.expected_minutes * 60,
+                                         config.queue.service_time_min_samples)
+        for service_id, service in services_by_id(session, branch_id).items()
+    }
+    open_counters = tuple((state, tuple(lists.get(counter_id, ()))) for counter_id, state in counters)
+    load = BranchLoad(waiting=waiting, loads=service_loads(open_counters, waiting, means), counters=open_counters,
+                      means=means)
+    kept[key] = load
+    return load

@@ -1,0 +1,299 @@
+"""Reads that build what screens and the API show: tickets with their live position and estimate,
+counters with their staff and current customer, queues, recent calls. Each function takes an open
+session and returns plain data in the shapes of API.md; none of them writes.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from functools import cache
+from types import SimpleNamespace
+from typing import Any
+
+from sqlalchemy import and_, bindparam, case, func, or_, select
+from sqlalchemy.orm import Session
+
+from server.config import Config
+from server.models import Counter, Event, Service, Staff, Ticket
+from server.queueing.catalog import (
+    ServiceRow,
+    branch_row,
+    counter_services,
+    service_row,
+    services_by_code,
+    services_by_id,
+)
+from server.queueing.figures import BranchLoad, branch_load, finished_since_day_start, normal_service_times
+from server.queueing.machine import TicketStatus
+from server.queueing.views import counter_view, service_view, ticket_view
+from server.rooms import HEARTBEAT_FAMILIES, Audience
+
+ACTIVE_TICKET = (TicketStatus.CALLED.value, TicketStatus.SERVING.value)
+
+
+def queue_summary(session: Session, config: Config, branch_id: int, now: datetime,
+                  load: BranchLoad | None = None) -> list[dict[str, Any]]:
+    """``[{"code", "waiting", "estimated_wait_s"}]`` for every active service: the queue_changed payload
+    (from ``load`` when the caller already knows the branch's load)."""
+    load = load or branch_load(session, config, branch_id, now)
+    return [
+        {"code": service.code, "waiting": load.waiting.get(service.id, 0), "estimated_wait_s": load.estimate_new(service.id)}
+        for service in services_by_code(session, branch_id).values()
+    ]
+
+
+def services_with_estimates(session: Session, config: Config, branch_id: int, now: datetime) -> list[dict[str, Any]]:
+    """Every active service with its waiting count, the wait a new ticket would get, and its normal
+    service time today (what the service_overrun alert measures against)."""
+    load = branch_load(session, config, branch_id, now)
+    services = services_by_code(session, branch_id).values()
+    normal = normal_service_times(config, finished_since_day_start(session, config, branch_id, now), services)
+    views = []
+    for service in services:
+        view = service_view(service, load.waiting.get(service.id, 0), load.estimate_new(service.id))
+        view["normal_service_s"] = round(normal[service.id])
+        views.append(view)
+    return views
+
+
+def position_of(session: Session, ticket: Ticket) -> int:
+    """1 = the next of its service to be called; 0 once it is no longer waiting."""
+    if ticket.status != TicketStatus.WAITING.value:
+        return 0
+    ahead = session.scalar(
+        select(func.count()).where(
+            Ticket.branch_id == ticket.branch_id,
+            Ticket.status == TicketStatus.WAITING.value,
+            Ticket.service_id == ticket.service_id,
+            or_(
+                Ticket.issued_at < ticket.issued_at,
+                and_(Ticket.issued_at == ticket.issued_at, Ticket.id < ticket.id),
+            ),
+        )
+    )
+    return int(ahead or 0) + 1
+
+
+def ticket_with_live_estimate(
+    session: Session, config: Config, ticket: Ticket, now: datetime, *, for_holder: bool
+) -> dict[str, Any]:
+    """A ticket view with its live position and estimate."""
+    service = service_row(session, ticket.branch_id, ticket.service_id)
+    counter = session.get(Counter, ticket.counter_id) if ticket.counter_id is not None else None
+    position = position_of(session, ticket)
+    eta = 0
+    if position:
+        load = branch_load(session, config, ticket.branch_id, now)
+        eta = load.estimate(ticket.service_id, position)
+    help_requested = bool(
+        counter is not None and counter.help_requested_at is not None and ticket.status in ACTIVE_TICKET
+    )
+    view = ticket_view(
+        ticket,
+        service_code=service.code,
+        counter_number=counter.number if counter is not None else None,
+        position=position,
+        estimated_wait_s=eta,
+        help_requested=help_requested,
+        public_url=config.server.public_url if for_holder else None,
+    )
+    if for_holder:
+        view.update(holder_details(session, ticket, service))
+    return view
+
+
+def holder_details(session: Session, ticket: Ticket, service: Service | ServiceRow) -> dict[str, Any]:
+    """What the ticket's own phone page needs and nobody else sees: its service's name and
+    documents, its branch (any branch of a many-branch server), and the customer's own rating."""
+    branch = branch_row(session, ticket.branch_id)
+    return {
+        "service_name": service.name,
+        "documents": service.documents,
+        "notes": service.notes,
+        "branch": {key: branch[key] for key in ("code", "name", "timezone")} if branch else None,
+        "rating": ticket.rating,
+        "rating_comment": ticket.rating_comment,
+    }
+
+
+@cache
+def _counter_statements() -> SimpleNamespace:
+    return SimpleNamespace(
+        active=select(Ticket).where(Ticket.counter_id == bindparam("counter_id"), Ticket.status.in_(ACTIVE_TICKET)),
+        staff=select(Staff.id, Staff.username, Staff.display_name).where(Staff.id == bindparam("staff_id")),
+    )
+
+
+def active_ticket(session: Session, counter_id: int) -> Ticket | None:
+    """The counter's called or serving ticket, if any (the database allows at most one)."""
+    return session.scalar(_counter_statements().active, {"counter_id": counter_id})
+
+
+_UNKNOWN: Any = object()
+
+
+def counter_view_of(session: Session, counter: Counter, current: Ticket | None = _UNKNOWN) -> dict[str, Any]:
+    """One counter in the shape of API.md, from its row (``current``: its ticket, if the caller knows it)."""
+    if current is _UNKNOWN:
+        current = active_ticket(session, counter.id)
+    services = services_by_id(session, counter.branch_id)
+    return counter_view(
+        counter,
+        service_codes=[services[sid].code for sid in counter_services(session, counter.branch_id).get(counter.id, [])],
+        staff=session.connection().execute(_counter_statements().staff, {"staff_id": counter.staff_id}).first()
+        if counter.staff_id is not None else None,
+        current=current,
+        current_service_code=services[current.service_id].code if current is not None else None,
+    )
+
+
+def counter_views(session: Session, branch_id: int, number: int | None = None) -> list[dict[str, Any]]:
+    """Counters in the shape of API.md, all of a branch or just one."""
+    query = select(Counter).where(Counter.branch_id == branch_id, Counter.active.is_(True)).order_by(Counter.number)
+    if number is not None:
+        query = query.where(Counter.number == number)
+    counters = list(session.scalars(query))
+    services = services_by_id(session, branch_id)
+    lists = counter_services(session, branch_id)
+    staff_ids = [c.staff_id for c in counters if c.staff_id is not None]
+    staff = {s.id: s for s in session.scalars(select(Staff).where(Staff.id.in_(staff_ids)))} if staff_ids else {}
+    current = {
+        t.counter_id: t
+        for t in session.scalars(
+            select(Ticket).where(
+                Ticket.counter_id.in_([c.id for c in counters]), Ticket.status.in_(ACTIVE_TICKET)
+            )
+        )
+    }
+    views = []
+    for counter in counters:
+        ticket = current.get(counter.id)
+        views.append(
+            counter_view(
+                counter,
+                service_codes=[services[sid].code for sid in lists.get(counter.id, [])],
+                staff=staff.get(counter.staff_id) if counter.staff_id is not None else None,
+                current=ticket,
+                current_service_code=services[ticket.service_id].code if ticket is not None else None,
+            )
+        )
+    return views
+
+
+def waiting_tickets(session: Session, config: Config, branch_id: int, now: datetime) -> list[dict[str, Any]]:
+    """Waiting tickets per service in call order, with positions and estimates (staff view)."""
+    load = branch_load(session, config, branch_id, now)
+    out = []
+    for service in services_by_code(session, branch_id).values():
+        tickets = session.scalars(
+            select(Ticket)
+            .where(
+                Ticket.branch_id == branch_id,
+                Ticket.status == TicketStatus.WAITING.value,
+                Ticket.service_id == service.id,
+            )
+            .order_by(Ticket.issued_at, Ticket.id)
+        )
+        views = [
+            ticket_view(
+                ticket,
+                service_code=service.code,
+                counter_number=None,
+                position=i,
+                estimated_wait_s=load.estimate(service.id, i),
+            )
+            for i, ticket in enumerate(tickets, start=1)
+        ]
+        out.append(
+            {
+                "code": service.code,
+                "name": service.name,
+                "waiting": len(views),
+                "estimated_wait_s": load.estimate_new(service.id),
+                "tickets": views,
+            }
+        )
+    return out
+
+
+def recent_calls(session: Session, branch_id: int, since: datetime, limit: int = 8) -> list[dict[str, Any]]:
+    """The branch's latest calls since ``since`` (the start of its business day), newest call or
+    recall first, for a display's snapshot."""
+    rows = session.execute(
+        select(Ticket, Service.code, Counter.number)
+        .join(Service, Service.id == Ticket.service_id)
+        .join(Counter, Counter.id == Ticket.counter_id)
+        .where(Ticket.branch_id == branch_id, Ticket.last_called_at >= since)
+        .order_by(Ticket.last_called_at.desc(), Ticket.id.desc())
+        .limit(limit)
+    )
+    return [
+        {
+            "number": ticket.number,
+            "counter": number,
+            "service": code,
+            "recall": ticket.recall_count > 0,
+            "called_at": ticket.last_called_at.isoformat() if ticket.last_called_at else None,
+            "status": ticket.status,
+        }
+        for ticket, code, number in rows
+    ]
+
+
+@cache
+def _version_statement() -> Any:
+    return select(func.max(Event.id)).where(Event.branch_id == bindparam("branch_id"))
+
+
+def branch_version(session: Session, branch_id: int) -> int:
+    """The branch's newest event id (0 before its first): where its event log stands."""
+    return int(session.connection().execute(_version_statement(), {"branch_id": branch_id}).scalar() or 0)
+
+
+def _heard_by(family: Audience) -> Any:
+    """Events the ``family`` of screens heard (events from before audiences were kept: all)."""
+    return or_(Event.audiences.is_(None), Event.audiences.op("&")(int(family)) != 0)
+
+
+@cache
+def _audience_statements() -> SimpleNamespace:
+    families = list(HEARTBEAT_FAMILIES)
+    return SimpleNamespace(
+        families=families,
+        newest=select(func.max(Event.id)),
+        one={family: select(Event.id).where(Event.branch_id == bindparam("branch_id"), _heard_by(family))
+             .order_by(Event.id.desc()).limit(1) for family in families},
+        above=select(Event.branch_id, *[func.max(case((_heard_by(family), Event.id))) for family in families])
+        .where(Event.id > bindparam("floor")).group_by(Event.branch_id),
+        holders=select(Ticket.branch_id, Ticket.id, Ticket.version).where(Ticket.version > bindparam("floor")),
+    )
+
+
+def newest_event_id(session: Session) -> int:
+    """The newest event id of the whole log (0 before the first)."""
+    return int(session.connection().execute(_audience_statements().newest).scalar() or 0)
+
+
+def audience_versions(session: Session, branch_id: int) -> dict[Audience, int]:
+    """Where the branch's event log stands for each family of screens: the newest event whose change
+    that family heard (0 if none)."""
+    q = _audience_statements()
+    db = session.connection()
+    return {family: int(db.execute(q.one[family], {"branch_id": branch_id}).scalar() or 0) for family in q.families}
+
+
+def audience_versions_above(session: Session, floor: int) -> dict[int, dict[Audience, int]]:
+    """:func:`audience_versions` of every branch, counting only events above ``floor`` (one query;
+    a branch or family with none above it is absent)."""
+    q = _audience_statements()
+    out: dict[int, dict[Audience, int]] = {}
+    for branch_id, *newest in session.connection().execute(q.above, {"floor": floor}).all():
+        out[branch_id] = {family: int(v) for family, v in zip(q.families, newest, strict=True) if v is not None}
+    return out
+
+
+def holder_versions_above(session: Session, floor: int) -> list[tuple[int, int, int]]:
+    """``(branch id, ticket id, version)`` of the tickets whose own phone page alone heard a change
+    newer than ``floor``."""
+    rows = session.connection().execute(_audience_statements().holders, {"floor": floor}).all()
+    return [(branch_id, ticket_id, int(version)) for branch_id, ticket_id, version in rows]

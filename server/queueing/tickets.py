@@ -1,0 +1,198 @@
+"""Commands on tickets that no counter makes: issue at a kiosk, rate from the phone, close the
+previous days' leftovers. Each is one transaction (a :class:`~server.runtime.UnitOfWork`) that
+applies a rule of :mod:`~server.queueing.machine`, records the change and says what happened
+(:mod:`~server.queueing.announce` knows who hears it).
+"""
+
+from __future__ import annotations
+
+import secrets
+from datetime import date
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from server.actors import ANONYMOUS, SYSTEM, Actor
+from server.errors import Conflict, Forbidden, Invalid, NotFound
+from server.models import Ticket, TicketSequence
+from server.queueing import announce, reads
+from server.queueing.catalog import services_by_code
+from server.queueing.figures import branch_load
+from server.queueing.machine import TicketStatus, ticket_step
+from server.queueing.numbering import business_day, format_number
+from server.queueing.views import ticket_view
+from server.runtime import Runtime
+
+TOKEN_BYTES = 24  # 192 bits from `secrets`; the phone page URL cannot be guessed
+
+
+def issue_ticket(
+    rt: Runtime,
+    actor: Actor,
+    branch_id: int,
+    service_code: str,
+    lang: str | None = None,
+    idempotency_key: str | None = None,
+) -> tuple[dict[str, Any], bool]:
+    """Issue a ticket from a kiosk. Returns ``(ticket, created)``.
+
+    The number comes from the per-service, per-day sequence, incremented in this same transaction:
+    if anything fails the whole transaction rolls back, the number with it, so no gap appears. A
+    repeated ``idempotency_key`` from the same kiosk returns the ticket it already produced.
+    """
+    if not actor.is_device("kiosk"):
+        raise Forbidden("only a kiosk issues tickets", code="kiosk_only")
+    config = rt.config_for(branch_id)
+    languages = config.branch.languages
+    if lang is None:
+        lang = languages[0]
+    elif lang not in languages:
+        raise Invalid(f"language {lang!r} is not offered here (offered: {', '.join(languages)})", code="unknown_language")
+    now = rt.clock.now()
+    try:
+        with rt.uow() as uow:
+            session = uow.session
+            if idempotency_key is not None:
+                existing = _ticket_by_idempotency_key(session, actor, idempotency_key)
+                if existing is not None:
+                    return reads.ticket_with_live_estimate(session, config, existing, now, for_holder=True), False
+            service = services_by_code(session, branch_id).get(service_code)
+            if service is None:
+                raise Invalid(f"there is no service {service_code!r} here", code="unknown_service")
+            day = business_day(now, config.tz)
+            sequence = _next_sequence(session, service.id, day)
+            load = branch_load(session, config, branch_id, now)
+            ahead = load.waiting.get(service.id, 0)
+            ticket = Ticket(
+                branch_id=branch_id,
+                service_id=service.id,
+                original_service_id=service.id,
+                business_day=day,
+                sequence=sequence,
+                number=format_number(service.code, sequence),
+                status=ticket_step(None, "issue").value,
+                token=secrets.token_urlsafe(TOKEN_BYTES),
+                lang=lang,
+                people_ahead=ahead,
+                estimated_wait_s=load.estimate(service.id, ahead + 1),
+                issued_at=now,
+                waiting_since=now,
+                recall_count=0,
+                device_id=actor.id,
+                idempotency_key=idempotency_key,
+            )
+            session.add(ticket)
+            session.flush()
+            uow.record(actor, now, ticket, "issue", None, ticket.status, {"number": ticket.number, "service": service.code})
+            common = dict(service_code=service.code, counter_number=None, position=ahead + 1,
+                          estimated_wait_s=ticket.estimated_wait_s)
+            holder_view = ticket_view(ticket, public_url=rt.config.server.public_url, **common)
+            holder_view.update(reads.holder_details(session, ticket, service))
+            announce.ticket_issued(uow, ticket_view(ticket, **common), branch_id)
+            announce.queue_changed(uow, branch_id, now, load=load.with_one_more(service.id))
+            uow.commit()
+            return holder_view, True
+    except IntegrityError:
+        # Two requests with the same idempotency key raced; the other one won. Hand back its ticket.
+        if idempotency_key is None:
+            raise
+        with rt.reading() as session:
+            existing = _ticket_by_idempotency_key(session, actor, idempotency_key)
+            if existing is None:
+                raise
+            return reads.ticket_with_live_estimate(session, config, existing, now, for_holder=True), False
+
+
+def _ticket_by_idempotency_key(session: Session, actor: Actor, key: str) -> Ticket | None:
+    return session.scalar(select(Ticket).where(Ticket.device_id == actor.id, Ticket.idempotency_key == key))
+
+
+def _next_sequence(session: Session, service_id: int, day: date) -> int:
+    """Increment (or start at 1) the day's counter for a service, atomically, and return it."""
+    insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
+    statement = (
+        insert(TicketSequence)
+        .values(service_id=service_id, business_day=day, last_number=1)
+        .on_conflict_do_update(
+            index_elements=[TicketSequence.service_id, TicketSequence.business_day],
+            set_={"last_number": TicketSequence.last_number + 1},
+        )
+        .returning(TicketSequence.last_number)
+    )
+    return int(session.execute(statement).scalar_one())
+
+
+def get_ticket_by_token(rt: Runtime, token: str) -> dict[str, Any]:
+    """The ticket a phone page follows, with its live position and estimate."""
+    with rt.reading() as session:
+        ticket = ticket_row_by_token(session, token)
+        return reads.ticket_with_live_estimate(session, rt.config_for(ticket.branch_id), ticket, rt.clock.now(),
+                                               for_holder=True)
+
+
+def ticket_row_by_token(session: Session, token: str, *, for_update: bool = False) -> Ticket:
+    """The ticket with this token, or :class:`NotFound` (a token of an impossible length is not looked up)."""
+    query = select(Ticket).where(Ticket.token == token)
+    ticket = session.scalar(query.with_for_update() if for_update else query) if 16 <= len(token) <= 64 else None
+    if ticket is None:
+        raise NotFound("no ticket has this code", code="unknown_ticket")
+    return ticket
+
+
+def rate_ticket(rt: Runtime, token: str, stars: int, comment: str | None) -> dict[str, Any]:
+    """The customer's rating of a finished service (1-5 stars, an optional comment), once."""
+    now = rt.clock.now()
+    with rt.uow() as uow:
+        session = uow.session
+        ticket = ticket_row_by_token(session, token, for_update=True)
+        if ticket.status != TicketStatus.DONE.value:
+            raise Conflict("a ticket can be rated once its service is finished", code="not_finished")
+        if ticket.rating is not None:
+            raise Conflict("this ticket has already been rated", code="already_rated")
+        ticket.rating = stars
+        ticket.rating_comment = (comment or "").strip() or None
+        ticket.rated_at = now
+        uow.record(ANONYMOUS, now, ticket, "rate", ticket.status, ticket_step(TicketStatus.DONE, "rate").value,
+                   {"stars": stars, "commented": ticket.rating_comment is not None})
+        session.flush()
+        view = reads.ticket_with_live_estimate(session, rt.config_for(ticket.branch_id), ticket, now, for_holder=True)
+        uow.commit()
+        return view
+
+
+def close_previous_days(rt: Runtime, branch_id: int) -> int:
+    """The day rollover: once the branch has opened on a new day, tickets still waiting from an
+    earlier business day are closed as ``cancelled`` with reason ``day_end`` (one event each).
+    Numbering already follows the calendar day in the branch's time zone, so it has restarted.
+    Returns how many were closed; running it again closes nothing more."""
+    config = rt.config_for(branch_id)
+    now = rt.clock.now()
+    local = now.astimezone(config.tz)
+    if local.time() < config.branch.opening_time:
+        return 0
+    today = local.date()
+    stale = select(Ticket).where(Ticket.branch_id == branch_id, Ticket.status == TicketStatus.WAITING.value,
+                                 Ticket.business_day < today)
+    with rt.reading() as session:  # the usual answer is "nothing to do": find that out without locking
+        if session.scalar(stale.with_only_columns(Ticket.id).limit(1)) is None:
+            return 0
+    with rt.uow() as uow:
+        session = uow.session
+        tickets = list(session.scalars(stale.with_for_update()))
+        for ticket in tickets:
+            before = ticket.status
+            ticket.status = ticket_step(TicketStatus(before), "cancel").value
+            ticket.cancel_reason = "day_end"
+            ticket.finished_at = now
+            uow.record(SYSTEM, now, ticket, "cancel", before, ticket.status,
+                       {"reason": "day_end", "business_day": ticket.business_day.isoformat()})
+        session.flush()
+        for ticket in tickets:
+            announce.ticket_changed(uow, ticket, now)
+        if tickets:
+            announce.queue_changed(uow, branch_id, now)
+        uow.commit()
+        return len(tickets)
