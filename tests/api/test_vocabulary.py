@@ -21,12 +21,14 @@ def test_branch_carries_every_word_list_with_its_labels(api):
 
 def test_branch_keeps_its_older_pause_reasons_and_outcomes(api):
     branch = api.get("/branch").get_json()
-    assert branch["pause_reasons"] == [
-        {"code": "break", "name": {"zh": "休息", "en": "break"}},
-        {"code": "meeting", "name": {"zh": "开会", "en": "meeting"}},
-        {"code": "cash_replenish", "name": {"zh": "清机加钞", "en": "cash replenishment"}},
-        {"code": "other", "name": {"zh": "其他", "en": "other"}},
-    ]
+    assert [reason["code"] for reason in branch["pause_reasons"]] == list(vocabulary.PAUSE_REASONS.codes)
+    names = {reason["code"]: reason["name"] for reason in branch["pause_reasons"]}
+    assert {code: names[code] for code in ("break", "meeting", "cash_replenish", "other")} == {
+        "break": {"zh": "休息", "en": "break"},
+        "meeting": {"zh": "开会", "en": "meeting"},
+        "cash_replenish": {"zh": "清机加钞", "en": "cash replenishment"},
+        "other": {"zh": "其他", "en": "other"},
+    }
     assert branch["outcomes"] == [
         {"code": "done", "name": {"zh": "办结", "en": "Done"}},
         {"code": "redo", "name": {"zh": "需重办", "en": "Redo"}},
