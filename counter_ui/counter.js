@@ -8,6 +8,7 @@ import { api } from "/static/js/api.js";
 import { createI18n } from "/static/js/i18n.js";
 import { connectLive } from "/static/js/live.js";
 import { clockDuration } from "/static/js/format.js";
+import { createWords } from "/static/js/vocabulary.js";
 import { MESSAGES } from "./messages.js";
 import {
   ACTIONS, actionForKey, bodyFor, isEnabled, isTyping, keyOf, overrunLine, timerLevel, timerPhase,
@@ -17,15 +18,12 @@ const TOKEN_KEY = "callwise.counter.token"; // sessionStorage: a reload resumes,
 // How often to ask the server for its time. A system clock only drifts, but a manual one (tests,
 // simulations, demos) jumps whenever someone advances it, and no event says so.
 const CLOCK_RESYNC_MS = { manual: 5_000, system: 300_000 };
-const FALLBACK_OUTCOMES = {
-  done: { zh: "办结", en: "Done" },
-  redo: { zh: "需重办", en: "Redo" },
-  error: { zh: "差错", en: "Error" },
-};
 
 const $ = (id) => document.getElementById(id);
 const i18n = createI18n(MESSAGES, ["zh", "en"], "callwise.counter.lang");
 const { t, pick } = i18n;
+// States, pause reasons, outcomes and severities: the branch's vocabulary (GET /api/v1/branch).
+const words = createWords(() => state.branch?.vocabulary, pick);
 
 const state = {
   view: "loading",
@@ -456,8 +454,8 @@ function openChooser(name) {
   } else if (name === "pause") {
     $("chooser-title").textContent = t("choose_pause");
     $("chooser-hint").textContent = t("choose_pause_hint");
-    for (const reason of state.branch?.pause_reasons || []) {
-      options.push({ value: reason.code, label: pick(reason.name) });
+    for (const reason of words.terms("pause_reasons")) {
+      options.push({ value: reason.code, label: pick(reason.label) });
     }
   } else if (name === "close") {
     $("chooser-title").textContent = t("confirm_close", { n: state.mine });
@@ -533,9 +531,9 @@ function renderLangToggle() {
 }
 
 function renderOutcomeLabels() {
-  const names = Object.fromEntries((state.branch?.outcomes || []).map((o) => [o.code, o.name]));
+  // Without the vocabulary (the branch could not be loaded) the page's own text stays.
   for (const element of document.querySelectorAll("[data-outcome]")) {
-    element.textContent = pick(names[element.dataset.outcome] || FALLBACK_OUTCOMES[element.dataset.outcome]);
+    if (words.has("outcomes", element.dataset.outcome)) element.textContent = words.label("outcomes", element.dataset.outcome);
   }
 }
 
@@ -592,7 +590,7 @@ function renderPicker() {
       ? t("counter_free")
       : mine
         ? t("counter_mine")
-        : `${t(`state_${counter.state}`)} · ${t("counter_taken_by", { name: counter.staff?.name || counter.staff?.username || "?" })}`;
+        : `${words.label("counter_states", counter.state)} · ${t("counter_taken_by", { name: counter.staff?.name || counter.staff?.username || "?" })}`;
     const button = document.createElement("button");
     button.type = "button";
     button.className = "choice-button";
@@ -638,12 +636,12 @@ function renderTicket() {
   if (!counter) return;
   const ticket = counter.current_ticket;
   const badge = $("state-badge");
-  badge.textContent = t(`state_${counter.state}`);
+  badge.textContent = words.label("counter_states", counter.state);
   badge.className = `state-badge state-${counter.state}`;
   $("ticket-card").className = `card ticket-card state-${counter.state}`;
 
   let detail = t(`detail_${counter.state}`, {
-    reason: pick(state.branch?.pause_reasons?.find((r) => r.code === counter.pause_reason)?.name) || counter.pause_reason || "",
+    reason: counter.pause_reason ? words.label("pause_reasons", counter.pause_reason) : "",
   });
   if (ticket && ticket.recall_count) detail = `${t("recalled_times", { n: ticket.recall_count })} · ${detail}`;
   $("state-detail").textContent = detail;
@@ -728,7 +726,7 @@ function renderAlerts() {
     item.dataset.alertId = alert.id;
     const tag = document.createElement("span");
     tag.className = "alert-tag";
-    tag.textContent = t(`severity_${alert.severity}`);
+    tag.textContent = words.label("alert_severities", alert.severity);
     const text = document.createElement("span");
     text.className = "alert-text";
     text.textContent = pick(alert.messages) || alert.message || "";

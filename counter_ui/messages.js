@@ -1,5 +1,6 @@
 // The teller console's own words, in both languages. Texts that come from the server (service
-// names, documents, pause reasons, outcomes, alert messages) arrive as {zh, en} and are not here.
+// names, documents, alert messages, and the vocabulary: counter states, pause reasons, outcomes,
+// alert severities) arrive as {zh, en} and are not here.
 
 export const MESSAGES = {
   page_title: { zh: "柜员台", en: "Teller console" },
@@ -36,12 +37,6 @@ export const MESSAGES = {
 
   signed_in_as: { zh: "{name}", en: "{name}" },
 
-  state_closed: { zh: "已关闭", en: "Closed" },
-  state_idle: { zh: "空闲", en: "Free" },
-  state_calling: { zh: "呼叫中", en: "Calling" },
-  state_serving: { zh: "办理中", en: "Serving" },
-  state_paused: { zh: "暂停", en: "Paused" },
-
   detail_idle: { zh: "按 + 叫下一位客户", en: "Press + to call the next customer" },
   detail_calling: { zh: "等待客户到窗口；到达后按 0 开始办理", en: "Waiting for the customer; press 0 when they arrive" },
   detail_serving: { zh: "办结时选择结果：1 办结 · 2 需重办 · 3 差错", en: "To finish, choose: 1 done · 2 redo · 3 error" },
@@ -67,8 +62,6 @@ export const MESSAGES = {
   waiting_total: { zh: "合计 {n} 人等候", en: "{n} waiting in all" },
 
   alerts_title: { zh: "提醒", en: "Alerts" },
-  severity_warning: { zh: "提醒", en: "Warning" },
-  severity_critical: { zh: "紧急", en: "Critical" },
 
   actions_title: { zh: "操作", en: "Actions" },
   act_call: { zh: "叫号", en: "Call next" },

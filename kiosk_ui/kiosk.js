@@ -7,6 +7,7 @@ import { api, ApiError, newIdempotencyKey } from "/static/js/api.js";
 import { createI18n } from "/static/js/i18n.js";
 import { connectLive, serverClock } from "/static/js/live.js";
 import { dateTime, timeOfDay } from "/static/js/format.js";
+import { createWords } from "/static/js/vocabulary.js";
 
 const DEVICE_KEY = "callwise.kiosk.device";
 const DOCUMENTS_IDLE_MS = 30_000;   // a customer who walked away from the documents screen
@@ -21,9 +22,6 @@ const messages = {
   choose_service_lead: { zh: "轻触业务即可查看所需材料并取号", en: "Tap a service to see what to bring and take a ticket" },
   ask_staff: { zh: "如需帮助，请咨询大堂经理", en: "Need help? Please ask our lobby staff." },
   no_services: { zh: "暂无可办理的业务，请咨询大堂经理。", en: "No services are open right now. Please ask the lobby staff." },
-  kind_quick: { zh: "快速业务", en: "Quick" },
-  kind_standard: { zh: "普通业务", en: "Standard" },
-  kind_complex: { zh: "复杂业务", en: "Complex" },
   waiting_count: { zh: "{n} 人等候", en: "{n} waiting" },
   waiting_one: { zh: "1 人等候", en: "1 waiting" },
   no_wait: { zh: "无需等候", en: "No wait" },
@@ -76,6 +74,8 @@ const state = {
   clock: serverClock(),
 };
 let i18n = createI18n(messages);
+// Service kinds: the branch's vocabulary (GET /api/v1/branch).
+const words = createWords(() => state.branch?.vocabulary, (text) => i18n.pick(text));
 let idleTimer = null;
 let countdownTimer = null;
 
@@ -150,7 +150,7 @@ function armListIdle() {
 // --- the service list ---------------------------------------------------------------------------
 
 function kindWord(kind) {
-  return messages[`kind_${kind}`] ? i18n.t(`kind_${kind}`) : kind;
+  return words.label("service_kinds", kind);
 }
 
 function waitingWords(waiting) {

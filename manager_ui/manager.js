@@ -9,6 +9,7 @@ import { api } from "/static/js/api.js";
 import { createI18n } from "/static/js/i18n.js";
 import { connectLive } from "/static/js/live.js";
 import { clockDuration } from "/static/js/format.js";
+import { createWords } from "/static/js/vocabulary.js";
 import { MESSAGES } from "./messages.js";
 import { logOut, resumeSession, wireLanguageToggle, wireLoginForm } from "./session.js";
 import { isMuted, playAlarm, setMuted, unlockAudio } from "./sound.js";
@@ -36,6 +37,8 @@ const state = {
 };
 
 let i18n = createI18n(MESSAGES, ["zh", "en"], "callwise.manager.lang");
+// States, pause reasons, severities and rules: the branch's vocabulary (GET /api/v1/branch).
+const words = createWords(() => state.branch?.vocabulary, (text) => i18n.pick(text));
 let chart = null;
 
 // --- small helpers ------------------------------------------------------------------------------
@@ -377,10 +380,10 @@ function renderTiles() {
       tile.classList.add(`alert-${top.severity}`);
       if (own.some((a) => !a.acknowledged_at)) tile.classList.add("unacknowledged");
     }
-    tile.setAttribute("aria-label", `${i18n.t("counter_n", { n: counter.number })}: ${i18n.t(`state_${counter.state}`)}`);
+    tile.setAttribute("aria-label", `${i18n.t("counter_n", { n: counter.number })}: ${words.label("counter_states", counter.state)}`);
 
     const head = el("header", "tile-head");
-    head.append(el("span", "tile-number", String(counter.number)), el("span", "tile-state", i18n.t(`state_${counter.state}`)));
+    head.append(el("span", "tile-number", String(counter.number)), el("span", "tile-state", words.label("counter_states", counter.state)));
     tile.append(head);
 
     tile.append(el("p", "tile-staff", counter.staff ? counter.staff.name : i18n.t("nobody")));
@@ -390,7 +393,7 @@ function renderTiles() {
     if (current) {
       body.append(el("span", "ticket-number", current.number), el("span", "ticket-service", serviceName(current.service)));
     } else if (counter.state === "paused") {
-      body.append(el("span", "pause-reason", i18n.t(`pause_${counter.pause_reason || "other"}`)));
+      body.append(el("span", "pause-reason", words.label("pause_reasons", counter.pause_reason || "other")));
     } else if (counter.state === "idle" && eligibleWaiting(counter) > 0) {
       body.append(el("span", "eligible", i18n.t("eligible_waiting", { n: eligibleWaiting(counter) })));
     } else {
@@ -405,7 +408,7 @@ function renderTiles() {
     tile.append(foot);
 
     if (counter.help_requested_at) tile.append(el("p", "tile-flag help", i18n.t("help_badge")));
-    else if (top) tile.append(el("p", `tile-flag ${top.severity}`, i18n.t(`rule_${top.rule}`)));
+    else if (top) tile.append(el("p", `tile-flag ${top.severity}`, words.label("alert_rules", top.rule)));
     return tile;
   });
   box.replaceChildren(...tiles);
@@ -467,8 +470,8 @@ function renderAlerts() {
 
     const head = el("div", "alert-head");
     head.append(
-      el("span", `pill ${alert.severity}`, i18n.t(`severity_${alert.severity}`)),
-      el("span", "alert-rule", i18n.t(`rule_${alert.rule}`)),
+      el("span", `pill ${alert.severity}`, words.label("alert_severities", alert.severity)),
+      el("span", "alert-rule", words.label("alert_rules", alert.rule)),
     );
     const age = el("span", "alert-age");
     age.dataset.since = alert.raised_at;

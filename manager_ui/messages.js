@@ -1,5 +1,6 @@
 // The manager screens' own words, in both languages. Texts from the server (service names, alert
-// messages) arrive as {zh, en} and are not here.
+// messages, and the vocabulary: counter states, pause reasons, outcomes, alert severities and
+// rules) arrive as {zh, en} and are not here.
 
 export const MESSAGES = {
   page_title: { zh: "大堂经理看板", en: "Manager dashboard" },
@@ -49,22 +50,12 @@ export const MESSAGES = {
   // counters
   counters_title: { zh: "窗口", en: "Counters" },
   counter_n: { zh: "{n}号窗口", en: "Counter {n}" },
-  state_closed: { zh: "未开放", en: "Closed" },
-  state_idle: { zh: "空闲", en: "Idle" },
-  state_calling: { zh: "呼叫中", en: "Calling" },
-  state_serving: { zh: "办理中", en: "Serving" },
-  state_paused: { zh: "暂停", en: "Paused" },
   nobody: { zh: "无人签到", en: "Nobody signed in" },
   no_ticket: { zh: "无客户", en: "No customer" },
   eligible_waiting: { zh: "{n} 人在等可办业务", en: "{n} waiting for it" },
   help_badge: { zh: "请求协助", en: "Help requested" },
   serves: { zh: "业务 {codes}", en: "Serves {codes}" },
   in_state_for: { zh: "已持续", en: "for" },
-
-  pause_break: { zh: "休息", en: "Break" },
-  pause_meeting: { zh: "开会", en: "Meeting" },
-  pause_cash_replenish: { zh: "清机加钞", en: "Cash replenishment" },
-  pause_other: { zh: "其他", en: "Other" },
 
   // queues
   queues_title: { zh: "排队情况", en: "Queues" },
@@ -83,22 +74,11 @@ export const MESSAGES = {
   // alerts
   alerts_title: { zh: "预警", en: "Alerts" },
   alerts_none: { zh: "当前没有预警。", en: "No open alerts." },
-  severity_warning: { zh: "警告", en: "Warning" },
-  severity_critical: { zh: "严重", en: "Critical" },
   ack: { zh: "确认", en: "Acknowledge" },
   ack_label: { zh: "确认预警：{what}", en: "Acknowledge: {what}" },
   acked_by: { zh: "已确认 · {who}", en: "Acknowledged · {who}" },
   raised_ago: { zh: "{t} 前", en: "{t} ago" },
   lead_time: { zh: "预警时距投诉线约 {m} 分钟", en: "raised about {m} min before the complaint line" },
-
-  rule_idle_counter: { zh: "窗口空闲", en: "Idle counter" },
-  rule_short_queue_long_wait: { zh: "人少久等", en: "Short queue, long wait" },
-  rule_eta_broken: { zh: "超出承诺等候", en: "Wait past promise" },
-  rule_paused_ratio: { zh: "暂停窗口过多", en: "Too many paused" },
-  rule_long_pause: { zh: "暂停过久", en: "Long pause" },
-  rule_service_overrun: { zh: "办理超时", en: "Service overrun" },
-  rule_help_requested: { zh: "请求授权/协助", en: "Help requested" },
-  rule_service_level: { zh: "等候超目标", en: "Service level" },
 
   // report page
   report_date: { zh: "日期", en: "Date" },
@@ -131,9 +111,6 @@ export const MESSAGES = {
   c_service_level: { zh: "服务水平", en: "Service level" },
   c_no_show_rate: { zh: "过号率", en: "No-show rate" },
   c_avg_service: { zh: "平均办理", en: "Avg service" },
-  c_done: { zh: "正常", en: "Done" },
-  c_redo: { zh: "重办", en: "Redo" },
-  c_error: { zh: "差错", en: "Error" },
   c_error_rate: { zh: "重办+差错", en: "Redo+error" },
   c_teller: { zh: "柜员", en: "Teller" },
   c_counters: { zh: "窗口", en: "Counters" },

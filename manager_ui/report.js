@@ -5,6 +5,7 @@
 import { api } from "/static/js/api.js";
 import { createI18n } from "/static/js/i18n.js";
 import { clockDuration, timeOfDay } from "/static/js/format.js";
+import { createWords } from "/static/js/vocabulary.js";
 import { MESSAGES } from "./messages.js";
 import { logOut, resumeSession, wireLanguageToggle, wireLoginForm } from "./session.js";
 import { barChart, colourOf, waitingChart } from "./charts.js";
@@ -12,6 +13,8 @@ import { barChart, colourOf, waitingChart } from "./charts.js";
 const $ = (id) => document.getElementById(id);
 const state = { token: null, branch: null, timeZone: "Asia/Shanghai", report: null, date: null };
 let i18n = createI18n(MESSAGES, ["zh", "en"], "callwise.manager.lang");
+// Outcomes, pause reasons and rules: the branch's vocabulary (GET /api/v1/branch).
+const words = createWords(() => state.branch?.vocabulary, (text) => i18n.pick(text));
 let charts = null;
 
 function el(tag, className, text) {
@@ -183,12 +186,12 @@ function renderCharts(report) {
     services.map((s) => ({ code: s.code, label: `${s.code} ${i18n.pick(s.name)}` })), state.timeZone);
 }
 
-/** A table from column specs: {key (header message), num, value(row) -> text | {text, tone}}. */
+/** A table from column specs: {key (header message) or heading (its text), num, value(row) -> text | {text, tone}}. */
 function fillTable(table, columns, rows) {
   const head = el("thead");
   const headRow = el("tr");
   for (const column of columns) {
-    const th = el("th", column.num ? "num" : "", i18n.t(column.key));
+    const th = el("th", column.num ? "num" : "", column.heading ?? i18n.t(column.key));
     th.scope = "col";
     headRow.append(th);
   }
@@ -234,17 +237,17 @@ function renderTables(report) {
     { key: "c_service_level", num: true, value: (s) => ({ text: percent(s.service_level), tone: levelTone(s.service_level) }) },
     { key: "c_no_show_rate", num: true, value: (s) => percent(s.no_show_rate) },
     { key: "c_avg_service", num: true, value: (s) => duration(s.avg_service_s) },
-    { key: "c_redo", num: true, value: (s) => ({ text: String(s.outcomes.redo), tone: s.outcomes.redo ? "warn" : "" }) },
-    { key: "c_error", num: true, value: (s) => ({ text: String(s.outcomes.error), tone: s.outcomes.error ? "bad" : "" }) },
+    { heading: words.short("outcomes", "redo"), num: true, value: (s) => ({ text: String(s.outcomes.redo), tone: s.outcomes.redo ? "warn" : "" }) },
+    { heading: words.short("outcomes", "error"), num: true, value: (s) => ({ text: String(s.outcomes.error), tone: s.outcomes.error ? "bad" : "" }) },
   ], report.services);
 
   fillTable($("table-tellers"), [
     { key: "c_teller", value: (t) => t.name },
     { key: "c_counters", value: (t) => t.counters.join(", ") },
     { key: "c_served", num: true, value: (t) => String(t.served) },
-    { key: "c_done", num: true, value: (t) => String(t.outcomes.done) },
-    { key: "c_redo", num: true, value: (t) => ({ text: String(t.outcomes.redo), tone: t.outcomes.redo ? "warn" : "" }) },
-    { key: "c_error", num: true, value: (t) => ({ text: String(t.outcomes.error), tone: t.outcomes.error ? "bad" : "" }) },
+    { heading: words.short("outcomes", "done"), num: true, value: (t) => String(t.outcomes.done) },
+    { heading: words.short("outcomes", "redo"), num: true, value: (t) => ({ text: String(t.outcomes.redo), tone: t.outcomes.redo ? "warn" : "" }) },
+    { heading: words.short("outcomes", "error"), num: true, value: (t) => ({ text: String(t.outcomes.error), tone: t.outcomes.error ? "bad" : "" }) },
     { key: "c_error_rate", num: true, value: (t) => percent(t.error_rate) },
     { key: "c_no_shows", num: true, value: (t) => String(t.no_shows) },
     { key: "c_avg_service", num: true, value: (t) => duration(t.avg_service_s) },
@@ -254,18 +257,19 @@ function renderTables(report) {
     { key: "c_ratings", num: true, value: (t) => ratings(t.ratings) },
   ], report.tellers);
 
-  const reasons = ["break", "meeting", "cash_replenish", "other"];
+  // The server lists every reason of the vocabulary, in its order, then any other that was used.
+  const reasons = [...new Set(report.counters.flatMap((c) => Object.keys(c.paused_by_reason_s)))];
   fillTable($("table-counters"), [
     { key: "c_counter", value: (c) => i18n.t("counter_n", { n: c.number }) },
     { key: "c_signed_in", num: true, value: (c) => duration(c.signed_in_s) },
     { key: "c_paused", num: true, value: (c) => duration(c.paused_s) },
     { key: "c_pauses", num: true, value: (c) => String(c.pauses) },
-    ...reasons.map((reason) => ({ key: `pause_${reason}`, num: true, value: (c) => duration(c.paused_by_reason_s[reason] || 0) })),
+    ...reasons.map((reason) => ({ heading: words.label("pause_reasons", reason), num: true, value: (c) => duration(c.paused_by_reason_s[reason] || 0) })),
     { key: "c_idle_waiting", num: true, value: (c) => ({ text: duration(c.idle_with_waiting_s), tone: c.idle_with_waiting_s >= 60 ? "warn" : "" }) },
   ], report.counters);
 
   fillTable($("table-pauses"), [
-    { key: "c_reason", value: (p) => (MESSAGES[`pause_${p.reason}`] ? i18n.t(`pause_${p.reason}`) : p.reason) },
+    { key: "c_reason", value: (p) => words.label("pause_reasons", p.reason) },
     { key: "c_count", num: true, value: (p) => String(p.count) },
     { key: "c_total", num: true, value: (p) => duration(p.total_s) },
     { key: "c_mean", num: true, value: (p) => duration(p.mean_s) },
@@ -273,7 +277,7 @@ function renderTables(report) {
   ], report.pauses);
 
   fillTable($("table-alerts"), [
-    { key: "c_rule", value: (a) => (MESSAGES[`rule_${a.rule}`] ? i18n.t(`rule_${a.rule}`) : a.rule) },
+    { key: "c_rule", value: (a) => words.label("alert_rules", a.rule) },
     { key: "c_raised", num: true, value: (a) => String(a.raised) },
     { key: "c_critical", num: true, value: (a) => ({ text: String(a.critical), tone: a.critical ? "bad" : "" }) },
     { key: "c_acknowledged", num: true, value: (a) => String(a.acknowledged) },

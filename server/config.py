@@ -18,9 +18,15 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-SUPPORTED_LANGUAGES = ("zh", "en")
-PAUSE_REASONS = ("break", "meeting", "cash_replenish", "other")
-SERVICE_KINDS = ("quick", "standard", "complex")
+from server import vocabulary
+
+# The codes of server/vocabulary.py's lists, kept importable from here (the queueing service and
+# the simulator check pause reasons against this tuple).
+SUPPORTED_LANGUAGES = vocabulary.LANGUAGES
+PAUSE_REASONS = vocabulary.PAUSE_REASONS.codes
+SERVICE_KINDS = vocabulary.SERVICE_KINDS.codes
+Language = Literal[SUPPORTED_LANGUAGES]  # type: ignore[valid-type]
+ServiceKind = vocabulary.SERVICE_KINDS.literal()
 
 
 class ConfigError(Exception):
@@ -39,7 +45,7 @@ class BranchConfig(_Strict):
     code: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,31}$")]
     name: str | Localized
     timezone: str = "Asia/Shanghai"
-    languages: list[Literal["zh", "en"]] = Field(default_factory=lambda: ["zh", "en"], min_length=1)
+    languages: list[Language] = Field(default_factory=lambda: list(SUPPORTED_LANGUAGES), min_length=1)  # type: ignore[valid-type]
     opening_time: time = time(9, 0)
     closing_time: time = time(17, 0)
 
@@ -99,6 +105,7 @@ class AlertConfig(_Strict):
     eta_broken_min_s: Annotated[int, Field(ge=0)] = 300
     paused_ratio: Annotated[float, Field(gt=0, le=1)] = 0.5
     paused_ratio_after_s: Annotated[int, Field(ge=0)] = 300
+    # Per pause reason (server/vocabulary.py); a reason without a limit here gets other's.
     long_pause_s: dict[str, Annotated[int, Field(gt=0)]] = Field(
         default_factory=lambda: {"break": 900, "meeting": 1800, "cash_replenish": 600, "other": 600}
     )
@@ -150,7 +157,7 @@ class QueueConfig(_Strict):
 class ServiceConfig(_Strict):
     code: Annotated[str, Field(pattern=r"^[A-Z]{1,2}$")]
     name: Localized
-    kind: Literal["quick", "standard", "complex"]
+    kind: ServiceKind  # type: ignore[valid-type]
     expected_minutes: Annotated[float, Field(gt=0, le=480)]
     documents: list[Localized] = Field(default_factory=list)
     notes: Localized | None = None

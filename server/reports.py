@@ -53,8 +53,10 @@ from datetime import date, datetime, time, timedelta, timezone
 from typing import Any, NamedTuple
 from zoneinfo import ZoneInfo
 
-OUTCOMES = ("done", "redo", "error")
-PAUSE_REASONS = ("break", "meeting", "cash_replenish", "other")
+from server import vocabulary
+
+OUTCOMES = vocabulary.OUTCOMES.codes
+PAUSE_REASONS = vocabulary.PAUSE_REASONS.codes
 SERIES_STEP_S = 300
 
 
@@ -673,7 +675,19 @@ SECTION_TITLES = {
     "alerts": {"zh": "预警", "en": "Alerts by rule"},
 }
 
-# (key in the row, zh header, en header); "%" keys are shares shown as percentages.
+# (key in the row, zh header, en header); "%" keys are shares shown as percentages. Headers that
+# name a word of server/vocabulary.py (an outcome, a pause reason) are made from its labels.
+OUTCOME_COLUMNS = [
+    (f"outcomes.{code}", f"结果-{vocabulary.OUTCOMES.label(code)['zh']}", f"Outcome: {vocabulary.OUTCOMES.phrase(code)['en']}")
+    for code in OUTCOMES
+]
+PAUSED_BY_REASON_COLUMNS = [
+    (f"paused_by_reason_s.{code}", f"暂停-{vocabulary.PAUSE_REASONS.phrase(code)['zh']}(秒)",
+     f"Paused: {vocabulary.PAUSE_REASONS.phrase(code)['en']} (s)")
+    for code in PAUSE_REASONS
+]
+# Cells holding a code of one of those lists, written as its label.
+LABELLED_CELLS = {"reason": vocabulary.PAUSE_REASONS, "rule": vocabulary.ALERT_RULES}
 SERVICE_COLUMNS = [
     ("code", "业务代码", "Service"), ("name", "业务名称", "Name"), ("target_wait_s", "目标等候(秒)", "Target wait (s)"),
     ("tickets", "取号数", "Tickets"), ("transferred_in", "转入", "Transferred in"), ("called", "已叫号", "Called"),
@@ -682,13 +696,11 @@ SERVICE_COLUMNS = [
     ("p90_wait_s", "90%等候(秒)", "P90 wait (s)"), ("max_wait_s", "最长等候(秒)", "Max wait (s)"),
     ("service_level%", "服务水平(%)", "Service level (%)"), ("service_level_met", "达标数", "Within target"),
     ("service_level_counted", "计入数", "Counted"), ("no_show_rate%", "过号率(%)", "No-show rate (%)"),
-    ("avg_service_s", "平均办理(秒)", "Avg service (s)"), ("outcomes.done", "办结-正常", "Done"),
-    ("outcomes.redo", "需重办", "Redo"), ("outcomes.error", "差错", "Error"),
+    ("avg_service_s", "平均办理(秒)", "Avg service (s)"), *OUTCOME_COLUMNS,
 ]
 TELLER_COLUMNS = [
     ("username", "用户名", "Username"), ("name", "姓名", "Name"), ("counters", "窗口", "Counters"),
-    ("served", "办结", "Served"), ("no_shows", "过号", "No-shows"), ("outcomes.done", "正常", "Done"),
-    ("outcomes.redo", "需重办", "Redo"), ("outcomes.error", "差错", "Error"),
+    ("served", "办结", "Served"), ("no_shows", "过号", "No-shows"), *OUTCOME_COLUMNS,
     ("error_rate%", "差错率(%)", "Redo+error (%)"), ("avg_service_s", "平均办理(秒)", "Avg service (s)"),
     ("idle_with_waiting_s", "有客等候时空闲(秒)", "Idle with customers waiting (s)"),
     ("paused_s", "暂停(秒)", "Paused (s)"), ("signed_in_s", "在岗(秒)", "Signed in (s)"),
@@ -696,11 +708,8 @@ TELLER_COLUMNS = [
 ]
 COUNTER_COLUMNS = [
     ("number", "窗口", "Counter"), ("signed_in_s", "在岗(秒)", "Signed in (s)"), ("paused_s", "暂停(秒)", "Paused (s)"),
-    ("pauses", "暂停次数", "Pauses"), *[
-        (f"paused_by_reason_s.{reason}", f"暂停-{zh}(秒)", f"Paused: {en} (s)")
-        for reason, zh, en in (("break", "休息", "break"), ("meeting", "开会", "meeting"),
-                               ("cash_replenish", "清机加钞", "cash replenishment"), ("other", "其他", "other"))
-    ], ("idle_with_waiting_s", "有客等候时空闲(秒)", "Idle with customers waiting (s)"),
+    ("pauses", "暂停次数", "Pauses"), *PAUSED_BY_REASON_COLUMNS,
+    ("idle_with_waiting_s", "有客等候时空闲(秒)", "Idle with customers waiting (s)"),
 ]
 PAUSE_COLUMNS = [
     ("reason", "原因", "Reason"), ("count", "次数", "Count"), ("total_s", "合计(秒)", "Total (s)"),
@@ -719,8 +728,7 @@ SUMMARY_ROWS = [
     ("avg_wait_s", "平均等候(秒)", "Average wait (s)"), ("p90_wait_s", "90%等候(秒)", "90th percentile wait (s)"),
     ("max_wait_s", "最长等候(秒)", "Longest wait (s)"), ("service_level%", "服务水平(%)", "Service level (%)"),
     ("no_show_rate%", "过号率(%)", "No-show rate (%)"), ("error_rate%", "重办+差错率(%)", "Redo + error rate (%)"),
-    ("outcomes.done", "正常办结", "Outcome: done"), ("outcomes.redo", "需重办", "Outcome: redo"),
-    ("outcomes.error", "差错", "Outcome: error"), ("avg_service_s", "平均办理(秒)", "Average service (s)"),
+    *OUTCOME_COLUMNS, ("avg_service_s", "平均办理(秒)", "Average service (s)"),
     ("ratings.count", "评价数", "Ratings"), ("ratings.mean", "平均评分", "Mean rating"),
     ("alerts", "预警数", "Alerts raised"),
     ("idle_with_waiting_s", "有客等候时窗口空闲(秒)", "Counter idle with customers waiting (s)"),
@@ -788,6 +796,9 @@ def _cell(row: dict[str, Any], column: str, lang: str) -> Any:
         return round(value * 100, 1)
     if column == "name" and isinstance(value, dict):
         value = value.get(lang) or next(iter(value.values()), "")
+    words = LABELLED_CELLS.get(column)
+    if words is not None and isinstance(value, str) and value in words:
+        value = words.label(value)[lang]
     if isinstance(value, list):
         value = " ".join(str(v) for v in value)
     return _safe(value) if isinstance(value, str) else value

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from server.vocabulary import PAUSE_REASONS
+
 
 def duration(seconds: float) -> dict[str, str]:
     """'45 s' / '45秒' under a minute, whole minutes up to an hour, then hours and minutes."""
@@ -15,12 +17,9 @@ def duration(seconds: float) -> dict[str, str]:
     return {"zh": f"{hours}小时{rest}分钟" if rest else f"{hours}小时", "en": f"{hours} h {rest} min" if rest else f"{hours} h"}
 
 
-PAUSE_REASONS = {
-    "break": {"zh": "休息", "en": "break"},
-    "meeting": {"zh": "开会", "en": "meeting"},
-    "cash_replenish": {"zh": "清机加钞", "en": "cash replenishment"},
-    "other": {"zh": "其他", "en": "other"},
-}
+def pause_reason(code: str | None) -> dict[str, str]:
+    """A pause reason as it reads inside a sentence ("cash replenishment"); an unknown one reads as "other"."""
+    return PAUSE_REASONS.phrase(code if code in PAUSE_REASONS else "other")
 
 
 def people(count: int) -> dict[str, str]:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Literal
-
 from flask import jsonify
 
 from server.actors import Actor
@@ -11,10 +9,14 @@ from server.api import bp
 from server.api.common import StrictBody, branch_id_for, current_actor, parse_body, require_staff, runtime
 from server.errors import Forbidden, Unauthorized
 from server.queueing import counters, reads
+from server.vocabulary import OUTCOMES, PAUSE_REASONS
+
+OutcomeCode = OUTCOMES.literal()
+PauseReasonCode = PAUSE_REASONS.literal()
 
 
 class CompleteBody(StrictBody):
-    outcome: Literal["done", "redo", "error"] = "done"
+    outcome: OutcomeCode = "done"  # type: ignore[valid-type]
 
 
 class TransferBody(StrictBody):
@@ -22,7 +24,7 @@ class TransferBody(StrictBody):
 
 
 class PauseBody(StrictBody):
-    reason: Literal["break", "meeting", "cash_replenish", "other"]
+    reason: PauseReasonCode  # type: ignore[valid-type]
 
 
 def _staff_and_branch() -> tuple[Actor, int]:

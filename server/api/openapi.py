@@ -1,7 +1,8 @@
 """The API reference as an OpenAPI 3.1 document, served at /api/v1/openapi.json.
 
-Request bodies come from the same pydantic models the views validate with, so they cannot drift;
-a test checks that every route under /api/v1 is documented here.
+Request bodies come from the same pydantic models the views validate with, and every enum of a
+closed word list (statuses, states, outcomes, pause reasons, ...) from server/vocabulary.py, so
+they cannot drift; a test checks that every route under /api/v1 is documented here.
 """
 
 from __future__ import annotations
@@ -10,11 +11,18 @@ from typing import Any
 
 from flask import jsonify
 
+from server import vocabulary
 from server.api import bp
 from server.api.auth import LoginBody
 from server.api.clock import AdvanceBody
 from server.api.counters import CompleteBody, PauseBody, TransferBody
 from server.api.tickets import IssueBody, RatingBody
+
+
+def _enum(words: vocabulary.WordList, nullable: bool = False) -> dict[str, Any]:
+    """The codes of a word list as a JSON Schema enum (with null if the field may be empty)."""
+    return {"enum": [*words.codes, *([None] if nullable else [])]}
+
 
 ERRORS = {
     "400": "malformed request (e.g. not JSON)",
@@ -34,7 +42,7 @@ TICKET = {
         "id": {"type": "integer"},
         "number": {"type": "string", "example": "A012"},
         "service": {"type": "string"},
-        "status": {"enum": ["waiting", "called", "serving", "done", "no_show", "cancelled"]},
+        "status": _enum(vocabulary.TICKET_STATUSES),
         "token": {"type": "string", "description": "only for the ticket's holder (kiosk answer, token look-up)"},
         "track_url": {"type": "string", "description": "only for the holder: <public_url>/t/<token>"},
         "qr_svg_url": {"type": "string"},
@@ -48,7 +56,7 @@ TICKET = {
         "served_at": {"type": ["string", "null"], "format": "date-time"},
         "finished_at": {"type": ["string", "null"], "format": "date-time"},
         "counter": {"type": ["integer", "null"]},
-        "outcome": {"enum": ["done", "redo", "error", None]},
+        "outcome": _enum(vocabulary.OUTCOMES, nullable=True),
         "recall_count": {"type": "integer"},
         "help_requested": {"type": "boolean", "description": "the counter asked for authorization/help"},
         "lang": {"type": "string"},
@@ -62,11 +70,11 @@ COUNTER = {
         "number": {"type": "integer"},
         "name": {"type": ["object", "null"]},
         "services": {"type": "array", "items": {"type": "string"}, "description": "in call-priority order"},
-        "state": {"enum": ["closed", "idle", "calling", "serving", "paused"]},
+        "state": _enum(vocabulary.COUNTER_STATES),
         "state_since": {"type": "string", "format": "date-time"},
         "staff": {"type": ["object", "null"]},
         "current_ticket": {"type": ["object", "null"]},
-        "pause_reason": {"type": ["string", "null"]},
+        "pause_reason": _enum(vocabulary.PAUSE_REASONS, nullable=True),
         "help_requested_at": {"type": ["string", "null"], "format": "date-time"},
     },
 }
@@ -76,7 +84,7 @@ SERVICE = {
     "properties": {
         "code": {"type": "string"},
         "name": {"type": "object", "additionalProperties": {"type": "string"}},
-        "kind": {"enum": ["quick", "standard", "complex"]},
+        "kind": _enum(vocabulary.SERVICE_KINDS),
         "expected_minutes": {"type": "number"},
         "documents": {"type": "array", "items": {"type": "object"}},
         "notes": {"type": ["object", "null"]},
@@ -90,13 +98,12 @@ ALERT = {
     "type": "object",
     "properties": {
         "id": {"type": "integer"},
-        "rule": {"enum": ["idle_counter", "short_queue_long_wait", "eta_broken", "paused_ratio", "long_pause",
-                          "service_overrun", "help_requested", "service_level"]},
-        "severity": {"enum": ["warning", "critical"]},
+        "rule": _enum(vocabulary.ALERT_RULES),
+        "severity": _enum(vocabulary.ALERT_SEVERITIES),
         "subject": {
             "type": "object",
             "properties": {
-                "kind": {"enum": ["counter", "ticket", "service", "branch"]},
+                "kind": _enum(vocabulary.ALERT_SUBJECT_KINDS),
                 "id": {"description": "counter number, ticket id, service code or branch code"},
                 "label": {"type": "string", "description": "how people name it: 'A012', '3'"},
             },
@@ -115,9 +122,72 @@ ALERT = {
     },
 }
 
+_TEXTS = {"type": "object", "additionalProperties": {"type": "string"}, "description": "{language: text}"}
+# Where each list's codes appear, for the reference.
+_VOCABULARY_USES = {
+    "ticket_statuses": "Ticket.status",
+    "counter_states": "Counter.state",
+    "pause_reasons": "the pause body's reason, Counter.pause_reason",
+    "outcomes": "the complete body's outcome, Ticket.outcome, the reports' outcomes",
+    "service_kinds": "Service.kind",
+    "cancel_reasons": "why a ticket was cancelled (not yet in the ticket itself)",
+    "alert_severities": "Alert.severity",
+    "alert_rules": "Alert.rule, the reports' alerts",
+    "alert_subject_kinds": "Alert.subject.kind",
+}
+
+
+def _word_list(words: vocabulary.WordList) -> dict[str, Any]:
+    return {
+        "type": "array",
+        "description": f"{_VOCABULARY_USES.get(words.name, words.name)}; in the order screens show them",
+        "items": {
+            "type": "object",
+            "required": ["code", "label", "short", "phrase"],
+            "properties": {
+                "code": _enum(words),
+                "label": {**_TEXTS, "description": "standing alone: a badge, a menu entry, a heading"},
+                "short": {**_TEXTS, "description": "for tight spots such as table columns (often the label)"},
+                "phrase": {**_TEXTS, "description": "inside a sentence: 'paused (cash replenishment)'"},
+            },
+        },
+    }
+
+
+BRANCH = {
+    "type": "object",
+    "properties": {
+        "code": {"type": "string"},
+        "name": {"type": ["object", "string"]},
+        "languages": {"type": "array", "items": {"type": "string"}, "description": "the first is the default"},
+        "timezone": {"type": "string"},
+        "opening_time": {"type": "string", "example": "09:00"},
+        "closing_time": {"type": "string", "example": "17:00"},
+        "pause_reasons": {"type": "array", "description": "code and name (the phrase); see vocabulary",
+                          "items": {"type": "object", "properties": {"code": _enum(vocabulary.PAUSE_REASONS),
+                                                                     "name": _TEXTS}}},
+        "outcomes": {"type": "array", "description": "code and name (the label); see vocabulary",
+                     "items": {"type": "object", "properties": {"code": _enum(vocabulary.OUTCOMES), "name": _TEXTS}}},
+        "clock": {"enum": ["system", "manual"]},
+        "now": {"type": "string", "format": "date-time"},
+        "service_overrun_factor": {"type": "number"},
+        "short_queue_complaint_s": {"type": "integer"},
+        "vocabulary": {
+            "type": "object",
+            "description": "Every closed word list of the API with its labels in every language, from "
+            "which screens take the words they show (one source: server/vocabulary.py)",
+            "required": ["languages", *(words.name for words in vocabulary.ALL)],
+            "properties": {
+                "languages": {"type": "array", "items": {"type": "string"}, "description": "every label has these"},
+                **{words.name: _word_list(words) for words in vocabulary.ALL},
+            },
+        },
+    },
+}
+
 _SECONDS = {"type": ["number", "null"], "description": "seconds, rounded to 0.1; null when there is nothing to measure"}
 _SHARE = {"type": ["number", "null"], "description": "a fraction (0.875 = 87.5%); null when nothing is counted"}
-_OUTCOMES = {"type": "object", "properties": {k: {"type": "integer"} for k in ("done", "redo", "error")}}
+_OUTCOMES = {"type": "object", "properties": {k: {"type": "integer"} for k in vocabulary.OUTCOMES.codes}}
 _RATINGS = {"type": "object", "properties": {"count": {"type": "integer"}, "mean": {"type": ["number", "null"]}}}
 
 DAILY_REPORT = {
@@ -173,10 +243,13 @@ DAILY_REPORT = {
             "signed_in_s": _SECONDS, "ratings": _RATINGS}}},
         "counters": {"type": "array", "items": {"type": "object", "properties": {
             "number": {"type": "integer"}, "signed_in_s": _SECONDS, "paused_s": _SECONDS,
-            "pauses": {"type": "integer"}, "paused_by_reason_s": {"type": "object"},
+            "pauses": {"type": "integer"}, "paused_by_reason_s": {
+                "type": "object", "properties": {code: _SECONDS for code in vocabulary.PAUSE_REASONS.codes},
+                "description": "per pause reason; a reason no longer in the vocabulary still appears if used"},
             "idle_with_waiting_s": _SECONDS}}},
         "pauses": {"type": "array", "items": {"type": "object", "properties": {
-            "reason": {"type": "string"}, "count": {"type": "integer"}, "total_s": _SECONDS, "mean_s": _SECONDS,
+            "reason": {"type": "string", "description": "a pause reason code (see Branch.vocabulary.pause_reasons)"},
+            "count": {"type": "integer"}, "total_s": _SECONDS, "mean_s": _SECONDS,
             "max_s": _SECONDS, "ongoing": {"type": "integer"}}}},
         "alerts": {"type": "array", "description": "every rule, including those never raised", "items": {
             "type": "object", "properties": {
@@ -252,7 +325,8 @@ def document() -> dict[str, Any]:
         "servers": [{"url": "/api/v1"}],
         "components": {
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
-            "schemas": {"Ticket": TICKET, "Counter": COUNTER, "Service": SERVICE, "Alert": ALERT, "Error": ERROR},
+            "schemas": {"Ticket": TICKET, "Counter": COUNTER, "Service": SERVICE, "Alert": ALERT, "Branch": BRANCH,
+                        "Error": ERROR},
         },
         "security": [{"bearer": []}],
         "paths": {
@@ -260,7 +334,8 @@ def document() -> dict[str, Any]:
             "/auth/login": {"post": _op("Log in (rate limited per address)", "staff", body=LoginBody)},
             "/auth/logout": {"post": _op("Log out", "staff")},
             "/auth/me": {"get": _op("Who am I", "staff or device")},
-            "/branch": {"get": _op("The branch: name, languages, time zone, hours, pause reasons, outcomes", "anyone")},
+            "/branch": {"get": _op("The branch: name, languages, time zone, hours, and the vocabulary with its labels",
+                                   "anyone", answer="Branch")},
             "/services": {"get": _op("Services with waiting count and estimated wait", "anyone", answer="Service")},
             "/queue": {"get": _op("Waiting tickets per service in call order", "staff")},
             "/tickets": {

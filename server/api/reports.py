@@ -15,6 +15,7 @@ from server.errors import Invalid
 from server.report_loader import load_daily_report
 from server.reports import report_csv
 from server.runtime import Runtime
+from server.vocabulary import LANGUAGES
 
 DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
@@ -35,8 +36,8 @@ def daily_csv():  # type: ignore[no-untyped-def]
     rt = runtime()
     branch_id = branch_id_for(actor)
     lang = request.args.get("lang") or rt.config_for(branch_id).branch.languages[0]
-    if lang not in ("zh", "en"):
-        raise Invalid("lang is 'zh' or 'en'", code="bad_lang")
+    if lang not in LANGUAGES:
+        raise Invalid(f"lang is one of {', '.join(LANGUAGES)}", code="bad_lang")
     report = _report(rt, branch_id)
     name = report["branch"]["name"]
     text = report_csv(report, lang, name.get(lang) or report["branch"]["code"])

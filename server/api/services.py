@@ -4,18 +4,12 @@ from __future__ import annotations
 
 from flask import jsonify
 
+from server import vocabulary
 from server.api import bp
 from server.api.common import branch_id_for, current_actor, require_staff, runtime
-from server.alerts.text import PAUSE_REASONS as PAUSE_REASON_NAMES
-from server.config import PAUSE_REASONS
 from server.models import Branch
 from server.queueing import reads
-
-OUTCOME_NAMES = {
-    "done": {"zh": "办结", "en": "Done"},
-    "redo": {"zh": "需重办", "en": "Redo"},
-    "error": {"zh": "差错", "en": "Error"},
-}
+from server.vocabulary import OUTCOMES, PAUSE_REASONS
 
 
 @bp.get("/services")
@@ -40,7 +34,9 @@ def queue():  # type: ignore[no-untyped-def]
 @bp.get("/branch")
 def branch():  # type: ignore[no-untyped-def]
     """What every screen needs to know about the branch: name, languages, time zone, opening hours,
-    pause reasons and outcomes with their labels, and the alert thresholds screens show (anyone)."""
+    the alert thresholds screens show, and ``vocabulary``: every closed word list with its labels
+    (server/vocabulary.py), which screens show instead of keeping their own copies. ``pause_reasons``
+    and ``outcomes`` are the older, shorter form of two of those lists (anyone)."""
     rt = runtime()
     branch_id = branch_id_for(current_actor())
     config = rt.config_for(branch_id)
@@ -54,10 +50,11 @@ def branch():  # type: ignore[no-untyped-def]
             "timezone": row.timezone,
             "opening_time": config.branch.opening_time.isoformat(timespec="minutes"),
             "closing_time": config.branch.closing_time.isoformat(timespec="minutes"),
-            "pause_reasons": [{"code": code, "name": PAUSE_REASON_NAMES[code]} for code in PAUSE_REASONS],
-            "outcomes": [{"code": code, "name": OUTCOME_NAMES[code]} for code in OUTCOME_NAMES],
+            "pause_reasons": [{"code": code, "name": PAUSE_REASONS.phrase(code)} for code in PAUSE_REASONS.codes],
+            "outcomes": [{"code": code, "name": OUTCOMES.label(code)} for code in OUTCOMES.codes],
             "clock": "manual" if rt.clock.manual else "system",
             "now": rt.clock.now().isoformat(),
             "service_overrun_factor": config.alerts.service_overrun_factor,
             "short_queue_complaint_s": config.alerts.short_queue_complaint_s,
+            "vocabulary": vocabulary.as_json(),
         })

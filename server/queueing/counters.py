@@ -198,7 +198,7 @@ def start_service(rt: Runtime, actor: Actor, branch_id: int, number: int) -> dic
 def complete(rt: Runtime, actor: Actor, branch_id: int, number: int, outcome: str = "done") -> dict[str, Any]:
     """Finish the customer being served, with an outcome (done / redo / error)."""
     if outcome not in Outcome.__members__.values():
-        raise Invalid(f"unknown outcome {outcome!r} (use done, redo or error)", code="unknown_outcome")
+        raise Invalid(f"unknown outcome {outcome!r} (use {', '.join(Outcome)})", code="unknown_outcome")
     with _with_customer(rt, actor, branch_id, number, "complete") as (uow, counter, ticket, now):
         ticket.outcome = outcome
         ticket.finished_at = now

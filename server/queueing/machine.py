@@ -9,30 +9,14 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from enum import StrEnum
 
+from server import vocabulary
 
-class TicketStatus(StrEnum):
-    WAITING = "waiting"
-    CALLED = "called"
-    SERVING = "serving"
-    DONE = "done"
-    NO_SHOW = "no_show"
-    CANCELLED = "cancelled"
-
-
-class CounterState(StrEnum):
-    CLOSED = "closed"
-    IDLE = "idle"
-    CALLING = "calling"
-    SERVING = "serving"
-    PAUSED = "paused"
-
-
-class Outcome(StrEnum):
-    DONE = "done"
-    REDO = "redo"
-    ERROR = "error"
+# The codes come from server/vocabulary.py (one member per code: no_show -> NO_SHOW); the
+# transitions below say what each state may become.
+TicketStatus = vocabulary.TICKET_STATUSES.enum("TicketStatus", __name__)
+CounterState = vocabulary.COUNTER_STATES.enum("CounterState", __name__)
+Outcome = vocabulary.OUTCOMES.enum("Outcome", __name__)
 
 
 FINISHED = frozenset({TicketStatus.DONE, TicketStatus.NO_SHOW, TicketStatus.CANCELLED})

@@ -157,3 +157,27 @@ def test_the_report_page_shows_tables_and_charts_and_downloads_the_csv(server, o
     page.click("#lang-toggle")
     expect(page.locator("#table-services tbody tr").first).to_contain_text("A Cash")
     assert "lang=en" in (page.locator("#csv-link").get_attribute("href") or "")
+
+
+def test_the_dashboard_and_the_report_take_their_words_from_the_vocabulary(server, open_page):
+    vocabulary = server.get("/branch").json()["vocabulary"]
+
+    def word(kind: str, code: str, lang: str, form: str = "label") -> str:
+        return next(term for term in vocabulary[kind] if term["code"] == code)[form][lang]
+
+    page = open_page(server.base_url + "/manager", viewport=(1440, 1000))
+    log_in(page, "mia")
+    expect(page.locator(".tile[data-counter='4'] .tile-state")).to_have_text(word("counter_states", "closed", "zh"))
+    expect(page.locator(".tile[data-counter='3'] .pause-reason")).to_have_text(word("pause_reasons", "break", "zh"))
+    page.click("#report-link")
+    page.wait_for_url("**/manager/report**")
+    pauses = page.locator("#table-pauses tbody tr")
+    expect(pauses.first.locator("th")).to_have_text(word("pause_reasons", "break", "zh"))
+    expect(page.locator("#table-tellers thead")).to_contain_text(word("outcomes", "redo", "zh", "short"))
+    expect(page.locator("#table-counters thead")).to_contain_text(word("pause_reasons", "cash_replenish", "zh"))
+    expect(page.locator("#table-alerts tbody")).to_contain_text(word("alert_rules", "idle_counter", "zh"))
+
+    page.click("#lang-toggle")
+    expect(pauses.first.locator("th")).to_have_text(word("pause_reasons", "break", "en"))
+    expect(page.locator("#table-counters thead")).to_contain_text(word("pause_reasons", "cash_replenish", "en"))
+    expect(page.locator("#table-alerts tbody")).to_contain_text(word("alert_rules", "idle_counter", "en"))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from server.alerts.rules import Condition, both, rule, severity_at
 from server.alerts.snapshot import BranchSnapshot
-from server.alerts.text import PAUSE_REASONS, duration
+from server.alerts.text import duration, pause_reason
 from server.config import AlertConfig
 
 FALLBACK_LIMIT_S = 600
@@ -24,7 +24,7 @@ def long_pause(snapshot: BranchSnapshot, settings: AlertConfig) -> list[Conditio
         severity = severity_at(paused_s, limit, limit * settings.critical_after_factor)
         if severity is None:
             continue
-        d, why, allowed = duration(paused_s), PAUSE_REASONS.get(reason, PAUSE_REASONS["other"]), duration(limit)
+        d, why, allowed = duration(paused_s), pause_reason(reason), duration(limit)
         out.append(
             Condition(
                 rule="long_pause",
