@@ -18,7 +18,7 @@ def _wants_gevent(argv: list[str]) -> bool:
             path = arg.split("=", 1)[1]
     try:
         with open(path, "rb") as handle:
-            mode = tomllib.load(handle).get("server", {}).get("async_mode", "gevent")
+            mode: str = tomllib.load(handle).get("server", {}).get("async_mode", "gevent")
     except (OSError, tomllib.TOMLDecodeError):
         return True  # serve will report the config problem itself
     return mode == "gevent"

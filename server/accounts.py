@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 from functools import cache
 from typing import Any
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import String, bindparam, select
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from server.actors import DEVICE_KINDS, STAFF_ROLES, Actor
@@ -39,9 +39,10 @@ def new_token() -> str:
     return secrets.token_urlsafe(32)
 
 
-def csrf_token_for(secret_key: str, token: str) -> str:
+def csrf_token_for(secret_key: str | bytes, token: str) -> str:
     """The CSRF token that goes with a log-in token: derived, so nothing more is stored."""
-    return hmac.new(secret_key.encode(), b"csrf:" + token.encode(), hashlib.sha256).hexdigest()
+    key = secret_key if isinstance(secret_key, bytes) else secret_key.encode()
+    return hmac.new(key, b"csrf:" + token.encode(), hashlib.sha256).hexdigest()
 
 
 def save_staff(
@@ -181,7 +182,7 @@ def resolve(rt: Runtime, token: str) -> Actor | None:
 @cache
 def _resolve_statements() -> tuple[Any, Any]:
     """Every authenticated request resolves its token: plain rows, statements built once."""
-    digest = bindparam("digest")
+    digest = bindparam("digest", type_=String())
     return (
         select(AuthToken.id.label("token_id"), AuthToken.revoked_at, AuthToken.expires_at, Staff.id, Staff.role,
                Staff.branch_id, Staff.display_name, Staff.active)

@@ -8,6 +8,7 @@ from datetime import timedelta
 from typing import Any
 
 from flask import Flask
+from flask.json.provider import DefaultJSONProvider
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from server.bootstrap import instance_dir, open_runtime
@@ -42,8 +43,9 @@ def create_app(config_path: str | os.PathLike[str] | None = None, **overrides: A
     if config.server.proxy_count:
         n = config.server.proxy_count
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n)  # type: ignore[method-assign]
-    app.json.sort_keys = False  # type: ignore[attr-defined]
-    app.json.ensure_ascii = False  # type: ignore[attr-defined]
+    if isinstance(app.json, DefaultJSONProvider):
+        app.json.sort_keys = False
+        app.json.ensure_ascii = False
 
     runtime = open_runtime(config, publisher=SocketIOPublisher())
     app.extensions["callwise"] = runtime

@@ -42,7 +42,8 @@ def instance_dir(config: Config) -> Path:
 
 
 def open_runtime(
-    config: Config, *, publisher: Publisher | None = None, clock: Clock | None = None, migrate_schema: bool | None = None
+    config: Config, *, publisher: Publisher | None = None, clock: Clock | None = None,
+    migrate_schema: bool | None = None,
 ) -> Runtime:
     """Connect, bring the schema up to date (or refuse), and sync the branch from config."""
     database = Database(resolve_database_url(config))

@@ -10,7 +10,6 @@ from __future__ import annotations
 from sqlalchemy import delete, select, text
 
 from server.actors import Actor
-
 from server.config import BranchSpec
 from server.errors import Forbidden, NotFound
 from server.models import Branch, Counter, CounterService, Service
@@ -79,19 +78,19 @@ def sync_branch(rt: Runtime, config: BranchSpec | None = None) -> int:
         session.flush()
 
         counters = {c.number: c for c in session.scalars(select(Counter).where(Counter.branch_id == branch.id))}
-        for item in config.counters:
-            counter = counters.get(item.number)
+        for entry in config.counters:
+            counter = counters.get(entry.number)
             if counter is None:
                 counter = Counter(
-                    branch_id=branch.id, number=item.number, state=CounterState.CLOSED.value, state_since=now
+                    branch_id=branch.id, number=entry.number, state=CounterState.CLOSED.value, state_since=now
                 )
                 session.add(counter)
-                counters[item.number] = counter
-            counter.name = dict(item.name) if item.name else None
+                counters[entry.number] = counter
+            counter.name = dict(entry.name) if entry.name else None
             counter.active = True
             session.flush()
             session.execute(delete(CounterService).where(CounterService.counter_id == counter.id))
-            for rank, code in enumerate(item.services):
+            for rank, code in enumerate(entry.services):
                 session.add(CounterService(counter_id=counter.id, service_id=services[code].id, rank=rank))
         numbers = {c.number for c in config.counters}
         for number, counter in counters.items():

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import sys
 from typing import Any
 
@@ -127,10 +128,8 @@ def _run(app: Any, host: str, port: int, credentials: dict[str, Any] | None, *, 
         options["handler_class"] = NoDelayHandler
         stop_on_signals(socketio)
         freeze_startup_heap()
-    try:
+    with contextlib.suppress(KeyboardInterrupt):
         socketio.run(app, **options)
-    except KeyboardInterrupt:
-        pass
     runtime.alerts.stop()
     leader.release()
     click.echo("Callwise stopped.")
@@ -176,7 +175,8 @@ def demo(config_path: str | None, speed: float, seed: int, host: str | None, por
     base_url = f"http://{'127.0.0.1' if host in ('0.0.0.0', '::') else host}:{port}"
 
     def start_driver() -> None:
-        socketio.start_background_task(drive, runtime, base_url, credentials["staff"]["manager"], seed=seed, speed=speed)
+        socketio.start_background_task(drive, runtime, base_url, credentials["staff"]["manager"], seed=seed,
+                                       speed=speed)
 
     _run(app, host, port, credentials, before=start_driver)
 
@@ -211,9 +211,11 @@ def backup(config_path: str | None, destination: str | None) -> None:
 @click.option("--config", "config_path", type=click.Path(dir_okay=False, exists=True), default=None,
               help="branch to simulate (default: the busy eight-counter branch of server/simulator/busy_branch.toml)")
 @click.option("--tickets", type=float, default=None, help="expected customers over the day (default 600)")
-@click.option("--tick", "tick_s", type=float, default=None, help="simulated seconds between alert sweeps (default 10; a server sweeps every 2)")
+@click.option("--tick", "tick_s", type=float, default=None,
+              help="simulated seconds between alert sweeps (default 10; a server sweeps every 2)")
 @click.option("--world", "world_pairs", multiple=True, metavar="KEY=VALUE",
-              help="change one parameter of the simulated world (server/simulator/world.py), e.g. slow_teller_share=0.5")
+              help="change one parameter of the simulated world (server/simulator/world.py), "
+                   "e.g. slow_teller_share=0.5")
 @click.option("--json", "json_path", type=click.Path(dir_okay=False), default=None, help="write the results here")
 @click.option("--plot", "plot_dir", type=click.Path(file_okay=False), default=None, help="write PNG charts here")
 @click.option("--quiet", is_flag=True, help="no progress bar")

@@ -45,7 +45,7 @@ class BranchConfig(_Strict):
     code: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,31}$")]
     name: str | Localized
     timezone: str = "Asia/Shanghai"
-    languages: list[Language] = Field(default_factory=lambda: list(SUPPORTED_LANGUAGES), min_length=1)  # type: ignore[valid-type]
+    languages: list[Language] = Field(default_factory=lambda: list(SUPPORTED_LANGUAGES), min_length=1)
     opening_time: time = time(9, 0)
     closing_time: time = time(17, 0)
 
@@ -323,8 +323,9 @@ def config_from_dict(raw: dict[str, Any], source: str = "<memory>", overrides: d
         specs = [(BranchSpec(branch=parsed.branch, services=parsed.services, counters=parsed.counters,
                              alerts=parsed.alerts, queue=parsed.queue), "")]
     else:
+        assert isinstance(parsed, _ManyBranchFile)
         specs = []
-        for i, entry in enumerate(parsed.branches):  # type: ignore[attr-defined]
+        for i, entry in enumerate(parsed.branches):
             prefix = f"branches[{i}]."
             alerts = _section(AlertConfig, parsed.alerts, entry.alerts, f"{source}: {prefix}alerts")
             queue = _section(QueueConfig, parsed.queue, entry.queue, f"{source}: {prefix}queue")

@@ -137,7 +137,7 @@ def transaction_cache(session: Session) -> dict[Any, Any]:
     Sessions not made by :class:`Database` get a fresh dict each time, which caches nothing."""
     if _TRANSACTION_CACHE not in session.info:
         return {}
-    cache = session.info[_TRANSACTION_CACHE]
+    cache: dict[Any, Any] | None = session.info[_TRANSACTION_CACHE]
     if cache is None:
         cache = session.info[_TRANSACTION_CACHE] = {}
     return cache

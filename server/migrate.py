@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 from alembic import command
@@ -52,7 +53,7 @@ def is_behind(engine: Engine) -> bool:
     return current_revision(engine) != head_revision()
 
 
-def _run(engine: Engine, action) -> None:  # type: ignore[no-untyped-def]
+def _run(engine: Engine, action: Callable[[AlembicConfig], None]) -> None:
     config = _alembic_config()
     with engine.connect() as connection:
         if connection.dialect.name == "postgresql":

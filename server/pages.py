@@ -7,6 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from flask import Blueprint, Response, abort, render_template, send_from_directory
+from flask.typing import ResponseReturnValue
 
 from server.api.common import runtime
 
@@ -59,49 +60,49 @@ def _security_headers(response: Response) -> Response:
 
 
 @bp.get("/")
-def start():  # type: ignore[no-untyped-def]
+def start() -> ResponseReturnValue:
     """The start page for the branch's IT: links to every page and the server's health."""
     return render_template("start.html", branch=_branch_name(), pages=PAGES)
 
 
 @bp.get("/kiosk")
-def kiosk():  # type: ignore[no-untyped-def]
+def kiosk() -> ResponseReturnValue:
     """The ticket kiosk (``?device=TOKEN`` pairs the browser once)."""
     return _page("kiosk", "kiosk.html")
 
 
 @bp.get("/t/<token>")
-def ticket_page(token: str):  # type: ignore[no-untyped-def]
+def ticket_page(token: str) -> ResponseReturnValue:
     """The phone page a ticket's QR code opens (the page reads its token from the URL)."""
     return _page("kiosk", "ticket.html")
 
 
 @bp.get("/counter")
-def counter():  # type: ignore[no-untyped-def]
+def counter() -> ResponseReturnValue:
     """The teller's console."""
     return _page("counter", "counter.html")
 
 
 @bp.get("/display")
-def display():  # type: ignore[no-untyped-def]
+def display() -> ResponseReturnValue:
     """The lobby display (``?device=TOKEN`` pairs the browser once)."""
     return _page("display", "display.html")
 
 
 @bp.get("/manager")
-def manager():  # type: ignore[no-untyped-def]
+def manager() -> ResponseReturnValue:
     """The manager's live dashboard."""
     return _page("manager", "manager.html")
 
 
 @bp.get("/manager/report")
-def report():  # type: ignore[no-untyped-def]
+def report() -> ResponseReturnValue:
     """The daily report with charts and a CSV download."""
     return _page("manager", "report.html")
 
 
 @bp.get("/ui/<area>/<path:filename>")
-def ui_file(area: str, filename: str):  # type: ignore[no-untyped-def]
+def ui_file(area: str, filename: str) -> ResponseReturnValue:
     """A screen's own scripts, styles and sounds."""
     if area not in UI_FOLDERS or filename.endswith(".html"):
         abort(404)
@@ -109,12 +110,12 @@ def ui_file(area: str, filename: str):  # type: ignore[no-untyped-def]
 
 
 @bp.get("/static/<path:filename>")
-def static_file(filename: str):  # type: ignore[no-untyped-def]
+def static_file(filename: str) -> ResponseReturnValue:
     """Shared helpers and vendored libraries."""
     return send_from_directory(STATIC, filename, max_age=3600)
 
 
 @bp.get("/favicon.ico")
-def favicon():  # type: ignore[no-untyped-def]
+def favicon() -> ResponseReturnValue:
     """Browsers ask for it whatever the page says."""
     return send_from_directory(STATIC, "favicon.svg", mimetype="image/svg+xml", max_age=86400)

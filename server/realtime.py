@@ -15,17 +15,16 @@ from flask import current_app, session
 from flask_socketio import ConnectionRefusedError, SocketIO, disconnect, emit, join_room
 
 from server import accounts, rooms
-from server.branches import branch_for
-from server.errors import CallwiseError, NotFound
 from server.actors import Actor
 from server.alerts.engine import open_alerts_for
+from server.branches import branch_for
+from server.errors import CallwiseError, NotFound
 from server.models import Branch, Ticket
 from server.queueing import reads
 from server.queueing.numbering import day_start_utc
 from server.queueing.tickets import ticket_row_by_token
 from server.rooms import HEARTBEAT_FAMILIES, Audience
 from server.runtime import Runtime
-
 
 socketio = SocketIO()
 
@@ -47,7 +46,8 @@ class SocketIOPublisher:
 
 
 def _runtime() -> Runtime:
-    return current_app.extensions["callwise"]
+    rt: Runtime = current_app.extensions["callwise"]
+    return rt
 
 
 @socketio.on("connect")
@@ -258,5 +258,6 @@ def heartbeat(rt: Runtime) -> None:
         for version, targets in by_version.items():
             socketio.emit("heartbeat", {"version": version, "now": now}, to=targets)
         for ticket_id, version in holders.get(branch_id, ()):
-            socketio.emit("heartbeat", {"version": version, "now": now, "audience": "ticket"}, to=rooms.ticket(ticket_id))
+            socketio.emit("heartbeat", {"version": version, "now": now, "audience": "ticket"},
+                          to=rooms.ticket(ticket_id))
         socketio.sleep(0)  # many branches: let requests in between

@@ -169,7 +169,8 @@ def _counters_at(session: Session, branch_id: int, moment: Any) -> dict[int, Cou
         .group_by(Event.entity_id)
         .subquery()
     )
-    opened_by = dict(db.execute(select(Event.entity_id, Event.staff_id).join(openings, openings.c.id == Event.id)).all())
+    opened_by = dict(db.execute(
+        select(Event.entity_id, Event.staff_id).join(openings, openings.c.id == Event.id)).all())
     pauses = (
         select(Event.entity_id, func.max(Event.id).label("id"))
         .where(*before, Event.action == "pause")

@@ -44,6 +44,7 @@ Durations are seconds rounded to 0.1; shares are fractions (0.875), rounded to 4
 from __future__ import annotations
 
 import csv
+import datetime as _dt
 import io
 import math
 from collections import Counter, defaultdict
@@ -136,7 +137,7 @@ class ReportDay:
     opening: time = time(9, 0)
     closing: time = time(17, 0)
 
-    def local(self, clock_time: time, day: date | None = None) -> datetime:
+    def local(self, clock_time: time, day: _dt.date | None = None) -> datetime:
         return datetime.combine(day or self.date, clock_time, tzinfo=self.tz).astimezone(timezone.utc)
 
     @property
@@ -266,12 +267,12 @@ class Pause(NamedTuple):
 class Replay:
     """What replaying the day's events produced."""
 
-    signed_in_s: Counter[int] = field(default_factory=Counter)  # counter number -> s
-    idle_waiting_s: Counter[int] = field(default_factory=Counter)
-    paused_s: Counter[int] = field(default_factory=Counter)
-    staff_signed_in_s: Counter[int] = field(default_factory=Counter)  # staff id -> s
-    staff_idle_waiting_s: Counter[int] = field(default_factory=Counter)
-    staff_paused_s: Counter[int] = field(default_factory=Counter)
+    signed_in_s: defaultdict[int, float] = field(default_factory=lambda: defaultdict(float))  # counter number -> s
+    idle_waiting_s: defaultdict[int, float] = field(default_factory=lambda: defaultdict(float))
+    paused_s: defaultdict[int, float] = field(default_factory=lambda: defaultdict(float))
+    staff_signed_in_s: defaultdict[int, float] = field(default_factory=lambda: defaultdict(float))  # staff id -> s
+    staff_idle_waiting_s: defaultdict[int, float] = field(default_factory=lambda: defaultdict(float))
+    staff_paused_s: defaultdict[int, float] = field(default_factory=lambda: defaultdict(float))
     staff_counters: dict[int, set[int]] = field(default_factory=lambda: defaultdict(set))
     pauses: list[Pause] = field(default_factory=list)
     series_t: list[int] = field(default_factory=list)
@@ -366,11 +367,11 @@ def replay_day(
             waiting[code] += 1 if kind == "enter" else -1
             continue
         event = change
-        counter = state.get(event.entity_id)
-        if counter is None:  # a counter since removed from config
+        found = state.get(event.entity_id)
+        if found is None:  # a counter since removed from config
             number = int((event.data or {}).get("number", -event.entity_id))
-            counter = state[event.entity_id] = _CounterNow(number=number, services=())
-        _apply_counter_event(counter, event, result)
+            found = state[event.entity_id] = _CounterNow(number=number, services=())
+        _apply_counter_event(found, event, result)
     sample_until(series_end, inclusive=True)
     integrate(previous, until)
     if not grid or grid[-1] < series_end:
@@ -574,7 +575,7 @@ def _teller_rows(staff: Sequence[StaffRow], tickets: Sequence[TicketRow], replay
         | set(replay.staff_signed_in_s)
         | set(replay.staff_counters)
     )
-    rows = []
+    rows: list[dict[str, Any]] = []
     for staff_id in ids:
         person = names.get(staff_id)
         theirs = [t for t in tickets if t.staff_id == staff_id]
@@ -604,7 +605,7 @@ def _counter_rows(counters: Sequence[CounterRow], tickets: Sequence[TicketRow], 
     rows = []
     for number in numbers:
         pauses = [p for p in replay.pauses if p.counter == number]
-        by_reason: Counter[str] = Counter()
+        by_reason: defaultdict[str, float] = defaultdict(float)
         for pause in pauses:
             by_reason[pause.reason] += pause.seconds
         rows.append({
@@ -678,7 +679,8 @@ SECTION_TITLES = {
 # (key in the row, zh header, en header); "%" keys are shares shown as percentages. Headers that
 # name a word of server/vocabulary.py (an outcome, a pause reason) are made from its labels.
 OUTCOME_COLUMNS = [
-    (f"outcomes.{code}", f"结果-{vocabulary.OUTCOMES.label(code)['zh']}", f"Outcome: {vocabulary.OUTCOMES.phrase(code)['en']}")
+    (f"outcomes.{code}", f"结果-{vocabulary.OUTCOMES.label(code)['zh']}",
+     f"Outcome: {vocabulary.OUTCOMES.phrase(code)['en']}")
     for code in OUTCOMES
 ]
 PAUSED_BY_REASON_COLUMNS = [

@@ -120,8 +120,8 @@ class UnitOfWork:
         ticket_id: int | None = None, staff_id: int | None = None,
     ) -> None:
         """Queue ``event`` for ``audience`` of a branch, to go out once the transaction has committed."""
-        self.outbox.append(Message(event, payload, rooms.of(audience, branch_id, ticket_id=ticket_id, staff_id=staff_id),
-                                   branch_id, audience, ticket_id))
+        targets = rooms.of(audience, branch_id, ticket_id=ticket_id, staff_id=staff_id)
+        self.outbox.append(Message(event, payload, targets, branch_id, audience, ticket_id))
 
     @property
     def changed_branches(self) -> set[int]:

@@ -102,11 +102,14 @@ class WordList:
 
     def literal(self) -> Any:
         """``Literal["a", "b", ...]`` of the codes, for pydantic fields (and so for OpenAPI enums)."""
-        return Literal[self.codes]  # type: ignore[valid-type]
+        return Literal[self.codes]
 
-    def enum(self, name: str, module: str) -> type[StrEnum]:
-        """A ``StrEnum`` with one member per code (``no_show`` -> ``NO_SHOW``)."""
-        return StrEnum(name, [(code.upper(), code) for code in self.codes], module=module)  # type: ignore[return-value]
+    def check_enum(self, enum: type[StrEnum]) -> None:
+        """Refuse an enum whose members are not exactly the codes, in order (``no_show`` -> ``NO_SHOW``)."""
+        members = [(member.name, member.value) for member in enum]
+        expected = [(code.upper(), code) for code in self.codes]
+        if members != expected:
+            raise ValueError(f"{enum.__name__} must list the {self.name} of server/vocabulary.py: {expected}")
 
     def as_json(self) -> list[dict[str, Any]]:
         return [{"code": term.code, **term.forms()} for term in self.terms]

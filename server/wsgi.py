@@ -9,6 +9,7 @@ each accepted socket sends the body at once.
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import signal
 import socket
@@ -22,10 +23,8 @@ STOP_GRACE_S = 2.0
 
 class NoDelayHandler(pywsgi.WSGIHandler):
     def handle(self) -> None:
-        try:
+        with contextlib.suppress(OSError):  # not TCP (a Unix socket behind a proxy): nothing to do
             self.socket.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        except OSError:  # not TCP (a Unix socket behind a proxy): nothing to do
-            pass
         super().handle()
 
 

@@ -18,8 +18,8 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import replace
-from functools import cache
 from datetime import datetime
+from functools import cache
 from typing import Any
 
 from sqlalchemy import bindparam, select
@@ -36,8 +36,8 @@ from server.alerts.loader import (
     state_mark,
     state_marks,
 )
-from server.alerts.snapshot import BranchSnapshot
 from server.alerts.rules import SEVERITY_RANK, Condition, evaluate_rules
+from server.alerts.snapshot import BranchSnapshot
 from server.errors import Conflict, NotFound
 from server.models import Alert, Counter, Staff
 from server.queueing.counters import answer_help
@@ -405,7 +405,8 @@ def _views(session: Session, rt: Runtime, alerts: list[Alert]) -> list[dict[str,
         Staff.id.in_({a.acknowledged_by for a in alerts if a.acknowledged_by is not None})
     )).all()) if alerts else {}
     return [
-        alert_view(a, counter_number=numbers.get(a.counter_id), acknowledged_by=names.get(a.acknowledged_by),
+        alert_view(a, counter_number=numbers.get(a.counter_id) if a.counter_id is not None else None,
+                   acknowledged_by=names.get(a.acknowledged_by) if a.acknowledged_by is not None else None,
                    languages=rt.config_for(a.branch_id).branch.languages)
         for a in alerts
     ]

@@ -10,7 +10,7 @@ from functools import cache
 from types import SimpleNamespace
 from typing import Any
 
-from sqlalchemy import bindparam, func, select
+from sqlalchemy import Integer, bindparam, func, select
 from sqlalchemy.orm import Session
 
 from server.alerts.snapshot import (
@@ -35,7 +35,7 @@ from server.queueing.reads import ACTIVE_TICKET
 def _statements() -> SimpleNamespace:
     """The loader's queries, built once (on first use) with bound parameters: constructing them
     anew on every sweep costs more than running them on a small hall."""
-    branch = bindparam("branch_id")
+    branch = bindparam("branch_id", type_=Integer())
     return SimpleNamespace(
         active=select(Ticket.counter_id, Ticket.id, Ticket.number, Ticket.service_id, Ticket.status,
                       epoch_seconds(Ticket.called_at), epoch_seconds(Ticket.served_at))
@@ -64,7 +64,8 @@ def history_loader(session: Session, branch_id: int, day_start: datetime) -> Cal
         params = {"branch_id": branch_id, "day_start_events": day_start}
         return tuple(
             CounterChange(at, counter_id, from_state or "closed", to_state)
-            for at, counter_id, from_state, to_state in session.connection().execute(_statements().history, params).all()
+            for at, counter_id, from_state, to_state
+            in session.connection().execute(_statements().history, params).all()
         )
 
     return history
@@ -87,7 +88,7 @@ MARK_FLOOR_SPAN = 1000
 
 @cache
 def _mark_statements() -> tuple[Any, Any, Any, Any]:
-    branch = bindparam("branch_id")
+    branch = bindparam("branch_id", type_=Integer())
     return (select(func.max(Event.id)).where(Event.branch_id == branch),
             select(func.count(Event.id), func.max(Event.id)).where(Event.branch_id == branch,
                                                                    Event.id > bindparam("floor")),

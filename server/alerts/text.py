@@ -14,12 +14,13 @@ def duration(seconds: float) -> dict[str, str]:
     if minutes < 60:
         return {"zh": f"{minutes}分钟", "en": f"{minutes} min"}
     hours, rest = divmod(minutes, 60)
-    return {"zh": f"{hours}小时{rest}分钟" if rest else f"{hours}小时", "en": f"{hours} h {rest} min" if rest else f"{hours} h"}
+    return {"zh": f"{hours}小时{rest}分钟" if rest else f"{hours}小时",
+            "en": f"{hours} h {rest} min" if rest else f"{hours} h"}
 
 
 def pause_reason(code: str | None) -> dict[str, str]:
     """A pause reason as it reads inside a sentence ("cash replenishment"); an unknown one reads as "other"."""
-    return PAUSE_REASONS.phrase(code if code in PAUSE_REASONS else "other")
+    return PAUSE_REASONS.phrase(code if code is not None and code in PAUSE_REASONS else "other")
 
 
 def people(count: int) -> dict[str, str]:

@@ -4,5 +4,14 @@ from flask import Blueprint
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
-from server.api import alerts, auth, clock, counters, health, openapi, services, tickets  # noqa: E402,F401  (routes register on bp)
-from server.api import reports  # noqa: E402,F401  (the daily report)
+from server.api import (  # noqa: E402,F401  (routes register on bp)
+    alerts,
+    auth,
+    clock,
+    counters,
+    health,
+    openapi,
+    reports,  # noqa: E402,F401  (the daily report)
+    services,
+    tickets,
+)

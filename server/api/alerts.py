@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from flask import jsonify, request
+from flask.typing import ResponseReturnValue
 
 from server.alerts.engine import list_alerts
 from server.api import bp
@@ -11,7 +12,7 @@ from server.errors import Invalid
 
 
 @bp.get("/alerts")
-def alerts():  # type: ignore[no-untyped-def]
+def alerts() -> ResponseReturnValue:
     """``?state=open`` (default: most severe, then oldest, first) or ``?state=all`` (newest first,
     up to ``?limit=``, default 500). Managers only."""
     actor = require_manager()
@@ -28,7 +29,7 @@ def alerts():  # type: ignore[no-untyped-def]
 
 
 @bp.post("/alerts/<int:alert_id>/ack")
-def acknowledge(alert_id: int):  # type: ignore[no-untyped-def]
+def acknowledge(alert_id: int) -> ResponseReturnValue:
     """Acknowledge an alert (stops reminders; answers a help request). 409 if already resolved."""
     actor = require_manager()
     parse_body(StrictBody)

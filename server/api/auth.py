@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from flask import current_app, jsonify, request, session
+from flask.typing import ResponseReturnValue
 from pydantic import Field
 from sqlalchemy import select
 
@@ -10,8 +11,8 @@ from server import accounts
 from server.api import bp
 from server.api.common import StrictBody, current_actor, parse_body, require_staff, runtime
 from server.errors import Unauthorized
-from server.models import Counter
 from server.limits import limiter, login_rate
+from server.models import Counter
 
 
 class LoginBody(StrictBody):
@@ -21,7 +22,7 @@ class LoginBody(StrictBody):
 
 @bp.post("/auth/login")
 @limiter.limit(login_rate)
-def login():  # type: ignore[no-untyped-def]
+def login() -> ResponseReturnValue:
     """Log in. Sets the session cookie and returns a bearer token plus the CSRF token that
     cookie-authenticated changes must send as ``X-CSRF-Token``. 401 on a wrong name or password."""
     body = parse_body(LoginBody)
@@ -34,7 +35,7 @@ def login():  # type: ignore[no-untyped-def]
 
 
 @bp.post("/auth/logout")
-def logout():  # type: ignore[no-untyped-def]
+def logout() -> ResponseReturnValue:
     """End the caller's log-in (the token stops working at once)."""
     actor = require_staff()
     token = session.get("token")
@@ -48,7 +49,7 @@ def logout():  # type: ignore[no-untyped-def]
 
 
 @bp.get("/auth/me")
-def me():  # type: ignore[no-untyped-def]
+def me() -> ResponseReturnValue:
     """Who the caller is: staff (with the counter they are signed in at, and the CSRF token for a
     cookie session) or a device."""
     actor = current_actor()

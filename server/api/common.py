@@ -10,8 +10,8 @@ from flask import current_app, g, request, session
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from server import accounts
-from server.branches import branch_for
 from server.actors import ANONYMOUS, Actor
+from server.branches import branch_for
 from server.errors import Forbidden, Invalid, Malformed, Unauthorized
 from server.runtime import Runtime
 
@@ -26,7 +26,8 @@ class StrictBody(BaseModel):
 
 
 def runtime() -> Runtime:
-    return current_app.extensions["callwise"]
+    rt: Runtime = current_app.extensions["callwise"]
+    return rt
 
 
 def current_actor() -> Actor:
@@ -36,7 +37,8 @@ def current_actor() -> Actor:
     ``X-CSRF-Token`` header, so another site cannot make a logged-in browser act.
     """
     if "actor" in g:
-        return g.actor
+        known: Actor = g.actor
+        return known
     actor = ANONYMOUS
     header = request.headers.get("Authorization", "")
     if header:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from flask import jsonify
+from flask.typing import ResponseReturnValue
 
 from server.actors import Actor
 from server.api import bp
@@ -34,7 +35,7 @@ def _staff_and_branch() -> tuple[Actor, int]:
 
 
 @bp.get("/counters")
-def list_counters():  # type: ignore[no-untyped-def]
+def list_counters() -> ResponseReturnValue:
     """Every counter of the branch with state, staff and current ticket (staff and displays)."""
     actor = current_actor()
     if actor.kind == "anonymous":
@@ -47,35 +48,35 @@ def list_counters():  # type: ignore[no-untyped-def]
 
 
 @bp.post("/counters/<int:number>/open")
-def open_counter(number: int):  # type: ignore[no-untyped-def]
+def open_counter(number: int) -> ResponseReturnValue:
     """Sign the caller in at counter ``number``. 409 if someone else holds it or the caller holds another."""
     actor, branch_id = _staff_and_branch()
     return jsonify(counters.open_counter(runtime(), actor, branch_id, number))
 
 
 @bp.post("/counters/<int:number>/call-next")
-def call_next(number: int):  # type: ignore[no-untyped-def]
+def call_next(number: int) -> ResponseReturnValue:
     """Call the next customer. 404 ``queue_empty`` when nobody waits for this counter's services."""
     actor, branch_id = _staff_and_branch()
     return jsonify(counters.call_next(runtime(), actor, branch_id, number))
 
 
 @bp.post("/counters/<int:number>/recall")
-def recall(number: int):  # type: ignore[no-untyped-def]
+def recall(number: int) -> ResponseReturnValue:
     """Call the current customer again."""
     actor, branch_id = _staff_and_branch()
     return jsonify(counters.recall(runtime(), actor, branch_id, number))
 
 
 @bp.post("/counters/<int:number>/start")
-def start(number: int):  # type: ignore[no-untyped-def]
+def start(number: int) -> ResponseReturnValue:
     """The called customer has arrived: service starts."""
     actor, branch_id = _staff_and_branch()
     return jsonify(counters.start_service(runtime(), actor, branch_id, number))
 
 
 @bp.post("/counters/<int:number>/complete")
-def complete(number: int):  # type: ignore[no-untyped-def]
+def complete(number: int) -> ResponseReturnValue:
     """Finish the customer being served with an outcome (done, redo, error; default done)."""
     actor = require_staff()
     body = parse_body(CompleteBody)
@@ -83,14 +84,14 @@ def complete(number: int):  # type: ignore[no-untyped-def]
 
 
 @bp.post("/counters/<int:number>/no-show")
-def no_show(number: int):  # type: ignore[no-untyped-def]
+def no_show(number: int) -> ResponseReturnValue:
     """The called customer did not come."""
     actor, branch_id = _staff_and_branch()
     return jsonify(counters.no_show(runtime(), actor, branch_id, number))
 
 
 @bp.post("/counters/<int:number>/transfer")
-def transfer(number: int):  # type: ignore[no-untyped-def]
+def transfer(number: int) -> ResponseReturnValue:
     """Move the current customer to another service's queue, keeping number and place."""
     actor = require_staff()
     body = parse_body(TransferBody)
@@ -98,7 +99,7 @@ def transfer(number: int):  # type: ignore[no-untyped-def]
 
 
 @bp.post("/counters/<int:number>/pause")
-def pause(number: int):  # type: ignore[no-untyped-def]
+def pause(number: int) -> ResponseReturnValue:
     """Pause a free counter with a reason."""
     actor = require_staff()
     body = parse_body(PauseBody)
@@ -106,21 +107,21 @@ def pause(number: int):  # type: ignore[no-untyped-def]
 
 
 @bp.post("/counters/<int:number>/resume")
-def resume(number: int):  # type: ignore[no-untyped-def]
+def resume(number: int) -> ResponseReturnValue:
     """End the counter's pause."""
     actor, branch_id = _staff_and_branch()
     return jsonify(counters.resume(runtime(), actor, branch_id, number))
 
 
 @bp.post("/counters/<int:number>/request-help")
-def request_help(number: int):  # type: ignore[no-untyped-def]
+def request_help(number: int) -> ResponseReturnValue:
     """Page the manager for authorization or help with the current customer."""
     actor, branch_id = _staff_and_branch()
     return jsonify(counters.request_help(runtime(), actor, branch_id, number))
 
 
 @bp.post("/counters/<int:number>/close")
-def close(number: int):  # type: ignore[no-untyped-def]
+def close(number: int) -> ResponseReturnValue:
     """Sign out of the counter (it must be free or paused)."""
     actor, branch_id = _staff_and_branch()
     return jsonify(counters.close_counter(runtime(), actor, branch_id, number))

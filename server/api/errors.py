@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import logging
 
-from flask import Flask, jsonify, request
+from flask import Flask, Response, jsonify, request
+from flask.typing import ResponseReturnValue
 from flask_limiter.errors import RateLimitExceeded
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from werkzeug.exceptions import HTTPException
@@ -14,7 +15,7 @@ from server.errors import CallwiseError
 log = logging.getLogger(__name__)
 
 
-def error_response(status: int, code: str, message: str):  # type: ignore[no-untyped-def]
+def error_response(status: int, code: str, message: str) -> Response:
     response = jsonify({"error": {"code": code, "message": message}})
     response.status_code = status
     return response
@@ -26,11 +27,11 @@ def _is_api() -> bool:
 
 def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(CallwiseError)
-    def _domain(exc: CallwiseError):  # type: ignore[no-untyped-def]
+    def _domain(exc: CallwiseError) -> ResponseReturnValue:
         return error_response(exc.status, exc.code, exc.message)
 
     @app.errorhandler(RateLimitExceeded)
-    def _rate_limited(exc: RateLimitExceeded):  # type: ignore[no-untyped-def]
+    def _rate_limited(exc: RateLimitExceeded) -> ResponseReturnValue:
         response = error_response(429, "rate_limited", f"too many requests ({exc.description}); try again shortly")
         retry = getattr(exc, "retry_after", None)
         if retry:
@@ -38,30 +39,30 @@ def register_error_handlers(app: Flask) -> None:
         return response
 
     @app.errorhandler(IntegrityError)
-    def _integrity(exc: IntegrityError):  # type: ignore[no-untyped-def]
+    def _integrity(exc: IntegrityError) -> ResponseReturnValue:
         log.warning("integrity conflict: %s", exc.orig)
         return error_response(409, "conflict", "the change conflicts with another one made at the same time; retry")
 
     @app.errorhandler(OperationalError)
-    def _database_down(exc: OperationalError):  # type: ignore[no-untyped-def]
+    def _database_down(exc: OperationalError) -> ResponseReturnValue:
         log.error("database unavailable: %s", exc.orig)
         return error_response(503, "database_unavailable", "the database is unavailable; please try again shortly")
 
     @app.errorhandler(DBAPIError)
-    def _database_error(exc: DBAPIError):  # type: ignore[no-untyped-def]
+    def _database_error(exc: DBAPIError) -> ResponseReturnValue:
         if exc.connection_invalidated:
             return error_response(503, "database_unavailable", "the database connection was lost; please retry")
         log.exception("database error")
         return error_response(500, "internal_error", "something went wrong on our side; it has been logged")
 
     @app.errorhandler(HTTPException)
-    def _http(exc: HTTPException):  # type: ignore[no-untyped-def]
+    def _http(exc: HTTPException) -> ResponseReturnValue:
         if not _is_api():
             return exc
         code = (exc.name or "error").lower().replace(" ", "_").replace("'", "")
         return error_response(exc.code or 500, code, exc.description or exc.name)
 
     @app.errorhandler(Exception)
-    def _unexpected(exc: Exception):  # type: ignore[no-untyped-def]
+    def _unexpected(exc: Exception) -> ResponseReturnValue:
         log.exception("unhandled error on %s %s", request.method, request.path)
         return error_response(500, "internal_error", "something went wrong on our side; it has been logged")

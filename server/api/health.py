@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 
 from flask import jsonify
+from flask.typing import ResponseReturnValue
 from sqlalchemy import text
 
 from server.api import bp
@@ -12,7 +13,7 @@ from server.api.common import runtime
 
 
 @bp.get("/health")
-def health():  # type: ignore[no-untyped-def]
+def health() -> ResponseReturnValue:
     """200 with the server's state when the database answers; 503 (JSON error) when it does not."""
     rt = runtime()
     with rt.reading() as session:

@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask import jsonify
+from flask.typing import ResponseReturnValue
 
 from server import vocabulary
 from server.api import bp
@@ -356,7 +357,8 @@ def document() -> dict[str, Any]:
             f"{n}/start": _counter_op("Service starts", answer="Ticket"),
             f"{n}/complete": _counter_op("Finish with an outcome", body=CompleteBody, answer="Ticket"),
             f"{n}/no-show": _counter_op("The called customer did not come", answer="Ticket"),
-            f"{n}/transfer": _counter_op("Move the ticket to another service's queue", body=TransferBody, answer="Ticket"),
+            f"{n}/transfer": _counter_op("Move the ticket to another service's queue", body=TransferBody,
+                                         answer="Ticket"),
             f"{n}/pause": _counter_op("Pause with a reason", body=PauseBody),
             f"{n}/resume": _counter_op("End the pause"),
             f"{n}/request-help": _counter_op("Page the manager for authorization/help"),
@@ -383,6 +385,6 @@ def document() -> dict[str, Any]:
 
 
 @bp.get("/openapi.json")
-def openapi_json():  # type: ignore[no-untyped-def]
+def openapi_json() -> ResponseReturnValue:
     """This API's OpenAPI document."""
     return jsonify(document())

@@ -8,6 +8,7 @@ from datetime import date
 from typing import Any
 
 from flask import Response, jsonify, request
+from flask.typing import ResponseReturnValue
 
 from server.api import bp
 from server.api.common import branch_id_for, require_manager, runtime
@@ -21,7 +22,7 @@ DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
 
 @bp.get("/reports/daily")
-def daily():  # type: ignore[no-untyped-def]
+def daily() -> ResponseReturnValue:
     """The day's figures (``?date=YYYY-MM-DD``, default today in the branch's time zone). Managers
     and admins only; 422 for a malformed date."""
     actor = require_manager()
@@ -29,7 +30,7 @@ def daily():  # type: ignore[no-untyped-def]
 
 
 @bp.get("/reports/daily.csv")
-def daily_csv():  # type: ignore[no-untyped-def]
+def daily_csv() -> ResponseReturnValue:
     """The same report as a CSV file in sections (UTF-8 with a BOM, so Excel reads Chinese);
     ``?lang=zh|en`` picks the headers' language (default: the branch's first)."""
     actor = require_manager()

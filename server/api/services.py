@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from flask import jsonify
+from flask.typing import ResponseReturnValue
 
 from server import vocabulary
 from server.api import bp
@@ -13,7 +14,7 @@ from server.vocabulary import OUTCOMES, PAUSE_REASONS
 
 
 @bp.get("/services")
-def list_services():  # type: ignore[no-untyped-def]
+def list_services() -> ResponseReturnValue:
     """Every active service with its documents, waiting count and the wait a new ticket would get."""
     rt = runtime()
     branch_id = branch_id_for(current_actor())
@@ -22,7 +23,7 @@ def list_services():  # type: ignore[no-untyped-def]
 
 
 @bp.get("/queue")
-def queue():  # type: ignore[no-untyped-def]
+def queue() -> ResponseReturnValue:
     """Waiting tickets per service, in call order (staff only)."""
     rt = runtime()
     branch_id = branch_id_for(require_staff())
@@ -32,7 +33,7 @@ def queue():  # type: ignore[no-untyped-def]
 
 
 @bp.get("/branch")
-def branch():  # type: ignore[no-untyped-def]
+def branch() -> ResponseReturnValue:
     """What every screen needs to know about the branch: name, languages, time zone, opening hours,
     the alert thresholds screens show, and ``vocabulary``: every closed word list with its labels
     (server/vocabulary.py), which screens show instead of keeping their own copies. ``pause_reasons``

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 from flask import Response, jsonify, request
+from flask.typing import ResponseReturnValue
 from pydantic import Field
 
 from server.api import bp
@@ -24,7 +25,7 @@ class IssueBody(StrictBody):
 
 @bp.post("/tickets")
 @limiter.limit(kiosk_rate, key_func=kiosk_key)
-def issue():  # type: ignore[no-untyped-def]
+def issue() -> ResponseReturnValue:
     """Issue a ticket (kiosk devices only). 201 with the ticket, or 200 with the same ticket when
     the ``Idempotency-Key`` header repeats one this kiosk already used. 422 for an unknown service."""
     actor = require_device("kiosk")
@@ -37,7 +38,7 @@ def issue():  # type: ignore[no-untyped-def]
 
 
 @bp.get("/tickets/<token>")
-def get_ticket(token: str):  # type: ignore[no-untyped-def]
+def get_ticket(token: str) -> ResponseReturnValue:
     """The ticket with this token, with its live position and estimated wait. 404 if unknown."""
     return jsonify(tickets.get_ticket_by_token(runtime(), token))
 
@@ -49,7 +50,7 @@ class RatingBody(StrictBody):
 
 @bp.post("/tickets/<token>/rating")
 @limiter.limit("10/minute")
-def rate(token: str):  # type: ignore[no-untyped-def]
+def rate(token: str) -> ResponseReturnValue:
     """The holder rates the finished service, once: 1-5 stars and an optional comment.
     409 ``not_finished`` before the service is done, 409 ``already_rated`` the second time."""
     body = parse_body(RatingBody)
@@ -57,7 +58,7 @@ def rate(token: str):  # type: ignore[no-untyped-def]
 
 
 @bp.get("/tickets/<token>/qr.svg")
-def ticket_qr_svg(token: str):  # type: ignore[no-untyped-def]
+def ticket_qr_svg(token: str) -> ResponseReturnValue:
     """The QR code of the ticket's tracking URL, as SVG (for the printed ticket)."""
     ticket = tickets.get_ticket_by_token(runtime(), token)
     return Response(qr_svg(ticket["track_url"]), mimetype="image/svg+xml",
@@ -65,7 +66,7 @@ def ticket_qr_svg(token: str):  # type: ignore[no-untyped-def]
 
 
 @bp.get("/tickets/<token>/qr.png")
-def ticket_qr_png(token: str):  # type: ignore[no-untyped-def]
+def ticket_qr_png(token: str) -> ResponseReturnValue:
     """The same QR code as PNG (for printers that take bitmaps)."""
     ticket = tickets.get_ticket_by_token(runtime(), token)
     return Response(qr_png(ticket["track_url"]), mimetype="image/png",

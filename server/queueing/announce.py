@@ -19,7 +19,6 @@ from server.models import Counter, Ticket
 from server.queueing import reads
 from server.queueing.catalog import services_by_id
 from server.queueing.figures import BranchLoad
-from server.queueing.views import ticket_view
 from server.rooms import Audience
 from server.runtime import UnitOfWork
 

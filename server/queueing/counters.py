@@ -143,7 +143,9 @@ def call_next(rt: Runtime, actor: Actor, branch_id: int, number: int) -> dict[st
         return view
 
 
-def _claim_next(session: Session, branch_id: int, counter: Counter, ranks: Mapping[int, int], now: datetime) -> int | None:
+def _claim_next(
+    session: Session, branch_id: int, counter: Counter, ranks: Mapping[int, int], now: datetime
+) -> int | None:
     """Claim the first waiting ticket in the call order ``ranks`` (service id -> rank) for the
     counter, in one statement; its id, or None when nobody waits for the counter's services."""
     if not ranks:
@@ -336,7 +338,7 @@ def _lock_counter_statement() -> Any:
 
 
 def _lock_counter(session: Session, branch_id: int, number: int) -> Counter:
-    counter = session.scalar(_lock_counter_statement(), {"branch_id": branch_id, "number": number})
+    counter: Counter | None = session.scalar(_lock_counter_statement(), {"branch_id": branch_id, "number": number})
     if counter is None:
         raise NotFound(f"there is no counter {number} here", code="unknown_counter")
     return counter

@@ -41,7 +41,7 @@ def counter_share(rank: int) -> float:
     only the counter's spare time. Halving per rank is a plain, documented guess the simulator
     measures (see BENCHMARKS.md).
     """
-    return 1.0 / (2**rank)
+    return 1.0 / (1 << rank)
 
 
 def estimate_wait_s(position: int, load: ServiceLoad) -> int:

@@ -14,7 +14,7 @@ from functools import cache
 from types import SimpleNamespace
 from typing import Any
 
-from sqlalchemy import bindparam, func, select
+from sqlalchemy import Integer, bindparam, func, select
 from sqlalchemy.orm import Session
 
 from server.config import Config
@@ -36,7 +36,7 @@ from server.queueing.numbering import day_start_utc
 def _statements() -> SimpleNamespace:
     """The branch-load reads, built once with bound parameters: they run on every change, and
     building a statement costs more than SQLite takes to run it."""
-    branch = bindparam("branch_id")
+    branch = bindparam("branch_id", type_=Integer())
     since = bindparam("since", type_=Ticket.finished_at.type)
     finished = epoch_seconds(Ticket.finished_at)
     today = (Ticket.branch_id == branch, Ticket.finished_at >= since)

@@ -9,14 +9,40 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from enum import StrEnum
 
 from server import vocabulary
 
-# The codes come from server/vocabulary.py (one member per code: no_show -> NO_SHOW); the
-# transitions below say what each state may become.
-TicketStatus = vocabulary.TICKET_STATUSES.enum("TicketStatus", __name__)
-CounterState = vocabulary.COUNTER_STATES.enum("CounterState", __name__)
-Outcome = vocabulary.OUTCOMES.enum("Outcome", __name__)
+
+# The words and their labels are server/vocabulary.py's; the members are spelt out here so that the
+# type checker knows them, and checked against the vocabulary when this module loads (a state
+# needs its transitions below anyway, so a new one is never only a new word).
+class TicketStatus(StrEnum):
+    WAITING = "waiting"
+    CALLED = "called"
+    SERVING = "serving"
+    DONE = "done"
+    NO_SHOW = "no_show"
+    CANCELLED = "cancelled"
+
+
+class CounterState(StrEnum):
+    CLOSED = "closed"
+    IDLE = "idle"
+    CALLING = "calling"
+    SERVING = "serving"
+    PAUSED = "paused"
+
+
+class Outcome(StrEnum):
+    DONE = "done"
+    REDO = "redo"
+    ERROR = "error"
+
+
+vocabulary.TICKET_STATUSES.check_enum(TicketStatus)
+vocabulary.COUNTER_STATES.check_enum(CounterState)
+vocabulary.OUTCOMES.check_enum(Outcome)
 
 
 FINISHED = frozenset({TicketStatus.DONE, TicketStatus.NO_SHOW, TicketStatus.CANCELLED})
@@ -39,7 +65,7 @@ COUNTER_ACTIONS: dict[str, tuple[frozenset[CounterState], CounterState | None]] 
 
 T = TicketStatus
 # ticket transitions the counter actions cause: action -> (from, to)
-TICKET_ACTIONS: dict[str, tuple[frozenset[TicketStatus], TicketStatus]] = {
+TICKET_ACTIONS: dict[str, tuple[frozenset[TicketStatus], TicketStatus | None]] = {
     "issue": (frozenset(), T.WAITING),
     "call": (frozenset({T.WAITING}), T.CALLED),
     "recall": (frozenset({T.CALLED}), T.CALLED),
@@ -47,7 +73,7 @@ TICKET_ACTIONS: dict[str, tuple[frozenset[TicketStatus], TicketStatus]] = {
     "complete": (frozenset({T.SERVING}), T.DONE),
     "no_show": (frozenset({T.CALLED}), T.NO_SHOW),
     "transfer": (frozenset({T.CALLED, T.SERVING}), T.WAITING),
-    "request_help": (frozenset({T.CALLED, T.SERVING}), None),  # type: ignore[dict-item]
+    "request_help": (frozenset({T.CALLED, T.SERVING}), None),
     "cancel": (frozenset({T.WAITING}), T.CANCELLED),
     "rate": (frozenset({T.DONE}), T.DONE),
 }
@@ -73,10 +99,10 @@ def ticket_step(status: TicketStatus | None, action: str) -> TicketStatus:
     """The ticket's status after ``action``, or :class:`InvalidTransition`."""
     allowed, target = TICKET_ACTIONS[action]
     if action == "issue":
-        if status is not None:
-            raise InvalidTransition("ticket", action, status)
+        if status is not None or target is None:
+            raise InvalidTransition("ticket", action, status or "unknown")
         return target
-    if status not in allowed:
+    if status is None or status not in allowed:
         raise InvalidTransition("ticket", action, status or "unknown")
     return status if target is None else target
 

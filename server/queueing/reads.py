@@ -37,7 +37,8 @@ def queue_summary(session: Session, config: Config, branch_id: int, now: datetim
     (from ``load`` when the caller already knows the branch's load)."""
     load = load or branch_load(session, config, branch_id, now)
     return [
-        {"code": service.code, "waiting": load.waiting.get(service.id, 0), "estimated_wait_s": load.estimate_new(service.id)}
+        {"code": service.code, "waiting": load.waiting.get(service.id, 0),
+         "estimated_wait_s": load.estimate_new(service.id)}
         for service in services_by_code(session, branch_id).values()
     ]
 
@@ -126,7 +127,8 @@ def _counter_statements() -> SimpleNamespace:
 
 def active_ticket(session: Session, counter_id: int) -> Ticket | None:
     """The counter's called or serving ticket, if any (the database allows at most one)."""
-    return session.scalar(_counter_statements().active, {"counter_id": counter_id})
+    ticket: Ticket | None = session.scalar(_counter_statements().active, {"counter_id": counter_id})
+    return ticket
 
 
 _UNKNOWN: Any = object()

@@ -23,7 +23,7 @@ from server.queueing.catalog import services_by_code
 from server.queueing.figures import branch_load
 from server.queueing.machine import TicketStatus, ticket_step
 from server.queueing.numbering import business_day, format_number
-from server.queueing.views import ticket_view
+from server.queueing.views import holder_links, ticket_view
 from server.runtime import Runtime
 
 TOKEN_BYTES = 24  # 192 bits from `secrets`; the phone page URL cannot be guessed
@@ -50,7 +50,8 @@ def issue_ticket(
     if lang is None:
         lang = languages[0]
     elif lang not in languages:
-        raise Invalid(f"language {lang!r} is not offered here (offered: {', '.join(languages)})", code="unknown_language")
+        raise Invalid(f"language {lang!r} is not offered here (offered: {', '.join(languages)})",
+                      code="unknown_language")
     now = rt.clock.now()
     try:
         with rt.uow() as uow:
@@ -86,12 +87,13 @@ def issue_ticket(
             )
             session.add(ticket)
             session.flush()
-            uow.record(actor, now, ticket, "issue", None, ticket.status, {"number": ticket.number, "service": service.code})
-            common = dict(service_code=service.code, counter_number=None, position=ahead + 1,
-                          estimated_wait_s=ticket.estimated_wait_s)
-            holder_view = ticket_view(ticket, public_url=rt.config.server.public_url, **common)
-            holder_view.update(reads.holder_details(session, ticket, service))
-            announce.ticket_issued(uow, ticket_view(ticket, **common), branch_id)
+            uow.record(actor, now, ticket, "issue", None, ticket.status,
+                       {"number": ticket.number, "service": service.code})
+            staff_view = ticket_view(ticket, service_code=service.code, counter_number=None, position=ahead + 1,
+                                     estimated_wait_s=ticket.estimated_wait_s)
+            holder_view = {**staff_view, **holder_links(ticket, rt.config.server.public_url),
+                           **reads.holder_details(session, ticket, service)}
+            announce.ticket_issued(uow, staff_view, branch_id)
             announce.queue_changed(uow, branch_id, now, load=load.with_one_more(service.id))
             uow.commit()
             return holder_view, True

@@ -4,9 +4,39 @@ only the ticket's holder ever gets its token and tracking URL."""
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
-from server.models import Counter, Service, Staff, Ticket
+from server.models import Counter, Service, Ticket
+
+
+class StaffNames(Protocol):
+    """A staff row or a plain row of its id and names: what a counter view shows of its teller."""
+
+    @property
+    def id(self) -> int: ...
+    @property
+    def username(self) -> str: ...
+    @property
+    def display_name(self) -> str: ...
+
+
+class ServiceColumns(Protocol):
+    """A service row, or the catalog's read-only copy of one (server/queueing/catalog.py)."""
+
+    @property
+    def code(self) -> str: ...
+    @property
+    def name(self) -> dict[str, str]: ...
+    @property
+    def kind(self) -> str: ...
+    @property
+    def expected_minutes(self) -> float: ...
+    @property
+    def documents(self) -> list[dict[str, str]]: ...
+    @property
+    def notes(self) -> dict[str, str] | None: ...
+    @property
+    def target_wait_s(self) -> int | None: ...
 
 
 def iso(value: datetime | None) -> str | None:
@@ -14,7 +44,7 @@ def iso(value: datetime | None) -> str | None:
     return value.isoformat() if value is not None else None
 
 
-def service_view(service: Service, waiting: int, estimated_wait_s: int) -> dict[str, Any]:
+def service_view(service: Service | ServiceColumns, waiting: int, estimated_wait_s: int) -> dict[str, Any]:
     return {
         "code": service.code,
         "name": service.name,
@@ -60,18 +90,25 @@ def ticket_view(
         "business_day": ticket.business_day.isoformat(),
     }
     if public_url is not None:
-        view["token"] = ticket.token
-        view["track_url"] = f"{public_url}/t/{ticket.token}"
-        view["qr_svg_url"] = f"/api/v1/tickets/{ticket.token}/qr.svg"
-        view["qr_png_url"] = f"/api/v1/tickets/{ticket.token}/qr.png"
+        view.update(holder_links(ticket, public_url))
     return view
+
+
+def holder_links(ticket: Ticket, public_url: str) -> dict[str, str]:
+    """What only the ticket's holder gets: its token, the phone page's URL and the QR code's."""
+    return {
+        "token": ticket.token,
+        "track_url": f"{public_url}/t/{ticket.token}",
+        "qr_svg_url": f"/api/v1/tickets/{ticket.token}/qr.svg",
+        "qr_png_url": f"/api/v1/tickets/{ticket.token}/qr.png",
+    }
 
 
 def counter_view(
     counter: Counter,
     *,
     service_codes: list[str],
-    staff: Staff | None,
+    staff: StaffNames | None,
     current: Ticket | None,
     current_service_code: str | None,
 ) -> dict[str, Any]:

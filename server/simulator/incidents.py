@@ -86,7 +86,9 @@ def waits(tickets: Iterable[TicketRecord], end: float) -> dict[int, float]:
     return {t.id: (t.called if t.called is not None else end) - t.issued for t in tickets}
 
 
-def normal_service_s(tickets: Iterable[TicketRecord], expected_s: dict[str, float], min_samples: int = 5) -> dict[str, float]:
+def normal_service_s(
+    tickets: Iterable[TicketRecord], expected_s: dict[str, float], min_samples: int = 5
+) -> dict[str, float]:
     """Each service's normal transaction time that day: the median of its finished transactions, or
     the expected time where fewer than ``min_samples`` finished."""
     took: dict[str, list[float]] = {}
@@ -222,7 +224,9 @@ def match(incidents: list[Incident], alerts: list[AlertRecord]) -> dict[str, Any
     }
 
 
-def _alerts_for(by_subject: dict[tuple[str, str], list[AlertRecord]], rule: str, incident: Incident) -> list[AlertRecord]:
+def _alerts_for(
+    by_subject: dict[tuple[str, str], list[AlertRecord]], rule: str, incident: Incident
+) -> list[AlertRecord]:
     if rule == "help_requested":
         # A help request is about the counter; the overrun is about the ticket it was serving.
         return by_subject.get((rule, f"counter:{incident.counter}"), []) if incident.counter is not None else []

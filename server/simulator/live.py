@@ -18,7 +18,7 @@ from typing import Any
 import requests
 
 from server.accounts import add_device, save_staff
-from server.actors import Actor
+from server.actors import ANONYMOUS, Actor
 from server.errors import NotFound
 from server.runtime import Runtime
 from server.simulator.run import Result, Simulation
@@ -52,7 +52,9 @@ class LiveSimulation(Simulation):
         self._make_people()
         self._known_alerts: set[tuple[int, str]] = set()
         self._real_start: float | None = None
-        self.kiosk = self.manager_actor = None  # actors of the in-process simulator; tokens here
+        # The in-process simulator's actors are only placeholders here: every action is a request
+        # made with the tokens of _make_people.
+        self.kiosk = self.manager_actor = ANONYMOUS
 
     # --- accounts ----------------------------------------------------------------------------------
 
@@ -68,7 +70,8 @@ class LiveSimulation(Simulation):
             password = secrets.token_urlsafe(12)
             username = f"sim-teller-{c.number}"
             save_staff(self.rt, username, "teller", password, display_name=f"模拟柜员 {c.number} Sim teller {c.number}")
-            answer = self.http.post(f"{self.base_url}/api/v1/auth/login", json={"username": username, "password": password})
+            answer = self.http.post(f"{self.base_url}/api/v1/auth/login",
+                                    json={"username": username, "password": password})
             answer.raise_for_status()
             self.tokens[username] = answer.json()["token"]
             self.tellers[c.number] = Teller(c.number, tuple(c.services), Actor(kind="staff", name=username),
@@ -77,7 +80,8 @@ class LiveSimulation(Simulation):
     # --- HTTP ----------------------------------------------------------------------------------------
 
     def _get(self, path: str, token: str) -> Any:
-        answer = self.http.get(f"{self.base_url}/api/v1{path}", headers={"Authorization": f"Bearer {token}"}, timeout=30)
+        answer = self.http.get(f"{self.base_url}/api/v1{path}", headers={"Authorization": f"Bearer {token}"},
+                               timeout=30)
         answer.raise_for_status()
         return answer.json()
 
@@ -136,11 +140,13 @@ class LiveSimulation(Simulation):
         return any(a["id"] == alert_id for a in self._get("/alerts?state=open", self.manager_token))
 
     def _result(self, run_s: float) -> Result:
-        return Result({"tickets": len(self.customers), "run_s": round(run_s, 1), "manager_actions": self.manager_actions,
-                       "refused_actions": self.errors})
+        return Result({"tickets": len(self.customers), "run_s": round(run_s, 1),
+                       "manager_actions": self.manager_actions, "refused_actions": self.errors})
 
 
-def drive(rt: Runtime, base_url: str, manager_password: str, *, seed: int, speed: float, start_after: float = 2.0) -> None:
+def drive(
+    rt: Runtime, base_url: str, manager_password: str, *, seed: int, speed: float, start_after: float = 2.0
+) -> None:
     """Run one simulated day against the server (in its own background task)."""
     time.sleep(start_after)  # the server is listening by then
     answer = requests.post(f"{base_url}/api/v1/auth/login", json={"username": "manager", "password": manager_password},

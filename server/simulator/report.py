@@ -39,7 +39,8 @@ def summary_text(s: dict[str, Any]) -> str:
         f"  estimated wait, mean error: {_minutes(s['eta_mae_s'])} (naive estimate: {_minutes(s['eta_naive_mae_s'])})",
     ]
     if s["manager"]:
-        lines.append("  manager acted on: " + (", ".join(f"{r} {n}" for r, n in s["manager_actions"].items()) or "nothing"))
+        acted = ", ".join(f"{r} {n}" for r, n in s["manager_actions"].items())
+        lines.append("  manager acted on: " + (acted or "nothing"))
     lines.append(f"  ran in {s['run_s']:.1f} s")
     return "\n".join(lines)
 
@@ -63,11 +64,11 @@ def plot(result: Result, folder: str | Path) -> list[Path]:
     queue_ax.step(xs, [n for _, n in result.waiting_line], where="post", color="#1f77b4")
     queue_ax.set_ylabel("customers waiting")
     queue_ax.set_title(f"A simulated day — seed {s['seed']}, {s['policy']}, manager {'on' if s['manager'] else 'off'}")
-    called = [t for t in result.tickets if t.called is not None]
-    short = [t for t in called if t.people_ahead <= 2]
-    wait_ax.scatter([hours(t.issued) for t in called], [(t.called - t.issued) / 60 for t in called],  # type: ignore[operator]
+    called = [(t, t.called) for t in result.tickets if t.called is not None]
+    short = [(t, at) for t, at in called if t.people_ahead <= 2]
+    wait_ax.scatter([hours(t.issued) for t, _ in called], [(at - t.issued) / 60 for t, at in called],
                     s=6, color="#aaaaaa", label="every ticket")
-    wait_ax.scatter([hours(t.issued) for t in short], [(t.called - t.issued) / 60 for t in short],  # type: ignore[operator]
+    wait_ax.scatter([hours(t.issued) for t, _ in short], [(at - t.issued) / 60 for t, at in short],
                     s=10, color="#d62728", label="≤ 2 ahead at arrival")
     wait_ax.axhline(10, color="#d62728", linewidth=0.8, linestyle="--")
     wait_ax.set_ylabel("wait (min) by arrival")

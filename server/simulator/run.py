@@ -19,7 +19,8 @@ import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, time as clock_time, timedelta, timezone
+from datetime import datetime, timedelta, timezone
+from datetime import time as clock_time
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -135,7 +136,8 @@ class Simulation:
     def _make_people(self) -> None:
         """Staff rows for the tellers and the manager (they never log in: no password works), a kiosk."""
         counters = sorted(self.config.counters, key=lambda c: c.number)
-        reserve = {c.number for c in counters[len(counters) - self.world.reserve_counters:]} if self.world.reserve_counters else set()
+        spare = self.world.reserve_counters
+        reserve = {c.number for c in counters[len(counters) - spare:]} if spare else set()
         with self.rt.uow() as uow:
             session = uow.session
             rows = [{"username": f"sim-teller-{c.number}", "display_name": f"Teller {c.number}", "password_hash": "!",
@@ -235,9 +237,10 @@ class Simulation:
     def _customer(self, ticket_id: int | None) -> Customer:
         """Who holds the ticket: drawn on arrival; or, for a ticket someone else issued (a real kiosk
         beside a live simulation), drawn now."""
+        assert ticket_id is not None, "a teller with a customer knows the ticket"
         if ticket_id not in self.customers:
-            self.customers[ticket_id] = self.draws.customer(self.by_kind, self.services)  # type: ignore[index]
-        return self.customers[ticket_id]  # type: ignore[index]
+            self.customers[ticket_id] = self.draws.customer(self.by_kind, self.services)
+        return self.customers[ticket_id]
 
     # --- tellers -------------------------------------------------------------------------------
 
@@ -383,7 +386,8 @@ class Simulation:
         if not self._alert_open(alert["id"]):
             return  # it cleared before the manager got there
         # Seen on the dashboard: acknowledged first (it stops the reminders), then acted on.
-        self._do("acknowledge", lambda rt, *a: rt.alerts.acknowledge(*a), self.manager_actor, self.branch_id, alert["id"])
+        self._do("acknowledge", lambda rt, *a: rt.alerts.acknowledge(*a), self.manager_actor, self.branch_id,
+                 alert["id"])
         rule, subject = alert["rule"], alert["subject"]["id"]
         done = False
         if rule == "idle_counter":
@@ -529,7 +533,8 @@ class Simulation:
 
 
 def _waiting_line(tickets: list[TicketRecord], end: float) -> list[tuple[float, int]]:
-    steps = sorted([(t.issued, 1) for t in tickets] + [(t.called if t.called is not None else end, -1) for t in tickets])
+    steps = sorted([(t.issued, 1) for t in tickets]
+                   + [(t.called if t.called is not None else end, -1) for t in tickets])
     out, n = [], 0
     for at, d in steps:
         n += d

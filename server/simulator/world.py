@@ -44,7 +44,8 @@ class World:
     lunch_minutes: tuple[float, float] = (30.0, 40.0)  # each teller's lunch break, some time in the lunch window
     lunch_window: tuple[float, float] = (2.0, 5.0)  # hours after opening: 11:00-14:00
     # Long authorizations: the transaction waits for a supervisor; the teller presses request-help.
-    long_auth_share: dict[str, float] = field(default_factory=lambda: {"quick": 0.015, "standard": 0.06, "complex": 0.1})
+    long_auth_share: dict[str, float] = field(
+        default_factory=lambda: {"quick": 0.015, "standard": 0.06, "complex": 0.1})
     long_auth_extra_min: tuple[float, float] = (6.0, 18.0)  # added to the service unless the manager helps
     reserve_counters: int = 0  # the highest-numbered counters start closed; the manager may open them
     # The lobby manager: reacts to an alert with this probability, after a log-normal delay.

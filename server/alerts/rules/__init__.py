@@ -69,7 +69,7 @@ def registry() -> dict[str, RuleFunction]:
 def evaluate_rules(snapshot: BranchSnapshot, settings: AlertConfig) -> list[Condition]:
     """Every condition of every rule, in a stable order."""
     out: list[Condition] = []
-    for name, function in sorted(registry().items()):
+    for _name, function in sorted(registry().items()):
         out.extend(function(snapshot, settings))
     return out
 

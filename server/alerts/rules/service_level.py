@@ -41,7 +41,8 @@ def service_level(snapshot: BranchSnapshot, settings: AlertConfig) -> list[Condi
                 label=service.code,
                 severity=severity,
                 message=both(
-                    f"{name.get('zh', service.code)}（{service.code}）新取号预计等候{d['zh']}，目标{aim['zh']}；{hint['zh']}",
+                    f"{name.get('zh', service.code)}（{service.code}）新取号预计等候{d['zh']}，"
+                    f"目标{aim['zh']}；{hint['zh']}",
                     f"{name.get('en', service.code)} ({service.code}): a new ticket would wait about {d['en']}, "
                     f"target {aim['en']}; {hint['en']}",
                 ),
