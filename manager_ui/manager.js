@@ -11,7 +11,8 @@ import { connectLive } from "/static/js/live.js";
 import { clockDuration } from "/static/js/format.js";
 import { createWords } from "/static/js/vocabulary.js";
 import { MESSAGES } from "./messages.js";
-import { logOut, resumeSession, wireLanguageToggle, wireLoginForm } from "./session.js";
+import { logOut, signIn, wireLanguageToggle } from "./session.js";
+import { el } from "/static/js/dom.js";
 import { isMuted, playAlarm, setMuted, unlockAudio } from "./sound.js";
 import { colourOf, waitingChart } from "./charts.js";
 
@@ -43,12 +44,6 @@ let chart = null;
 
 // --- small helpers ------------------------------------------------------------------------------
 
-function el(tag, className, text) {
-  const element = document.createElement(tag);
-  if (className) element.className = className;
-  if (text !== undefined && text !== null) element.textContent = text;
-  return element;
-}
 
 function percent(share) {
   return share == null ? i18n.t("none") : `${(share * 100).toFixed(share >= 0.9995 || share === 0 ? 0 : 1)}%`;
@@ -108,29 +103,17 @@ async function main() {
   document.title = `${i18n.t("page_title")} · Callwise`;
   showBranchName();
 
-  wireLoginForm({
-    form: $("login-form"), username: $("username"), password: $("password"), submit: $("login-submit"),
-    errorBox: $("login-error"), i18n, onLoggedIn: start,
+  await signIn({
+    section: $("view-login"), i18n, onLoggedIn: start, onError: showError,
+    onLoginShown() {
+      $("view-loading").hidden = true;
+      $("view-dashboard").hidden = true;
+    },
   });
-  let session = null;
-  try {
-    session = await resumeSession();
-  } catch (error) {
-    showError(i18n.t("err_network"));
-  }
-  if (session) start(session);
-  else showLogin();
 }
 
 function showBranchName() {
   $("branch-name").textContent = state.branch ? i18n.pick(state.branch.name) : "";
-}
-
-function showLogin() {
-  $("view-loading").hidden = true;
-  $("view-dashboard").hidden = true;
-  $("view-login").hidden = false;
-  $("username").focus();
 }
 
 function start({ token, me }) {

@@ -7,7 +7,8 @@ import { createI18n } from "/static/js/i18n.js";
 import { clockDuration, timeOfDay } from "/static/js/format.js";
 import { createWords } from "/static/js/vocabulary.js";
 import { MESSAGES } from "./messages.js";
-import { logOut, resumeSession, wireLanguageToggle, wireLoginForm } from "./session.js";
+import { logOut, signIn, wireLanguageToggle } from "./session.js";
+import { el } from "/static/js/dom.js";
 import { barChart, colourOf, waitingChart } from "./charts.js";
 
 const $ = (id) => document.getElementById(id);
@@ -17,12 +18,6 @@ let i18n = createI18n(MESSAGES, ["zh", "en"], "callwise.manager.lang");
 const words = createWords(() => state.branch?.vocabulary, (text) => i18n.pick(text));
 let charts = null;
 
-function el(tag, className, text) {
-  const element = document.createElement(tag);
-  if (className) element.className = className;
-  if (text !== undefined && text !== null) element.textContent = text;
-  return element;
-}
 
 const none = () => i18n.t("none");
 const percent = (share) => (share == null ? none() : `${(share * 100).toFixed(share === 1 || share === 0 ? 0 : 1)}%`);
@@ -58,22 +53,10 @@ async function main() {
     updateCsvLink();
   });
   render();
-  wireLoginForm({
-    form: $("login-form"), username: $("username"), password: $("password"), submit: $("login-submit"),
-    errorBox: $("login-error"), i18n, onLoggedIn: start,
+  await signIn({
+    section: $("view-login"), i18n, onLoggedIn: start, onError: showError,
+    onLoginShown() { $("view-loading").hidden = true; },
   });
-  let session = null;
-  try {
-    session = await resumeSession();
-  } catch (error) {
-    showError(i18n.t("err_network"));
-  }
-  if (session) start(session);
-  else {
-    $("view-loading").hidden = true;
-    $("view-login").hidden = false;
-    $("username").focus();
-  }
 }
 
 function start({ token, me }) {

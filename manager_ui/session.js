@@ -21,8 +21,60 @@ export async function resumeSession() {
   return null;
 }
 
+/** The log-in form, built into the page's empty login section (both manager pages share it). */
+function buildLoginForm(section) {
+  const make = (tag, attributes = {}) => {
+    const element = document.createElement(tag);
+    for (const [name, value] of Object.entries(attributes)) element.setAttribute(name, value);
+    return element;
+  };
+  const form = make("form", { class: "card login-card", id: "login-form", novalidate: "" });
+  form.append(
+    make("h1", { id: "login-title", "data-i18n": "login_title" }),
+    make("p", { class: "muted", "data-i18n": "login_hint" }),
+    make("label", { for: "username", "data-i18n": "username" }),
+    make("input", { id: "username", name: "username", autocomplete: "username", autocapitalize: "none",
+                    spellcheck: "false", required: "" }),
+    make("label", { for: "password", "data-i18n": "password" }),
+    make("input", { id: "password", name: "password", type: "password", autocomplete: "current-password",
+                    required: "" }),
+    make("p", { class: "banner error", id: "login-error", role: "alert", hidden: "" }),
+    make("button", { type: "submit", id: "login-submit", "data-i18n": "log_in" }),
+  );
+  section.replaceChildren(form);
+  return form;
+}
+
+/**
+ * Sign in on a manager page: build the log-in form into ``section``, resume a saved session if
+ * there is one, else show the form. onLoggedIn({token, me}) runs once a manager or admin is in;
+ * onError(text) shows a problem in the page's error banner; onLoginShown() hides the page's views.
+ */
+export async function signIn({ section, i18n, onLoggedIn, onLoginShown = () => {}, onError }) {
+  const form = buildLoginForm(section);
+  i18n.apply(section);
+  const field = (id) => form.querySelector(`#${id}`);
+  wireLoginForm({
+    form, username: field("username"), password: field("password"), submit: field("login-submit"),
+    errorBox: field("login-error"), i18n, onLoggedIn,
+  });
+  let session = null;
+  try {
+    session = await resumeSession();
+  } catch (error) {
+    onError(i18n.t("err_network"));
+  }
+  if (session) {
+    onLoggedIn(session);
+    return;
+  }
+  onLoginShown();
+  section.hidden = false;
+  field("username").focus();
+}
+
 /** Wire a log-in form. onLoggedIn({token, me}) runs once a manager or admin is in. */
-export function wireLoginForm({ form, username, password, submit, errorBox, i18n, onLoggedIn }) {
+function wireLoginForm({ form, username, password, submit, errorBox, i18n, onLoggedIn }) {
   const showError = (key, params = {}) => {
     errorBox.textContent = i18n.t(key, params);
     errorBox.hidden = false;
