@@ -44,7 +44,6 @@ let chart = null;
 
 // --- small helpers ------------------------------------------------------------------------------
 
-
 function percent(share) {
   return share == null ? i18n.t("none") : `${(share * 100).toFixed(share >= 0.9995 || share === 0 ? 0 : 1)}%`;
 }
