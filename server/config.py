@@ -107,7 +107,8 @@ class AlertConfig(_Strict):
     paused_ratio_after_s: Annotated[int, Field(ge=0)] = 300
     # Per pause reason (server/vocabulary.py); a reason without a limit here gets other's.
     long_pause_s: dict[str, Annotated[int, Field(gt=0)]] = Field(
-        default_factory=lambda: {"break": 900, "meeting": 1800, "cash_replenish": 600, "other": 600}
+        default_factory=lambda: {"break": 900, "meeting": 1800, "cash_replenish": 600, "lunch": 3600,
+                                 "other": 600}
     )
     service_overrun_factor: Annotated[float, Field(gt=1)] = 2.0
     service_overrun_min_samples: Annotated[int, Field(ge=1)] = 5
@@ -120,6 +121,8 @@ class AlertConfig(_Strict):
     critical_after_factor: Annotated[float, Field(gt=1)] = 2.0
     tick_s: Annotated[float, Field(gt=0)] = 2.0
     renotify_critical_s: Annotated[int, Field(gt=0)] = 300
+    # An instruction to a counter not answered within this long is flagged on the dashboard.
+    instruction_answer_s: Annotated[int, Field(gt=0)] = 60
 
     @field_validator("long_pause_s")
     @classmethod

@@ -153,6 +153,12 @@ class Counter(Base):
     staff_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"), unique=True)
     pause_reason: Mapped[str | None] = mapped_column(String(32))
     help_requested_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The open help request: why (a help reason of server/vocabulary.py), what the teller added, and
+    # who answered "on my way" when (None while nobody has).
+    help_reason: Mapped[str | None] = mapped_column(String(32))
+    help_text: Mapped[str | None] = mapped_column(String(500))
+    help_responder_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))
+    help_responded_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     opened_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
@@ -297,3 +303,47 @@ class Alert(Base):
     acknowledged_by: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))
     resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     last_notified_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class Instruction(Base):
+    """What the lobby manager asked a counter to do, and how its teller answered: kept, with its
+    times, for the dashboard (an unanswered one is flagged) and the reports."""
+
+    __tablename__ = "instructions"
+    __table_args__ = (
+        Index("ix_instructions_branch_issued", "branch_id", "issued_at"),
+        Index("ix_instructions_counter_open", "counter_id", "answered_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    branch_id: Mapped[int] = mapped_column(ForeignKey("branches.id"))
+    counter_id: Mapped[int] = mapped_column(ForeignKey("counters.id"))
+    teller_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))  # who sat there when it was sent
+    kind: Mapped[str] = mapped_column(String(32))  # an instruction kind of server/vocabulary.py
+    ticket_id: Mapped[int | None] = mapped_column(ForeignKey("tickets.id"))
+    alert_id: Mapped[int | None] = mapped_column(ForeignKey("alerts.id"))  # the alert it acts on, if any
+    text: Mapped[str | None] = mapped_column(String(500))
+    issued_by: Mapped[int] = mapped_column(ForeignKey("staff.id"))
+    issued_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    answer: Mapped[str | None] = mapped_column(String(16))  # done | cannot
+    answer_text: Mapped[str | None] = mapped_column(String(500))
+    answered_by: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))
+    answered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class Complaint(Base):
+    """A complaint staff recorded, by kind (the six of the product brief, and other)."""
+
+    __tablename__ = "complaints"
+    __table_args__ = (Index("ix_complaints_branch_at", "branch_id", "recorded_at"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    branch_id: Mapped[int] = mapped_column(ForeignKey("branches.id"))
+    kind: Mapped[str] = mapped_column(String(32))  # a complaint kind of server/vocabulary.py
+    ticket_id: Mapped[int | None] = mapped_column(ForeignKey("tickets.id"))
+    counter_id: Mapped[int | None] = mapped_column(ForeignKey("counters.id"))
+    # For "the lobby and the counter said different things": the document or rule in question.
+    subject: Mapped[str | None] = mapped_column(String(200))
+    text: Mapped[str] = mapped_column(String(1000))
+    recorded_by: Mapped[int] = mapped_column(ForeignKey("staff.id"))
+    recorded_at: Mapped[datetime] = mapped_column(UTCDateTime)

@@ -19,6 +19,7 @@ from server.actors import Actor
 from server.alerts.engine import open_alerts_for
 from server.branches import branch_for
 from server.errors import CallwiseError, NotFound
+from server.lobby.instructions import current_instructions
 from server.models import Branch, Ticket
 from server.queueing import reads
 from server.queueing.numbering import day_start_utc
@@ -176,8 +177,10 @@ def snapshot(rt: Runtime, actor: Actor, branch_id: int) -> dict[str, Any]:
         out["recent_calls"] = shared["recent_calls"]
         if actor.is_staff:
             out["queue"] = reads.waiting_tickets(db, rt.config_for(branch_id), branch_id, now)
-            # Managers see every open alert; a teller only those of the counter they hold.
-            out["alerts"] = open_alerts_for(db, rt, branch_id, None if actor.is_manager else actor.id)
+            # Managers see every open alert and instruction; a teller only those of the counter they hold.
+            mine = None if actor.is_manager else actor.id
+            out["alerts"] = open_alerts_for(db, rt, branch_id, mine)
+            out["instructions"] = current_instructions(db, rt, branch_id, now, staff_id=mine)
     return out
 
 

@@ -11,12 +11,13 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from server.alerts.rules import registry
-from server.models import Alert, Branch, Counter, CounterService, Event, Service, Staff, Ticket
+from server.models import Alert, Branch, Counter, CounterService, Event, Instruction, Service, Staff, Ticket
 from server.reports import (
     AlertRow,
     CounterRow,
     CounterStart,
     EventRow,
+    InstructionRow,
     ReportDay,
     ServiceRow,
     StaffRow,
@@ -125,10 +126,19 @@ def _load_rows(session: Session, branch_id: int, day: ReportDay) -> dict[str, An
         ).all()
     ]
 
+    instructions = [
+        InstructionRow(*row) for row in db.execute(
+            select(Instruction.kind, Instruction.teller_id, Instruction.issued_at, Instruction.answer,
+                   Instruction.answered_at)
+            .where(Instruction.branch_id == branch_id, Instruction.issued_at >= start, Instruction.issued_at < end)
+            .order_by(Instruction.issued_at, Instruction.id)
+        ).all()
+    ]
     staff_ids = (
         {t.staff_id for t in tickets if t.staff_id is not None}
         | {e.staff_id for e in events if e.entity == "counter" and e.staff_id is not None}
         | {s.staff_id for s in counters_at_start.values() if s.staff_id is not None}
+        | {i.teller_id for i in instructions if i.teller_id is not None}
     )
     staff = [
         StaffRow(s.id, s.username, s.display_name)
@@ -142,6 +152,7 @@ def _load_rows(session: Session, branch_id: int, day: ReportDay) -> dict[str, An
         "events": events,
         "alerts": alerts,
         "counters_at_start": counters_at_start,
+        "instructions": instructions,
     }
 
 

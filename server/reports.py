@@ -119,6 +119,16 @@ class AlertRow(NamedTuple):
     lead_time_s: int | None = None
 
 
+class InstructionRow(NamedTuple):
+    """An instruction the lobby manager sent a counter that day, and its answer."""
+
+    kind: str
+    teller_id: int | None  # who sat at the counter when it was sent
+    issued_at: datetime
+    answer: str | None = None  # done | cannot
+    answered_at: datetime | None = None
+
+
 class CounterStart(NamedTuple):
     """A counter as the day found it (what the last event before midnight left)."""
 
@@ -430,6 +440,7 @@ def daily_report(
     events: Sequence[EventRow],
     alerts: Sequence[AlertRow],
     counters_at_start: dict[int, CounterStart] | None = None,
+    instructions: Sequence[InstructionRow] = (),
     rules: Sequence[str] = (),
     default_target_s: int = 1200,
     step_s: int = SERIES_STEP_S,
@@ -438,7 +449,8 @@ def daily_report(
 
     ``events`` are the day's log in order (ticket and counter events; others are ignored),
     ``alerts`` those raised during the day, ``rules`` every alert rule name (so a quiet rule shows
-    as zero), ``counters_at_start`` the counters as midnight found them (default: closed).
+    as zero), ``counters_at_start`` the counters as midnight found them (default: closed),
+    ``instructions`` those the lobby manager sent during the day.
     """
     until = day.until
     tickets = [t for t in tickets if t.issued_at <= until]
@@ -482,10 +494,11 @@ def daily_report(
             "alerts": len(alerts),
             "idle_with_waiting_s": seconds(sum(replay.idle_waiting_s.values())),
             "paused_s": seconds(sum(replay.paused_s.values())),
+            "instructions": _instruction_figures(instructions, until),
         },
         "services": service_rows,
         "tickets_per_hour": _tickets_per_hour(day, tickets, codes),
-        "tellers": _teller_rows(staff, tickets, replay),
+        "tellers": _teller_rows(staff, tickets, replay, instructions, until),
         "counters": _counter_rows(counters, tickets, replay),
         "pauses": _pause_rows(replay.pauses),
         "alerts": _alert_rows(alerts, rules, until),
@@ -568,12 +581,27 @@ def _tickets_per_hour(day: ReportDay, tickets: Sequence[TicketRow], codes: Seque
     }
 
 
-def _teller_rows(staff: Sequence[StaffRow], tickets: Sequence[TicketRow], replay: Replay) -> list[dict[str, Any]]:
+def _instruction_figures(instructions: Sequence[InstructionRow], until: datetime) -> dict[str, Any]:
+    """How many instructions, how they were answered, and how fast (sent to answered)."""
+    answered = [i for i in instructions if i.answered_at is not None and i.answered_at <= until]
+    return {
+        "sent": len(instructions),
+        "done": sum(1 for i in answered if i.answer == "done"),
+        "cannot": sum(1 for i in answered if i.answer == "cannot"),
+        "unanswered": len(instructions) - len(answered),
+        "median_answer_s": seconds(percentile([_span(i.issued_at, i.answered_at) for i in answered
+                                               if i.answered_at is not None], 0.5)),
+    }
+
+
+def _teller_rows(staff: Sequence[StaffRow], tickets: Sequence[TicketRow], replay: Replay,
+                 instructions: Sequence[InstructionRow] = (), until: datetime | None = None) -> list[dict[str, Any]]:
     names = {person.id: person for person in staff}
     ids = (
         {t.staff_id for t in tickets if t.staff_id is not None}
         | set(replay.staff_signed_in_s)
         | set(replay.staff_counters)
+        | {i.teller_id for i in instructions if i.teller_id is not None}
     )
     rows: list[dict[str, Any]] = []
     for staff_id in ids:
@@ -595,6 +623,8 @@ def _teller_rows(staff: Sequence[StaffRow], tickets: Sequence[TicketRow], replay
             "paused_s": seconds(replay.staff_paused_s[staff_id]),
             "signed_in_s": seconds(replay.staff_signed_in_s[staff_id]),
             "ratings": _ratings([t.rating for t in served if t.rating is not None]),
+            "instructions": _instruction_figures([i for i in instructions if i.teller_id == staff_id],
+                                                 until or datetime.max.replace(tzinfo=timezone.utc)),
         })
     rows.sort(key=lambda row: (-row["served"], row["username"]))
     return rows

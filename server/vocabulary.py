@@ -136,6 +136,57 @@ PAUSE_REASONS = WordList("pause_reasons", (
     Term("break", {"zh": "休息", "en": "Break"}),
     Term("meeting", {"zh": "开会", "en": "Meeting"}),
     Term("cash_replenish", {"zh": "清机加钞", "en": "Cash replenishment"}),
+    Term("lunch", {"zh": "午餐", "en": "Lunch"}),
+    Term("other", {"zh": "其他", "en": "Other"}),
+))
+
+# Why a teller pages the lobby manager (request-help).
+HELP_REASONS = WordList("help_reasons", (
+    Term("authorization", {"zh": "业务授权", "en": "Authorization"}),
+    Term("documents", {"zh": "材料问题", "en": "Documents question"}),
+    Term("difficult_customer", {"zh": "客户情绪", "en": "Difficult customer"}),
+    Term("other", {"zh": "其他", "en": "Other"}),
+))
+
+# Where a help request stands: nobody has answered yet, or the manager is on the way.
+HELP_STATES = WordList("help_states", (
+    Term("waiting", {"zh": "等待经理", "en": "Waiting for the manager"}),
+    Term("on_my_way", {"zh": "经理正在赶来", "en": "Manager on the way"}),
+))
+
+# What the lobby manager asks a counter to do (POST /counters/<n>/instruct).
+INSTRUCTION_KINDS = WordList("instruction_kinds", (
+    Term("call_next", {"zh": "请叫下一位", "en": "Please call the next customer"}),
+    Term("end_pause", {"zh": "请结束暂停", "en": "Please end your pause"}),
+    Term("serve_ticket", {"zh": "请接待指定客户", "en": "Please serve this customer"}),
+    Term("come_to_desk", {"zh": "请到大堂经理处", "en": "Please come to the lobby desk"}),
+    Term("note", {"zh": "留言", "en": "Note"}),
+))
+
+# How a teller answers an instruction.
+INSTRUCTION_ANSWERS = WordList("instruction_answers", (
+    Term("done", {"zh": "已照办", "en": "Done"}),
+    Term("cannot", {"zh": "无法照办", "en": "Cannot"}),
+))
+
+# What an alert suggests the manager do (an alert's ``action.kind``).
+ACTION_KINDS = WordList("action_kinds", (
+    Term("ask_to_call", {"zh": "请窗口叫号", "en": "Ask to call"}),
+    Term("end_pause", {"zh": "请结束暂停", "en": "Ask to end the pause"}),
+    Term("open_counter", {"zh": "开启窗口", "en": "Open a counter"}),
+    Term("serve_ticket", {"zh": "安排接待", "en": "Have the customer served"}),
+    Term("assist", {"zh": "前往协助", "en": "Go and assist"}),
+    Term("watch", {"zh": "留意", "en": "Keep an eye on it"}),
+))
+
+# The kinds of complaint staff record (POST /api/v1/complaints): the six of the product brief.
+COMPLAINT_KINDS = WordList("complaint_kinds", (
+    Term("teller_error", {"zh": "柜员差错", "en": "Teller error"}),
+    Term("inconsistent_instructions", {"zh": "大堂与柜台说法不一", "en": "Lobby and counter said different things"}),
+    Term("short_queue_wait", {"zh": "人少久等", "en": "Long wait in a short queue"}),
+    Term("idle_during_service", {"zh": "办理中久等", "en": "Idle during the transaction"}),
+    Term("idle_counter", {"zh": "有人不叫号", "en": "Staffed counter not calling"}),
+    Term("counters_paused", {"zh": "窗口暂停过多", "en": "Too many counters paused"}),
     Term("other", {"zh": "其他", "en": "Other"}),
 ))
 
@@ -181,7 +232,8 @@ ALERT_SUBJECT_KINDS = WordList("alert_subject_kinds", (
 
 ALL: tuple[WordList, ...] = (
     TICKET_STATUSES, COUNTER_STATES, PAUSE_REASONS, OUTCOMES, SERVICE_KINDS, CANCEL_REASONS,
-    ALERT_SEVERITIES, ALERT_RULES, ALERT_SUBJECT_KINDS,
+    ALERT_SEVERITIES, ALERT_RULES, ALERT_SUBJECT_KINDS, HELP_REASONS, HELP_STATES, INSTRUCTION_KINDS,
+    INSTRUCTION_ANSWERS, ACTION_KINDS, COMPLAINT_KINDS,
 )
 
 

@@ -69,8 +69,11 @@ def test_a_help_request_reaches_the_manager_at_once(server):
         alert = manager.wait_for("alert_raised", lambda a: a["rule"] == "help_requested", timeout=2.0)
         assert time.monotonic() - sent < 2.0
         assert alert["counter"] == 2
-        acked = server.post(f"/alerts/{alert['id']}/ack", who="mia")
-        assert acked.status_code == 200
+        coming = server.post(f"/alerts/{alert['id']}/respond", who="mia", json={"state": "on_my_way"})
+        assert coming.status_code == 200
+        manager.wait_for("alert_changed", lambda a: a["id"] == alert["id"] and a["data"].get("help_state") == "on_my_way")
+        done = server.post(f"/alerts/{alert['id']}/respond", who="mia", json={"state": "done"})
+        assert done.status_code == 200
         manager.wait_for("alert_resolved", lambda a: a["id"] == alert["id"])
         server.post("/counters/2/complete", who="ana")
         server.post("/counters/2/close", who="ana")

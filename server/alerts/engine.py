@@ -16,7 +16,8 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import replace
 from datetime import datetime
 from functools import cache
@@ -40,7 +41,7 @@ from server.alerts.rules import SEVERITY_RANK, Condition, evaluate_rules
 from server.alerts.snapshot import BranchSnapshot
 from server.errors import Conflict, NotFound
 from server.models import Alert, Counter, Staff
-from server.queueing.counters import answer_help
+from server.queueing.counters import answer_help, help_on_the_way
 from server.queueing.numbering import day_start_utc
 from server.queueing.views import iso
 from server.rooms import Audience
@@ -330,32 +331,54 @@ class AlertEngine:
         return view
 
     def acknowledge(self, actor: Actor, branch_id: int, alert_id: int) -> dict[str, Any]:
-        """A manager has seen the alert: it stops being re-announced. For ``help_requested`` the
-        acknowledgement is the answer: the queueing layer clears the request
-        (:func:`~server.queueing.counters.answer_help`) and the alert is resolved."""
-        rt = self.rt
-        now = rt.clock.now()
-        with rt.uow() as uow:
-            session = uow.session
-            alert = session.scalar(
+        """A manager has seen the alert: it stops being re-announced. It answers nothing: a help
+        request stays open until the manager is on the way and then done (:meth:`respond`)."""
+        with self._open_alert(branch_id, alert_id) as (uow, alert, now):
+            self._seen(alert, actor, now)
+            return self._answered(uow, alert, "alert_changed")
+
+    def respond(self, actor: Actor, branch_id: int, alert_id: int, state: str) -> dict[str, Any]:
+        """The manager's answer to a help request: ``on_my_way`` (the teller and the customer's phone
+        hear someone is coming) or ``done`` (the request is over: the alert resolves). 409 for any
+        other alert, or "on my way" twice."""
+        with self._open_alert(branch_id, alert_id) as (uow, alert, now):
+            if alert.rule != "help_requested" or alert.counter_id is None:
+                raise Conflict("only a help request is answered this way", code="not_a_help_request")
+            self._seen(alert, actor, now)
+            if state == "on_my_way":
+                if not help_on_the_way(uow, actor, alert.counter_id, now, alert.id):
+                    raise Conflict("someone is already on the way", code="already_on_the_way")
+                alert.data = {**(alert.data or {}), "help_state": "on_my_way", "responder": actor.name}
+                return self._answered(uow, alert, "alert_changed")
+            answer_help(uow, actor, alert.counter_id, now, alert.id)
+            alert.resolved_at = now
+            return self._answered(uow, alert, "alert_resolved")
+
+    @contextmanager
+    def _open_alert(self, branch_id: int, alert_id: int) -> Iterator[tuple[UnitOfWork, Alert, datetime]]:
+        """A transaction with the branch's unresolved alert ``alert_id`` locked (404, 409 otherwise)."""
+        now = self.rt.clock.now()
+        with self.rt.uow() as uow:
+            alert = uow.session.scalar(
                 select(Alert).where(Alert.id == alert_id, Alert.branch_id == branch_id).with_for_update()
             )
             if alert is None:
                 raise NotFound(f"there is no alert {alert_id} here", code="unknown_alert")
             if alert.resolved_at is not None:
                 raise Conflict("the alert is already resolved", code="already_resolved")
-            if alert.acknowledged_at is None:
-                alert.acknowledged_at = now
-                alert.acknowledged_by = actor.staff_id
-            event = "alert_changed"
-            if alert.rule == "help_requested" and alert.counter_id is not None:
-                answer_help(uow, actor, alert.counter_id, now, alert.id)
-                alert.resolved_at = now
-                event = "alert_resolved"
-            session.flush()
-            view = self._emit(uow, session, alert, event)
-            uow.commit()
-            return view
+            yield uow, alert, now
+
+    @staticmethod
+    def _seen(alert: Alert, actor: Actor, now: datetime) -> None:
+        if alert.acknowledged_at is None:
+            alert.acknowledged_at = now
+            alert.acknowledged_by = actor.staff_id
+
+    def _answered(self, uow: UnitOfWork, alert: Alert, event: str) -> dict[str, Any]:
+        uow.session.flush()
+        view = self._emit(uow, uow.session, alert, event)
+        uow.commit()
+        return view
 
 
 def _new_alert(branch_id: int, condition: Condition, now: datetime) -> Alert:

@@ -42,7 +42,7 @@ def _statements() -> SimpleNamespace:
         .where(Ticket.branch_id == branch, Ticket.status.in_(ACTIVE_TICKET)),
         counters=select(Counter.id, Counter.number, Counter.state, epoch_seconds(Counter.state_since),
                         Counter.staff_id, Counter.pause_reason, epoch_seconds(Counter.help_requested_at),
-                        Staff.display_name)
+                        Staff.display_name, Counter.help_reason, epoch_seconds(Counter.help_responded_at))
         .outerjoin(Staff, Staff.id == Counter.staff_id)
         .where(Counter.branch_id == branch, Counter.active.is_(True))
         .order_by(Counter.number),
@@ -147,9 +147,12 @@ def load_snapshot(session: Session, config: Config, branch_id: int, now: datetim
             staff_name=staff_name,
             pause_reason=pause_reason,
             help_requested_at=help_requested_at,
+            help_reason=help_reason,
+            help_responded_at=help_responded_at,
             ticket=active.get(counter_id),
         )
-        for counter_id, number, state, state_since, staff_id, pause_reason, help_requested_at, staff_name
+        for (counter_id, number, state, state_since, staff_id, pause_reason, help_requested_at, staff_name,
+             help_reason, help_responded_at)
         in db.execute(q.counters, params).all()
     )
 

@@ -44,6 +44,8 @@ class CounterInfo:
     staff_name: str | None = None
     pause_reason: str | None = None
     help_requested_at: float | None = None
+    help_reason: str | None = None
+    help_responded_at: float | None = None  # the manager answered "on my way"
     ticket: ActiveTicket | None = None
 
 

@@ -10,8 +10,9 @@ from server.api import (  # noqa: E402,F401  (routes register on bp)
     clock,
     counters,
     health,
+    lobby,
     openapi,
-    reports,  # noqa: E402,F401  (the daily report)
+    reports,
     services,
     tickets,
 )

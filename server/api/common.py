@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import hmac
 import json
+import re
+from datetime import date
 from typing import Any, TypeVar
 
 from flask import current_app, g, request, session
@@ -116,3 +118,21 @@ def parse_body(model: type[Body]) -> Body:
         error = exc.errors()[0]
         field = ".".join(str(part) for part in error["loc"]) or "body"
         raise Invalid(f"{field}: {error['msg']}", code="invalid_field") from None
+
+
+DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+
+
+def parse_day(value: str | None, today: date) -> date:
+    """``YYYY-MM-DD`` (or today when absent); :class:`Invalid` otherwise."""
+    if value is None or value == "":
+        return today
+    if not DATE.match(value):
+        raise Invalid("date is YYYY-MM-DD, e.g. 2026-11-30", code="bad_date")
+    try:
+        day = date.fromisoformat(value)
+    except ValueError:
+        raise Invalid(f"{value} is not a date of the calendar", code="bad_date") from None
+    if not 1970 <= day.year <= 9998:
+        raise Invalid("date is out of range", code="bad_date")
+    return day

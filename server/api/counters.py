@@ -4,16 +4,18 @@ from __future__ import annotations
 
 from flask import jsonify
 from flask.typing import ResponseReturnValue
+from pydantic import Field
 
 from server.actors import Actor
 from server.api import bp
 from server.api.common import StrictBody, branch_id_for, current_actor, parse_body, require_staff, runtime
 from server.errors import Forbidden, Unauthorized
 from server.queueing import counters, reads
-from server.vocabulary import OUTCOMES, PAUSE_REASONS
+from server.vocabulary import HELP_REASONS, OUTCOMES, PAUSE_REASONS
 
 OutcomeCode = OUTCOMES.literal()
 PauseReasonCode = PAUSE_REASONS.literal()
+HelpReasonCode = HELP_REASONS.literal()
 
 
 class CompleteBody(StrictBody):
@@ -22,6 +24,11 @@ class CompleteBody(StrictBody):
 
 class TransferBody(StrictBody):
     service: str
+
+
+class HelpBody(StrictBody):
+    reason: HelpReasonCode = "authorization"  # type: ignore[valid-type]
+    text: str | None = Field(default=None, max_length=500)
 
 
 class PauseBody(StrictBody):
@@ -115,9 +122,10 @@ def resume(number: int) -> ResponseReturnValue:
 
 @bp.post("/counters/<int:number>/request-help")
 def request_help(number: int) -> ResponseReturnValue:
-    """Page the manager for authorization or help with the current customer."""
-    actor, branch_id = _staff_and_branch()
-    return jsonify(counters.request_help(runtime(), actor, branch_id, number))
+    """Page the manager about the current customer, with a reason (default authorization) and a word."""
+    actor = require_staff()
+    body = parse_body(HelpBody)
+    return jsonify(counters.request_help(runtime(), actor, branch_id_for(actor), number, body.reason, body.text))
 
 
 @bp.post("/counters/<int:number>/close")

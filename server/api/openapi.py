@@ -7,6 +7,7 @@ they cannot drift; a test checks that every route under /api/v1 is documented he
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from flask import jsonify
@@ -16,7 +17,8 @@ from server import vocabulary
 from server.api import bp
 from server.api.auth import LoginBody
 from server.api.clock import AdvanceBody
-from server.api.counters import CompleteBody, PauseBody, TransferBody
+from server.api.counters import CompleteBody, HelpBody, PauseBody, TransferBody
+from server.api.lobby import ComplaintBody, InstructBody, InstructionAnswerBody, RespondBody
 from server.api.tickets import IssueBody, RatingBody
 
 
@@ -60,6 +62,8 @@ TICKET = {
         "outcome": _enum(vocabulary.OUTCOMES, nullable=True),
         "recall_count": {"type": "integer"},
         "help_requested": {"type": "boolean", "description": "the counter asked for authorization/help"},
+        "help_state": {**_enum(vocabulary.HELP_STATES, nullable=True),
+                       "description": "while help is requested: waiting for the manager, or the manager on the way"},
         "lang": {"type": "string"},
         "business_day": {"type": "string", "format": "date"},
     },
@@ -77,6 +81,13 @@ COUNTER = {
         "current_ticket": {"type": ["object", "null"]},
         "pause_reason": _enum(vocabulary.PAUSE_REASONS, nullable=True),
         "help_requested_at": {"type": ["string", "null"], "format": "date-time"},
+        "help": {"type": ["object", "null"], "description": "the open help request", "properties": {
+            "requested_at": {"type": "string", "format": "date-time"},
+            "reason": _enum(vocabulary.HELP_REASONS),
+            "text": {"type": ["string", "null"]},
+            "state": _enum(vocabulary.HELP_STATES),
+            "responded_at": {"type": ["string", "null"], "format": "date-time"},
+        }},
     },
 }
 
@@ -120,6 +131,52 @@ ALERT = {
         "lead_time_s": {"type": ["integer", "null"], "description": "short_queue_long_wait: line minus wait at raise"},
         "data": {"type": "object"},
         "reminder": {"type": "boolean", "description": "true when re-announcing an unacknowledged critical alert"},
+        "action": {"type": ["object", "null"], "description": "what the manager should do, where", "properties": {
+            "kind": _enum(vocabulary.ACTION_KINDS),
+            "counter": {"type": ["integer", "null"], "description": "the counter to instruct or go to"},
+            "teller": {"type": ["string", "null"], "description": "who sits there"},
+            "ticket": {"type": ["object", "null"], "description": "{id, number} of the customer concerned"},
+            "instruction": {**_enum(vocabulary.INSTRUCTION_KINDS, nullable=True),
+                            "description": "the instruction that does it from the card, if one does"},
+            "text": {"type": "string", "description": "in the branch's first language"},
+            "messages": {"type": "object", "additionalProperties": {"type": "string"}},
+        }},
+    },
+}
+
+INSTRUCTION = {
+    "type": "object",
+    "properties": {
+        "id": {"type": "integer"},
+        "kind": _enum(vocabulary.INSTRUCTION_KINDS),
+        "counter": {"type": "integer"},
+        "teller": {"type": ["string", "null"], "description": "who sat at the counter when it was sent"},
+        "ticket": {"type": ["object", "null"], "description": "{id, number}"},
+        "alert_id": {"type": ["integer", "null"]},
+        "text": {"type": ["string", "null"]},
+        "messages": {"type": "object", "additionalProperties": {"type": "string"}, "description": "the kind's label"},
+        "issued_by": {"type": ["string", "null"]},
+        "issued_at": {"type": "string", "format": "date-time"},
+        "answer_due_at": {"type": "string", "format": "date-time"},
+        "overdue": {"type": "boolean", "description": "unanswered past answer_due_at"},
+        "answer": _enum(vocabulary.INSTRUCTION_ANSWERS, nullable=True),
+        "answer_text": {"type": ["string", "null"]},
+        "answered_by": {"type": ["string", "null"]},
+        "answered_at": {"type": ["string", "null"], "format": "date-time"},
+    },
+}
+
+COMPLAINT = {
+    "type": "object",
+    "properties": {
+        "id": {"type": "integer"},
+        "kind": _enum(vocabulary.COMPLAINT_KINDS),
+        "ticket": {"type": ["object", "null"], "description": "{id, number}"},
+        "counter": {"type": ["integer", "null"]},
+        "subject": {"type": ["string", "null"], "description": "the document or rule in question"},
+        "text": {"type": "string"},
+        "recorded_by": {"type": ["string", "null"]},
+        "recorded_at": {"type": "string", "format": "date-time"},
     },
 }
 
@@ -191,6 +248,10 @@ _SHARE = {"type": ["number", "null"], "description": "a fraction (0.875 = 87.5%)
 _OUTCOMES = {"type": "object", "properties": {k: {"type": "integer"} for k in vocabulary.OUTCOMES.codes}}
 _RATINGS = {"type": "object", "properties": {"count": {"type": "integer"}, "mean": {"type": ["number", "null"]}}}
 
+_INSTRUCTIONS = {"type": "object", "description": "instructions the lobby manager sent, and their answers",
+                 "properties": {"sent": {"type": "integer"}, "done": {"type": "integer"},
+                                "cannot": {"type": "integer"}, "unanswered": {"type": "integer"},
+                                "median_answer_s": {**_SECONDS, "description": "sent to answered"}}}
 DAILY_REPORT = {
     "type": "object",
     "description": (
@@ -222,7 +283,7 @@ DAILY_REPORT = {
             "service_level_counted": {"type": "integer"}, "no_show_rate": _SHARE,
             "error_rate": {**_SHARE, "description": "(redo + error) / served"}, "outcomes": _OUTCOMES,
             "avg_service_s": {**_SECONDS, "description": "service start to finish of served tickets"},
-            "ratings": _RATINGS, "alerts": {"type": "integer"},
+            "ratings": _RATINGS, "alerts": {"type": "integer"}, "instructions": _INSTRUCTIONS,
             "idle_with_waiting_s": _SECONDS, "paused_s": _SECONDS}},
         "services": {"type": "array", "items": {"type": "object", "properties": {
             "code": {"type": "string"}, "name": {"type": "object"}, "target_wait_s": {"type": "integer"},
@@ -241,7 +302,7 @@ DAILY_REPORT = {
             "counters": {"type": "array", "items": {"type": "integer"}}, "served": {"type": "integer"},
             "no_shows": {"type": "integer"}, "outcomes": _OUTCOMES, "error_rate": _SHARE,
             "avg_service_s": _SECONDS, "idle_with_waiting_s": _SECONDS, "paused_s": _SECONDS,
-            "signed_in_s": _SECONDS, "ratings": _RATINGS}}},
+            "signed_in_s": _SECONDS, "ratings": _RATINGS, "instructions": _INSTRUCTIONS}}},
         "counters": {"type": "array", "items": {"type": "object", "properties": {
             "number": {"type": "integer"}, "signed_in_s": _SECONDS, "paused_s": _SECONDS,
             "pauses": {"type": "integer"}, "paused_by_reason_s": {
@@ -296,7 +357,7 @@ def _op(summary: str, who: str, *, body: Any = None, answer: str | None = None, 
             "required": False,
             "content": {"application/json": {"schema": body.model_json_schema()}},
         }
-    content = {"application/json": {"schema": {"$ref": f"#/components/schemas/{answer}"}}} if answer else None
+    content = {"application/json": {"schema": _schema_ref(answer)}} if answer else None
     op["responses"][ok] = {"description": "success", **({"content": content} if content else {})}
     for status, text in ERRORS.items():
         op["responses"][status] = {
@@ -304,6 +365,59 @@ def _op(summary: str, who: str, *, body: Any = None, answer: str | None = None, 
             "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
         }
     return op
+
+
+def _schema_ref(answer: str) -> dict[str, Any]:
+    """``"Ticket"`` -> a reference to the schema; ``"[Ticket]"`` -> an array of them."""
+    if answer.startswith("[") and answer.endswith("]"):
+        return {"type": "array", "items": _schema_ref(answer[1:-1])}
+    return {"$ref": f"#/components/schemas/{answer}"}
+
+
+# Operations anyone may call without a token (``security: []`` in the document).
+_OPEN = {
+    ("get", "/health"), ("post", "/auth/login"), ("get", "/branch"), ("get", "/services"),
+    ("get", "/tickets/{token}"), ("post", "/tickets/{token}/rating"), ("get", "/tickets/{token}/qr.svg"),
+    ("get", "/tickets/{token}/qr.png"), ("get", "/openapi.json"),
+}
+_PATH_PARAMETERS = {
+    "number": ({"type": "integer", "minimum": 1}, "the counter's number"),
+    "token": ({"type": "string", "minLength": 16, "maxLength": 64}, "the ticket's token (from its QR code)"),
+    "alert_id": ({"type": "integer", "minimum": 1}, "the alert's id"),
+    "instruction_id": ({"type": "integer", "minimum": 1}, "the instruction's id"),
+}
+_DATE = {"type": "string", "format": "date"}
+_QUERY_PARAMETERS: dict[tuple[str, str], list[tuple[str, dict[str, Any], str]]] = {
+    ("get", "/alerts"): [("state", {"enum": ["open", "all"], "default": "open"}, "open alerts, or all"),
+                         ("limit", {"type": "integer", "minimum": 1, "maximum": 5000, "default": 500},
+                          "with state=all: how many, newest first")],
+    ("get", "/reports/daily"): [("date", _DATE, "the day (default: today in the branch's time zone)")],
+    ("get", "/reports/daily.csv"): [("date", _DATE, "the day (default: today in the branch's time zone)"),
+                                    ("lang", {"enum": list(vocabulary.LANGUAGES)}, "the headers' language")],
+    ("get", "/complaints"): [("from", _DATE, "first day (default: today)"),
+                             ("to", _DATE, "last day (default: the first)")],
+}
+_BRANCH = ("branch", {"type": "string"}, "another branch's code (admins of every branch)")
+
+
+def _with_parameters(paths: dict[str, Any]) -> dict[str, Any]:
+    """Every operation with its path parameters, its query parameters (``?branch=`` on all but the
+    few that are not about a branch), and ``security: []`` where no token is needed."""
+    for path, operations in paths.items():
+        names = re.findall(r"{(\w+)}", path)
+        for method, op in operations.items():
+            parameters = [{"name": name, "in": "path", "required": True, "schema": _PATH_PARAMETERS[name][0],
+                           "description": _PATH_PARAMETERS[name][1]} for name in names]
+            query = list(_QUERY_PARAMETERS.get((method, path), []))
+            if not path.startswith(("/auth", "/health", "/openapi", "/tickets/{token}", "/clock")):
+                query.append(_BRANCH)
+            parameters += [{"name": name, "in": "query", "required": False, "schema": schema,
+                            "description": text} for name, schema, text in query]
+            if parameters:
+                op["parameters"] = parameters
+            if (method, path) in _OPEN:
+                op["security"] = []
+    return paths
 
 
 def _counter_op(summary: str, body: Any = None, answer: str = "Counter") -> dict[str, Any]:
@@ -327,17 +441,17 @@ def document() -> dict[str, Any]:
         "components": {
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
             "schemas": {"Ticket": TICKET, "Counter": COUNTER, "Service": SERVICE, "Alert": ALERT, "Branch": BRANCH,
-                        "Error": ERROR},
+                        "Instruction": INSTRUCTION, "Complaint": COMPLAINT, "Error": ERROR},
         },
         "security": [{"bearer": []}],
-        "paths": {
+        "paths": _with_parameters({
             "/health": {"get": _op("Liveness and database check", "anyone")},
             "/auth/login": {"post": _op("Log in (rate limited per address)", "staff", body=LoginBody)},
             "/auth/logout": {"post": _op("Log out", "staff")},
             "/auth/me": {"get": _op("Who am I", "staff or device")},
             "/branch": {"get": _op("The branch: name, languages, time zone, hours, and the vocabulary with its labels",
                                    "anyone", answer="Branch")},
-            "/services": {"get": _op("Services with waiting count and estimated wait", "anyone", answer="Service")},
+            "/services": {"get": _op("Services with waiting count and estimated wait", "anyone", answer="[Service]")},
             "/queue": {"get": _op("Waiting tickets per service in call order", "staff")},
             "/tickets": {
                 "post": _op(
@@ -350,7 +464,7 @@ def document() -> dict[str, Any]:
                                                     "its holder", body=RatingBody, answer="Ticket")},
             "/tickets/{token}/qr.svg": {"get": _op("QR code of the tracking URL (SVG)", "its holder")},
             "/tickets/{token}/qr.png": {"get": _op("QR code of the tracking URL (PNG)", "its holder")},
-            "/counters": {"get": _op("Counters", "staff, display", answer="Counter")},
+            "/counters": {"get": _op("Counters", "staff, display", answer="[Counter]")},
             f"{n}/open": {"post": _op("Sign in at the counter", "staff", answer="Counter")},
             f"{n}/call-next": _counter_op("Call the next customer (404 queue_empty)", answer="Ticket"),
             f"{n}/recall": _counter_op("Call the current customer again", answer="Ticket"),
@@ -361,12 +475,30 @@ def document() -> dict[str, Any]:
                                          answer="Ticket"),
             f"{n}/pause": _counter_op("Pause with a reason", body=PauseBody),
             f"{n}/resume": _counter_op("End the pause"),
-            f"{n}/request-help": _counter_op("Page the manager for authorization/help"),
+            f"{n}/request-help": _counter_op("Page the manager about the current customer, with a reason",
+                                             body=HelpBody),
+            f"{n}/instruct": {"post": _op("Send the teller at the counter an instruction; they hear Socket.IO "
+                                          "'instruction' and must answer", "manager", body=InstructBody,
+                                          answer="Instruction", ok="201")},
+            "/instructions": {"get": _op("Managers: unanswered instructions and those answered in the last ten "
+                                         "minutes; tellers: their counter's unanswered ones", "staff",
+                                         answer="[Instruction]")},
+            "/instructions/{instruction_id}/ack": {"post": _op(
+                "Answer an instruction: done, or cannot with a reason; managers hear 'instruction_answered'",
+                "the teller signed in at its counter", body=InstructionAnswerBody, answer="Instruction")},
+            "/alerts/{alert_id}/respond": {"post": _op(
+                "Answer a help request: on_my_way (teller and phone hear it), then done (resolves it)", "manager",
+                body=RespondBody, answer="Alert")},
+            "/complaints": {
+                "post": _op("Record a complaint", "staff", body=ComplaintBody, answer="Complaint", ok="201"),
+                "get": _op("Complaints recorded ?from=DATE&to=DATE (default today)", "manager",
+                           answer="[Complaint]"),
+            },
             f"{n}/close": _counter_op("Sign out"),
             "/alerts": {"get": _op("Alerts: ?state=open (severity, then age) or ?state=all (newest first, ?limit=)",
-                                   "manager", answer="Alert")},
-            "/alerts/{alert_id}/ack": {"post": _op("Acknowledge (stops reminders; answers help requests)", "manager",
-                                                   answer="Alert")},
+                                   "manager", answer="[Alert]")},
+            "/alerts/{alert_id}/ack": {"post": _op("Acknowledge (stops reminders; a help request is answered with "
+                                                   "/respond)", "manager", answer="Alert")},
             "/clock": {"get": _op("Manual clock time (404 unless [clock] mode = manual)", "manager")},
             "/clock/advance": {
                 "post": _op("Advance the manual clock and evaluate what is due", "manager", body=AdvanceBody)
@@ -380,7 +512,7 @@ def document() -> dict[str, Any]:
                 "hour, by teller, by counter, pauses by reason, alerts by rule. Durations in seconds, shares "
                 "in percent", "manager or admin"), "text/csv", {"type": "string"})},
             "/openapi.json": {"get": _op("This document", "anyone")},
-        },
+        }),
     }
 
 

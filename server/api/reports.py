@@ -3,22 +3,18 @@ the figures computed in server/reports.py; this module parses the request and se
 
 from __future__ import annotations
 
-import re
-from datetime import date
 from typing import Any
 
 from flask import Response, jsonify, request
 from flask.typing import ResponseReturnValue
 
 from server.api import bp
-from server.api.common import branch_id_for, require_manager, runtime
+from server.api.common import branch_id_for, parse_day, require_manager, runtime
 from server.errors import Invalid
 from server.report_loader import load_daily_report
 from server.reports import report_csv
 from server.runtime import Runtime
 from server.vocabulary import LANGUAGES
-
-DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
 
 @bp.get("/reports/daily")
@@ -48,21 +44,6 @@ def daily_csv() -> ResponseReturnValue:
         mimetype="text/csv",
         headers={"Content-Disposition": f'attachment; filename="{filename}"', "Cache-Control": "no-store"},
     )
-
-
-def parse_day(value: str | None, today: date) -> date:
-    """``YYYY-MM-DD`` (or today when absent); :class:`Invalid` otherwise."""
-    if value is None or value == "":
-        return today
-    if not DATE.match(value):
-        raise Invalid("date is YYYY-MM-DD, e.g. 2026-11-30", code="bad_date")
-    try:
-        day = date.fromisoformat(value)
-    except ValueError:
-        raise Invalid(f"{value} is not a date of the calendar", code="bad_date") from None
-    if not 1970 <= day.year <= 9998:
-        raise Invalid("date is out of range", code="bad_date")
-    return day
 
 
 def _report(rt: Runtime, branch_id: int) -> dict[str, Any]:

@@ -36,6 +36,7 @@ from server.queueing.machine import (
     ticket_step,
 )
 from server.runtime import Runtime, UnitOfWork
+from server.vocabulary import HELP_REASONS
 
 # --- signing in and out --------------------------------------------------------------------------
 
@@ -204,7 +205,7 @@ def complete(rt: Runtime, actor: Actor, branch_id: int, number: int, outcome: st
     with _with_customer(rt, actor, branch_id, number, "complete") as (uow, counter, ticket, now):
         ticket.outcome = outcome
         ticket.finished_at = now
-        counter.help_requested_at = None
+        _clear_help(counter)
         return _customer_moved(uow, actor, counter, ticket, "complete", now, {"counter": number, "outcome": outcome})
 
 
@@ -212,7 +213,7 @@ def no_show(rt: Runtime, actor: Actor, branch_id: int, number: int) -> dict[str,
     """The called customer did not come."""
     with _with_customer(rt, actor, branch_id, number, "no_show") as (uow, counter, ticket, now):
         ticket.finished_at = now
-        counter.help_requested_at = None
+        _clear_help(counter)
         return _customer_moved(uow, actor, counter, ticket, "no_show", now, {"counter": number})
 
 
@@ -235,7 +236,7 @@ def transfer(rt: Runtime, actor: Actor, branch_id: int, number: int, service_cod
         ticket.last_called_at = None
         ticket.served_at = None
         ticket.served_by_staff_id = None
-        counter.help_requested_at = None
+        _clear_help(counter)
         view = _customer_moved(uow, actor, counter, ticket, "transfer", now, data, commit=False)
         announce.queue_changed(uow, branch_id, now)
         uow.commit()
@@ -257,15 +258,23 @@ def _customer_moved(uow: UnitOfWork, actor: Actor, counter: Counter, ticket: Tic
 # --- help from the manager -----------------------------------------------------------------------
 
 
-def request_help(rt: Runtime, actor: Actor, branch_id: int, number: int) -> dict[str, Any]:
-    """Page the manager for authorization or help with the current customer. Asking twice is a no-op."""
+def request_help(rt: Runtime, actor: Actor, branch_id: int, number: int, reason: str = "authorization",
+                 text: str | None = None) -> dict[str, Any]:
+    """Page the manager about the current customer: for an authorization, a documents question, a
+    difficult customer or another ``reason``, with an optional word (``text``). Asking again while
+    a request is open changes nothing."""
+    if reason not in HELP_REASONS:
+        raise Invalid(f"unknown help reason {reason!r} (use {', '.join(HELP_REASONS.codes)})", code="unknown_reason")
     with _at_counter(rt, actor, branch_id, number, "request_help") as (uow, counter, now):
         session = uow.session
         if counter.help_requested_at is not None:
             return reads.counter_views(session, branch_id, number)[0]
         counter.help_requested_at = now
+        counter.help_reason = reason
+        counter.help_text = (text or "").strip() or None
         ticket = reads.active_ticket(session, counter.id)
-        _step(uow, actor, counter, "request_help", now, {"ticket_id": ticket.id if ticket is not None else None})
+        _step(uow, actor, counter, "request_help", now,
+              {"ticket_id": ticket.id if ticket is not None else None, "reason": reason})
         session.flush()
         view = announce.counter_changed(uow, counter)
         if ticket is not None:
@@ -274,23 +283,53 @@ def request_help(rt: Runtime, actor: Actor, branch_id: int, number: int) -> dict
         return view
 
 
+def help_on_the_way(uow: UnitOfWork, actor: Actor, counter_id: int, now: datetime, alert_id: int) -> bool:
+    """A manager answered the counter's help request "on my way" (alert ``alert_id``), inside the
+    caller's unit of work: the teller's console and the customer's phone hear that someone is
+    coming; the request stays open until it is done. False when there is no open request or
+    someone is already on the way (nothing changes)."""
+    session = uow.session
+    counter = session.get(Counter, counter_id, with_for_update=True)
+    if counter is None or counter.help_requested_at is None or counter.help_responded_at is not None:
+        return False
+    counter.help_responder_id = actor.staff_id
+    counter.help_responded_at = now
+    uow.record(actor, now, counter, "help_on_the_way", counter.state, counter.state,
+               {"number": counter.number, "alert_id": alert_id})
+    _help_moved(uow, counter, now)
+    return True
+
+
 def answer_help(uow: UnitOfWork, actor: Actor, counter_id: int, now: datetime, alert_id: int) -> bool:
-    """A manager answered the counter's help request (alert ``alert_id``), inside the caller's unit of
-    work: the request is cleared and the counter and its customer's phone hear it. False when the
-    counter no longer asks for help (nothing changes)."""
+    """A manager is done with the counter's help request (alert ``alert_id``), inside the caller's
+    unit of work: the request is cleared and the counter and its customer's phone hear it. False
+    when the counter no longer asks for help (nothing changes)."""
     session = uow.session
     counter = session.get(Counter, counter_id, with_for_update=True)
     if counter is None or counter.help_requested_at is None:
         return False
-    counter.help_requested_at = None
+    _clear_help(counter)
     uow.record(actor, now, counter, "help_answered", counter.state, counter.state,
                {"number": counter.number, "alert_id": alert_id})
-    session.flush()
+    _help_moved(uow, counter, now)
+    return True
+
+
+def _help_moved(uow: UnitOfWork, counter: Counter, now: datetime) -> None:
+    uow.session.flush()
     announce.counter_changed(uow, counter)
-    ticket = reads.active_ticket(session, counter.id)
+    ticket = reads.active_ticket(uow.session, counter.id)
     if ticket is not None:
         announce.ticket_changed(uow, ticket, now)
-    return True
+
+
+def _clear_help(counter: Counter) -> None:
+    """The counter's help request is over (answered, or its customer has left)."""
+    counter.help_requested_at = None
+    counter.help_reason = None
+    counter.help_text = None
+    counter.help_responder_id = None
+    counter.help_responded_at = None
 
 
 # --- the checks every command makes --------------------------------------------------------------

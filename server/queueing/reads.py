@@ -89,6 +89,9 @@ def ticket_with_live_estimate(
     help_requested = bool(
         counter is not None and counter.help_requested_at is not None and ticket.status in ACTIVE_TICKET
     )
+    help_state = None
+    if help_requested and counter is not None:
+        help_state = "on_my_way" if counter.help_responded_at is not None else "waiting"
     view = ticket_view(
         ticket,
         service_code=service.code,
@@ -96,6 +99,7 @@ def ticket_with_live_estimate(
         position=position,
         estimated_wait_s=eta,
         help_requested=help_requested,
+        help_state=help_state,
         public_url=config.server.public_url if for_holder else None,
     )
     if for_holder:

@@ -66,6 +66,7 @@ def ticket_view(
     position: int,
     estimated_wait_s: int,
     help_requested: bool = False,
+    help_state: str | None = None,
     public_url: str | None = None,
 ) -> dict[str, Any]:
     """A ticket. ``public_url`` is given only when the audience holds the ticket's token."""
@@ -86,6 +87,7 @@ def ticket_view(
         "outcome": ticket.outcome,
         "recall_count": ticket.recall_count,
         "help_requested": help_requested,
+        "help_state": help_state,
         "lang": ticket.lang,
         "business_day": ticket.business_day.isoformat(),
     }
@@ -136,4 +138,18 @@ def counter_view(
         ),
         "pause_reason": counter.pause_reason,
         "help_requested_at": iso(counter.help_requested_at),
+        "help": help_view(counter),
+    }
+
+
+def help_view(counter: Counter) -> dict[str, Any] | None:
+    """The counter's open help request: when, why, and whether the manager is on the way."""
+    if counter.help_requested_at is None:
+        return None
+    return {
+        "requested_at": iso(counter.help_requested_at),
+        "reason": counter.help_reason or "authorization",
+        "text": counter.help_text,
+        "state": "on_my_way" if counter.help_responded_at is not None else "waiting",
+        "responded_at": iso(counter.help_responded_at),
     }

@@ -385,10 +385,15 @@ class Simulation:
     def react(self, alert: dict[str, Any]) -> None:
         if not self._alert_open(alert["id"]):
             return  # it cleared before the manager got there
-        # Seen on the dashboard: acknowledged first (it stops the reminders), then acted on.
-        self._do("acknowledge", lambda rt, *a: rt.alerts.acknowledge(*a), self.manager_actor, self.branch_id,
-                 alert["id"])
+        # Seen on the dashboard: acknowledged first (it stops the reminders), then acted on. A help
+        # request is answered: the manager comes over and it is done.
         rule, subject = alert["rule"], alert["subject"]["id"]
+        if rule == "help_requested":
+            self._do("respond", lambda rt, *a: rt.alerts.respond(*a), self.manager_actor, self.branch_id,
+                     alert["id"], "done")
+        else:
+            self._do("acknowledge", lambda rt, *a: rt.alerts.acknowledge(*a), self.manager_actor, self.branch_id,
+                     alert["id"])
         done = False
         if rule == "idle_counter":
             done = self._nudge(self.tellers[int(subject)])

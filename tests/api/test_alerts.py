@@ -93,22 +93,44 @@ def test_overrun_of_a_3_minute_service_at_6_minutes(api):
     assert open_alerts(api, "service_overrun") == []
 
 
-def test_help_requested_is_raised_at_once_and_answered_by_acknowledgement(api):
+def test_help_requested_is_raised_at_once_and_only_done_answers_it(api):
     api.open(2, "teller2")
     ticket = api.issue("A")
     api.ok(2, "call-next", "teller2")
     api.ok(2, "start", "teller2")
-    api.ok(2, "request-help", "teller2")
+    api.ok(2, "request-help", "teller2", {"reason": "authorization", "text": "large withdrawal"})
     [alert] = open_alerts(api, "help_requested")
     assert alert["counter"] == 2
-    assert api.ticket(ticket["token"])["help_requested"] is True
+    assert api.ticket(ticket["token"])["help_state"] == "waiting"
+    # Seeing it is not answering it: the teller still waits, the phone still says so.
     acked = api.post(f"/alerts/{alert['id']}/ack", "manager")
     assert acked.status_code == 200
-    body = acked.get_json()
-    assert (body["acknowledged_by"], body["resolved_at"] is not None) == ("manager", True)
+    assert (acked.get_json()["acknowledged_by"], acked.get_json()["resolved_at"]) == ("manager", None)
+    assert api.ticket(ticket["token"])["help_requested"] is True
+    assert api.ticket(ticket["token"])["help_state"] == "waiting"
+    coming = api.post(f"/alerts/{alert['id']}/respond", "manager", json={"state": "on_my_way"})
+    assert coming.status_code == 200 and coming.get_json()["resolved_at"] is None
+    assert api.ticket(ticket["token"])["help_state"] == "on_my_way"
+    counter = next(c for c in api.get("/counters", "manager").get_json() if c["number"] == 2)
+    assert counter["help"]["state"] == "on_my_way" and counter["help"]["text"] == "large withdrawal"
+    assert api.post(f"/alerts/{alert['id']}/respond", "manager", json={"state": "on_my_way"}).status_code == 409
+    done = api.post(f"/alerts/{alert['id']}/respond", "manager", json={"state": "done"})
+    assert done.status_code == 200 and done.get_json()["resolved_at"] is not None
     assert open_alerts(api, "help_requested") == []
     assert api.ticket(ticket["token"])["help_requested"] is False
     assert api.post(f"/alerts/{alert['id']}/ack", "manager").status_code == 409
+
+
+def test_only_a_help_request_is_responded_to_and_by_a_manager(api):
+    api.open(2, "teller2")
+    api.issue("A")
+    api.ok(2, "call-next", "teller2")
+    api.ok(2, "request-help", "teller2")
+    [alert] = open_alerts(api, "help_requested")
+    assert api.post(f"/alerts/{alert['id']}/respond", "teller2", json={"state": "done"}).status_code == 403
+    assert api.post(f"/alerts/{alert['id']}/respond", "manager", json={"state": "later"}).status_code == 422
+    assert api.post("/alerts/999999/respond", "manager", json={"state": "done"}).status_code == 404
+    assert api.act(2, "request-help", "teller2", {"reason": "nap"}).status_code == 422
 
 
 def test_help_requested_resolves_when_the_ticket_is_finished(api):

@@ -141,7 +141,7 @@ def test_answering_a_help_request_is_recorded_by_the_queueing_layer_and_its_mess
     [alert] = [a for a in api.get("/alerts", who="manager").get_json() if a["rule"] == "help_requested"]
     recorder = RecordingPublisher()
     rt.publisher = recorder
-    assert api.post(f"/alerts/{alert['id']}/ack", who="manager").status_code == 200
+    assert api.post(f"/alerts/{alert['id']}/respond", who="manager", json={"state": "done"}).status_code == 200
     newest = _newest(rt)
     with rt.reading() as session:
         answered = session.get(Event, newest)

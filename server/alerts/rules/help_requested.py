@@ -10,15 +10,16 @@ from server.config import AlertConfig
 
 @rule("help_requested")
 def help_requested(snapshot: BranchSnapshot, settings: AlertConfig) -> list[Condition]:
-    """Raised as soon as a counter with a customer asks for help; critical if nobody has come
-    within ``help_critical_s``. It resolves when a manager acknowledges it (which clears the
-    request) or when the customer's ticket is finished."""
+    """Raised as soon as a counter with a customer asks for help; critical if nobody has answered
+    "on my way" within ``help_critical_s``. It resolves when the manager answers "done" (which
+    clears the request) or when the customer's ticket is finished."""
     out = []
     for counter in snapshot.counters:
         if counter.help_requested_at is None or counter.ticket is None:
             continue
         waited = snapshot.elapsed_s(counter.help_requested_at)
-        severity = severity_at(waited, 0, settings.help_critical_s)
+        coming = counter.help_responded_at is not None
+        severity = "warning" if coming else severity_at(waited, 0, settings.help_critical_s)
         d = duration(waited)
         out.append(
             Condition(
