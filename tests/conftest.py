@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 from sqlalchemy import create_engine, text
 
-from tests.pg import PgCluster, start_cluster
+from tests.support.pg import PgCluster, start_cluster
 
 TESTS = Path(__file__).resolve().parent
 TEST_CONFIG = TESTS / "branch.toml"

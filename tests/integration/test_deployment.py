@@ -29,8 +29,9 @@ from tests.integration.harness import (
     systemd_exec_start,
     wait_until,
 )
-from tests.pg import free_port
-from tests.server_process import PASSWORD, listening
+from tests.support.process import free_port
+from tests.support.callwise import PASSWORD
+from tests.support.listener import listening
 
 pytestmark = [pytest.mark.integration, pytest.mark.postgres]
 
