@@ -175,6 +175,34 @@ def test_call_next_start_by_keypad_timer_turns_red_past_the_overrun_line_then_co
     assert levels == ["normal", "near", "over"]
 
 
+def test_a_key_pressed_before_the_answer_to_the_last_one_is_kept_and_runs_once_that_answer_is_in(fresh, open_page):
+    """The live event about the teller's own call often reaches the console before the HTTP answer
+    does. Made certain here: the call reaches the server, but its answer is held back from the page
+    until the teller has pressed the next key."""
+    server = fresh
+    ticket = server.issue("A", KIOSK)
+    page = open_page()
+    sign_in_at_counter(page, server)
+    held: list[tuple[Any, Any]] = []  # (route, the server's answer), not yet given to the page
+    page.route("**/api/v1/counters/1/call-next", lambda route: held.append((route, route.fetch())))
+
+    page.keyboard.press("NumpadAdd")
+    expect(page.locator("#ticket-number")).to_have_text(ticket["number"])  # from the live event
+    expect(page.locator("#state-badge")).to_have_text("呼叫中")
+    assert len(held) == 1 and held[0][1].status == 200
+    # The event does not enable the buttons while the call is in flight: no click can be taken then.
+    for button in ("#btn-start", "#btn-recall", "#btn-no-show", "#btn-call"):
+        expect(page.locator(button)).to_be_disabled()
+    page.keyboard.press("Numpad0")  # the customer is already at the desk: start
+    assert counter_view(server)["state"] == "calling"  # nothing sent before the answer is in
+
+    route, answer = held[0]
+    route.fulfill(response=answer)
+    expect(page.locator("#state-badge")).to_have_text("办理中")
+    expect(page.locator("#btn-done")).to_be_enabled()
+    assert counter_view(server)["state"] == "serving"
+
+
 def test_pause_with_a_reason_by_keypad_then_resume(fresh, open_page):
     server = fresh
     page = open_page()
