@@ -34,6 +34,48 @@ PEOPLE = {
 DEVICES = {"kiosk": "kiosk", "kiosk2": "kiosk", "display": "display"}
 
 
+# --- parallel workers (make test: pytest-xdist, --dist loadgroup) -------------------------------------
+
+# The modules that take longest, started first so that none is left running alone at the end.
+SLOW_FIRST = (
+    "tests/integration/",
+    "tests/test_concurrency.py",
+    "tests/test_bench_realtime.py",
+    "tests/browser/test_display.py",
+    "tests/test_property.py",
+    "tests/test_simulator.py",
+    "tests/browser/",
+    "tests/test_durability.py",
+    "tests/test_cli.py",
+    "tests/test_realtime.py",
+)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The slowest modules first; each module keeps its own order."""
+
+    def rank(item: pytest.Item) -> int:
+        path = item.nodeid.split("::", 1)[0]
+        return next((i for i, prefix in enumerate(SLOW_FIRST) if path.startswith(prefix)), len(SLOW_FIRST))
+
+    items.sort(key=rank)
+
+
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    """``--dist loadgroup``: a module with a module-scoped fixture (a server, a deployment) runs whole
+    on one worker, in file order, so that the fixture is built once; every other test goes to
+    whichever worker is free. (pytest-xdist's own grouping marks the node ids, which pytest 9 no
+    longer lets a plugin change, so the groups are made here.)"""
+    if config.getvalue("dist") != "loadgroup":
+        return None
+    from tests.support.workers import ModuleGroupScheduling
+
+    return ModuleGroupScheduling(config, log)
+
+
+# --- databases -----------------------------------------------------------------------------------------
+
+
 @pytest.fixture(scope="session")
 def pg_cluster() -> Iterator[PgCluster | str]:
     """A PostgreSQL for the session: CALLWISE_TEST_PG_URL, or a cluster started here."""
