@@ -13,13 +13,13 @@ TEST_JOBS ?= 3
 # `make bench` add their tools on top, and none reinstalls what another already installed.
 $(VENV)/.base: pyproject.toml requirements.lock
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	@echo "installing Callwise's dependencies into $(VENV) (first run only, about 30 s)..."
+	@echo "installing Callwise's dependencies into $(VENV) (first run only, about 15 s)..."
 	@$(PIP) -e .
 	@echo "installed."
 	@touch $@
 
 $(VENV)/.test: $(VENV)/.base
-	@echo "installing the test tools into $(VENV) (pytest, Playwright, the load client; first run only, about 30 s)..."
+	@echo "installing the test tools into $(VENV) (pytest, Playwright, the load client; first run only, about 15 s)..."
 	@$(PIP) -e '.[test,bench]'
 	@echo "installed."
 	@touch $@
