@@ -45,7 +45,7 @@ demo: $(VENV)/.base
 ## the multi-process deployment.
 test: $(VENV)/.test
 	@scripts/ensure-system-packages.sh
-	$(BIN)/python -m pytest -n $(TEST_JOBS) --dist loadgroup --no-loadscope-reorder $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n $(TEST_JOBS) $(PYTEST_ARGS)
 
 ## Benchmarks, then BENCHMARKS.md from their results (bench/results/). SEEDS: simulated seeds.
 ## Also the deployment's calling race at full size (800 tickets; make test runs 200).
