@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 PIP    := $(BIN)/python -m pip install --quiet --disable-pip-version-check -c requirements.lock
 # Test workers (pytest-xdist): most tests wait on servers, browsers and databases, so more workers
-# than cores pays. Each test module runs whole on one worker (its servers are started once).
+# than cores pays. A module whose tests share a server runs whole on one worker (tests/conftest.py).
 TEST_JOBS ?= 3
 
 .PHONY: install run demo test bench lock clean
