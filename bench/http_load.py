@@ -153,7 +153,7 @@ def machine() -> dict[str, Any]:
 
 
 def main() -> None:
-    from tests.server_process import CallwiseServer
+    from tests.support.callwise import CallwiseServer
 
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seconds", type=float, default=8.0)

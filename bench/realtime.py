@@ -88,7 +88,6 @@ if str(REPO) not in sys.path:
 
 from bench.async_modes import (  # noqa: E402
     Server,
-    ServerProcess,
     ask_all,
     connect_timed,
     load_worker,
@@ -99,9 +98,9 @@ from bench.async_modes import (  # noqa: E402
     proc_cpu_seconds,
     proc_status,
     raise_nofile_limit,
-    repo_env,
     wait_for_quiet_machine,
 )
+from tests.support.process import ServerProcess, repo_env  # noqa: E402
 
 SECTIONS = ("branches", "big_room", "connections")
 ROLES = ("display", "manager", "teller")  # the Socket.IO clients of a branch in the branches section
@@ -282,7 +281,7 @@ class BranchesServer(Server):
         self.branch_count, self.counter_count = branches, counters
         super().__init__(directory, "gevent")
 
-    def _write_config(self) -> Path:
+    def write_config(self) -> Path:
         path = self.directory / "config.toml"
         path.write_text(branches_config(self.directory, self.port, self.branch_count, self.counter_count),
                         encoding="utf-8")
@@ -768,11 +767,11 @@ class BareServer(ServerProcess):
     """``python bench/realtime.py --bare-server PORT`` in its own process group."""
 
     def __init__(self, directory: Path) -> None:
-        super().__init__(directory, "bare.err")
+        super().__init__(directory, name="bare")
 
     def start(self, timeout: float = 30.0) -> None:
         self.spawn([sys.executable, str(Path(__file__).resolve()), "--bare-server", str(self.port)],
-                   repo_env(), subprocess.DEVNULL, "bare server", timeout)
+                   repo_env(), timeout=timeout, what="the bare server")
 
 
 def broadcast_figures(calls: list[dict[str, Any]], delays: list[float]) -> dict[str, Any]:

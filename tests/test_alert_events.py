@@ -7,7 +7,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.server_process import CallwiseServer, listening
+from tests.support.callwise import CallwiseServer
+from tests.support.listener import listening
 
 pytestmark = pytest.mark.server
 

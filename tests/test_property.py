@@ -565,13 +565,13 @@ def sqlite_databases(template: Template, folder: Path) -> Any:
     return make
 
 
-def postgres_databases(admin_url: str) -> Any:
+def postgres_databases(admin_url: str, template: Template) -> Any:
     admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
 
     def make() -> tuple[str, Any]:
         name = f"p_{uuid.uuid4().hex[:12]}"
         with admin.connect() as connection:
-            connection.execute(text(f"CREATE DATABASE {name} TEMPLATE callwise_template"))
+            connection.execute(text(f"CREATE DATABASE {name} TEMPLATE {template.database}"))
 
         def drop() -> None:
             with admin.connect() as connection:
@@ -603,7 +603,7 @@ def test_any_sequence_of_requests_keeps_the_queue_consistent_and_replayable(
         make_database = sqlite_databases(template, tmp_path)
     else:
         template = request.getfixturevalue("pg_template")
-        make_database, admin = postgres_databases(pg_admin_url(request.getfixturevalue("pg_cluster")))
+        make_database, admin = postgres_databases(pg_admin_url(request.getfixturevalue("pg_cluster")), template)
 
     class Day(RandomBranchDay):
         pass
