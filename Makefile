@@ -45,6 +45,8 @@ demo: $(VENV)/.base
 ## the multi-process deployment.
 test: $(VENV)/.test
 	@scripts/ensure-system-packages.sh
+	$(BIN)/ruff check .
+	$(BIN)/mypy
 	$(BIN)/python -m pytest -n $(TEST_JOBS) $(PYTEST_ARGS)
 
 ## Benchmarks, then BENCHMARKS.md from their results (bench/results/). SEEDS: simulated seeds.

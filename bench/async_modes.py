@@ -66,10 +66,7 @@ PACKAGES = ("flask", "flask-socketio", "python-socketio", "python-engineio", "ge
 def raise_nofile_limit() -> tuple[int, int]:
     """Raise the soft RLIMIT_NOFILE to the hard limit (children inherit it); return the new limits."""
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    if hard == resource.RLIM_INFINITY:
-        hard_target = 1 << 20
-    else:
-        hard_target = hard
+    hard_target = 1 << 20 if hard == resource.RLIM_INFINITY else hard
     if soft != hard_target:
         with contextlib.suppress(ValueError, OSError):
             resource.setrlimit(resource.RLIMIT_NOFILE, (hard_target, hard))
@@ -196,10 +193,8 @@ def load_worker(index: int, url: str, token: str, clients: int, concurrency: int
                 connect_timeout: float, conn: Any) -> None:
     """Entry point of one load process (multiprocessing spawn): ``clients`` display connections."""
     raise_nofile_limit()
-    try:
+    with contextlib.suppress(EOFError, BrokenPipeError, KeyboardInterrupt):
         asyncio.run(_load_main(index, url, token, clients, concurrency, connect_timeout, conn))
-    except (EOFError, BrokenPipeError, KeyboardInterrupt):
-        pass
 
 
 async def _load_main(index: int, url: str, token: str, clients: int, concurrency: int,
@@ -467,7 +462,8 @@ def run_mode(mode: str, args: argparse.Namespace) -> dict[str, Any]:
         fields1 = machine_cpu_fields()
         tick = os.sysconf("SC_CLK_TCK")
         breakdown = {name: round((b - a) / tick, 2) for name, a, b in
-                     zip(("user", "nice", "system", "idle", "iowait", "irq", "softirq", "steal"), fields0, fields1)}
+                     zip(("user", "nice", "system", "idle", "iowait", "irq", "softirq", "steal"), fields0, fields1,
+                         strict=False)}
         calls_wall = time.monotonic() - calls_started
         load_cpu = sum(proc_cpu_seconds(p.pid) for p in procs) + proc_cpu_seconds(os.getpid()) - load_cpu0
         server_calls_cpu = proc_cpu_seconds(server.pid) - cpu1
@@ -614,7 +610,8 @@ def markdown(results: list[dict[str, Any]], meta: dict[str, Any]) -> str:
          lambda r: (f"{get(r, 'memory', 'rss_before_kb') / 1024:.1f} → {get(r, 'memory', 'rss_after_kb') / 1024:.1f}"
                     if isinstance(get(r, "memory", "rss_after_kb"), int) else "—")),
         ("memory per connection (kB)", lambda r: get(r, "memory", "per_connection_kb")),
-        ("server threads before → after", lambda r: f"{get(r, 'threads', 'before')} → {get(r, 'threads', 'after_connect')}"),
+        ("server threads before → after",
+         lambda r: f"{get(r, 'threads', 'before')} → {get(r, 'threads', 'after_connect')}"),
         ("delivery latency p50 (ms)", lambda r: get(r, "calls", "latency_p50_ms")),
         ("delivery latency p99 (ms)", lambda r: get(r, "calls", "latency_p99_ms")),
         ("delivery latency max (ms)", lambda r: get(r, "calls", "latency_max_ms")),
@@ -627,7 +624,8 @@ def markdown(results: list[dict[str, Any]], meta: dict[str, Any]) -> str:
          lambda r: f"{get(r, 'calls', 'wall_s')} / {get(r, 'calls', 'load_processes_cpu_s')} / "
                    f"{get(r, 'calls', 'other_processes_cpu_s')}"),
         ("server CPU while idle with N clients (% of a core)",
-         lambda r: f"{get(r, 'connect', 'idle_server_cpu_pct')} (after connect), {get(r, 'end', 'hold_server_cpu_pct')} (hold)"),
+         lambda r: f"{get(r, 'connect', 'idle_server_cpu_pct')} (after connect), "
+                   f"{get(r, 'end', 'hold_server_cpu_pct')} (hold)"),
         ("still connected at end", lambda r: get(r, "end", "still_connected")),
         ("others' CPU before start / before calls (% of machine)",
          lambda r: f"{get(r, 'machine_before', 'busy_pct')} / {get(r, 'machine_before_calls', 'busy_pct')}"),

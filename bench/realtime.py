@@ -377,10 +377,8 @@ def branch_worker(index: int, url: str, clients: list[tuple[str, str, str]], con
     ``(branch code, role, token)``."""
     raise_nofile_limit()
     quiet_client_logs()
-    try:
+    with contextlib.suppress(EOFError, BrokenPipeError, KeyboardInterrupt):
         asyncio.run(_branch_main(index, url, clients, concurrency, connect_timeout, conn))
-    except (EOFError, BrokenPipeError, KeyboardInterrupt):
-        pass
 
 
 async def _branch_main(index: int, url: str, clients: list[tuple[str, str, str]], concurrency: int,
@@ -441,7 +439,7 @@ async def _branch_main(index: int, url: str, clients: list[tuple[str, str, str]]
 
     sios = [(code, role, make_client(code, role)) for code, role, _ in clients]
     started = time.time()
-    await asyncio.gather(*(connect_one(sio, token) for (_, _, sio), (_, _, token) in zip(sios, clients)))
+    await asyncio.gather(*(connect_one(sio, token) for (_, _, sio), (_, _, token) in zip(sios, clients, strict=False)))
     conn.send(("connected", {"worker": index, "connected": sum(1 for *_, s in sios if s.connected),
                              "connect_times": connect_times, "phase_s": time.time() - started,
                              "errors": dict(errors)}))
@@ -689,7 +687,8 @@ def run_branches(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
                 "achieved_calls_per_s": round((len(answered) - 1) / span, 2) if span > 0 else None,
                 **cpu_calls,
                 # What the server spent per call, its background work (sweeps, heartbeats, pings) included.
-                "server_cpu_ms_per_call": round(1000 * cpu_calls["server_cpu_s"] / len(answered), 1) if answered else None,
+                "server_cpu_ms_per_call": (round(1000 * cpu_calls["server_cpu_s"] / len(answered), 1)
+                                           if answered else None),
                 # Steady stalls look alike in every window; a server falling behind, worse and worse.
                 "windows": [{"from_s": start, "calls": len(values),
                              "missed": sum(1 for v in values if v is None),

@@ -37,6 +37,7 @@ from sqlalchemy import create_engine, select, text
 from server import create_app
 from server.config import PAUSE_REASONS
 from server.models import Alert, Counter, Event, Service, Staff, Ticket, TicketSequence
+from server.queueing import policy
 from server.queueing.machine import (
     COUNTER_ACTIONS,
     CounterState,
@@ -45,7 +46,6 @@ from server.queueing.machine import (
     TicketStatus,
     replay,
 )
-from server.queueing import policy
 from server.queueing.numbering import format_number
 from tests.conftest import TEST_CONFIG, Api, Template, pg_admin_url, with_database
 
@@ -241,7 +241,9 @@ class BranchModel:
         self.tickets[answer["id"]] = ModelTicket(answer["id"], answer["number"], self.day, answer["service"],
                                                  issued=self.now, ahead=ahead)
 
-    def apply_counter_action(self, number: int, action: str, who: str, body: dict[str, Any], answer: dict[str, Any]) -> None:
+    def apply_counter_action(
+        self, number: int, action: str, who: str, body: dict[str, Any], answer: dict[str, Any]
+    ) -> None:
         """Move the model on after a successful action, checking the answer on the way."""
         counter = self.counters[number]
         if action == "open":

@@ -164,7 +164,7 @@ def test_a_sweep_reads_again_only_the_branch_that_changed_and_yields_between_bra
     api, rt = two
     from server.alerts import engine as engine_module
 
-    north_id, south_id = rt.branch_ids["north"], rt.branch_ids["south"]
+    _north_id, south_id = rt.branch_ids["north"], rt.branch_ids["south"]
     reads: list[int] = []
     real = engine_module.load_snapshot
     monkeypatch.setattr(engine_module, "load_snapshot", lambda s, c, b, n: reads.append(b) or real(s, c, b, n))

@@ -367,7 +367,8 @@ def test_the_picker_shows_which_counters_are_free_and_refuses_a_taken_one(fresh,
     try:
         page = open_page()
         log_in(page, server)
-        free, taken = page.locator("#counter-list li[data-number='1']"), page.locator("#counter-list li[data-number='2']")
+        free = page.locator("#counter-list li[data-number='1']")
+        taken = page.locator("#counter-list li[data-number='2']")
         expect(free).to_contain_text("未开放 · 可签到")
         expect(free).to_contain_text("A · 现金存取")
         expect(taken).to_contain_text("使用中")

@@ -19,9 +19,9 @@ from pathlib import Path
 import requests
 from sqlalchemy import create_engine, text
 
+from tests.support.callwise import CallwiseServer
 from tests.support.pg import PgCluster, start_cluster
 from tests.support.process import free_port
-from tests.support.callwise import CallwiseServer
 
 REPO = Path(__file__).resolve().parents[2]
 NGINX_CONF = REPO / "deploy" / "nginx" / "callwise.conf"

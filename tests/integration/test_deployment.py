@@ -6,6 +6,7 @@ The tests run in file order on one deployment; each leaves it running and health
 
 from __future__ import annotations
 
+import contextlib
 import os
 import threading
 import time
@@ -29,9 +30,9 @@ from tests.integration.harness import (
     systemd_exec_start,
     wait_until,
 )
-from tests.support.process import free_port
 from tests.support.callwise import PASSWORD
 from tests.support.listener import listening
+from tests.support.process import free_port
 
 pytestmark = [pytest.mark.integration, pytest.mark.postgres]
 
@@ -48,8 +49,8 @@ class Deployment:
         ports = [free_port(), free_port()]
         self.nginx = Nginx(ports)
         public = self.nginx.base_url
-        self.a = DeployedProcess(folder / "a", deployment_config(self.pg.url, self.redis.url, ports[0], public), ports[0])
-        self.b = DeployedProcess(folder / "b", deployment_config(self.pg.url, self.redis.url, ports[1], public), ports[1])
+        self.a, self.b = (DeployedProcess(folder / name, deployment_config(self.pg.url, self.redis.url, port, public),
+                                          port) for name, port in zip("ab", ports, strict=True))
         staff = {**{name: "teller" for name in TELLERS}, "mia": "manager"}
         self.a.cli("db", "upgrade")  # as an operator does before starting the units
         self.a.create_accounts(staff, {"door": "kiosk", "lobby": "display"})
@@ -70,10 +71,8 @@ class Deployment:
 
     def close(self) -> None:
         for part in (self.nginx, self.a, self.b):
-            try:
+            with contextlib.suppress(Exception):  # tear down everything we can
                 part.close() if hasattr(part, "close") else part.kill()
-            except Exception:  # noqa: BLE001 - tear down everything we can
-                pass
         self.engine.dispose()
         self.redis.close()
         self.pg.close()
@@ -150,7 +149,8 @@ def test_eight_tellers_on_two_processes_call_each_of_the_tickets_exactly_once(de
     printing_done = threading.Event()
     with ThreadPoolExecutor(max_workers=10) as pool:
         workers = [pool.submit(work, name) for name in TELLERS]
-        printed = [pool.submit(print_tickets, base, TICKETS // 2) for base in (deployment.a.base_url, deployment.b.base_url)]
+        printed = [pool.submit(print_tickets, base, TICKETS // 2)
+                   for base in (deployment.a.base_url, deployment.b.base_url)]
         numbers = [n for future in printed for n in future.result(timeout=600)]
         printing_done.set()
         results = [future.result(timeout=600) for future in workers]
