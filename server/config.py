@@ -158,6 +158,8 @@ class QueueConfig(_Strict):
     # with the configured expected minutes until `min_samples` of them exist.
     service_time_window: Annotated[int, Field(ge=1, le=500)] = 20
     service_time_min_samples: Annotated[int, Field(ge=1, le=500)] = 5
+    # Take the day's measured bias out of the estimates (server/queueing/estimate.py calibration).
+    calibrate_estimates: bool = True
 
 
 class ServiceConfig(_Strict):

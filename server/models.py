@@ -216,7 +216,9 @@ class Ticket(Base):
     token: Mapped[str] = mapped_column(String(64), unique=True)
     lang: Mapped[str] = mapped_column(String(8))
     people_ahead: Mapped[int] = mapped_column(Integer)
-    estimated_wait_s: Mapped[int] = mapped_column(Integer)
+    estimated_wait_s: Mapped[int] = mapped_column(Integer)  # the wait promised at issue
+    # The estimate before the day's calibration: what the calibration is measured against.
+    raw_estimate_s: Mapped[int | None] = mapped_column(Integer)
     issued_at: Mapped[datetime] = mapped_column(UTCDateTime)
     # When it (re-)entered a queue: the issue time, or the time of its latest transfer.
     waiting_since: Mapped[datetime] = mapped_column(UTCDateTime)

@@ -1,6 +1,7 @@
 """The line between the lobby manager and the counters: instructions and their answers, help
 requests with a reason and an "on my way", and recorded complaints; alerts by resolution time
-(the engine's hold-off).
+(the engine's hold-off); each ticket's raw estimate (what the estimates' calibration is measured
+against).
 
 Revision ID: 0005
 Revises: 0004
@@ -23,6 +24,8 @@ BigId = sa.BigInteger().with_variant(sa.Integer(), 'sqlite')
 
 
 def upgrade() -> None:
+    with op.batch_alter_table('tickets', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('raw_estimate_s', sa.Integer(), nullable=True))
     with op.batch_alter_table('alerts', schema=None) as batch_op:
         batch_op.create_index('ix_alerts_resolved', ['resolved_at'], unique=False)
     with op.batch_alter_table('counters', schema=None) as batch_op:
@@ -95,3 +98,5 @@ def downgrade() -> None:
         batch_op.drop_column('help_reason')
     with op.batch_alter_table('alerts', schema=None) as batch_op:
         batch_op.drop_index('ix_alerts_resolved')
+    with op.batch_alter_table('tickets', schema=None) as batch_op:
+        batch_op.drop_column('raw_estimate_s')

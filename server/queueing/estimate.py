@@ -89,6 +89,30 @@ def service_loads(
     return loads
 
 
+# The calibration of the estimates: from the day's latest customers whose raw estimate was at least
+# CALIBRATION_FLOOR_S (a promise of "about now" says nothing about a bias), once there are
+# CALIBRATION_MIN_SAMPLES, never beyond CALIBRATION_BOUNDS.
+CALIBRATION_FLOOR_S = 60.0
+CALIBRATION_MIN_SAMPLES = 10
+CALIBRATION_BOUNDS = (0.5, 3.0)
+
+
+def calibration(raw_and_actual: Iterable[tuple[float, float]]) -> float:
+    """How much longer (or shorter) the day's customers really waited than the raw estimate said:
+    ``sum(actual) / sum(raw)`` over ``(raw estimate, actual wait)`` pairs whose raw estimate was at
+    least a minute, 1.0 until there are ten of them, kept within 0.5-3. The raw estimate counts the
+    counters open now, each service's share of them and its recent counter time; what it cannot
+    know — pauses and lunches to come, a counter's strict order (a second service waits while the
+    first has customers), no-shows and walks — makes it run short in a full hall. The factor
+    measured on the same day takes that bias out. Compared with the raw estimate, never with an
+    earlier calibrated one, so it cannot feed on itself."""
+    pairs = [(raw, actual) for raw, actual in raw_and_actual if raw >= CALIBRATION_FLOOR_S]
+    if len(pairs) < CALIBRATION_MIN_SAMPLES:
+        return 1.0
+    low, high = CALIBRATION_BOUNDS
+    return min(high, max(low, sum(actual for _, actual in pairs) / sum(raw for raw, _ in pairs)))
+
+
 MIN_NORMAL_SERVICE_S = 30.0
 
 

@@ -23,6 +23,7 @@ from server.models import Counter, Ticket
 from server.queueing.catalog import LOCK, counter_services, services_by_id
 from server.queueing.estimate import (
     ServiceLoad,
+    calibration,
     estimate_wait_s,
     mean_service_seconds,
     normal_service_seconds,
@@ -30,6 +31,8 @@ from server.queueing.estimate import (
 )
 from server.queueing.machine import CounterState, TicketStatus
 from server.queueing.numbering import day_start_utc
+
+CALIBRATION_WINDOW = 60  # the day's latest finished customers the calibration is measured on
 
 
 @cache
@@ -44,7 +47,9 @@ def _statements() -> SimpleNamespace:
         # The (branch_id, finished_at) index serves both: no status in the WHERE.
         finished_mark=select(func.count(), func.max(Ticket.id)).where(*today),
         finished=select(Ticket.id, Ticket.service_id, Ticket.status, finished - epoch_seconds(Ticket.called_at),
-                        finished - epoch_seconds(Ticket.served_at))
+                        finished - epoch_seconds(Ticket.served_at), Ticket.raw_estimate_s,
+                        epoch_seconds(Ticket.called_at) - epoch_seconds(Ticket.issued_at),
+                        Ticket.service_id == Ticket.original_service_id)
         .where(*today).order_by(Ticket.finished_at.desc(), Ticket.id.desc()),
         waiting=select(Ticket.service_id, func.count())
         .where(Ticket.branch_id == branch, Ticket.status == TicketStatus.WAITING.value)
@@ -70,6 +75,8 @@ class FinishedToday:
     # Median start-to-finish time of each service's done tickets, and how many there were: the
     # normal time a service_overrun is measured against.
     medians: dict[int, tuple[float, int]]
+    # How much the day's raw estimates ran short (> 1) or long (< 1): estimate.calibration.
+    calibration: float = 1.0
 
 
 # A finished ticket never changes again, so a branch's set of the day's committed finished tickets
@@ -101,7 +108,10 @@ def finished_today(session: Session, branch_id: int, since: datetime, window: in
     key = (since, window, len(rows), max((row.id for row in rows), default=None))
     cycles: dict[int, list[float]] = defaultdict(list)
     service_times: dict[int, list[float]] = defaultdict(list)
-    for _id, service_id, status, cycle, service_time in rows:
+    promised: list[tuple[float, float]] = []  # (raw estimate, wait) of the latest, for the calibration
+    for _id, service_id, status, cycle, service_time, raw, waited, untransferred in rows:
+        if raw is not None and waited is not None and untransferred and len(promised) < CALIBRATION_WINDOW:
+            promised.append((raw, waited))
         if status != TicketStatus.DONE.value:
             continue
         if cycle is not None and len(cycles[service_id]) < window:
@@ -111,6 +121,7 @@ def finished_today(session: Session, branch_id: int, since: datetime, window: in
     figures = FinishedToday(
         cycles={service_id: tuple(values) for service_id, values in cycles.items()},
         medians={service_id: (statistics.median(values), len(values)) for service_id, values in service_times.items()},
+        calibration=calibration(promised),
     )
     if db.get_execution_options().get(READ_ONLY):
         with LOCK:
@@ -140,9 +151,15 @@ class BranchLoad:
     # What the loads were computed from: (state, service ids) of the open counters, mean counter time per service.
     counters: tuple[tuple[str, tuple[int, ...]], ...] = ()
     means: dict[int, float] | None = None
+    calibration: float = 1.0  # the day's measured bias of the raw estimates (estimate.calibration)
+
+    def raw_estimate(self, service_id: int, position: int) -> int:
+        """The estimate from the counters and counter times alone."""
+        return estimate_wait_s(position, self.loads[service_id])
 
     def estimate(self, service_id: int, position: int) -> int:
-        return estimate_wait_s(position, self.loads[service_id])
+        """The estimate a customer is given: the raw one, its measured bias taken out."""
+        return int(round(self.raw_estimate(service_id, position) * self.calibration))
 
     def estimate_new(self, service_id: int) -> int:
         """The wait a ticket issued now for this service would be promised."""
@@ -153,7 +170,7 @@ class BranchLoad:
         just issued): nothing else an estimate depends on has changed."""
         waiting = {**self.waiting, service_id: self.waiting.get(service_id, 0) + 1}
         return BranchLoad(waiting=waiting, loads=service_loads(self.counters, waiting, self.means or {}),
-                          counters=self.counters, means=self.means)
+                          counters=self.counters, means=self.means, calibration=self.calibration)
 
 
 def branch_load(session: Session, config: Config, branch_id: int, now: datetime) -> BranchLoad:
@@ -170,7 +187,8 @@ def branch_load(session: Session, config: Config, branch_id: int, now: datetime)
     waiting = waiting_counts(session, branch_id)
     counters = session.connection().execute(_statements().open_counters, {"branch_id": branch_id}).all()
     lists = counter_services(session, branch_id) if counters else {}
-    cycles = finished_since_day_start(session, config, branch_id, now).cycles
+    finished = finished_since_day_start(session, config, branch_id, now)
+    cycles = finished.cycles
     means = {
         service_id: mean_service_seconds(cycles.get(service_id, ()), service.expected_minutes * 60,
                                          config.queue.service_time_min_samples)
@@ -178,6 +196,6 @@ def branch_load(session: Session, config: Config, branch_id: int, now: datetime)
     }
     open_counters = tuple((state, tuple(lists.get(counter_id, ()))) for counter_id, state in counters)
     load = BranchLoad(waiting=waiting, loads=service_loads(open_counters, waiting, means), counters=open_counters,
-                      means=means)
+                      means=means, calibration=finished.calibration if config.queue.calibrate_estimates else 1.0)
     kept[key] = load
     return load

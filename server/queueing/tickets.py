@@ -79,6 +79,7 @@ def issue_ticket(
                 lang=lang,
                 people_ahead=ahead,
                 estimated_wait_s=load.estimate(service.id, ahead + 1),
+                raw_estimate_s=load.raw_estimate(service.id, ahead + 1),
                 issued_at=now,
                 waiting_since=now,
                 recall_count=0,

@@ -142,3 +142,43 @@ def test_a_finish_rolled_back_leaves_no_figures_behind(api, rt, clock):
     clock.advance(40)
     api.ok(1, "complete")
     assert list(_finished_today(rt, clock).medians.values()) == [(70.0, 2)]
+
+
+def test_when_the_days_customers_wait_longer_than_estimated_new_promises_take_the_bias_out(api, rt, clock):
+    from sqlalchemy import select
+
+    from server.models import Ticket
+
+    api.open(1, "teller1")
+    for _ in range(11):
+        api.issue("A")  # raw estimates 0, 180, 360, ... (one free counter, 3 minutes a customer)
+    for _ in range(11):  # each takes 100 s at the counter, but the counter calls only every 6 minutes
+        clock.advance(260)
+        api.ok(1, "call-next")
+        api.ok(1, "start")
+        clock.advance(100)
+        api.ok(1, "complete")
+    late = [api.issue("A") for _ in range(3)][-1]  # third in line: raw 2 x 100 s
+    with rt.reading() as session:
+        row = session.scalar(select(Ticket).where(Ticket.id == late["id"]))
+        assert row.raw_estimate_s == 200
+    # Ten customers promised at least a minute waited 22,400 s in all against 9,900 s estimated.
+    assert late["estimated_wait_s"] == round(200 * 22400 / 9900) == row.estimated_wait_s
+
+
+def test_the_calibration_can_be_turned_off(app_factory, fresh_db):
+    from tests.conftest import Api
+
+    app = app_factory(queue={"calibrate_estimates": False})
+    api = Api(app.test_client(), fresh_db.tokens)
+    clock = app.extensions["callwise"].clock
+    api.open(1, "teller1")
+    for _ in range(11):
+        api.issue("A")
+    for _ in range(11):
+        clock.advance(260)
+        api.ok(1, "call-next")
+        api.ok(1, "start")
+        clock.advance(100)
+        api.ok(1, "complete")
+    assert [api.issue("A") for _ in range(3)][-1]["estimated_wait_s"] == 200

@@ -43,3 +43,13 @@ def test_a_service_lower_in_a_counters_list_gets_less_of_it():
     assert counter_share(0) == 1.0
     assert counter_share(1) == 0.5
     assert counter_share(2) == 0.25
+
+
+def test_the_calibration_is_the_days_real_waits_over_the_raw_estimates_once_there_are_ten():
+    from server.queueing.estimate import calibration
+
+    assert calibration([]) == 1.0
+    assert calibration([(100.0, 150.0)] * 9) == 1.0  # too few to say
+    assert calibration([(100.0, 150.0)] * 10) == 1.5
+    assert calibration([(100.0, 150.0)] * 10 + [(30.0, 900.0)] * 50) == 1.5  # "about now" promises say nothing
+    assert calibration([(100.0, 1000.0)] * 10) == 3.0 and calibration([(100.0, 10.0)] * 10) == 0.5  # bounded
