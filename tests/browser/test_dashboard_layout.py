@@ -19,7 +19,7 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.browser.conftest import branch_server
-from tests.server_process import PASSWORD, CallwiseServer
+from tests.support.callwise import PASSWORD, CallwiseServer
 
 MANAGER, KIOSK = "mia", "door"
 TELLERS = {1: "lin", 2: "zhou", 3: "qian", 4: "wu"}
@@ -113,7 +113,7 @@ def expected_order(alerts: list[dict[str, Any]]) -> list[str]:
     return [str(a["id"]) for a in ordered]
 
 
-LAYOUT = """() => {
+LAYOUT = """(gap) => {
   const box = (e) => { const r = e.getBoundingClientRect(); return {x: r.x, y: r.y, w: r.width, h: r.height,
                                                                   right: r.right, bottom: r.bottom}; };
   const grid = document.getElementById('view-dashboard');
@@ -126,7 +126,7 @@ LAYOUT = """() => {
   const empty = [];
   for (let y = g.y + pad.t + 2; y < g.bottom - pad.b - 2; y += 8) {
     for (let x = g.x + pad.l + 2; x < g.right - pad.r - 2; x += 8) {
-      const near = areas.some((a) => x >= a.x - %(gap)d && x <= a.right + %(gap)d && y >= a.y - %(gap)d && y <= a.bottom + %(gap)d);
+      const near = areas.some((a) => x >= a.x - gap && x <= a.right + gap && y >= a.y - gap && y <= a.bottom + gap);
       if (!near) empty.push([Math.round(x), Math.round(y)]);
     }
   }
@@ -143,7 +143,7 @@ LAYOUT = """() => {
     empty: empty.slice(0, 10), emptyCount: empty.length, small,
     alerts: [...document.querySelectorAll('#alert-list > li.alert')].map((e) => e.dataset.id),
   };
-}""" % {"gap": GAP_PX}
+}"""
 
 
 @pytest.mark.parametrize("lang", ["zh", "en"])
@@ -162,7 +162,7 @@ def test_a_busy_dashboard_fills_the_window_without_bands_or_small_buttons_most_s
     expect(page.locator("#complaint-list li.complaint")).to_have_count(1)
     expect(page.locator(".tile[data-counter='1'] .tile-staff")).to_have_text("lin")
     page.wait_for_timeout(300)  # the chart settles into its panel
-    layout = page.evaluate(LAYOUT)
+    layout = page.evaluate(LAYOUT, GAP_PX)
     width, height = viewport
 
     assert layout["scroll"] == [width, height], layout["scroll"]  # no page scroll, either way

@@ -17,7 +17,7 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.browser.conftest import branch_server
-from tests.server_process import PASSWORD, CallwiseServer
+from tests.support.callwise import PASSWORD, CallwiseServer
 
 MANAGER, KIOSK = "mia", "door"
 DASHBOARD = (1440, 900)
