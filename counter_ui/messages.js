@@ -77,8 +77,8 @@ export const MESSAGES = {
   act_resume: { zh: "恢复", en: "Resume" },
   act_close: { zh: "签出窗口…", en: "Close counter…" },
   shortcut_note: {
-    zh: "快捷键（数字小键盘）标在每个按钮上；输入文字时不生效。焦点不在按钮上时 Enter 也可叫号。对话框中按数字选择，Esc 取消。",
-    en: "Keypad shortcuts are shown on each button; they do nothing while you type. Enter also calls next when no button has focus. In a dialog, press a digit to choose, Esc to cancel.",
+    zh: "快捷键（数字小键盘）标在每个按钮上；输入文字时不生效。焦点不在按钮上时 Enter 也可叫号。大堂经理的指示：* 已照办，/ 无法照办。对话框中按数字选择，Esc 取消。",
+    en: "Keypad shortcuts are shown on each button; they do nothing while you type. Enter also calls next when no button has focus. The manager's instructions: * done, / cannot. In a dialog, press a digit to choose, Esc to cancel.",
   },
 
   choose_transfer: { zh: "把 {ticket} 转到哪项业务？", en: "Transfer {ticket} to which service?" },
