@@ -13,6 +13,7 @@ import { MESSAGES } from "./messages.js";
 import {
   ACTIONS, actionForKey, bodyFor, isEnabled, isTyping, keyOf, overrunLine, timerLevel, timerPhase,
 } from "./model.js";
+import { createLobby } from "./lobby.js";
 
 const TOKEN_KEY = "callwise.counter.token"; // sessionStorage: a reload resumes, a closed tab forgets
 // How often to ask the server for its time. A system clock only drifts, but a manual one (tests,
@@ -42,6 +43,17 @@ const state = {
   live: null,
   liveStatus: "connecting",
 };
+
+// The lobby manager's instructions, help reasons, and "told something different in the lobby".
+const lobby = createLobby({
+  i18n, words,
+  token: () => state.token,
+  counter: () => state.counter,
+  services: () => state.services,
+  clock: () => state.live?.clock,
+  showError: (error, label) => (error.status === 401 ? sessionEnded() : showError(error, label)),
+  clearError: () => clearError(),
+});
 
 // --- start ------------------------------------------------------------------------------------
 
@@ -176,6 +188,7 @@ function forgetToken() {
   state.mine = null;
   state.counter = null;
   state.alerts.clear();
+  lobby.clear();
   if (state.live) {
     state.live.close();
     state.live = null;
@@ -212,6 +225,8 @@ function connect() {
       alert_raised: onAlert,
       alert_changed: onAlert,
       alert_resolved: onAlertResolved,
+      instruction: (instruction) => lobby.onInstruction(instruction, { mine: state.mine }),
+      instruction_answered: (instruction) => lobby.onInstruction(instruction, { mine: state.mine }),
     },
   });
   renderLive();
@@ -229,6 +244,9 @@ function onSnapshot(snapshot) {
   if (Array.isArray(snapshot.alerts)) {
     state.alerts.clear();
     for (const alert of snapshot.alerts) if (isMyAlert(alert)) state.alerts.set(alert.id, alert);
+  }
+  if (Array.isArray(snapshot.instructions) && state.mine != null) {
+    lobby.setInstructions(snapshot.instructions, { mine: state.mine });
   }
   renderAll();
 }
@@ -332,6 +350,7 @@ async function showPicker() {
   state.mine = null;
   state.counter = null;
   state.alerts.clear();
+  lobby.clear();
   showView("pick");
   await loadCounters();
   renderPicker();
@@ -457,6 +476,7 @@ function nudge(name) {
 function onKey(event) {
   if (event.defaultPrevented || event.ctrlKey || event.metaKey || event.altKey || event.isComposing) return;
   if (state.view !== "console" || $("chooser").open) return;
+  if (lobby.onKey(event)) return; // answering an instruction, "told something different", its dialog
   if (isTyping(event.target)) return;
   const key = keyOf(event);
   const name = actionForKey(key);
@@ -474,6 +494,11 @@ function onKey(event) {
 // --- choosers -------------------------------------------------------------------------------------
 
 function openChooser(name) {
+  if (name === "help") {
+    // A reason and perhaps a word: the lobby's own dialog asks for both.
+    lobby.askHelp().then((choice) => (choice ? run("help", choice) : settleFocus()));
+    return;
+  }
   const dialog = $("chooser");
   const options = [];
   const ticket = state.counter?.current_ticket;
@@ -660,6 +685,7 @@ function renderConsole() {
   renderButtons();
   renderWaiting();
   renderAlerts();
+  lobby.render();
   tick();
   settleFocus();
 }
@@ -684,7 +710,15 @@ function renderTicket() {
   number.classList.toggle("is-empty", !ticket);
   const service = ticket ? state.services.get(ticket.service) : null;
   $("ticket-service").textContent = ticket ? (service ? `${service.code} · ${pick(service.name)}` : ticket.service) : "";
-  $("help-flag").hidden = !(ticket && counter.help_requested_at);
+  const help = counter.help || (counter.help_requested_at ? { state: "waiting", reason: "authorization" } : null);
+  const flag = $("help-flag");
+  flag.hidden = !(ticket && help);
+  if (ticket && help) {
+    flag.textContent = t("help_status", {
+      reason: words.label("help_reasons", help.reason || "authorization"), state: words.label("help_states", help.state),
+    });
+    flag.dataset.state = help.state;
+  }
 
   const documents = $("documents");
   documents.replaceChildren();
@@ -772,6 +806,7 @@ function renderAlerts() {
 /** The timer: time in the current phase, coloured against the service's overrun line. */
 function tick() {
   if (state.view !== "console" || !state.counter) return;
+  lobby.tick();
   const phase = timerPhase(state.counter);
   const timer = $("timer");
   const row = $("timer-row");
@@ -801,7 +836,7 @@ function tick() {
 
 /** If the focused control just became disabled, keep focus on the console so keys still work. */
 function settleFocus() {
-  if (state.view !== "console" || $("chooser").open) return;
+  if (state.view !== "console" || $("chooser").open || lobby.isOpen()) return;
   const active = document.activeElement;
   if (!active || active === document.body || active.disabled || active.closest("[hidden]")) {
     $("ticket-card").focus({ preventScroll: true });

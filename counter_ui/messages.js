@@ -52,7 +52,7 @@ export const MESSAGES = {
   timer_near: { zh: "接近超时", en: "Nearing overrun" },
   timer_over: { zh: "已超时", en: "Overrun" },
 
-  help_pending: { zh: "已请求授权/协助，等待大堂经理", en: "Authorization/help requested — waiting for the manager" },
+  help_status: { zh: "已请求协助（{reason}）：{state}", en: "Help requested ({reason}): {state}" },
   documents_title: { zh: "所需材料", en: "Required documents" },
   no_documents: { zh: "无需材料", en: "No documents needed" },
 
@@ -70,14 +70,15 @@ export const MESSAGES = {
   act_no_show: { zh: "未到", en: "No-show" },
   complete_title: { zh: "办结（选择结果）", en: "Complete (choose the outcome)" },
   act_transfer: { zh: "转业务…", en: "Transfer…" },
-  act_help: { zh: "请求授权/协助", en: "Request help" },
+  act_help: { zh: "请求授权/协助…", en: "Request help…" },
+  act_told_otherwise: { zh: "客户在大堂听到的说法不同…", en: "The customer was told something different in the lobby…" },
   act_help_sent: { zh: "已请求协助", en: "Help requested" },
   act_pause: { zh: "暂停…", en: "Pause…" },
   act_resume: { zh: "恢复", en: "Resume" },
   act_close: { zh: "签出窗口…", en: "Close counter…" },
   shortcut_note: {
-    zh: "快捷键（数字小键盘）标在每个按钮上；输入文字时不生效。焦点不在按钮上时 Enter 也可叫号。对话框中按数字选择，Esc 取消。",
-    en: "Keypad shortcuts are shown on each button; they do nothing while you type. Enter also calls next when no button has focus. In a dialog, press a digit to choose, Esc to cancel.",
+    zh: "快捷键（数字小键盘）标在每个按钮上；输入文字时不生效。焦点不在按钮上时 Enter 也可叫号。大堂经理的指示：* 已照办，/ 无法照办。对话框中按数字选择，Esc 取消。",
+    en: "Keypad shortcuts are shown on each button; they do nothing while you type. Enter also calls next when no button has focus. The manager's instructions: * done, / cannot. In a dialog, press a digit to choose, Esc to cancel.",
   },
 
   choose_transfer: { zh: "把 {ticket} 转到哪项业务？", en: "Transfer {ticket} to which service?" },
@@ -93,6 +94,44 @@ export const MESSAGES = {
     en: "The counter closes; you stay logged in and can choose a counter again.",
   },
   confirm_close_yes: { zh: "签出窗口", en: "Close the counter" },
+
+  // The lobby manager and the counter: help, instructions, what the lobby told the customer.
+  choose_help: { zh: "请大堂经理协助：原因", en: "Ask the lobby manager for help: why?" },
+  choose_help_hint: {
+    zh: "按数字选择原因即发送。要补充说明，先在下面输入，再按 Enter 选原因。",
+    en: "Press a digit to send with that reason. To add a word, type it below first, then Enter and pick the reason.",
+  },
+  help_text_label: { zh: "补充说明（选填）", en: "A word for the manager (optional)" },
+  instruction_from: { zh: "大堂经理指示", en: "From the lobby manager" },
+  instruction_more: { zh: "（共 {n} 条，先处理这一条）", en: "({n} waiting — this one first)" },
+  instruction_meta: { zh: "{who} 发出 · {ago} 前", en: "sent by {who} · {ago} ago" },
+  instruction_ticket: { zh: "客户 {number}", en: "customer {number}" },
+  instruction_done: { zh: "已照办", en: "Done" },
+  instruction_cannot: { zh: "无法照办…", en: "Cannot…" },
+  instruction_answered: { zh: "已回复大堂经理：{answer}", en: "Answered the manager: {answer}" },
+  choose_cannot: { zh: "无法照办：原因", en: "Cannot do it: why?" },
+  choose_cannot_hint: {
+    zh: "原因会发给大堂经理。按数字选择；也可先在下面写明。",
+    en: "The manager will see the reason. Press a digit; or type it below first.",
+  },
+  cannot_text_label: { zh: "说明", en: "Reason in your words" },
+  cannot_busy: { zh: "正在为客户办理，办完再做", en: "Serving a customer; after this one" },
+  cannot_service: { zh: "本窗口不能办理该业务", en: "This counter cannot serve that" },
+  cannot_system: { zh: "系统或设备问题", en: "System or equipment problem" },
+  cannot_other: { zh: "其他（请在上面写明）", en: "Other (write it above)" },
+  needs_text: { zh: "请先在上面写明。", en: "Please write it above first." },
+  choose_told: { zh: "客户在大堂听到的说法不同", en: "The customer was told something different in the lobby" },
+  choose_told_hint: {
+    zh: "选择涉及的材料或规定，将记为“大堂与柜台说法不一”并告知大堂经理。可先写明客户被告知的内容。",
+    en: "Pick the document or rule in question: it is recorded as “lobby and counter said different things” and the manager is told. You may first write what the customer was told.",
+  },
+  told_text_label: { zh: "客户在大堂被告知（选填）", en: "What the customer was told (optional)" },
+  told_other_rule: { zh: "其他规定（请在上面写明）", en: "Another rule (write it above)" },
+  told_default_text: {
+    zh: "客户在大堂得到的说法与柜台要求不一致：{subject}",
+    en: "The lobby told the customer something different from the counter: {subject}",
+  },
+  told_recorded: { zh: "已记录并告知大堂经理：{subject}", en: "Recorded and sent to the manager: {subject}" },
 
   // Errors: a sentence of ours, then the server's own message beneath it.
   error_action: { zh: "“{action}”未完成", en: "“{action}” was not done" },
@@ -114,5 +153,7 @@ export const MESSAGES = {
   err_same_service: { zh: "客户已在该业务中。", en: "The customer is already in that service." },
   err_busy_ticket: { zh: "请先办结或转出当前客户。", en: "Finish or transfer the current customer first." },
   err_unexpected: { zh: "页面出现意外错误，请刷新。", en: "Something unexpected went wrong; please reload." },
+  err_already_answered: { zh: "这条指示已经回复过了。", en: "This instruction has already been answered." },
+  err_reason_required: { zh: "无法照办时请说明原因。", en: "Say why it cannot be done." },
   err_wrong_role: { zh: "此账号不能使用柜员台。", en: "This account cannot use the teller console." },
 };

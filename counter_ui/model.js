@@ -5,7 +5,8 @@
  * Every action of the console. `states`: the counter states it applies in (as
  * server/queueing/machine.py allows); `keys`: KeyboardEvent.key values that trigger it (a numeric
  * keypad with Num Lock on; "," is the decimal key of some keypad layouts); `choose`: the action
- * needs a choice first (a service, a reason, a confirmation).
+ * needs a choice first (a service, a reason, a confirmation). Keys of the lobby's own controls
+ * (answering an instruction, "told something different") are in lobby.js LOBBY_KEYS.
  */
 export const ACTIONS = {
   call: { path: "call-next", states: ["idle"], keys: ["+", "Enter"], label: "act_call" },
@@ -16,7 +17,7 @@ export const ACTIONS = {
   redo: { path: "complete", outcome: "redo", states: ["serving"], keys: ["2"], label: "complete_title" },
   error: { path: "complete", outcome: "error", states: ["serving"], keys: ["3"], label: "complete_title" },
   transfer: { path: "transfer", choose: "transfer", states: ["calling", "serving"], keys: ["4"], label: "act_transfer" },
-  help: { path: "request-help", states: ["calling", "serving"], keys: ["5"], label: "act_help" },
+  help: { path: "request-help", choose: "help", states: ["calling", "serving"], keys: ["5"], label: "act_help" },
   pause: { path: "pause", choose: "pause", states: ["idle"], keys: ["7"], label: "act_pause" },
   resume: { path: "resume", states: ["paused"], keys: ["8"], label: "act_resume" },
   close: { path: "close", choose: "close", states: ["idle", "paused"], keys: ["9"], label: "act_close" },
@@ -61,6 +62,7 @@ export function bodyFor(name, choice) {
   if (action.outcome) return { outcome: action.outcome };
   if (action.choose === "transfer") return { service: choice };
   if (action.choose === "pause") return { reason: choice };
+  if (action.choose === "help") return choice; // {reason, text?}
   return undefined;
 }
 

@@ -32,8 +32,17 @@ const messages = {
   serving: { zh: "正在 {n} 号窗口为您办理", en: "Being served at counter {n}" },
   serving_text: { zh: "办理完成后，您可以在这里为本次服务评分。", en: "When you are done, you can rate the service here." },
   counter_n: { zh: "{n} 号窗口", en: "Counter {n}" },
+  // Help: "waiting" until the lobby manager answers "on my way" (help_state of the ticket).
   help_title: { zh: "您的业务正在等待授权", en: "Your transaction is awaiting authorization" },
-  help_text: { zh: "请在窗口稍候，授权人员马上就到。", en: "Please stay at the counter — a supervisor is on the way." },
+  help_text: {
+    zh: "柜员已请大堂经理前来，请在窗口稍候。",
+    en: "The teller has asked the lobby manager to come. Please stay at the counter.",
+  },
+  help_coming_title: { zh: "大堂经理正在赶来", en: "The manager is on the way" },
+  help_coming_text: {
+    zh: "请在窗口稍候，经理到后即继续为您办理。",
+    en: "Please stay at the counter; your transaction continues as soon as the manager arrives.",
+  },
   done_title: { zh: "业务已办结，感谢您的光临", en: "All done — thank you for visiting" },
   rate_question: { zh: "请为本次服务评分", en: "How was our service today?" },
   star_label: { zh: "{n} 星", en: "{n} star" },
@@ -130,7 +139,13 @@ function render() {
     $("called-other").lang = other === "zh" ? "zh-CN" : other || "";
   }
   if (current === "serving") $("serving-text").textContent = i18n.t("serving", { n: ticket.counter });
-  if (current === "help") $("help-counter").textContent = ticket.counter ? i18n.t("counter_n", { n: ticket.counter }) : "";
+  if (current === "help") {
+    $("help-counter").textContent = ticket.counter ? i18n.t("counter_n", { n: ticket.counter }) : "";
+    const coming = ticket.help_state === "on_my_way";
+    $("help-title").textContent = i18n.t(coming ? "help_coming_title" : "help_title");
+    $("help-text").textContent = i18n.t(coming ? "help_coming_text" : "help_text");
+    $("state-help").dataset.help = coming ? "on_my_way" : "waiting";
+  }
   if (current === "done") renderRating();
 
   // What to bring matters until the customer is at the counter.

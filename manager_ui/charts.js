@@ -17,16 +17,26 @@ function integerAxis() {
   return { ...AXIS, incrs: [1, 2, 5, 10, 20, 50, 100, 200, 500], values: (u, values) => values.map((v) => String(v)) };
 }
 
-/** A chart in ``container`` that ``draw(spec)`` creates or updates; spec = {key, options, data}. */
+/**
+ * A chart in ``container`` that ``draw(spec)`` creates or updates; spec = {key, options, data}.
+ * ``height``: pixels, or "fill" to take the container's own height (less the legend below the
+ * plot): the container's size must then come from its layout, not from its content.
+ */
 function managedChart(container, height) {
   let plot = null;
   let key = null;
   const width = () => Math.max(280, container.clientWidth);
+  const legend = () => (plot && plot.root.querySelector(".u-legend")?.offsetHeight) || 36;
+  const plotHeight = () => (height === "fill" ? Math.max(120, container.clientHeight - legend() - 4) : height);
   let resizeTimer = null;
-  window.addEventListener("resize", () => {
+  const resize = () => {
     clearTimeout(resizeTimer);
-    resizeTimer = setTimeout(() => { if (plot) plot.setSize({ width: width(), height }); }, 150);
-  });
+    resizeTimer = setTimeout(() => {
+      if (plot && container.clientWidth > 0) plot.setSize({ width: width(), height: plotHeight() });
+    }, 150);
+  };
+  window.addEventListener("resize", resize);
+  if (height === "fill" && typeof ResizeObserver === "function") new ResizeObserver(resize).observe(container);
   return {
     draw(specKey, options, data) {
       if (plot && key === specKey) {
@@ -36,7 +46,8 @@ function managedChart(container, height) {
       if (plot) plot.destroy();
       container.replaceChildren();
       key = specKey;
-      plot = new uPlot({ width: width(), height, ...options }, data, container);
+      plot = new uPlot({ width: width(), height: plotHeight(), ...options }, data, container);
+      if (height === "fill") resize(); // now that the legend's real height is known
       return plot;
     },
     clear() {

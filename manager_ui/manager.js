@@ -1,4 +1,10 @@
-// The lobby manager's live dashboard: counters, queues, open alerts, today's figures and a chart.
+// The lobby manager's live dashboard: counters, queues, open alerts, instructions to the counters
+// and what the counters report, today's figures and a chart.
+//
+// Every alert card carries its action: a button that sends the counter the instruction that does
+// it (or, for a help request, "on my way" and then "done"). An instruction stays on the dashboard
+// until the teller answers it, flagged (and sounded) once its answer is overdue; answers stay ten
+// minutes.
 //
 // State comes from the Socket.IO snapshot and the events after it; the headline figures and the
 // chart come from the daily report, fetched every minute and shortly after activity. Every
@@ -15,10 +21,12 @@ import { logOut, signIn, wireLanguageToggle } from "./session.js";
 import { el } from "/static/js/dom.js";
 import { isMuted, playAlarm, setMuted, unlockAudio } from "./sound.js";
 import { colourOf, waitingChart } from "./charts.js";
+import { openInstructDialog } from "./instruct.js";
 
 const REPORT_EVERY_MS = 60_000;
 const REPORT_AFTER_ACTIVITY_MS = 4_000;
 const SEVERITY_RANK = { critical: 2, warning: 1 };
+const ANSWERS_KEPT_S = 600; // an answered instruction stays on the dashboard this long
 
 const $ = (id) => document.getElementById(id);
 
@@ -32,6 +40,10 @@ const state = {
   counters: new Map(), // number -> counter
   waiting: new Map(), // ticket id -> {service, issued_at}
   alerts: new Map(), // id -> alert
+  instructions: new Map(), // id -> instruction (unanswered, or answered in the last ten minutes)
+  overdue: new Set(), // ids of instructions already flagged overdue (each sounds once)
+  complaints: new Map(), // id -> complaint recorded today
+  pending: new Set(), // ids of alerts whose button has a request in flight
   report: null,
   snapshots: 0,
   reportTimer: null,
@@ -74,6 +86,16 @@ function showError(text) {
   box.hidden = false;
   clearTimeout(showError.timer);
   showError.timer = setTimeout(() => { box.hidden = true; }, 8000);
+}
+
+function showApiError(error) {
+  showError(error.code === "network" ? i18n.t("err_network") : i18n.t("err_generic", { message: error.message }));
+}
+
+/** "Counter 3 (lin)": a counter named with the teller at it (or the one given). */
+function counterName(number, teller) {
+  const name = teller ?? state.counters.get(number)?.staff?.name;
+  return name ? i18n.t("counter_with_teller", { n: number, name }) : i18n.t("counter_n", { n: number });
 }
 
 function serviceName(code) {
@@ -136,7 +158,7 @@ function start({ token, me }) {
   renderSound();
   for (const type of ["pointerdown", "keydown"]) document.addEventListener(type, unlockAudio, { once: true });
 
-  chart = waitingChart($("waiting-chart"), { height: 210 });
+  chart = waitingChart($("waiting-chart"), { height: "fill" });
   state.live = connectLive({
     auth: { token },
     onSnapshot,
@@ -149,9 +171,13 @@ function start({ token, me }) {
       alert_raised: onAlertRaised,
       alert_changed: onAlertChanged,
       alert_resolved: onAlertResolved,
+      instruction: onInstruction,
+      instruction_answered: onInstruction,
+      complaint_recorded: onComplaint,
     },
   });
   loadReport();
+  loadComplaints();
   setInterval(loadReport, REPORT_EVERY_MS);
   setInterval(tick, 1000);
 }
@@ -171,6 +197,12 @@ function onSnapshot(snapshot) {
   if (state.snapshots > 0 && [...state.alerts.values()].some((a) => a.severity === "critical" && !known.has(a.id))) {
     playAlarm();
   }
+  if (Array.isArray(snapshot.instructions)) {
+    state.instructions = new Map(snapshot.instructions.map((i) => [i.id, i]));
+    // Those already overdue when the page opens are flagged without a sound; after a reconnect,
+    // one that went overdue meanwhile sounds (checkInstructions).
+    if (state.snapshots === 0) for (const i of snapshot.instructions) if (isOverdue(i)) state.overdue.add(i.id);
+  }
   state.snapshots += 1;
   renderAll();
 }
@@ -179,6 +211,7 @@ function onCounterChanged(counter) {
   state.counters.set(counter.number, counter);
   sawServerTime(counter.state_since);
   renderTiles();
+  if ([...state.alerts.values()].some((a) => a.counter === counter.number)) renderAlerts();
   scheduleReport();
 }
 
@@ -206,6 +239,8 @@ function onAlertRaised(alert) {
   if (alert.severity === "critical" && (!known || alert.reminder)) playAlarm();
   renderAlerts();
   renderTiles();
+  // The newest card of its severity is at the top: bring the list back there to show it.
+  if (!known) $("alert-list").scrollTo({ top: 0 });
   scheduleReport();
 }
 
@@ -231,14 +266,120 @@ async function acknowledge(alert, button) {
   button.disabled = true;
   try {
     const updated = await api(`/alerts/${alert.id}/ack`, { method: "POST", token: state.token });
-    if (updated.resolved_at) state.alerts.delete(updated.id);
-    else state.alerts.set(updated.id, updated);
+    takeAlert(updated);
   } catch (error) {
     if (error.code === "already_resolved" || error.status === 404) state.alerts.delete(alert.id);
-    else showError(error.code === "network" ? i18n.t("err_network") : i18n.t("err_generic", { message: error.message }));
+    else showApiError(error);
   }
   renderAlerts();
   renderTiles();
+}
+
+function takeAlert(alert) {
+  if (alert.resolved_at) state.alerts.delete(alert.id);
+  else state.alerts.set(alert.id, alert);
+}
+
+/** The card's action, done: the instruction that carries it out goes to the counter. */
+async function sendAction(alert) {
+  const action = alert.action;
+  const body = { kind: action.instruction, alert: alert.id };
+  if (action.ticket && action.ticket.id != null) body.ticket = action.ticket.id;
+  await whilePending(alert, async () => {
+    const sent = await api(`/counters/${action.counter}/instruct`, { body, token: state.token });
+    state.instructions.set(sent.id, sent);
+  });
+}
+
+/** A help request answered: "on_my_way" (the teller and the customer hear it), then "done". */
+async function respond(alert, answer) {
+  await whilePending(alert, async () => {
+    takeAlert(await api(`/alerts/${alert.id}/respond`, { body: { state: answer }, token: state.token }));
+  });
+}
+
+async function whilePending(alert, work) {
+  if (state.pending.has(alert.id)) return;
+  state.pending.add(alert.id);
+  renderAlerts();
+  try {
+    await work();
+  } catch (error) {
+    if (error.code === "already_resolved" || error.code === "unknown_alert") state.alerts.delete(alert.id);
+    else showApiError(error);
+    if (state.live) state.live.refresh();
+  } finally {
+    state.pending.delete(alert.id);
+  }
+  renderAlerts();
+  renderTiles();
+  renderLobby();
+}
+
+// --- instructions and complaints -------------------------------------------------------------------
+
+function onInstruction(instruction) {
+  state.instructions.set(instruction.id, instruction);
+  sawServerTime(instruction.issued_at, instruction.answered_at);
+  if (instruction.answered_at) state.overdue.delete(instruction.id);
+  renderLobby();
+  renderAlerts();
+  renderTiles();
+}
+
+function onComplaint(complaint) {
+  state.complaints.set(complaint.id, complaint);
+  sawServerTime(complaint.recorded_at);
+  renderLobby();
+}
+
+async function loadComplaints() {
+  try {
+    const complaints = await api("/complaints", { token: state.token });
+    for (const complaint of complaints) state.complaints.set(complaint.id, complaint);
+    renderLobby();
+  } catch (error) {
+    // The list fills from the live events anyway; a failed first read is not worth a banner.
+  }
+}
+
+function isOverdue(instruction) {
+  if (instruction.answered_at) return false;
+  if (instruction.overdue) return true;
+  return Boolean(state.live && instruction.answer_due_at
+    && state.live.clock.now() >= Date.parse(instruction.answer_due_at));
+}
+
+/** The newest instruction sent from an alert's card, if any. */
+function instructionFor(alert) {
+  let latest = null;
+  for (const instruction of state.instructions.values()) {
+    if (instruction.alert_id === alert.id && (!latest || instruction.id > latest.id)) latest = instruction;
+  }
+  return latest;
+}
+
+/** Once a second: flag instructions whose answer is now overdue (with the sound), forget old answers. */
+function checkInstructions() {
+  if (!state.live) return;
+  const now = state.live.clock.now();
+  let changed = false;
+  let sound = false;
+  for (const instruction of [...state.instructions.values()]) {
+    if (instruction.answered_at && now - Date.parse(instruction.answered_at) > ANSWERS_KEPT_S * 1000) {
+      state.instructions.delete(instruction.id);
+      changed = true;
+    } else if (isOverdue(instruction) && !state.overdue.has(instruction.id)) {
+      state.overdue.add(instruction.id);
+      changed = sound = true;
+    }
+  }
+  if (sound) playAlarm();
+  if (changed) {
+    renderLobby();
+    renderAlerts();
+    renderTiles();
+  }
 }
 
 // --- the report: headline figures and the chart --------------------------------------------------
@@ -273,6 +414,7 @@ function renderAll() {
   renderTiles();
   renderQueues();
   renderAlerts();
+  renderLobby();
   renderKpis();
   renderChart();
   renderStatus(renderStatus.last || "connecting");
@@ -349,6 +491,12 @@ function eligibleWaiting(counter) {
   return state.services.filter((s) => counter.services.includes(s.code)).reduce((sum, s) => sum + (s.waiting || 0), 0);
 }
 
+/** The counter's unanswered instructions, overdue ones first. */
+function openInstructionsOf(number) {
+  return [...state.instructions.values()].filter((i) => i.counter === number && !i.answered_at)
+    .sort((a, b) => Number(isOverdue(b)) - Number(isOverdue(a)) || a.id - b.id);
+}
+
 function renderTiles() {
   const box = $("tiles");
   const alerts = alertsByCounter();
@@ -362,13 +510,16 @@ function renderTiles() {
       tile.classList.add(`alert-${top.severity}`);
       if (own.some((a) => !a.acknowledged_at)) tile.classList.add("unacknowledged");
     }
-    tile.setAttribute("aria-label", `${i18n.t("counter_n", { n: counter.number })}: ${words.label("counter_states", counter.state)}`);
+    const name = counter.state === "closed" ? i18n.t("counter_n", { n: counter.number }) : counterName(counter.number);
+    tile.setAttribute("aria-label", `${name}: ${words.label("counter_states", counter.state)}`);
 
     const head = el("header", "tile-head");
-    head.append(el("span", "tile-number", String(counter.number)), el("span", "tile-state", words.label("counter_states", counter.state)));
+    head.append(
+      el("span", "tile-number", String(counter.number)),
+      el("span", "tile-staff", counter.staff ? counter.staff.name : i18n.t("nobody")),
+      el("span", "tile-state", words.label("counter_states", counter.state)),
+    );
     tile.append(head);
-
-    tile.append(el("p", "tile-staff", counter.staff ? counter.staff.name : i18n.t("nobody")));
 
     const current = counter.current_ticket;
     const body = el("p", "tile-ticket");
@@ -383,14 +534,39 @@ function renderTiles() {
     }
     tile.append(body);
 
+    const help = counter.help || (counter.help_requested_at ? { state: "waiting" } : null);
+    const waiting = openInstructionsOf(counter.number);
+    if (help) {
+      const flag = el("p", `tile-flag help help-${help.state}`, i18n.t("help_flag", { state: words.label("help_states", help.state) }));
+      tile.append(flag);
+    } else if (waiting.length) {
+      const late = isOverdue(waiting[0]);
+      tile.append(el("p", `tile-flag pending-instruction${late ? " critical" : ""}`,
+        i18n.t(late ? "instruction_overdue_badge" : "instruction_pending_badge")));
+    } else if (top) {
+      tile.append(el("p", `tile-flag ${top.severity}`, words.label("alert_rules", top.rule)));
+    }
+
     const foot = el("footer", "tile-foot");
     const timer = el("span", "tile-timer");
     if (counter.state !== "closed") timer.dataset.since = counter.state_since;
     foot.append(timer, el("span", "tile-services", counter.services.join(" ")));
+    if (counter.state !== "closed" && counter.staff) {
+      const button = el("button", "secondary instruct", i18n.t("instruct"));
+      button.type = "button";
+      button.setAttribute("aria-haspopup", "dialog");
+      button.setAttribute("aria-label", i18n.t("instruct_label", { who: name }));
+      button.addEventListener("click", () => openInstructDialog({
+        counter, who: name, i18n, words, token: state.token,
+        onSent(sent) {
+          state.instructions.set(sent.id, sent);
+          renderLobby();
+          renderTiles();
+        },
+      }));
+      foot.append(button);
+    }
     tile.append(foot);
-
-    if (counter.help_requested_at) tile.append(el("p", "tile-flag help", i18n.t("help_badge")));
-    else if (top) tile.append(el("p", `tile-flag ${top.severity}`, words.label("alert_rules", top.rule)));
     return tile;
   });
   box.replaceChildren(...tiles);
@@ -434,9 +610,10 @@ function renderQueues() {
   tick();
 }
 
+/** Most severe first, then newest first: a new card comes in at the top of its severity. */
 function sortedAlerts() {
   return [...state.alerts.values()].sort((a, b) =>
-    SEVERITY_RANK[b.severity] - SEVERITY_RANK[a.severity] || a.raised_at.localeCompare(b.raised_at) || a.id - b.id);
+    SEVERITY_RANK[b.severity] - SEVERITY_RANK[a.severity] || b.raised_at.localeCompare(a.raised_at) || b.id - a.id);
 }
 
 function renderAlerts() {
@@ -444,48 +621,188 @@ function renderAlerts() {
   $("alert-count").textContent = String(alerts.length);
   $("alert-count").dataset.severity = alerts.length ? alerts[0].severity : "none";
   $("alerts-none").hidden = alerts.length > 0;
-  const items = alerts.map((alert) => {
-    const item = el("li", `alert sev-${alert.severity}`);
-    item.dataset.id = String(alert.id);
-    item.dataset.rule = alert.rule;
-    if (alert.acknowledged_at) item.classList.add("acknowledged");
+  $("alert-list").replaceChildren(...alerts.map(alertCard));
+  tick();
+}
 
-    const head = el("div", "alert-head");
-    head.append(
-      el("span", `pill ${alert.severity}`, words.label("alert_severities", alert.severity)),
-      el("span", "alert-rule", words.label("alert_rules", alert.rule)),
-    );
-    const age = el("span", "alert-age");
-    age.dataset.since = alert.raised_at;
-    age.dataset.format = "ago";
-    head.append(age);
-    item.append(head);
+function alertCard(alert) {
+  const item = el("li", `alert sev-${alert.severity}`);
+  item.dataset.id = String(alert.id);
+  item.dataset.rule = alert.rule;
+  item.dataset.severity = alert.severity;
+  if (alert.acknowledged_at) item.classList.add("acknowledged");
+  const message = i18n.pick(alert.messages || alert.message);
 
-    item.append(el("p", "alert-message", i18n.pick(alert.messages || alert.message)));
-    if (alert.rule === "short_queue_long_wait" && alert.lead_time_s != null) {
-      item.append(el("p", "alert-detail", i18n.t("lead_time", { m: Math.round(alert.lead_time_s / 60) })));
+  const head = el("div", "alert-head");
+  head.append(
+    el("span", `pill ${alert.severity}`, words.label("alert_severities", alert.severity)),
+    el("span", "alert-rule", words.label("alert_rules", alert.rule)),
+  );
+  const age = el("span", "alert-age");
+  age.dataset.since = alert.raised_at;
+  age.dataset.format = "ago";
+  head.append(age);
+  item.append(head);
+
+  item.append(el("p", "alert-message", message));
+  const data = alert.data || {};
+  if (alert.rule === "help_requested" && data.reason) {
+    // The teller's own word is on the counter's help request (the alert keeps the reason).
+    const word = data.text || state.counters.get(alert.counter)?.help?.text;
+    item.append(el("p", "alert-detail", i18n.t("help_reason", { reason: words.label("help_reasons", data.reason) })
+      + (word ? ` · ${word}` : "")));
+  }
+  if (alert.rule === "short_queue_long_wait" && alert.lead_time_s != null) {
+    item.append(el("p", "alert-detail", i18n.t("lead_time", { m: Math.round(alert.lead_time_s / 60) })));
+  }
+  const joined = Array.isArray(data.joined) ? data.joined : [];
+  if (joined.length) {
+    const parts = el("ul", "alert-joined");
+    for (const part of joined) {
+      parts.append(el("li", "", i18n.t("joined_part", { rule: words.label("alert_rules", part.rule), subject: part.subject || "" })));
     }
+    item.append(parts);
+  }
 
-    const foot = el("div", "alert-foot");
-    if (alert.acknowledged_at) {
-      foot.append(el("span", "ack-state", i18n.t("acked_by", { who: alert.acknowledged_by || "" })));
+  const sent = instructionFor(alert);
+  if (sent) item.append(instructionStatus(sent));
+
+  const foot = el("div", "alert-foot");
+  const primary = actionButton(alert, sent);
+  if (primary) foot.append(primary);
+  else if (alert.action) foot.append(el("p", "alert-action-text", i18n.pick(alert.action.messages || alert.action.text)));
+  if (alert.acknowledged_at) {
+    foot.append(el("span", "ack-state", i18n.t("acked_by", { who: alert.acknowledged_by || "" })));
+  } else {
+    const button = el("button", "secondary ack", i18n.t("ack"));
+    button.type = "button";
+    button.setAttribute("aria-label", i18n.t("ack_label", { what: message }));
+    button.addEventListener("click", () => acknowledge(alert, button));
+    foot.append(button);
+  }
+  item.append(foot);
+  return item;
+}
+
+/** The button that does the card's action, or null when no button can (open a counter, watch). */
+function actionButton(alert, sent) {
+  const action = alert.action;
+  const busy = state.pending.has(alert.id);
+  if (alert.rule === "help_requested" && alert.counter != null) {
+    const onTheWay = alert.data?.help_state === "on_my_way";
+    const who = counterName(alert.counter, action?.teller);
+    const button = el("button", `act ${onTheWay ? "help-done" : "on-my-way"}`,
+      i18n.t(onTheWay ? "help_done" : "on_my_way"));
+    button.type = "button";
+    button.dataset.act = onTheWay ? "done" : "on_my_way";
+    button.setAttribute("aria-label", i18n.t(onTheWay ? "help_done_label" : "on_my_way_label", { who }));
+    button.disabled = busy;
+    button.addEventListener("click", () => respond(alert, onTheWay ? "done" : "on_my_way"));
+    if (!onTheWay) return button;
+    const wrap = el("div", "act-wrap");
+    wrap.append(el("p", "responder", i18n.t("responder_on_way", { who: alert.data.responder || "" })), button);
+    return wrap;
+  }
+  if (!action || !action.instruction || action.counter == null) return null;
+  const waiting = sent && !sent.answered_at;
+  const label = i18n.pick(action.messages || action.text);
+  const button = el("button", "act instruct-act", waiting ? i18n.t("sent_waiting") : label);
+  button.type = "button";
+  button.dataset.act = action.instruction;
+  button.setAttribute("aria-label", waiting ? `${label}: ${i18n.t("sent_waiting")}` : label);
+  button.disabled = busy || waiting;
+  button.addEventListener("click", () => sendAction(alert));
+  return button;
+}
+
+/** One line on a card: the instruction sent from it, and where its answer stands. */
+function instructionStatus(instruction) {
+  const line = el("p", "instruction-status");
+  line.dataset.instruction = String(instruction.id);
+  if (instruction.answered_at) {
+    line.classList.add(`answer-${instruction.answer}`);
+    line.textContent = answerText(instruction);
+  } else {
+    const late = isOverdue(instruction);
+    line.classList.toggle("overdue", late);
+    line.append(el("span", "", `${counterName(instruction.counter, instruction.teller)} · ${i18n.t(late ? "instr_overdue" : "instr_open")} `));
+    const clock = el("span", "since");
+    clock.dataset.since = instruction.issued_at;
+    line.append(clock);
+  }
+  return line;
+}
+
+/** "Counter 1 (lin): Cannot — busy" on a card; without the counter in the list, whose item names it. */
+function answerText(instruction, { withCounter = true } = {}) {
+  const answer = words.label("instruction_answers", instruction.answer);
+  const who = counterName(instruction.counter, instruction.answered_by || instruction.teller);
+  const said = instruction.answer_text ? ` — ${instruction.answer_text}` : "";
+  return (withCounter ? i18n.t("instr_answered_by", { who, answer }) : answer) + said;
+}
+
+/** The instructions panel: overdue first, then those awaiting an answer, then answers; newest first. */
+function renderLobby() {
+  const rank = (i) => (isOverdue(i) ? 0 : i.answered_at ? 2 : 1);
+  const instructions = [...state.instructions.values()].sort((a, b) =>
+    rank(a) - rank(b) || String(b.answered_at || b.issued_at).localeCompare(String(a.answered_at || a.issued_at)) || b.id - a.id);
+  const items = instructions.map((instruction) => {
+    const late = isOverdue(instruction);
+    const item = el("li", "instruction");
+    item.dataset.id = String(instruction.id);
+    item.dataset.state = instruction.answered_at ? instruction.answer : late ? "overdue" : "open";
+    const head = el("div", "instruction-head");
+    head.append(el("span", "instruction-who", counterName(instruction.counter, instruction.teller)));
+    const status = el("span", "instruction-state");
+    if (instruction.answered_at) {
+      status.textContent = words.label("instruction_answers", instruction.answer);
     } else {
-      const button = el("button", "ack", i18n.t("ack"));
-      button.type = "button";
-      button.setAttribute("aria-label", i18n.t("ack_label", { what: i18n.pick(alert.messages || alert.message) }));
-      button.addEventListener("click", () => acknowledge(alert, button));
-      foot.append(button);
+      status.append(el("span", "", `${i18n.t(late ? "instr_overdue" : "instr_open")} `));
+      const clock = el("span", "since");
+      clock.dataset.since = instruction.issued_at;
+      status.append(clock);
     }
-    item.append(foot);
+    head.append(status);
+    item.append(head);
+    let what = words.label("instruction_kinds", instruction.kind);
+    if (instruction.ticket) what += ` · ${i18n.t("instr_ticket", { number: instruction.ticket.number })}`;
+    item.append(el("p", "instruction-what", what));
+    if (instruction.text) item.append(el("p", "instruction-text", instruction.text));
+    if (instruction.answered_at) {
+      item.append(el("p", "instruction-answer", answerText(instruction, { withCounter: false })));
+    }
     return item;
   });
-  $("alert-list").replaceChildren(...items);
+  $("instruction-list").replaceChildren(...items);
+
+  const complaints = [...state.complaints.values()].sort((a, b) => b.recorded_at.localeCompare(a.recorded_at) || b.id - a.id);
+  $("complaint-list").replaceChildren(...complaints.slice(0, 30).map((complaint) => {
+    const item = el("li", "complaint");
+    item.dataset.id = String(complaint.id);
+    item.dataset.kind = complaint.kind;
+    const head = el("div", "instruction-head");
+    const where = [complaint.counter != null ? counterName(complaint.counter) : "", complaint.ticket?.number || ""]
+      .filter(Boolean).join(" · ");
+    head.append(el("span", "complaint-kind", words.label("complaint_kinds", complaint.kind)), el("span", "complaint-where", where));
+    item.append(head);
+    if (complaint.subject) item.append(el("p", "complaint-subject", i18n.t("complaint_subject", { subject: complaint.subject })));
+    item.append(el("p", "instruction-text", complaint.text));
+    if (complaint.recorded_by) item.append(el("p", "complaint-by muted", i18n.t("complaint_by", { who: complaint.recorded_by })));
+    return item;
+  }));
+  $("complaints-title").hidden = complaints.length === 0;
+  $("lobby-none").hidden = instructions.length > 0 || complaints.length > 0;
+  const open = instructions.filter((i) => !i.answered_at);
+  $("lobby-count").hidden = open.length === 0;
+  $("lobby-count").textContent = String(open.length);
+  $("lobby-count").dataset.severity = open.some(isOverdue) ? "critical" : "none";
   tick();
 }
 
 /** Once a second: every running duration on screen, and the server clock in the top bar. */
 function tick() {
   if (!state.live) return;
+  checkInstructions();
   for (const element of document.querySelectorAll("[data-since]")) {
     const seconds = Math.max(0, since(element.dataset.since));
     const text = clockDuration(seconds);
