@@ -65,7 +65,7 @@ def sweep_section(data: dict[str, Any]) -> list[str]:
     mid = next((r for r in rows if (r["counters"], r["waiting"]) == (50, 2000)), None)
     big = next((r for r in rows if (r["counters"], r["waiting"]) == (500, 20000)), None)
     if mid:
-        out += ["", f"Target: under 50 ms at 50 × 2,000 — {mid['median_ms']} ms median: {verdict(mid['median_ms'] < 50)}."]
+        out += ["", f"Target: under 50 ms at 50 × 2,000 — {mid['median_ms']} ms median: {verdict(mid['median_ms'] < 50)}."]  # noqa: E501
     if mid and big:
         growth = (big["median_ms"] / big["waiting"]) / (mid["median_ms"] / mid["waiting"])
         out.append(f"Growth from 50 × 2,000 to 500 × 20,000 (10× the hall): {big['median_ms'] / mid['median_ms']:.1f}× "
@@ -106,17 +106,17 @@ def simulation_section(data: dict[str, Any], charts: list[str]) -> list[str]:
         "| target | figure | |",
         "|---|---|---|",
         f"| ≥ 60% fewer incidents with alerts and the manager than `--no-manager` | {pct(red)} fewer "
-        f"({inc['total']['product']} vs {inc['total']['no_manager']}) | {verdict(None if red is None else red >= 0.6)} |",
+        f"({inc['total']['product']} vs {inc['total']['no_manager']}) | {verdict(None if red is None else red >= 0.6)} |",  # noqa: E501
         f"| short-queue recall ≥ 90% (no manager, so every incident happened) | {pct(sq['recall'])} "
         f"({sq['warned']} of {sq['incidents']}) | {verdict(None if sq['recall'] is None else sq['recall'] >= 0.9)} |",
         f"| median lead ≥ 3 min | {minutes(sq['median_of_daily_median_lead_s'])} (median of the days' medians) | "
-        f"{verdict(None if sq['median_of_daily_median_lead_s'] is None else sq['median_of_daily_median_lead_s'] >= 180)} |",
-        f"| `at_risk_first` cuts short-queue incidents by ≥ 1/3 against `fifo` | {'—' if cut is None else f'{cut:.1%}'} fewer "
+        f"{verdict(None if sq['median_of_daily_median_lead_s'] is None else sq['median_of_daily_median_lead_s'] >= 180)} |",  # noqa: E501
+        f"| `at_risk_first` cuts short-queue incidents by ≥ 1/3 against `fifo` | {'—' if cut is None else f'{cut:.1%}'} fewer "  # noqa: E501
         f"({order['short_queue_incidents']['at_risk_first']} vs {order['short_queue_incidents']['fifo']}) | "
         f"{verdict(None if cut is None else cut >= 1 / 3)} |",
         f"| … with mean wait no more than 5% worse | {minutes(order['mean_wait_s']['at_risk_first'])} vs "
-        f"{minutes(order['mean_wait_s']['fifo'])} ({change:+.1%}) | {verdict(None if change is None else change <= 0.05)} |",
-        f"| estimated-wait error ≥ 25% below the naive estimate | mean absolute error {minutes(eta['product']['eta_mae_s'])} "
+        f"{minutes(order['mean_wait_s']['fifo'])} ({change:+.1%}) | {verdict(None if change is None else change <= 0.05)} |",  # noqa: E501
+        f"| estimated-wait error ≥ 25% below the naive estimate | mean absolute error {minutes(eta['product']['eta_mae_s'])} "  # noqa: E501
         f"vs naive {minutes(eta['product']['naive_mae_s'])} ({pct(improvement)} lower) | "
         f"{verdict(None if improvement is None else improvement >= 0.25)} |",
         "",
@@ -138,7 +138,7 @@ def simulation_section(data: dict[str, Any], charts: list[str]) -> list[str]:
         "followed; with a manager it may be one that prevented its incident.",
         "",
         "Recall and lead by kind (no manager): " + "; ".join(
-            f"{k} {pct(c['recall']['no_manager'][k]['recall'])}, lead {minutes(c['recall']['no_manager'][k]['median_of_daily_median_lead_s'])}"
+            f"{k} {pct(c['recall']['no_manager'][k]['recall'])}, lead {minutes(c['recall']['no_manager'][k]['median_of_daily_median_lead_s'])}"  # noqa: E501
             for k in kinds if c["recall"]["no_manager"][k]["incidents"]) + ".",
         "",
     ]
@@ -158,7 +158,7 @@ def http_section(data: dict[str, Any]) -> list[str]:
         "load from separate processes over kept-alive connections. `health` is the cheapest JSON endpoint (the",
         "framework ceiling); *SQLite commits* are bare one-row durable commits in the same run (the storage ceiling).",
         "",
-        "| clients | health /s | issue /s (p50 / p99 ms) | call-next /s (p50 / p99 ms) | SQLite commits /s | issue ÷ health | issue ÷ SQLite |",
+        "| clients | health /s | issue /s (p50 / p99 ms) | call-next /s (p50 / p99 ms) | SQLite commits /s | issue ÷ health | issue ÷ SQLite |",  # noqa: E501
         "|---|---|---|---|---|---|---|",
     ]
     for n in levels:
@@ -172,7 +172,7 @@ def http_section(data: dict[str, Any]) -> list[str]:
         "",
         f"Targets at {top} clients: ≥ 1,000 tickets/s — {issue['per_s']}/s: {verdict(issue['per_s'] >= 1000)}; "
         f"≥ half the cheapest endpoint — {issue['per_s'] / health['per_s']:.0%}: "
-        f"{verdict(issue['per_s'] >= health['per_s'] / 2)}; p99 < 50 ms — {issue['p99_ms']} ms: {verdict(issue['p99_ms'] < 50)}.",
+        f"{verdict(issue['per_s'] >= health['per_s'] / 2)}; p99 < 50 ms — {issue['p99_ms']} ms: {verdict(issue['p99_ms'] < 50)}.",  # noqa: E501
         "",
         "What limits it: one process, one core. A ticket issue is ten SQL statements (the token, the number,",
         "the branch's load for the estimate, the ticket and its event, the commit; 16 before this round) and",
@@ -190,7 +190,7 @@ def http_section(data: dict[str, Any]) -> list[str]:
 def realtime_section(data: dict[str, Any]) -> list[str]:
     out = ["## Realtime: many branches, one big room, connections per process", "",
            f"Command: `{data['meta']['command']}` — one `serve` process (gevent, SQLite WAL, synchronous FULL),",
-           "Socket.IO clients from separate load processes (python-socketio's asyncio client, websocket transport).", ""]
+           "Socket.IO clients from separate load processes (python-socketio's asyncio client, websocket transport).", ""]  # noqa: E501
     b = data.get("branches")
     if b and b.get("ok"):
         c = b["calls"]
@@ -198,7 +198,7 @@ def realtime_section(data: dict[str, Any]) -> list[str]:
         out += [
             f"**{b['branches']} branches**, each with {b['clients_per_branch']['display']} display, "
             f"{b['clients_per_branch']['manager']} manager and {b['clients_per_branch']['teller']} tellers connected "
-            f"({b['connect']['connected']} of {b['clients']} clients), call-next arriving at {b['calls_per_s']:g}/s across the "
+            f"({b['connect']['connected']} of {b['clients']} clients), call-next arriving at {b['calls_per_s']:g}/s across the "  # noqa: E501
             f"branches for {b['seconds']:g} s (open loop), each call followed by the teller freeing the counter:",
             "",
             "| | p50 ms | p99 ms | max ms | delivered | missed |",
@@ -208,15 +208,15 @@ def realtime_section(data: dict[str, Any]) -> list[str]:
             f"| … at the branch's staff (8 tellers + manager) | {c.get('staff_latency_p50_ms', '—')} | "
             f"{c.get('staff_latency_p99_ms', '—')} | {c.get('staff_latency_max_ms', '—')} | "
             f"{c.get('staff_deliveries', '—')} | {c.get('staff_missed', '—')} |",
-            f"| call-next HTTP answer | {c.get('http_call_next_p50_ms', '—')} | {c.get('http_call_next_p99_ms', '—')} | | | |",
+            f"| call-next HTTP answer | {c.get('http_call_next_p50_ms', '—')} | {c.get('http_call_next_p99_ms', '—')} | | | |",  # noqa: E501
             "",
             f"Target: p99 < 100 ms — {p99} ms: {verdict(c['missed'] == 0 and p99 < 100)}. Server CPU during the calls "
             f"{c.get('server_cpu_pct', '—')}% of one core; memory {b['server']['kb_per_client']} kB per client.",
         ]
         if not (c["missed"] == 0 and p99 < 100):
-            out.append(f"What limits it: one process, one core, about {c.get('server_cpu_ms_per_call', '—')} ms of its CPU per "
+            out.append(f"What limits it: one process, one core, about {c.get('server_cpu_ms_per_call', '—')} ms of its CPU per "  # noqa: E501
                        "call (the call-next and the no-show that frees the counter, their messages to the branch's ten "
-                       "clients, the alert evaluation each change sets off); gevent runs one thing at a time, so a call "
+                       "clients, the alert evaluation each change sets off); gevent runs one thing at a time, so a call "  # noqa: E501
                        "that lands behind another branch's evaluation or broadcast waits for it. Measured and fixed on "
                        "the way (this run against the first): sweeps that stalled the loop for 250–400 ms, heartbeats "
                        "to every screen every 2 s, whole-branch reads on every connect (p99 16 s → 0.24 s, all calls "
@@ -303,7 +303,7 @@ def main() -> None:
         finished = max(path.stat().st_mtime for path in results.glob("*.json"))
         took = finished - int((results / "started").read_text().split()[0])
         lines += ["## This run", "",
-                  f"`make bench` ran end to end in {took / 60:.1f} min (target: under 15 min — {verdict(took < 15 * 60)}).", ""]
+                  f"`make bench` ran end to end in {took / 60:.1f} min (target: under 15 min — {verdict(took < 15 * 60)}).", ""]  # noqa: E501
     args.out.write_text("\n".join(lines))
     print(f"wrote {args.out}")
 

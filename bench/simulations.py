@@ -75,7 +75,7 @@ def compare(days: list[dict[str, Any]]) -> dict[str, Any]:
         return {"incidents": n, "warned": warned, "recall": round(warned / n, 4) if n else None,
                 "median_of_daily_median_lead_s": _median([d["median_lead_s"][kind] for d in by[variant]])}
 
-    eta = {v: {"eta_mae_s": _mean([d["eta_mae_s"] for d in by[v]]), "naive_mae_s": _mean([d["eta_naive_mae_s"] for d in by[v]])}
+    eta = {v: {"eta_mae_s": _mean([d["eta_mae_s"] for d in by[v]]), "naive_mae_s": _mean([d["eta_naive_mae_s"] for d in by[v]])}  # noqa: E501
            for v in VARIANTS}
     return {
         "seeds": len(by["product"]),
@@ -91,7 +91,7 @@ def compare(days: list[dict[str, Any]]) -> dict[str, Any]:
                        if mean_wait["fifo"] else None},
         "recall": {v: {k: pooled(v, k) for k in kinds} for v in ("no_manager", "product")},
         "false_alert_share": {v: _mean([d["false_alert_share"] for d in by[v]]) for v in VARIANTS},
-        "eta": {**eta, "improvement_over_naive": round(1 - eta["product"]["eta_mae_s"] / eta["product"]["naive_mae_s"], 4)
+        "eta": {**eta, "improvement_over_naive": round(1 - eta["product"]["eta_mae_s"] / eta["product"]["naive_mae_s"], 4)  # noqa: E501
                 if eta["product"]["naive_mae_s"] else None},
         "mean_wait_s": mean_wait,
         "run_s": {"median": _median([d["run_s"] for d in days]), "max": max(d["run_s"] for d in days)},
