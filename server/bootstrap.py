@@ -11,7 +11,6 @@ from sqlalchemy.engine import make_url
 
 from server import migrate
 from server.alerts.engine import AlertEngine
-from server.alerts.store import at_risk_service_ids
 from server.branches import sync_branches
 from server.clock import Clock, clock_from_config
 from server.config import Config
@@ -62,7 +61,6 @@ def open_runtime(
     sync_branches(runtime)
     engine = AlertEngine(runtime)
     runtime.alerts = engine
-    runtime.at_risk_services = at_risk_service_ids
     runtime.change_listeners.append(engine.on_change)
     runtime.time_listeners.append(engine.on_time)
     return runtime

@@ -121,6 +121,9 @@ class AlertConfig(_Strict):
     critical_after_factor: Annotated[float, Field(gt=1)] = 2.0
     tick_s: Annotated[float, Field(gt=0)] = 2.0
     renotify_critical_s: Annotated[int, Field(gt=0)] = 300
+    # A warning whose alert resolved less than this long ago does not come back as a new card (a
+    # critical one does): the same story flickering across a threshold is one card, not several.
+    reopen_holdoff_s: Annotated[int, Field(ge=0)] = 300
     # An instruction to a counter not answered within this long is flagged on the dashboard.
     instruction_answer_s: Annotated[int, Field(gt=0)] = 60
 

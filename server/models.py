@@ -284,6 +284,7 @@ class Alert(Base):
             postgresql_where=text("resolved_at IS NULL"),
         ),
         Index("ix_alerts_branch_raised", "branch_id", "raised_at"),
+        Index("ix_alerts_resolved", "resolved_at"),  # those resolved within the hold-off (the engine's)
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)

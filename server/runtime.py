@@ -190,11 +190,6 @@ class UnitOfWork:
 _ENTITIES = {"Ticket": "ticket", "Counter": "counter"}
 
 
-def no_one_at_risk(_session: Session, _branch_id: int, _waited_since: datetime) -> set[int]:
-    """The at-risk reader of a runtime without alerts: nobody is at risk."""
-    return set()
-
-
 @dataclass
 class Runtime:
     config: Config
@@ -207,9 +202,6 @@ class Runtime:
     time_listeners: list[Callable[[datetime], None]] = field(default_factory=list)
     # The alert engine (server/alerts/engine.py), once open_runtime has made it.
     alerts: Any = None
-    # Which services of a branch have an at-risk ticket that has waited since a given time: the
-    # call order's input under at_risk_first (open_runtime injects the alert store's reader).
-    at_risk_services: Callable[[Session, int, datetime], set[int]] = no_one_at_risk
     branch_ids: dict[str, int] = field(default_factory=dict)
     # Small per-runtime caches (server/realtime.py's shared snapshot part).
     caches: dict[str, Any] = field(default_factory=dict, repr=False)

@@ -35,7 +35,6 @@ from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, ru
 from sqlalchemy import create_engine, select, text
 
 from server import create_app
-from server.alerts.store import at_risk_service_ids
 from server.config import PAUSE_REASONS
 from server.models import Alert, Counter, Event, Service, Staff, Ticket, TicketSequence
 from server.queueing.machine import (
@@ -119,12 +118,24 @@ class ModelTicket:
     status: str = TicketStatus.WAITING.value
     counter: int | None = None
     outcome: str | None = None
+    issued: datetime | None = None
+    ahead: int = 0  # waiting tickets of its service ahead of it at issue
+
+
+@dataclass(frozen=True)
+class Risk:
+    """What makes a waiting ticket at risk under the at_risk_first call order (None under fifo)."""
+
+    max_ahead: int
+    after_s: float
+    line_s: float
 
 
 class BranchModel:
     """What the branch should look like, and what each request should answer."""
 
-    def __init__(self, counters: dict[int, list[str]], services: dict[str, float], start: datetime, tz: Any) -> None:
+    def __init__(self, counters: dict[int, list[str]], services: dict[str, float], start: datetime, tz: Any,
+                 risk: Risk | None = None) -> None:
         self.counters = {number: ModelCounter(list(codes)) for number, codes in counters.items()}
         self.services = list(services)
         self.minutes = services  # expected minutes per service code
@@ -132,7 +143,7 @@ class BranchModel:
         self.now = start
         self.tz = tz
         self.last_sequence: dict[tuple[str, date], int] = {}
-        self.at_risk_services: set[str] = set()  # read from the alert store before each call-next
+        self.risk = risk
 
     @property
     def day(self) -> date:
@@ -157,11 +168,20 @@ class BranchModel:
 
         Issue times never decrease with the id (the clock only moves forward), so the id order is the
         issue-time order the service promises, also for tickets that came back by transfer."""
-        ranks = policy.service_ranks(self.counters[number].services, self.at_risk_services, self.minutes)
+        ranks = policy.service_ranks(self.counters[number].services, self.at_risk_services(), self.minutes)
         waiting = [policy.Waiting(t.id, t.service, float(t.id)) for t in self.tickets.values()
                    if t.status == TicketStatus.WAITING.value]
         picked = policy.next_ticket(waiting, ranks)
         return self.tickets[picked.id] if picked is not None else None
+
+    def at_risk_services(self) -> set[str]:
+        """The services with a ticket :func:`server.queueing.policy.at_risk` says is at risk."""
+        if self.risk is None:
+            return set()
+        return {t.service for t in self.tickets.values()
+                if t.status == TicketStatus.WAITING.value and t.issued is not None
+                and policy.at_risk(t.ahead, (self.now - t.issued).total_seconds(), max_ahead=self.risk.max_ahead,
+                                   after_s=self.risk.after_s, line_s=self.risk.line_s)}
 
     def expect_issue(self, who: str, service: str) -> tuple[int, str | None]:
         if who not in ("kiosk", "kiosk2"):
@@ -215,7 +235,11 @@ class BranchModel:
         assert answer["number"] == format_number(answer["service"], self.last_sequence[key]), answer
         assert answer["business_day"] == self.day.isoformat()
         assert answer["status"] == TicketStatus.WAITING.value
-        self.tickets[answer["id"]] = ModelTicket(answer["id"], answer["number"], self.day, answer["service"])
+        ahead = sum(1 for t in self.tickets.values()
+                    if t.status == TicketStatus.WAITING.value and t.service == answer["service"])
+        assert answer["people_ahead"] == ahead, answer
+        self.tickets[answer["id"]] = ModelTicket(answer["id"], answer["number"], self.day, answer["service"],
+                                                 issued=self.now, ahead=ahead)
 
     def apply_counter_action(self, number: int, action: str, who: str, body: dict[str, Any], answer: dict[str, Any]) -> None:
         """Move the model on after a successful action, checking the answer on the way."""
@@ -292,6 +316,8 @@ class RandomBranchDay(RuleBasedStateMachine):
             {service.code: service.expected_minutes for service in config.services},
             self.rt.clock.now(),
             config.tz,
+            Risk(config.alerts.short_queue_max_ahead, config.queue.at_risk_after_s,
+                 config.alerts.short_queue_complaint_s) if config.queue.policy == "at_risk_first" else None,
         )
 
     def teardown(self) -> None:
@@ -354,15 +380,6 @@ class RandomBranchDay(RuleBasedStateMachine):
                 number = self.ready_counter(number, action)
             body = {"complete": {"outcome": outcome}, "transfer": {"service": service}, "pause": {"reason": reason}}
             self.counter_action(number, action, who, body.get(action))
-
-    def at_risk_services(self) -> set[str]:
-        if self.rt.config.queue.policy != "at_risk_first":
-            return set()
-        with self.rt.reading() as session:
-            codes = {service.id: service.code for service in session.scalars(select(Service))}
-            waited_since = self.rt.clock.now() - timedelta(seconds=self.rt.config.queue.at_risk_after_s)
-            return {codes[service_id] for service_id in at_risk_service_ids(session, self.rt.default_branch_id,
-                                                                            waited_since)}
 
     def issue_ticket(self, who: str, service: str) -> None:
         expected = self.model.expect_issue(who, service)
@@ -432,8 +449,6 @@ class RandomBranchDay(RuleBasedStateMachine):
 
     def counter_action(self, number: int, action: str, who: str, body: dict[str, Any] | None = None) -> None:
         who = self.resolve(who, number)
-        if action == "call-next":
-            self.model.at_risk_services = self.at_risk_services()
         expected = self.model.expect_counter_action(number, action, who, body or {})
         no_op = expected[0] == 200 and self.model.is_no_op(number, action, who)
         answer = self.send(f"/counters/{number}/{action}", who, body, expected, no_op=no_op)

@@ -1,5 +1,6 @@
 """The line between the lobby manager and the counters: instructions and their answers, help
-requests with a reason and an "on my way", and recorded complaints.
+requests with a reason and an "on my way", and recorded complaints; alerts by resolution time
+(the engine's hold-off).
 
 Revision ID: 0005
 Revises: 0004
@@ -22,6 +23,8 @@ BigId = sa.BigInteger().with_variant(sa.Integer(), 'sqlite')
 
 
 def upgrade() -> None:
+    with op.batch_alter_table('alerts', schema=None) as batch_op:
+        batch_op.create_index('ix_alerts_resolved', ['resolved_at'], unique=False)
     with op.batch_alter_table('counters', schema=None) as batch_op:
         batch_op.add_column(sa.Column('help_reason', sa.String(length=32), nullable=True))
         batch_op.add_column(sa.Column('help_text', sa.String(length=500), nullable=True))
@@ -90,3 +93,5 @@ def downgrade() -> None:
         batch_op.drop_column('help_responder_id')
         batch_op.drop_column('help_text')
         batch_op.drop_column('help_reason')
+    with op.batch_alter_table('alerts', schema=None) as batch_op:
+        batch_op.drop_index('ix_alerts_resolved')

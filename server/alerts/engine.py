@@ -16,10 +16,10 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from functools import cache
 from typing import Any
 
@@ -71,7 +71,8 @@ def alert_view(alert: Alert, *, counter_number: int | None, acknowledged_by: str
         "resolved_at": iso(alert.resolved_at),
         "counter": counter_number,
         "lead_time_s": alert.lead_time_s,
-        "data": {k: v for k, v in (alert.data or {}).items() if k != "label"},
+        "data": {k: v for k, v in (alert.data or {}).items() if k not in ("label", "action")},
+        "action": (alert.data or {}).get("action"),
         "reminder": reminder,
     }
 
@@ -80,9 +81,23 @@ def alert_view(alert: Alert, *, counter_number: int | None, acknowledged_by: str
 def _open_alerts_statement(all_branches: bool = False) -> Any:
     """A branch's open alerts (or every branch's) as plain rows, built once."""
     query = (select(Alert.id, Alert.branch_id, Alert.rule, Alert.subject_kind, Alert.subject_id, Alert.severity,
-                    Alert.acknowledged_at, Alert.last_notified_at)
+                    Alert.acknowledged_at, Alert.last_notified_at, Alert.data)
              .where(Alert.resolved_at.is_(None)))
     return query if all_branches else query.where(Alert.branch_id == bindparam("branch_id"))
+
+
+@cache
+def _recent_statement() -> Any:
+    """Alerts of every branch resolved since a moment (the hold-off), as plain rows, built once."""
+    return (select(Alert.branch_id, Alert.rule, Alert.subject_kind, Alert.subject_id, Alert.resolved_at)
+            .where(Alert.resolved_at >= bindparam("since", type_=Alert.resolved_at.type)))
+
+
+def _recently_resolved(session: Session, since: datetime, branch_id: int) -> set[tuple[str, str, str]]:
+    """The keys of the branch's alerts resolved since ``since``."""
+    return {(row.rule, row.subject_kind, row.subject_id)
+            for row in session.connection().execute(_recent_statement(), {"since": since}).all()
+            if row.branch_id == branch_id}
 
 
 class AlertEngine:
@@ -136,10 +151,18 @@ class AlertEngine:
             open_rows: dict[int, dict[tuple[str, str, str], Any]] = {}
             for row in session.connection().execute(_open_alerts_statement(all_branches=True)).all():
                 open_rows.setdefault(row.branch_id, {})[(row.rule, row.subject_kind, row.subject_id)] = row
+            holdoff = max(self.rt.config_for(b).alerts.reopen_holdoff_s for b in ids) if ids else 0
+            recent: dict[int, set[tuple[str, str, str]]] = {}
+            for row in session.connection().execute(_recent_statement(),
+                                                    {"since": now - timedelta(seconds=holdoff)}).all():
+                own = self.rt.config_for(row.branch_id).alerts.reopen_holdoff_s
+                if row.resolved_at >= now - timedelta(seconds=own):
+                    recent.setdefault(row.branch_id, set()).add((row.rule, row.subject_kind, row.subject_id))
             changing = []
             for branch_id in ids:
                 mark = marks.get(branch_id) or StateMark(floor, 0, floor)
-                if self._plan(session, branch_id, now, mark=mark, open_rows=open_rows.get(branch_id, {})):
+                if self._plan(session, branch_id, now, mark=mark, open_rows=open_rows.get(branch_id, {}),
+                              recent=recent.get(branch_id, set())):
                     changing.append(branch_id)
                 self.pause()
         for branch_id in changing:
@@ -241,23 +264,30 @@ class AlertEngine:
             return len(changed)
 
     def _plan(self, session: Session, branch_id: int, now: datetime, *, mark: StateMark | None = None,
-              open_rows: dict[tuple[str, str, str], Any] | None = None) -> list[tuple[str, Any, bool]]:
+              open_rows: dict[tuple[str, str, str], Any] | None = None,
+              recent: set[tuple[str, str, str]] | None = None) -> list[tuple[str, Any, bool]]:
         """What to raise, escalate, re-announce and resolve: ``(event, condition or open-alert row,
-        reminder)`` steps. ``mark`` and ``open_rows``: the branch's, when a sweep read them for all."""
+        reminder)`` steps. ``mark``, ``open_rows`` and ``recent`` (the keys of alerts resolved within
+        the hold-off): the branch's, when a sweep read them for all."""
         config = self.rt.config_for(branch_id)
         settings = config.alerts
-        snapshot = self._snapshot(session, config, branch_id, now, mark)
-        conditions = evaluate_rules(snapshot, settings)
         # The open alerts as plain rows; only the ones that change are loaded as objects.
         open_alerts = dict(open_rows) if open_rows is not None else {
             (row.rule, row.subject_kind, row.subject_id): row
             for row in session.connection().execute(_open_alerts_statement(), {"branch_id": branch_id}).all()
         }
+        snapshot = self._snapshot(session, config, branch_id, now, mark, open_keys=frozenset(open_alerts))
+        conditions = evaluate_rules(snapshot, settings)
+        if recent is None:
+            recent = _recently_resolved(session, now - timedelta(seconds=settings.reopen_holdoff_s), branch_id)
         plan: list[tuple[str, Any, bool]] = []
         for condition in conditions:
             row = open_alerts.pop(condition.key, None)
             if row is None:
-                plan.append(("alert_raised", condition, False))
+                # A warning does not come back as a new card soon after its alert resolved: the
+                # same story flickering across a threshold is one card, not several.
+                if condition.severity == "critical" or condition.key not in recent:
+                    plan.append(("alert_raised", condition, False))
             elif SEVERITY_RANK[condition.severity] > SEVERITY_RANK[row.severity]:
                 plan.append(("alert_changed", (row, condition), False))
             elif (
@@ -266,11 +296,15 @@ class AlertEngine:
                 and (now - row.last_notified_at).total_seconds() >= settings.renotify_critical_s
             ):
                 plan.append(("alert_raised", (row, condition), True))
+            elif (row.data or {}).get("action") != _action_of(condition, config.branch.languages):
+                # Who can act has changed (another counter came free): the card says so, in place.
+                plan.append(("alert_changed", (row, condition), False))
         plan.extend(("alert_resolved", (row, None), False) for row in open_alerts.values())
         return plan
 
     def _snapshot(self, session: Session, config: Any, branch_id: int, now: datetime,
-                  current: StateMark | None = None) -> BranchSnapshot:
+                  current: StateMark | None = None, *, open_keys: frozenset[tuple[str, str, str]] = frozenset()
+                  ) -> BranchSnapshot:
         """The branch at ``now``. Most sweeps find the branch as the last one left it, only later:
         then the rules run on the snapshot already read, moved to ``now``, after one small query
         (the event log's mark, or ``current``, read by the sweep for every branch at once) instead
@@ -284,20 +318,20 @@ class AlertEngine:
             if (current == mark and snapshot.day_start == day_start.timestamp()
                     and now.timestamp() >= snapshot.now):
                 kept = snapshot.__dict__.get("history")
-                return replace(snapshot, now=now.timestamp(), counter_history=kept or (),
+                return replace(snapshot, now=now.timestamp(), counter_history=kept or (), open_alert_keys=open_keys,
                                load_history=None if kept is not None else history_loader(session, branch_id, day_start))
         if current is None or current.floor != self._floor:
             current = state_mark(session, branch_id, self._floor)
         mark = current  # read in this transaction, before the snapshot: a later change moves it on
         snapshot = load_snapshot(session, config, branch_id, now)
         self._snapshots[branch_id] = (mark, snapshot)
-        return snapshot
+        return replace(snapshot, open_alert_keys=open_keys) if open_keys else snapshot
 
-    @staticmethod
-    def _apply(session: Session, branch_id: int, now: datetime, step: tuple[str, Any, bool]) -> Alert:
+    def _apply(self, session: Session, branch_id: int, now: datetime, step: tuple[str, Any, bool]) -> Alert:
         event, subject, reminder = step
+        languages = self.rt.config_for(branch_id).branch.languages
         if isinstance(subject, Condition):
-            alert = _new_alert(branch_id, subject, now)
+            alert = _new_alert(branch_id, subject, now, languages)
             session.add(alert)
             return alert
         row, condition = subject
@@ -307,12 +341,16 @@ class AlertEngine:
         elif reminder:
             alert.last_notified_at = now
             alert.message = condition.message
-        else:  # escalation
+            alert.data = _alert_data(condition, languages)
+        elif SEVERITY_RANK[condition.severity] > SEVERITY_RANK[alert.severity]:  # escalation
             alert.severity = condition.severity
             alert.escalated_at = now
             alert.message = condition.message
-            alert.data = {**condition.data, "label": condition.label}
+            alert.data = _alert_data(condition, languages)
             alert.last_notified_at = now
+        else:  # the same story, with another action
+            alert.message = condition.message
+            alert.data = _alert_data(condition, languages)
         return alert
 
     def _emit(
@@ -381,7 +419,17 @@ class AlertEngine:
         return view
 
 
-def _new_alert(branch_id: int, condition: Condition, now: datetime) -> Alert:
+def _action_of(condition: Condition, languages: Sequence[str]) -> dict[str, Any] | None:
+    return condition.action.as_dict(tuple(languages)) if condition.action is not None else None
+
+
+def _alert_data(condition: Condition, languages: Sequence[str]) -> dict[str, Any]:
+    """What an alert keeps besides its columns: the rule's figures, how people name the subject,
+    and the action."""
+    return {**condition.data, "label": condition.label, "action": _action_of(condition, languages)}
+
+
+def _new_alert(branch_id: int, condition: Condition, now: datetime, languages: Sequence[str]) -> Alert:
     return Alert(
         branch_id=branch_id,
         rule=condition.rule,
@@ -389,7 +437,7 @@ def _new_alert(branch_id: int, condition: Condition, now: datetime) -> Alert:
         subject_id=condition.subject_id,
         severity=condition.severity,
         message=condition.message,
-        data={**condition.data, "label": condition.label},
+        data=_alert_data(condition, languages),
         counter_id=condition.counter_id,
         ticket_id=condition.ticket_id,
         lead_time_s=condition.lead_time_s,

@@ -20,6 +20,9 @@ from typing import NamedTuple
 from server.queueing.estimate import ServiceLoad, estimate_wait_s, service_loads
 
 TallyOf = Counter  # counters per state, e.g. {"idle": 3, "paused": 2}
+# How long a pause is guessed to last from its start when projecting waits (a paused counter counts
+# as staffed, but slower to come back than a busy one).
+PAUSE_GUESS_S = 600.0
 
 
 class ActiveTicket(NamedTuple):
@@ -134,6 +137,40 @@ class BranchSnapshot:
             {service_id: info.mean_cycle_s for service_id, info in self.services.items()},
         )
 
+    def frees_at(self, counter: CounterInfo) -> float:
+        """When the counter is likely to be free for its next customer: now if it is free; for a
+        counter with a customer, when that customer's usual counter time (call to finish) is up, or,
+        once that has passed, as long again as it has run over (at least half a usual time: a
+        transaction running long is not about to end); for a paused one, a typical pause after it
+        began (``PAUSE_GUESS_S``)."""
+        if counter.state == "idle":
+            return self.now
+        if counter.state == "paused":
+            return max(self.now, counter.state_since + PAUSE_GUESS_S)
+        ticket = counter.ticket
+        if ticket is None:
+            return self.now
+        service = self.services.get(ticket.service_id)
+        cycle = service.mean_cycle_s if service is not None else 0.0
+        due = ticket.called_at + cycle
+        return due if due > self.now else self.now + max(cycle / 2, self.now - due)
+
+    def projected_wait_s(self, ticket: WaitingTicket) -> float | None:
+        """How much longer ``ticket`` is likely to wait, from the counters actually staffed for its
+        service and when each is likely to be free (a free one now, a busy one when its customer's
+        usual time is up, a paused one later), then one usual counter time per customer ahead,
+        shared among the counters serving it. None when no staffed counter serves it: nobody will
+        call it until one opens."""
+        able = [c for c in self.counters
+                if c.state != "closed" and c.staff_id is not None and ticket.service_id in c.services]
+        if not able:
+            return None
+        first_free = min(self.frees_at(c) for c in able) - self.now
+        service = self.services.get(ticket.service_id)
+        mean = service.mean_cycle_s if service is not None else 0.0
+        servers = max(self.loads[ticket.service_id].servers, 1.0)
+        return first_free + (self.positions[ticket.id] - 1) * mean / servers
+
     def remaining_wait_s(self, ticket: WaitingTicket) -> int:
         """The live estimate of how much longer ``ticket`` waits (what its phone page shows)."""
         return estimate_wait_s(self.positions[ticket.id], self.loads[ticket.service_id])
@@ -162,6 +199,10 @@ class BranchSnapshot:
     @cached_property
     def counters_by_id(self) -> dict[int, CounterInfo]:
         return {c.id: c for c in self.counters}
+
+    @cached_property
+    def waiting_by_id(self) -> dict[int, WaitingTicket]:
+        return {t.id: t for t in self.waiting}
 
 
 def iso(ts: float) -> str:

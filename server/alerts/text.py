@@ -5,6 +5,11 @@ from __future__ import annotations
 from server.vocabulary import PAUSE_REASONS
 
 
+def both(zh: str, en: str) -> dict[str, str]:
+    """A text in both languages."""
+    return {"zh": zh, "en": en}
+
+
 def duration(seconds: float) -> dict[str, str]:
     """'45 s' / '45秒' under a minute, whole minutes up to an hour, then hours and minutes."""
     seconds = max(0, int(seconds))

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from datetime import datetime, timedelta
+from datetime import datetime
 from functools import cache
 from typing import Any
 
@@ -119,13 +119,13 @@ def _counter_moved(uow: UnitOfWork, actor: Actor, counter: Counter, action: str,
 def call_next(rt: Runtime, actor: Actor, branch_id: int, number: int) -> dict[str, Any]:
     """Call the next customer to a counter, in the call order of :mod:`~server.queueing.policy`:
     the counter's services in its order, oldest ticket first, except that under ``at_risk_first``
-    the services with an at-risk ticket (``rt.at_risk_services``) go first."""
+    the services with an at-risk ticket (:func:`~server.queueing.policy.at_risk`) go first."""
     with _at_counter(rt, actor, branch_id, number, "call_next") as (uow, counter, now):
         session = uow.session
-        queue = rt.config_for(branch_id).queue
+        config = rt.config_for(branch_id)
         at_risk: set[int] = set()
-        if queue.policy == "at_risk_first":
-            at_risk = rt.at_risk_services(session, branch_id, now - timedelta(seconds=queue.at_risk_after_s))
+        if config.queue.policy == "at_risk_first":
+            at_risk = reads.at_risk_service_ids(session, config, branch_id, now)
         minutes = {service_id: service.expected_minutes
                    for service_id, service in services_by_id(session, branch_id).items()} if at_risk else None
         ranks = policy.service_ranks(counter_services(session, branch_id).get(counter.id, []), at_risk, minutes)

@@ -9,8 +9,10 @@ service (expected minutes) first — the cheapest detour for everyone else — w
 counter's order. Within one service tickets are always called in issue order, so helping one
 customer never passes another who came earlier for the same thing.
 
-Who is at risk is not decided here: the caller passes the at-risk services, read by whatever the
-runtime injects (the alert store's open short-queue warnings, server/alerts/store.py).
+Who is at risk is :func:`at_risk`: a short-queue customer (at most ``short_queue_max_ahead`` ahead
+at issue) who has waited ``queue.at_risk_after_s`` but not yet the complaint line — past it the
+complaint is made, and a detour would take the counter from customers it can still help. The test
+is call-next's own, independent of the alerts (server/queueing/reads.py reads it in SQL).
 """
 
 from __future__ import annotations
@@ -22,6 +24,11 @@ Policy = Literal["fifo", "at_risk_first"]
 POLICIES: tuple[Policy, ...] = ("fifo", "at_risk_first")
 
 ServiceKey = TypeVar("ServiceKey")
+
+
+def at_risk(people_ahead: int, waited_s: float, *, max_ahead: int, after_s: float, line_s: float) -> bool:
+    """A short-queue customer who has waited long enough to need a detour, and not past the line."""
+    return people_ahead <= max_ahead and after_s <= waited_s < line_s
 
 
 def service_ranks(

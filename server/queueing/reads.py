@@ -5,7 +5,7 @@ session and returns plain data in the shapes of API.md; none of them writes.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from functools import cache
 from types import SimpleNamespace
 from typing import Any
@@ -254,6 +254,27 @@ def _version_statement() -> Any:
 def branch_version(session: Session, branch_id: int) -> int:
     """The branch's newest event id (0 before its first): where its event log stands."""
     return int(session.connection().execute(_version_statement(), {"branch_id": branch_id}).scalar() or 0)
+
+
+@cache
+def _at_risk_statement() -> Any:
+    return (select(Ticket.service_id).distinct()
+            .where(Ticket.branch_id == bindparam("branch_id"), Ticket.status == TicketStatus.WAITING.value,
+                   Ticket.people_ahead <= bindparam("max_ahead"),
+                   Ticket.issued_at <= bindparam("waited_since", type_=Ticket.issued_at.type),
+                   Ticket.issued_at > bindparam("line_since", type_=Ticket.issued_at.type)))
+
+
+def at_risk_service_ids(session: Session, config: Config, branch_id: int, now: datetime) -> set[int]:
+    """Services with a waiting ticket :func:`server.queueing.policy.at_risk` says is at risk (the
+    same test, in SQL: issued at least ``queue.at_risk_after_s`` and less than the complaint line
+    ago, with at most ``short_queue_max_ahead`` ahead at issue)."""
+    rows = session.execute(_at_risk_statement(), {
+        "branch_id": branch_id, "max_ahead": config.alerts.short_queue_max_ahead,
+        "waited_since": now - timedelta(seconds=config.queue.at_risk_after_s),
+        "line_since": now - timedelta(seconds=config.alerts.short_queue_complaint_s),
+    })
+    return set(rows.scalars())
 
 
 def _heard_by(family: Audience) -> Any:

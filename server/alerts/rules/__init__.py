@@ -14,7 +14,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from server.alerts.actions import Action
 from server.alerts.snapshot import BranchSnapshot
+from server.alerts.text import both as both  # the rules' bilingual texts
 from server.config import AlertConfig
 
 WARNING = "warning"
@@ -36,6 +38,7 @@ class Condition:
     ticket_id: int | None = None
     lead_time_s: int | None = None
     data: dict[str, Any] = field(default_factory=dict)
+    action: Action | None = None  # what the manager should do, where (server/alerts/actions.py)
 
     @property
     def key(self) -> tuple[str, str, str]:
@@ -67,11 +70,14 @@ def registry() -> dict[str, RuleFunction]:
 
 
 def evaluate_rules(snapshot: BranchSnapshot, settings: AlertConfig) -> list[Condition]:
-    """Every condition of every rule, in a stable order."""
+    """Every condition of every rule, in a stable order, composed into one card per situation
+    (server/alerts/stories.py)."""
+    from server.alerts.stories import compose  # it builds on this module's Condition
+
     out: list[Condition] = []
     for _name, function in sorted(registry().items()):
         out.extend(function(snapshot, settings))
-    return out
+    return compose(out, snapshot)
 
 
 def severity_at(value: float, warning_at: float, critical_at: float) -> str | None:
@@ -83,5 +89,3 @@ def severity_at(value: float, warning_at: float, critical_at: float) -> str | No
     return None
 
 
-def both(zh: str, en: str) -> dict[str, str]:
-    return {"zh": zh, "en": en}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from server.alerts import actions
 from server.alerts.rules import Condition, both, rule, severity_at
 from server.alerts.snapshot import BranchSnapshot
 from server.alerts.text import duration
@@ -35,7 +36,9 @@ def help_requested(snapshot: BranchSnapshot, settings: AlertConfig) -> list[Cond
                 ),
                 counter_id=counter.id,
                 ticket_id=counter.ticket.id,
-                data={"waited_s": int(waited)},
+                data={"waited_s": int(waited), "reason": counter.help_reason or "authorization",
+                      "help_state": "on_my_way" if coming else "waiting"},
+                action=actions.assist(counter),
             )
         )
     return out

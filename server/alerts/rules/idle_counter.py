@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from server.alerts import actions
 from server.alerts.rules import Condition, both, rule, severity_at
 from server.alerts.snapshot import BranchSnapshot, iso
 from server.alerts.text import duration, people
@@ -41,6 +42,7 @@ def idle_counter(snapshot: BranchSnapshot, settings: AlertConfig) -> list[Condit
                 ),
                 counter_id=counter.id,
                 data={"idle_s": int(idle_s), "waiting": waiting, "idle_since": iso(since)},
+                action=actions.ask_to_call(counter),
             )
         )
     return out

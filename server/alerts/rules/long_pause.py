@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from server.alerts import actions
 from server.alerts.rules import Condition, both, rule, severity_at
 from server.alerts.snapshot import BranchSnapshot
 from server.alerts.text import duration, pause_reason
@@ -38,6 +39,7 @@ def long_pause(snapshot: BranchSnapshot, settings: AlertConfig) -> list[Conditio
                 ),
                 counter_id=counter.id,
                 data={"reason": reason, "paused_s": int(paused_s), "limit_s": limit},
+                action=actions.end_pause(counter),
             )
         )
     return out

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from server.alerts import actions
 from server.alerts.rules import Condition, both, rule, severity_at
-from server.alerts.snapshot import BranchSnapshot, TallyOf, iso
+from server.alerts.snapshot import BranchSnapshot, CounterInfo, TallyOf, iso
 from server.alerts.text import duration, people
 from server.config import AlertConfig
 
@@ -46,5 +47,20 @@ def paused_ratio(snapshot: BranchSnapshot, settings: AlertConfig) -> list[Condit
                 f"with {n['en']} waiting",
             ),
             data={"paused": len(paused), "staffed": len(staffed), "held_s": int(held), "since": iso(since)},
+            action=_action(snapshot, paused),
         )
     ]
+
+
+def _action(snapshot: BranchSnapshot, paused: list[CounterInfo]) -> actions.Action:
+    """End the longest pause the manager may end; if every pause is one not cut short (lunch, a
+    meeting, a cash run), open a closed counter that serves the longest queue; else watch."""
+    endable = [c for c in paused if (c.pause_reason or "other") in actions.ENDABLE_PAUSES]
+    if endable:
+        return actions.end_pause(min(endable, key=lambda c: (c.state_since, c.number)))
+    longest = max(snapshot.queues.items(), key=lambda item: (len(item[1]), -item[0]), default=None)
+    if longest is not None:
+        closed = [c for c in snapshot.counters if c.state == "closed" and longest[0] in c.services]
+        if closed:
+            return actions.open_counter(min(closed, key=lambda c: (c.services.index(longest[0]), c.number)))
+    return actions.watch(both("暂停的窗口均为午餐、会议或清机", "every pause is lunch, a meeting or a cash run"))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from server.alerts import actions
 from server.alerts.rules import Condition, both, rule, severity_at
 from server.alerts.snapshot import BranchSnapshot
 from server.alerts.text import duration
@@ -12,14 +13,15 @@ from server.config import AlertConfig
 def service_level(snapshot: BranchSnapshot, settings: AlertConfig) -> list[Condition]:
     """The estimated wait for a ticket of the service issued now exceeds its target wait (per
     service in config, ``target_wait_minutes``); critical at ``service_level_critical_factor`` x the
-    target. The message suggests the closed or paused counters that could serve it, those that
-    list it first before the others."""
+    target, unless a free staffed counter serves it (it is about to call). The message suggests the
+    closed or paused counters that could serve it, those that list it first before the others."""
     out = []
     for service in snapshot.services.values():
         estimate = snapshot.new_ticket_wait_s(service.id)
         target = service.target_wait_s
         severity = severity_at(estimate, target + 1e-9, target * settings.service_level_critical_factor)
-        if severity is None:
+        if severity is None or actions.free_counters(snapshot, service.id):
+            # A staffed counter that serves it is free: it will call (idle_counter says so if not).
             continue
         spare = sorted(
             (c for c in snapshot.counters if c.state in ("closed", "paused") and service.id in c.services),
@@ -47,6 +49,7 @@ def service_level(snapshot: BranchSnapshot, settings: AlertConfig) -> list[Condi
                     f"target {aim['en']}; {hint['en']}",
                 ),
                 data={"estimate_s": estimate, "target_s": target, "suggested_counters": numbers},
+                action=actions.helping(snapshot, service.id),
             )
         )
     return out

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from server.alerts import actions
 from server.alerts.rules import Condition, both, rule, severity_at
 from server.alerts.snapshot import BranchSnapshot
 from server.alerts.text import duration
@@ -43,6 +44,7 @@ def service_overrun(snapshot: BranchSnapshot, settings: AlertConfig) -> list[Con
                 counter_id=counter.id,
                 ticket_id=ticket.id,
                 data={"service_s": int(took), "normal_s": int(normal), "service": service.code},
+                action=actions.assist(counter),
             )
         )
     return out
