@@ -164,3 +164,24 @@ def test_the_managers_help_ends_the_wait_for_the_authorization_not_the_transacti
     assert not sim.authorize(1)
     _step_until(sim, 601)
     assert teller.state == "idle"
+
+
+def test_a_busy_teller_asked_to_take_a_customer_next_calls_straight_after_without_a_pause(
+        quiet_branch: Simulation, monkeypatch: pytest.MonkeyPatch) -> None:
+    sim = quiet_branch
+    teller = sim.tellers[1]
+    monkeypatch.setattr(sim.draws, "pause_after_customer", lambda number, customer_s: ("break", 600.0))
+    first, _ = tickets.issue_ticket(sim.rt, sim.kiosk, sim.branch_id, "A")
+    second, _ = tickets.issue_ticket(sim.rt, sim.kiosk, sim.branch_id, "A")
+    for ticket in (first, second):
+        sim.waiting[ticket["id"]] = "A"
+        sim.customers[ticket["id"]] = Customer("A", False, 10.0, 300.0, None, "done")
+    teller.gen += 1
+    sim.call(teller, teller.gen)
+    _step_until(sim, 60)
+    assert teller.state == "serving"
+    assert sim.instruct(1, "serve_ticket", second["id"], None)
+    _step_until(sim, 100)
+    assert sim.answers == {"serve_ticket:done": 1}
+    _step_until(sim, 10 + 300 + 1)  # done with the first: no break, the next one called at once
+    assert teller.state == "calling" and teller.ticket == second["id"]

@@ -89,6 +89,13 @@ class AlertRecord:
     resolved: float | None = None
     ticket: int | None = None  # the ticket the alert names, whatever its subject
     counter: int | None = None  # the counter the alert names
+    # The other situations the card told (one card per situation: a broken promise joins its
+    # short-queue card, ...): (rule, subject, first shown), besides its own (rule, subject, raised).
+    stories: tuple[tuple[str, str, float], ...] = ()
+
+    def told(self) -> list[AlertRecord]:
+        """The card as one record per story it told, each from when it was first shown."""
+        return [self, *(AlertRecord(rule, subject, at, self.resolved) for rule, subject, at in self.stories)]
 
 
 @dataclass(frozen=True)
@@ -278,16 +285,16 @@ def complaints(
 
 
 def warned_complaints(found: list[Complaint], alerts: list[AlertRecord],
-                      rules: tuple[str, ...] = ("short_queue_long_wait",)) -> dict[str, Any]:
-    """Recall and lead of ``rules``' alerts against the short-queue complaints: a complaint was warned
-    when such an alert naming its ticket was raised between the ticket's issue and the complaint."""
+                      rules: tuple[str, ...] = ("short_queue_long_wait", "eta_broken")) -> dict[str, Any]:
+    """Recall and lead of the cards against the short-queue complaints: a complaint was warned when
+    a card told of its ticket's short-queue risk (``rules``, as the card's own story or one it
+    joined) between the ticket's issue and the complaint; the lead is from the first such card."""
     first: dict[int, float] = {}
     for alert in alerts:
-        if alert.rule in rules:
-            ticket = alert.ticket if alert.ticket is not None else _ticket_of(alert.subject)
+        for story in alert.told():
+            ticket = _ticket_of(story.subject) if story.rule in rules else None
             if ticket is not None:
-                first.setdefault(ticket, alert.raised)
-                first[ticket] = min(first[ticket], alert.raised)
+                first[ticket] = min(first.get(ticket, story.raised), story.raised)
     short = [c for c in found if c.short_queue]
     leads = [c.at - first[c.ticket] for c in short if c.ticket in first and c.issued <= first[c.ticket] <= c.at]
     return {
@@ -345,22 +352,17 @@ def follow_up(
     by_ticket = {c.ticket: c for c in found}
     out: dict[str, dict[str, int]] = {}
     for alert in alerts:
-        what = foretold(alert.rule, alert.subject)
         row = out.setdefault(alert.rule, {"raised": 0, "followed": 0, "late": 0, "not_followed": 0,
-                                          "forecast": int(bool(what))})
+                                          "forecast": int(bool(foretold(alert.rule, alert.subject)))})
         row["raised"] += 1
-        if not what:
+        if not row["forecast"]:
             continue
-        verdict = "not_followed"
+        verdicts = set()
         until = alert.resolved if alert.resolved is not None else end
-        for kind in what:
-            got = _one_follow_up(kind, alert, until, by_subject, by_ticket, found, counter_services)
-            if got == "followed":
-                verdict = "followed"
-                break
-            if got == "late":
-                verdict = "late"
-        row[verdict] += 1
+        for story in alert.told():
+            for kind in foretold(story.rule, story.subject):
+                verdicts.add(_one_follow_up(kind, story, until, by_subject, by_ticket, found, counter_services))
+        row["followed" if "followed" in verdicts else "late" if "late" in verdicts else "not_followed"] += 1
     return dict(sorted(out.items()))
 
 

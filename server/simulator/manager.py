@@ -250,6 +250,12 @@ def round_plan(hall: Hall, limit: int) -> list[Step]:
     return steps[:limit]
 
 
+def _action_key(alert: dict[str, Any]) -> tuple[Any, ...]:
+    """What a card asks, for telling whether it changed: (kind, counter, ticket)."""
+    action = alert.get("action") or {}
+    return action.get("kind"), _int(action.get("counter")), _int((action.get("ticket") or {}).get("id"))
+
+
 def _int(value: Any) -> int | None:
     try:
         return int(value) if value is not None else None
@@ -301,7 +307,9 @@ class Manager:
         self.queue = ReactionQueue()
         self.working = False
         self.drawn: dict[int, bool] = {}
-        self.handled: set[int] = set()  # one reaction per alert
+        # Cards reacted to, with (severity, action) as they were then: a card reacted to comes back
+        # only when it escalates, or when it names someone else who can act at once.
+        self.handled: dict[int, tuple[str, Any]] = {}
         self.work = Workload()
 
     def start(self) -> None:
@@ -314,9 +322,9 @@ class Manager:
         if alert.get("resolved_at"):
             return
         alert_id, rule = alert["id"], alert["rule"]
-        if alert_id in self.handled:
-            return
         if rule == "help_requested":
+            if alert_id in self.handled:
+                return
             self.queue.push("help", HELP, self.hands.now, alert, key=alert_id)
         elif self.mode == "alerts":
             if alert_id not in self.drawn:
@@ -325,11 +333,24 @@ class Manager:
                     self.work.ignored += 1
             if not self.drawn[alert_id]:
                 return
+            if alert_id in self.handled and not self._worth_another_look(alert):
+                return
             priority = CRITICAL if alert.get("severity") == "critical" else WARNING
             self.queue.push("alert", priority, self.hands.now, alert, key=alert_id)
         else:
             return
         self.hands.at(self.hands.now, self._next)  # after what the engine is doing now
+
+    def _worth_another_look(self, alert: dict[str, Any]) -> bool:
+        severity, action = self.handled[alert["id"]]
+        if alert.get("severity") == "critical" and severity != "critical":
+            return True
+        now = _action_key(alert)
+        if now == action or now[0] in (None, "watch", "assist") or now[1] is None:
+            return False
+        seen = self.hands.hall().counter(now[1])
+        return seen is not None and (seen.state == "idle" or (seen.state == "paused"
+                                                                and seen.pause_reason not in NOT_CUT))
 
     def _round_due(self) -> None:
         if self.day_s is not None and self.hands.now >= self.day_s:
@@ -349,7 +370,7 @@ class Manager:
             self._walk_round()
             return
         alert = entry.alert or {}
-        self.handled.add(alert["id"])
+        self.handled[alert["id"]] = (alert.get("severity", ""), _action_key(alert))
         if not self.hands.alert_open(alert["id"]):
             self.work.gone += 1  # gone from the dashboard: nothing to do
             self._next()
@@ -375,7 +396,7 @@ class Manager:
 
     def _help(self, alert_id: int, counter: int | None, account: str) -> None:
         """Say "on my way", walk over, give the authorization, say "done"."""
-        self.handled.add(alert_id)
+        self.handled.setdefault(alert_id, ("", None))
         if counter is None or not self.hands.respond(alert_id, "on_my_way"):
             self._busy(self.draws.manager_glance_s(), account)
             return

@@ -59,6 +59,10 @@ DEFAULT_CONFIG = Path(__file__).with_name("busy_branch.toml")
 DAY = datetime(2026, 12, 1).date()  # a Tuesday
 REACTS_TO = ("alert_raised", "alert_changed")
 MODES = ("alerts", "walk", "none")
+# What a story a card joined is about (its "subject" there is the label: a ticket or counter number).
+STORY_SUBJECTS = {"short_queue_long_wait": "ticket", "eta_broken": "ticket", "service_overrun": "ticket",
+                  "idle_counter": "counter", "long_pause": "counter", "help_requested": "counter",
+                  "paused_ratio": "branch", "service_level": "service", "unstaffed_service": "service"}
 # Seconds of simulated time between alert evaluations. A server sweeps every [alerts] tick_s (2 s)
 # and evaluates a branch 0.2 s after a change (coalescing a burst); the simulator evaluates at its
 # ticks only, changes included, so an alert comes at most one tick later than in a server: 10 s,
@@ -90,6 +94,7 @@ class Teller:
     owed_s: float = 0.0  # the rest of a break cut short, taken at the first free moment after owed_from
     owed_from: float = 0.0
     coming: bool = False  # a reserve teller on the way to open the counter
+    take_next: bool = False  # asked to take a customer next: calls at once after this one, no pause
 
 
 @dataclass
@@ -149,6 +154,8 @@ class Simulation:
         self.answers: dict[str, int] = {}  # "kind:done|cannot": the tellers' answers to instructions
         self.pause_log: list[tuple[int, str, float, float | None]] = []  # (counter, reason, start, end)
         self.boss: Manager | None = None
+        self.numbers: dict[str, int] = {}  # ticket number -> id
+        self.stories: dict[int, dict[tuple[str, str], float]] = {}  # alert -> (rule, subject) shown -> first at
 
     # --- set-up --------------------------------------------------------------------------------
 
@@ -251,6 +258,7 @@ class Simulation:
             return
         self.waiting[ticket["id"]] = code
         self.customers[ticket["id"]] = customer
+        self.numbers[ticket["number"]] = ticket["id"]
         self.open_at_issue[ticket["id"]] = sum(
             1 for t in self.tellers.values() if t.state != "closed" and code in t.services)
         # The consoles show the new customer; one free teller who may serve them takes it (the
@@ -368,6 +376,10 @@ class Simulation:
         self.after_customer(teller, self.now - teller.customer_started)
 
     def after_customer(self, teller: Teller, customer_s: float) -> None:
+        if teller.take_next:
+            teller.take_next = False
+            self.ready(teller, prompt=True)
+            return
         if self.now < self.day_s:
             if teller.lunch is not None and self.now >= teller.lunch[0]:
                 length = teller.lunch[1]
@@ -425,6 +437,9 @@ class Simulation:
                 return "done", None
             if teller.state == "paused":
                 return "cannot", f"paused ({teller.pause_reason})"
+            if kind == "serve_ticket":  # "take them next": after this customer, no pause before
+                teller.take_next = True
+                return "done", None
             return "cannot", "with a customer"
         if kind == "end_pause":
             if teller.state != "paused":
@@ -462,9 +477,24 @@ class Simulation:
         return None
 
     def publish(self, event: str, payload: dict[str, Any], rooms: list[str]) -> None:
-        """The engine's Socket.IO events: the manager's dashboard is the only listener here."""
-        if self.boss is not None and event in REACTS_TO:
-            self.boss.hear(payload)
+        """The engine's Socket.IO events: the manager's dashboard is the only listener here (and the
+        record of which situations each card told, and since when)."""
+        if event in REACTS_TO:
+            self._note_stories(payload)
+            if self.boss is not None:
+                self.boss.hear(payload)
+
+    def _note_stories(self, alert: dict[str, Any]) -> None:
+        told = self.stories.setdefault(alert["id"], {})
+        for part in (alert.get("data") or {}).get("joined", []):
+            rule, label = part.get("rule"), str(part.get("subject", ""))
+            kind = STORY_SUBJECTS.get(rule, "branch")
+            if kind == "ticket":
+                subject = f"ticket:{self.numbers[label]}" if label in self.numbers else None
+            else:
+                subject = "branch" if kind == "branch" else f"{kind}:{label}"
+            if subject is not None:
+                told.setdefault((rule, subject), self.now)
 
     def _try(self, call: Callable[..., Any], *args: Any, **options: Any) -> Any:
         """A manager's request; a refusal (the state moved on) comes back as None."""
@@ -563,12 +593,13 @@ class Simulation:
             alerts = [
                 AlertRecord(a.rule, "branch" if a.subject_kind == "branch" else f"{a.subject_kind}:{a.subject_id}",
                             self._seconds(a.raised_at) or 0.0, self._seconds(a.resolved_at), a.ticket_id,
-                            numbers.get(a.counter_id) if a.counter_id is not None else None)
+                            numbers.get(a.counter_id) if a.counter_id is not None else None,
+                            tuple((rule, subject, at) for (rule, subject), at in self.stories.get(a.id, {}).items()))
                 for a in session.scalars(select(Alert).order_by(Alert.id))
             ]
         normal = normal_service_s(tickets, {code: s.expected_minutes * 60 for code, s in self.services.items()})
         incidents = count_incidents(tickets, list(counters.values()), normal, end)
-        matched = match(incidents, alerts)
+        matched = match(incidents, [story for a in alerts for story in a.told()])
         patience = {t.id: patience_s(self.world, t.people_ahead, self.customers[t.id].patience_z)
                     for t in tickets if t.id in self.customers}
         complained = complaints(tickets, patience, end)

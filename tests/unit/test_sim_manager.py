@@ -263,3 +263,26 @@ def test_the_cards_action_says_what_to_do_and_where() -> None:
     assert card_plan(card, idle_hall()) == Step("instruct", 4, "serve_ticket", 41)
     watch = {**card, "action": {"kind": "watch", "counter": None, "ticket": None, "instruction": None}}
     assert card_plan(watch, idle_hall()) is None
+
+
+def test_a_card_reacted_to_comes_back_only_when_it_escalates_or_names_someone_free_to_act() -> None:
+    hall = Hall(0.0, (CounterSeen(1, "serving", 0, ("A",)), CounterSeen(2, "serving", 0, ("A",)),
+                      CounterSeen(3, "idle", -600, ("A",))), {"A": 2})
+    hands, draws = FakeHands(hall), FakeDraws()
+    manager = Manager(hands, draws, "alerts")
+    hands.open.add(1)
+    card = {"id": 1, "rule": "short_queue_long_wait", "severity": "warning",
+            "subject": {"kind": "ticket", "id": 41, "label": "A012"},
+            "action": {"kind": "serve_ticket", "counter": 1, "ticket": {"id": 40, "number": "A011"},
+                       "instruction": "serve_ticket"}}
+    manager.hear(card)
+    hands.run()
+    manager.hear({**card, "action": {**card["action"], "counter": 2}})  # another busy counter: no
+    hands.run()
+    manager.hear({**card, "action": {**card["action"], "counter": 3}})  # a free one: yes
+    hands.run()
+    manager.hear({**card, "severity": "critical", "action": {**card["action"], "counter": 3}})
+    hands.run()
+    assert [(what, counter) for _, what, counter in hands.did if what != "ack"] == [
+        ("serve_ticket", 1), ("serve_ticket", 3), ("serve_ticket", 3)]
+    assert draws.drawn == 1

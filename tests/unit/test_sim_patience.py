@@ -78,3 +78,13 @@ def test_each_alert_is_followed_late_or_not_followed_by_what_it_foretells() -> N
     assert table["idle_counter"] == {"raised": 2, "followed": 1, "late": 1, "not_followed": 0, "forecast": 1}
     assert table["long_pause"] == {"raised": 2, "followed": 1, "late": 0, "not_followed": 1, "forecast": 1}
     assert table["help_requested"]["forecast"] == 0
+
+
+def test_a_story_joined_to_another_card_warns_from_when_it_was_first_shown() -> None:
+    found = [Complaint(1, "A", 1, 0, 700, True)]
+    # The free counter's card told of ticket 1 from 400 s (it was raised at 100 for the counter).
+    card = AlertRecord("idle_counter", "counter:3", raised=100, stories=(("short_queue_long_wait", "ticket:1", 400),))
+    result = warned_complaints(found, [card])
+    assert (result["warned"], result["median_lead_s"]) == (1, 300)
+    table = follow_up([card], [], found, {3: ("A",)}, end=5000)
+    assert table["idle_counter"]["followed"] == 1  # its own story was not followed; the joined one was
