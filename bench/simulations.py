@@ -234,6 +234,9 @@ def main() -> None:
     parser.add_argument("--tick", type=float, default=None, help="seconds between sweeps (default: the simulator's)")
     parser.add_argument("--json", type=Path, default=None)
     parser.add_argument("--plot", type=Path, default=None, help="also chart one product day and its baselines")
+    parser.add_argument("--days-log", type=Path, default=None,
+                        help="append each day here as it finishes (JSON lines) and skip days already there: "
+                             "a long run stopped half-way goes on where it was")
     args = parser.parse_args()
     started = time.perf_counter()
     loads = [x for x in args.loads.split(",") if x]
@@ -252,9 +255,21 @@ def main() -> None:
                     plot = args.plot if args.plot and seeds == "tuning" and (seed, variant, load) in charted else None
                     work.append((seeds, (seed, variant, load, args.tick, plot)))
     days: list[dict[str, Any]] = []
+    if args.days_log is not None and args.days_log.exists():
+        wanted = {(seeds, w[0], w[1], w[2]) for seeds, w in work}
+        for line in args.days_log.read_text().splitlines():
+            day = json.loads(line)
+            if (day["seeds"], day["seed"], day["variant"], day["load"]) in wanted:
+                days.append(day)
+        done = {(d["seeds"], d["seed"], d["variant"], d["load"]) for d in days}
+        work = [(seeds, w) for seeds, w in work if (seeds, w[0], w[1], w[2]) not in done]
+    log = args.days_log.open("a") if args.days_log is not None else None
     with ProcessPoolExecutor(max_workers=args.jobs) as pool:
         for n, ((seeds, _), day) in enumerate(zip(work, pool.map(one_day, [w for _, w in work])), 1):
             days.append({"seeds": seeds, **day})
+            if log is not None:
+                log.write(json.dumps(days[-1], ensure_ascii=False) + "\n")
+                log.flush()
             print(f"\r{n}/{len(work)} days", end="", file=sys.stderr, flush=True)
     print(file=sys.stderr)
     result = {"command": " ".join(["bench/simulations.py", *sys.argv[1:]]), "loads": {k: LOADS[k] for k in loads},

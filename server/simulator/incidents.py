@@ -399,3 +399,43 @@ def _one_follow_up(
 def _number_of(subject: str) -> int | None:
     kind, _, ident = subject.partition(":")
     return int(ident) if kind == "counter" and ident.isdigit() else None
+
+
+# --- what limits a manager ----------------------------------------------------------------------------
+
+
+def within_reach(
+    tickets: list[TicketRecord], counters: list[CounterRecord], pauses: list[tuple[int, str, float, float | None]],
+    incidents: list[Incident], found: list[Complaint], end: float, *, idle_s: float = 60.0,
+    endable: tuple[str, ...] = ("break", "other"),
+) -> dict[str, dict[str, int]]:
+    """Whether a manager could have done anything about each short-queue incident and each complaint:
+    while the customer waited (issue to the incident or complaint), was a counter that serves their
+    service free for ``idle_s`` or more, or on a pause a manager may end (``endable``)? If not,
+    every counter for them was serving or away (lunch, a meeting, a cash run): only more staff would
+    have helped. ``pauses``: (counter, reason, start, end). Also: how many transaction overruns
+    waited for an authorization (a help request at their counter during them)."""
+    spans: dict[int, list[tuple[float, float]]] = {}
+    for counter in counters:
+        spans[counter.number] = [(a, b) for (a, b), state in _spans(counter.states, end)
+                                 if state == "idle" and b - a >= idle_s]
+    for number, reason, start, stop in pauses:
+        if reason in endable:
+            spans.setdefault(number, []).append((start, stop if stop is not None else end))
+    serves: dict[str, list[int]] = {}
+    for counter in counters:
+        for code in counter.services:
+            serves.setdefault(code, []).append(counter.number)
+    by_id = {t.id: t for t in tickets}
+
+    def reachable(ticket_id: int, until: float) -> bool:
+        ticket = by_id[ticket_id]
+        return any(a < until and b > ticket.issued and min(b, until) - max(a, ticket.issued) >= 1.0
+                   for number in serves.get(ticket.service, []) for a, b in spans.get(number, []))
+
+    short = [i for i in incidents if i.kind == "short_queue"]
+    return {
+        "short_queue_incidents": {"total": len(short), "within_reach": sum(
+            reachable(int(i.subject.split(":")[1]), i.at) for i in short)},
+        "complaints": {"total": len(found), "within_reach": sum(reachable(c.ticket, c.at) for c in found)},
+    }

@@ -51,6 +51,7 @@ from server.simulator.incidents import (
     match,
     normal_service_s,
     warned_complaints,
+    within_reach,
 )
 from server.simulator.manager import NOT_CUT, CounterSeen, Hall, Manager
 from server.simulator.world import Customer, Draws, World, patience_s
@@ -650,6 +651,8 @@ class Simulation:
             "eta_mae_s": round(statistics.fmean(eta_errors), 1) if eta_errors else None,
             "eta_naive_mae_s": round(statistics.fmean(naive_errors), 1) if naive_errors else None,
             "teller_minutes": self._teller_minutes(list(counters.values()), end),
+            "within_reach": within_reach(tickets, list(counters.values()), self.pause_log, incidents, complained,
+                                         end),
             "manager_actions": workload["steps"] if workload else {},
             "manager_workload": workload,
             "instruction_answers": dict(sorted(self.answers.items())),

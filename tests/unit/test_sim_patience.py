@@ -88,3 +88,19 @@ def test_a_story_joined_to_another_card_warns_from_when_it_was_first_shown() -> 
     assert (result["warned"], result["median_lead_s"]) == (1, 300)
     table = follow_up([card], [], found, {3: ("A",)}, end=5000)
     assert table["idle_counter"]["followed"] == 1  # its own story was not followed; the joined one was
+
+
+def test_a_complaint_is_within_reach_only_if_a_counter_for_it_was_free_or_on_a_break_meanwhile() -> None:
+    from server.simulator.incidents import CounterRecord, within_reach
+
+    tickets = [TicketRecord(1, "A", 1, issued=0, called=900), TicketRecord(2, "B", 1, issued=0, called=900)]
+    found = [Complaint(1, "A", 1, 0, 700, True), Complaint(2, "B", 1, 0, 700, True)]
+    counters = [
+        CounterRecord(1, ("A",), [(0, "serving"), (300, "paused"), (800, "idle")]),  # a lunch, then free too late
+        CounterRecord(2, ("B",), [(0, "serving"), (200, "idle"), (290, "serving")]),  # free 90 s: within reach
+    ]
+    pauses = [(1, "lunch", 300.0, 800.0)]
+    reach = within_reach(tickets, counters, pauses, [], found, end=1000)
+    assert reach["complaints"] == {"total": 2, "within_reach": 1}
+    on_a_break = within_reach(tickets, counters, [(1, "break", 300.0, 800.0)], [], found, end=1000)
+    assert on_a_break["complaints"] == {"total": 2, "within_reach": 2}
