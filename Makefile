@@ -36,6 +36,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/realtime.py --step 2000 --json bench/results/realtime.json
 	rm -rf bench/results/charts
 	$(BIN)/python bench/simulations.py --seeds $(SEEDS) --jobs 2 --json bench/results/simulations.json --plot bench/results/charts
+	@date +%s >> bench/results/started
 	$(BIN)/python bench/report.py
 
 ## Re-pin requirements.lock from the current virtual environment.

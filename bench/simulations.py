@@ -156,6 +156,9 @@ def _variant_figures(days: list[dict[str, Any]]) -> dict[str, Any]:
             "median_lead_s": round(statistics.median(leads), 1) if leads else None,
         },
         "incident_recall": {k: _pooled_recall(days, k) for k in KINDS},
+        "within_reach": {k: {f: sum(d["within_reach"][k][f] for d in days) for f in ("total", "within_reach")}
+                         for k in ("short_queue_incidents", "complaints")} if all("within_reach" in d for d in days)
+        else None,
         "eta": {"eta_mae_s": _mean([d["eta_mae_s"] for d in days], 1),
                 "naive_mae_s": _mean([d["eta_naive_mae_s"] for d in days], 1)},
         "manager": None if not work else {
@@ -195,7 +198,8 @@ def compare(days: list[dict[str, Any]]) -> dict[str, Any]:
             by = {v: sorted((d for d in mine if d["variant"] == v), key=lambda d: d["seed"]) for v in variants}
             figures = {v: _variant_figures(by[v]) for v in variants}
 
-            def changes(field: Any, pairs: list[tuple[str, str]]) -> dict[str, Any]:
+            def changes(field: Any, pairs: list[tuple[str, str]], mine: list[dict[str, Any]] = mine,
+                        by: dict[str, Any] = by) -> dict[str, Any]:
                 return {f"{a}_vs_{b}": change_interval(*_paired(mine, a, b, field))
                         for a, b in pairs if a in by and b in by}
 
@@ -237,8 +241,18 @@ def main() -> None:
     parser.add_argument("--days-log", type=Path, default=None,
                         help="append each day here as it finishes (JSON lines) and skip days already there: "
                              "a long run stopped half-way goes on where it was")
+    parser.add_argument("--from-days", type=Path, default=None,
+                        help="no simulation: the comparison of the days in this log (see --days-log), to --json")
     args = parser.parse_args()
     started = time.perf_counter()
+    if args.from_days is not None:
+        days = [json.loads(line) for line in args.from_days.read_text().splitlines() if line.strip()]
+        result = {"command": " ".join(["bench/simulations.py", *sys.argv[1:]]),
+                  "loads": {k: LOADS[k] for k in LOADS if any(d["load"] == k for d in days)},
+                  "comparison": compare(days), "wall_s": None, "days": days}
+        if args.json:
+            args.json.write_text(json.dumps(result, indent=2, ensure_ascii=False) + "\n")
+        return
     loads = [x for x in args.loads.split(",") if x]
     variants = [x for x in args.variants.split(",") if x]
     for name in loads + variants:
@@ -265,7 +279,7 @@ def main() -> None:
         work = [(seeds, w) for seeds, w in work if (seeds, w[0], w[1], w[2]) not in done]
     log = args.days_log.open("a") if args.days_log is not None else None
     with ProcessPoolExecutor(max_workers=args.jobs) as pool:
-        for n, ((seeds, _), day) in enumerate(zip(work, pool.map(one_day, [w for _, w in work])), 1):
+        for n, ((seeds, _), day) in enumerate(zip(work, pool.map(one_day, [w for _, w in work]), strict=True), 1):
             days.append({"seeds": seeds, **day})
             if log is not None:
                 log.write(json.dumps(days[-1], ensure_ascii=False) + "\n")
@@ -273,6 +287,7 @@ def main() -> None:
             print(f"\r{n}/{len(work)} days", end="", file=sys.stderr, flush=True)
     print(file=sys.stderr)
     result = {"command": " ".join(["bench/simulations.py", *sys.argv[1:]]), "loads": {k: LOADS[k] for k in loads},
+              "started_at": int(time.time() - (time.perf_counter() - started)),
               "comparison": compare(days), "wall_s": round(time.perf_counter() - started, 1), "days": days}
     text = json.dumps(result, indent=2, ensure_ascii=False)
     if args.json:

@@ -32,7 +32,8 @@ def run_cli(tmp_path: Path, *args: str) -> dict[str, object]:
 
 
 def test_the_same_seed_gives_the_same_day_and_another_seed_another(tmp_path: Path) -> None:
-    args = ["--seed", "7", "--tickets", "70", "--tick", "10", "--world", "reserve_counters=1", "--world", "slow_teller_share=0.6"]
+    args = ["--seed", "7", "--tickets", "70", "--tick", "10", "--world", "reserve_counters=1",
+            "--world", "slow_teller_share=0.6"]
     first, again = run_cli(tmp_path, *args), run_cli(tmp_path, *args)
     other = run_cli(tmp_path, *[a if a != "7" else "8" for a in args])
     for day in (first, again, other):
@@ -65,7 +66,8 @@ def test_a_manager_who_reacts_to_alerts_prevents_complaints() -> None:
     # someone watching the dashboard.
     without = with_manager = 0
     for seed in (1, 2):
-        without += simulate(seed=seed, world=small_world(), config_path=SMALL, manager=False, tick_s=10).summary["incidents"]["total"]
+        day = simulate(seed=seed, world=small_world(), config_path=SMALL, manager=False, tick_s=10).summary
+        without += day["incidents"]["total"]
         day = simulate(seed=seed, world=small_world(), config_path=SMALL, manager=True, tick_s=10).summary
         with_manager += day["incidents"]["total"]
         assert sum(day["manager_actions"].values()) > 0

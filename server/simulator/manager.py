@@ -44,6 +44,10 @@ FULL_PER_COUNTER = 2.0
 FULL_MIN = 6
 
 
+# The instruction that carries out an action without one named.
+INSTRUCTION_FOR = {"ask_to_call": "call_next", "end_pause": "end_pause", "serve_ticket": "serve_ticket"}
+
+
 @dataclass(order=True)
 class Pending:
     """A reaction the manager has yet to get to."""
@@ -222,12 +226,11 @@ def _action_plan(alert: dict[str, Any], action: dict[str, Any], hall: Hall) -> S
                 return Step("instruct", number, "call_next", ticket)
             if seen.state == "paused":
                 return Step("instruct", number, "end_pause")
-        label = (action.get("ticket") or {}).get("number") or (alert.get("subject") or {}).get("label", "")
-        code = service_of_label(label) if alert.get("subject", {}).get("kind") != "service" else str(
-            alert["subject"]["id"])
+        subject = alert.get("subject") or {}
+        label = (action.get("ticket") or {}).get("number") or subject.get("label", "")
+        code = str(subject["id"]) if subject.get("kind") == "service" else service_of_label(label)
         return more_hands(hall, code, ticket)
-    instruction = action.get("instruction") or {"ask_to_call": "call_next", "end_pause": "end_pause",
-                                                "serve_ticket": "serve_ticket"}.get(kind)
+    instruction = action.get("instruction") or INSTRUCTION_FOR.get(str(kind))
     if instruction and number is not None:
         return Step("instruct", number, instruction, ticket)
     return None

@@ -82,7 +82,8 @@ def plot(result: Result, folder: str | Path) -> list[Path]:
     xs = [hours(at) for at, _ in result.waiting_line]
     queue_ax.step(xs, [n for _, n in result.waiting_line], where="post", color="#1f77b4")
     queue_ax.set_ylabel("customers waiting")
-    queue_ax.set_title(f"A simulated day — seed {s['seed']}, {s['policy']}, manager {MODES.get(s['manager'], s['manager'])}")
+    manager = MODES.get(s["manager"], s["manager"])
+    queue_ax.set_title(f"A simulated day — seed {s['seed']}, {s['policy']}, manager {manager}")
     called = [(t, t.called) for t in result.tickets if t.called is not None]
     short = [(t, at) for t, at in called if t.people_ahead <= 2]
     wait_ax.scatter([hours(t.issued) for t, _ in called], [(at - t.issued) / 60 for t, at in called],
