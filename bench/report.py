@@ -105,8 +105,9 @@ def simulation_section(data: dict[str, Any], charts: list[str]) -> list[str]:
         "## The simulator's comparisons",
         "",
         f"Command: `{data['command']}` — {days} simulated days of the busy eight-counter branch "
-        f"({', '.join(f'{k}: {v:.0f} customers expected' for k, v in loads.items())}); {data['wall_s'] / 60:.0f} min "
-        f"in all on this shared machine, a day's median run time {run_s[len(run_s) // 2]:.1f} s.",
+        f"({', '.join(f'{k}: {v:.0f} customers expected' for k, v in loads.items())}); "
+        + (f"{data['wall_s'] / 60:.0f} min in all on this shared machine, " if data.get("wall_s") else "")
+        + f"a day's median run time {run_s[len(run_s) // 2]:.1f} s.",
         "",
         "Each seed's days have the same customers and tellers in every variant (separate random streams),",
         "so the differences are the system's and the manager's, not the draw's:",
@@ -242,10 +243,15 @@ def _limits(busy: list[dict[str, Any]], misses: list[str]) -> list[str]:
                                for r, row in worst) + ". See the table per rule below.")
     if "recall" in misses and "no_manager" in v:
         sq = v["no_manager"]["short_queue_complaints"]
+        missed = sq.get("missed")
+        detail = "" if not missed else (
+            f" Of the {missed['no_card'] + missed['late_card']} missed, {missed['no_card']} had no card at all and "
+            f"{missed['late_card']} a card after the complaint; their median patience was "
+            f"{minutes(missed['median_patience_s'])}.")
         out.append(f"- *Short-queue recall*: {sq['warned']} of {sq['complaints']} complaints had a card before them. "
                    "The rule warns when the projected wait crosses the ten-minute line; a customer whose patience "
-                   "is shorter than the line (a quarter of them are under 8.5 min) can complain before the "
-                   "projection crosses it.")
+                   "is shorter than the line (a fifth of them are under 8 min) can complain before the "
+                   "projection crosses it, or be called soon after without the projection ever crossing." + detail)
     if {"no_manager", "manager_without_alerts"} & set(misses) and "no_manager" in v:
         kinds = {name: v[name]["incidents"] for name in ("no_manager", "manager_without_alerts", "product")
                  if name in v}
@@ -261,6 +267,22 @@ def _limits(busy: list[dict[str, Any]], misses: list[str]) -> list[str]:
                        "could serve them was serving, at lunch, in a meeting or on a cash run, and no instruction "
                        "makes a counter. Transaction overruns come mostly from authorizations, which the teller's "
                        "help request brings to the manager with or without alerts.")
+            overruns = min(v[name]["incidents"]["service_overrun"] for name in ("product", "manager_without_alerts")
+                           if name in v)
+            floor = (sq["total"] - sq["within_reach"]) + overruns
+            total = v["no_manager"]["incidents"]["total"]
+            out.append(f"  A rough bound: a manager who removed every idle-counter and paused-counters incident and "
+                       f"every short-queue incident within reach would still leave the {sq['total'] - sq['within_reach']}"
+                       f" out of reach and about {overruns} overruns (as many as the days with a manager had): at "
+                       f"best about {1 - floor / total:.0%} fewer incidents than no manager.")
+            walk = v.get("manager_without_alerts")
+            walk_reach = (walk or {}).get("within_reach")
+            if walk and walk_reach:
+                removable = (walk["incidents"]["idle_counter"] + walk["incidents"]["paused_ratio"]
+                             + walk_reach["short_queue_incidents"]["within_reach"])
+                out.append(f"  Against the manager without alerts, what alerts could add is on idle counters, "
+                           f"pauses and short queues within reach: {removable} of its {walk['incidents']['total']} "
+                           f"incidents, at best {removable / walk['incidents']['total']:.0%} fewer.")
     if "wait" in misses:
         out.append("- *Mean wait*: see the changes table; the difference is within the seeds' noise where its "
                    "interval spans zero.")

@@ -114,6 +114,7 @@ def _variant_figures(days: list[dict[str, Any]]) -> dict[str, Any]:
     """What one variant did, over its days."""
     n = len(days)
     leads = [x for d in days for x in d["short_queue_complaint_leads_s"]]
+    missed = [x for d in days for x in d.get("short_queue_complaints_missed", [])]
     sq_complaints = sum(d["short_queue_complaints"]["complaints"] for d in days)
     follow: dict[str, dict[str, int]] = {}
     for d in days:
@@ -154,6 +155,11 @@ def _variant_figures(days: list[dict[str, Any]]) -> dict[str, Any]:
             "warned": len(leads),
             "recall": round(len(leads) / sq_complaints, 4) if sq_complaints else None,
             "median_lead_s": round(statistics.median(leads), 1) if leads else None,
+            "missed": None if not any("short_queue_complaints_missed" in d for d in days) else {
+                "no_card": sum(1 for _, card in missed if card is None),
+                "late_card": sum(1 for _, card in missed if card is not None),
+                "median_patience_s": _median([patience for patience, _ in missed]),
+            },
         },
         "incident_recall": {k: _pooled_recall(days, k) for k in KINDS},
         "within_reach": {k: {f: sum(d["within_reach"][k][f] for d in days) for f in ("total", "within_reach")}

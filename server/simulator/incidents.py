@@ -297,12 +297,17 @@ def warned_complaints(found: list[Complaint], alerts: list[AlertRecord],
                 first[ticket] = min(first.get(ticket, story.raised), story.raised)
     short = [c for c in found if c.short_queue]
     leads = [c.at - first[c.ticket] for c in short if c.ticket in first and c.issued <= first[c.ticket] <= c.at]
+    missed = [c for c in short if not (c.ticket in first and c.issued <= first[c.ticket] <= c.at)]
     return {
         "complaints": len(short),
         "warned": len(leads),
         "recall": round(len(leads) / len(short), 4) if short else None,
         "median_lead_s": round(statistics.median(leads), 1) if leads else None,
         "lead_s": [round(x, 1) for x in leads],
+        # The complaints no card warned of: the customer's patience, and the first card (after the
+        # complaint: late) or None (no card at all).
+        "missed": [(round(c.at - c.issued, 1), round(first[c.ticket] - c.issued, 1) if c.ticket in first else None)
+                   for c in missed],
     }
 
 
