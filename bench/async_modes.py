@@ -32,19 +32,15 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import ctypes
-import ctypes.util
 import importlib.metadata
 import json
 import math
 import multiprocessing
 import os
 import platform
-import re
 import resource
 import shlex
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -54,7 +50,11 @@ from pathlib import Path
 from typing import Any
 
 REPO = Path(__file__).resolve().parent.parent
-BRANCH_CONFIG = REPO / "tests" / "branch.toml"
+if str(REPO) not in sys.path:  # run as a script: the repository's packages (server, tests.support)
+    sys.path.insert(0, str(REPO))
+
+from tests.support.callwise import CallwiseServer, write_config  # noqa: E402
+
 MODES = ("gevent", "threading")
 PASSWORD = "bench-password-9"
 PACKAGES = ("flask", "flask-socketio", "python-socketio", "python-engineio", "gevent", "gevent-websocket",
@@ -66,30 +66,11 @@ PACKAGES = ("flask", "flask-socketio", "python-socketio", "python-engineio", "ge
 def raise_nofile_limit() -> tuple[int, int]:
     """Raise the soft RLIMIT_NOFILE to the hard limit (children inherit it); return the new limits."""
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    if hard == resource.RLIM_INFINITY:
-        hard_target = 1 << 20
-    else:
-        hard_target = hard
+    hard_target = 1 << 20 if hard == resource.RLIM_INFINITY else hard
     if soft != hard_target:
         with contextlib.suppress(ValueError, OSError):
             resource.setrlimit(resource.RLIMIT_NOFILE, (hard_target, hard))
     return resource.getrlimit(resource.RLIMIT_NOFILE)
-
-
-def await_health(process: subprocess.Popen[bytes], url: str, timeout: float, stderr: Any, what: str) -> None:
-    """Wait until ``url``'s /api/v1/health answers 200; raise with the process's stderr if it exits or
-    does not answer within ``timeout`` seconds."""
-    import requests
-
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"{what} exited with {process.returncode} while starting:\n{stderr()}")
-        with contextlib.suppress(requests.RequestException):
-            if requests.get(f"{url}/api/v1/health", timeout=1).status_code == 200:
-                return
-        time.sleep(0.1)
-    raise RuntimeError(f"{what} not healthy within {timeout:.0f} s:\n{stderr()}")
 
 
 async def connect_timed(sio: Any, url: str, token: str, timeout: float, connect_times: list[float],
@@ -154,12 +135,6 @@ def machine_cpu_ticks() -> tuple[int, int]:
     return sum(values) - idle, sum(values)
 
 
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 def machine_info() -> dict[str, Any]:
     model = "unknown"
     with contextlib.suppress(OSError), open("/proc/cpuinfo", encoding="utf-8", errors="replace") as handle:
@@ -190,22 +165,6 @@ def machine_info() -> dict[str, Any]:
     }
 
 
-def _prctl_pdeathsig_hook() -> Any:
-    """A preexec_fn that SIGKILLs the server if this process dies first (Linux only)."""
-    libc_name = ctypes.util.find_library("c")
-    if not libc_name:
-        return None
-    try:
-        prctl = ctypes.CDLL(libc_name, use_errno=True).prctl
-    except (OSError, AttributeError):
-        return None
-
-    def hook() -> None:
-        prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
-
-    return hook
-
-
 def wait_for_quiet_machine(threshold_pct: float, max_wait_s: float, own_pids: tuple[int, ...] = (),
                            window_s: float = 2.0) -> dict[str, Any]:
     """Wait (up to ``max_wait_s``) until the machine's CPUs, less what ``own_pids`` use, are less than
@@ -234,10 +193,8 @@ def load_worker(index: int, url: str, token: str, clients: int, concurrency: int
                 connect_timeout: float, conn: Any) -> None:
     """Entry point of one load process (multiprocessing spawn): ``clients`` display connections."""
     raise_nofile_limit()
-    try:
+    with contextlib.suppress(EOFError, BrokenPipeError, KeyboardInterrupt):
         asyncio.run(_load_main(index, url, token, clients, concurrency, connect_timeout, conn))
-    except (EOFError, BrokenPipeError, KeyboardInterrupt):
-        pass
 
 
 async def _load_main(index: int, url: str, token: str, clients: int, concurrency: int,
@@ -331,100 +288,19 @@ async def _load_main(index: int, url: str, token: str, clients: int, concurrency
 
 # --- one server ----------------------------------------------------------------------------------
 
-class ServerProcess:
-    """A server in its own process group (killed with this process), its stderr kept in a file."""
-
-    def __init__(self, directory: Path, stderr_name: str) -> None:
-        self.directory = directory
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.process: subprocess.Popen[bytes] | None = None
-        self.stderr_path = directory / stderr_name
-
-    def spawn(self, argv: list[str], env: dict[str, str], stdout: Any, what: str, timeout: float) -> None:
-        """Start ``argv`` and wait until its ``/api/v1/health`` answers."""
-        with open(self.stderr_path, "wb") as err:
-            self.process = subprocess.Popen(
-                argv, cwd=self.directory, env=env, stdin=subprocess.DEVNULL, stdout=stdout, stderr=err,
-                start_new_session=True, preexec_fn=_prctl_pdeathsig_hook(),
-            )
-        await_health(self.process, self.url, timeout, self.stderr, what)
-
-    @property
-    def pid(self) -> int:
-        assert self.process is not None
-        return self.process.pid
-
-    def alive(self) -> bool:
-        return self.process is not None and self.process.poll() is None
-
-    def stderr(self, limit: int = 4000) -> str:
-        if not self.stderr_path.exists():
-            return ""
-        text = self.stderr_path.read_text(encoding="utf-8", errors="replace")
-        return text[-limit:]
-
-    def kill(self) -> None:
-        if self.process is None:
-            return
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(self.process.pid, signal.SIGKILL)
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            self.process.wait(10)
-
-
-def repo_env() -> dict[str, str]:
-    """This environment, with the repository first on the import path and unbuffered output."""
-    env = dict(os.environ)
-    env.pop("CALLWISE_CONFIG", None)
-    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(REPO), env.get("PYTHONPATH", "")) if p)
-    env["PYTHONUNBUFFERED"] = "1"
-    return env
-
-
-class Server(ServerProcess):
-    """``python -m server serve`` in its own process group, with its accounts made by the CLI."""
+class Server(CallwiseServer):
+    """tests/support/callwise.py's server (``python -m server serve`` in its own process group, its
+    accounts made with the CLI) on tests/branch.toml, in Flask-SocketIO's async ``mode``."""
 
     def __init__(self, directory: Path, mode: str) -> None:
-        super().__init__(directory, "serve.err")
         self.mode = mode
-        self.config_path = self._write_config()
+        super().__init__(directory)
 
-    def _write_config(self) -> Path:
-        text = BRANCH_CONFIG.read_text(encoding="utf-8")
-        section = (
-            "[server]\n"
-            'mode = "demo"\n'
-            f'database_url = "sqlite:///{self.directory / "callwise.db"}"\n'
-            f'public_url = "http://127.0.0.1:{self.port}"\n'
-            'host = "127.0.0.1"\n'
-            f"port = {self.port}\n"
-            f'async_mode = "{self.mode}"\n'
-        )
-        text, replaced = re.subn(r"(?ms)^\[server\]\n.*?(?=^\[)", section + "\n", text, count=1)
-        if replaced != 1:
-            raise RuntimeError(f"no [server] section in {BRANCH_CONFIG}")
-        path = self.directory / "config.toml"
-        path.write_text(text, encoding="utf-8")
-        return path
-
-    def env(self) -> dict[str, str]:
-        return repo_env()
-
-    def cli(self, *args: str, stdin: str | None = None) -> str:
-        done = subprocess.run(
-            [sys.executable, "-m", "server", *args, "--config", str(self.config_path)],
-            cwd=self.directory, env=self.env(), input=stdin, capture_output=True, text=True, timeout=120,
-        )
-        if done.returncode != 0:
-            raise RuntimeError(f"`python -m server {' '.join(args)}` failed ({done.returncode}):\n"
-                               f"{done.stdout}{done.stderr}")
-        return done.stdout
+    def write_config(self) -> Path:
+        return write_config(self.directory, self.port, async_mode=self.mode)
 
     def start(self, timeout: float = 60.0) -> None:
-        with open(self.directory / "serve.out", "wb") as out:
-            self.spawn([sys.executable, "-m", "server", "serve", "--config", str(self.config_path),
-                        "--port", str(self.port)], self.env(), out, "server", timeout)
+        super().start(timeout)
 
 
 # --- one mode ------------------------------------------------------------------------------------
@@ -586,7 +462,8 @@ def run_mode(mode: str, args: argparse.Namespace) -> dict[str, Any]:
         fields1 = machine_cpu_fields()
         tick = os.sysconf("SC_CLK_TCK")
         breakdown = {name: round((b - a) / tick, 2) for name, a, b in
-                     zip(("user", "nice", "system", "idle", "iowait", "irq", "softirq", "steal"), fields0, fields1)}
+                     zip(("user", "nice", "system", "idle", "iowait", "irq", "softirq", "steal"), fields0, fields1,
+                         strict=False)}
         calls_wall = time.monotonic() - calls_started
         load_cpu = sum(proc_cpu_seconds(p.pid) for p in procs) + proc_cpu_seconds(os.getpid()) - load_cpu0
         server_calls_cpu = proc_cpu_seconds(server.pid) - cpu1
@@ -733,7 +610,8 @@ def markdown(results: list[dict[str, Any]], meta: dict[str, Any]) -> str:
          lambda r: (f"{get(r, 'memory', 'rss_before_kb') / 1024:.1f} → {get(r, 'memory', 'rss_after_kb') / 1024:.1f}"
                     if isinstance(get(r, "memory", "rss_after_kb"), int) else "—")),
         ("memory per connection (kB)", lambda r: get(r, "memory", "per_connection_kb")),
-        ("server threads before → after", lambda r: f"{get(r, 'threads', 'before')} → {get(r, 'threads', 'after_connect')}"),
+        ("server threads before → after",
+         lambda r: f"{get(r, 'threads', 'before')} → {get(r, 'threads', 'after_connect')}"),
         ("delivery latency p50 (ms)", lambda r: get(r, "calls", "latency_p50_ms")),
         ("delivery latency p99 (ms)", lambda r: get(r, "calls", "latency_p99_ms")),
         ("delivery latency max (ms)", lambda r: get(r, "calls", "latency_max_ms")),
@@ -746,7 +624,8 @@ def markdown(results: list[dict[str, Any]], meta: dict[str, Any]) -> str:
          lambda r: f"{get(r, 'calls', 'wall_s')} / {get(r, 'calls', 'load_processes_cpu_s')} / "
                    f"{get(r, 'calls', 'other_processes_cpu_s')}"),
         ("server CPU while idle with N clients (% of a core)",
-         lambda r: f"{get(r, 'connect', 'idle_server_cpu_pct')} (after connect), {get(r, 'end', 'hold_server_cpu_pct')} (hold)"),
+         lambda r: f"{get(r, 'connect', 'idle_server_cpu_pct')} (after connect), "
+                   f"{get(r, 'end', 'hold_server_cpu_pct')} (hold)"),
         ("still connected at end", lambda r: get(r, "end", "still_connected")),
         ("others' CPU before start / before calls (% of machine)",
          lambda r: f"{get(r, 'machine_before', 'busy_pct')} / {get(r, 'machine_before_calls', 'busy_pct')}"),

@@ -3,8 +3,8 @@
     .venv/bin/python bench/http_load.py [--seconds 8] [--clients 1,16] [--json FILE]
 
 One ``python -m server serve`` process as deployed (gevent, SQLite in WAL with synchronous=FULL)
-on the test branch with 16 counters serving A added (one per teller); load from separate processes (keep-alive HTTP/1.1, one
-connection per client). For 1 and 16 concurrent clients it measures, each for ``--seconds``:
+on the test branch with 16 counters serving A added (one per teller); load from separate processes
+(keep-alive HTTP/1.1, one connection per client). For 1 and 16 concurrent clients it measures, each for ``--seconds``:
 
 - ``health``: ``GET /api/v1/health``, the cheapest JSON endpoint (one trivial query): the framework ceiling;
 - ``issue``: ``POST /api/v1/tickets`` from a kiosk (each client its own kiosk);
@@ -18,12 +18,12 @@ durability settings (WAL, synchronous=FULL, BEGIN IMMEDIATE), from 1 and from 16
 from __future__ import annotations
 
 import argparse
+import contextlib
 import http.client
 import json
 import os
 import platform
 import sqlite3
-import statistics
 import sys
 import tempfile
 import threading
@@ -144,16 +144,14 @@ def bench_config(server: Any) -> None:
 
 def machine() -> dict[str, Any]:
     cpu = platform.processor()
-    try:
+    with contextlib.suppress(OSError, StopIteration):
         cpu = next(line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
                    if line.startswith("model name"))
-    except (OSError, StopIteration):
-        pass
     return {"cpu": cpu, "cores": os.cpu_count(), "python": platform.python_version()}
 
 
 def main() -> None:
-    from tests.server_process import CallwiseServer
+    from tests.support.callwise import CallwiseServer
 
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seconds", type=float, default=8.0)
@@ -194,7 +192,8 @@ def main() -> None:
     results["ratios"] = {
         f"{kind}_{n}": {"vs_health": round(by[(kind, n)]["per_s"] / by[("health", n)]["per_s"], 3)
                         if by[("health", n)]["per_s"] else None,
-                        "vs_sqlite": round(by[(kind, n)]["per_s"] / ceiling[n]["per_s"], 3) if ceiling[n]["per_s"] else None}
+                        "vs_sqlite": round(by[(kind, n)]["per_s"] / ceiling[n]["per_s"], 3)
+                        if ceiling[n]["per_s"] else None}
         for kind in ("issue", "call_next") for n in levels
     }
     print(json.dumps(results["ratios"], indent=2))

@@ -88,7 +88,6 @@ if str(REPO) not in sys.path:
 
 from bench.async_modes import (  # noqa: E402
     Server,
-    ServerProcess,
     ask_all,
     connect_timed,
     load_worker,
@@ -99,9 +98,9 @@ from bench.async_modes import (  # noqa: E402
     proc_cpu_seconds,
     proc_status,
     raise_nofile_limit,
-    repo_env,
     wait_for_quiet_machine,
 )
+from tests.support.process import ServerProcess, repo_env  # noqa: E402
 
 SECTIONS = ("branches", "big_room", "connections")
 ROLES = ("display", "manager", "teller")  # the Socket.IO clients of a branch in the branches section
@@ -282,7 +281,7 @@ class BranchesServer(Server):
         self.branch_count, self.counter_count = branches, counters
         super().__init__(directory, "gevent")
 
-    def _write_config(self) -> Path:
+    def write_config(self) -> Path:
         path = self.directory / "config.toml"
         path.write_text(branches_config(self.directory, self.port, self.branch_count, self.counter_count),
                         encoding="utf-8")
@@ -378,10 +377,8 @@ def branch_worker(index: int, url: str, clients: list[tuple[str, str, str]], con
     ``(branch code, role, token)``."""
     raise_nofile_limit()
     quiet_client_logs()
-    try:
+    with contextlib.suppress(EOFError, BrokenPipeError, KeyboardInterrupt):
         asyncio.run(_branch_main(index, url, clients, concurrency, connect_timeout, conn))
-    except (EOFError, BrokenPipeError, KeyboardInterrupt):
-        pass
 
 
 async def _branch_main(index: int, url: str, clients: list[tuple[str, str, str]], concurrency: int,
@@ -442,7 +439,7 @@ async def _branch_main(index: int, url: str, clients: list[tuple[str, str, str]]
 
     sios = [(code, role, make_client(code, role)) for code, role, _ in clients]
     started = time.time()
-    await asyncio.gather(*(connect_one(sio, token) for (_, _, sio), (_, _, token) in zip(sios, clients)))
+    await asyncio.gather(*(connect_one(sio, token) for (_, _, sio), (_, _, token) in zip(sios, clients, strict=False)))
     conn.send(("connected", {"worker": index, "connected": sum(1 for *_, s in sios if s.connected),
                              "connect_times": connect_times, "phase_s": time.time() - started,
                              "errors": dict(errors)}))
@@ -690,7 +687,8 @@ def run_branches(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
                 "achieved_calls_per_s": round((len(answered) - 1) / span, 2) if span > 0 else None,
                 **cpu_calls,
                 # What the server spent per call, its background work (sweeps, heartbeats, pings) included.
-                "server_cpu_ms_per_call": round(1000 * cpu_calls["server_cpu_s"] / len(answered), 1) if answered else None,
+                "server_cpu_ms_per_call": (round(1000 * cpu_calls["server_cpu_s"] / len(answered), 1)
+                                           if answered else None),
                 # Steady stalls look alike in every window; a server falling behind, worse and worse.
                 "windows": [{"from_s": start, "calls": len(values),
                              "missed": sum(1 for v in values if v is None),
@@ -768,11 +766,11 @@ class BareServer(ServerProcess):
     """``python bench/realtime.py --bare-server PORT`` in its own process group."""
 
     def __init__(self, directory: Path) -> None:
-        super().__init__(directory, "bare.err")
+        super().__init__(directory, name="bare")
 
     def start(self, timeout: float = 30.0) -> None:
         self.spawn([sys.executable, str(Path(__file__).resolve()), "--bare-server", str(self.port)],
-                   repo_env(), subprocess.DEVNULL, "bare server", timeout)
+                   repo_env(), timeout=timeout, what="the bare server")
 
 
 def broadcast_figures(calls: list[dict[str, Any]], delays: list[float]) -> dict[str, Any]:

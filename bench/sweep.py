@@ -78,8 +78,8 @@ def build(counters: int, waiting: int, folder: Path):  # type: ignore[no-untyped
                 finished = START - timedelta(minutes=rng.uniform(5, 120))
                 served = finished - timedelta(seconds=rng.lognormvariate(0, 0.4) * minutes * 60)
                 called = served - timedelta(seconds=20)
-                rows.append(_ticket(branch_id, service_ids[code], code, sequence[code], "done", called - timedelta(minutes=8),
-                                    called=called, served=served, finished=finished))
+                rows.append(_ticket(branch_id, service_ids[code], code, sequence[code], "done",
+                                    called - timedelta(minutes=8), called=called, served=served, finished=finished))
         ahead = {code: 0 for code, _, _ in SERVICES}
         issue_times = sorted(START - timedelta(seconds=rng.uniform(0, 2400)) for _ in range(waiting))
         for issued in issue_times:
@@ -203,7 +203,8 @@ def main() -> None:
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(report, indent=2))
-    print("\n| counters x waiting | median ms | p90 ms | load | rules | reconcile | per waiting ticket µs | unchanged hall ms |")
+    print("\n| counters x waiting | median ms | p90 ms | load | rules | reconcile | per waiting ticket µs "
+          "| unchanged hall ms |")
     print("|---|---|---|---|---|---|---|---|")
     for r in results:
         per = r["median_ms"] * 1000 / max(1, r["waiting"])

@@ -37,7 +37,8 @@ const state = {
   counter: null, // its view
   alerts: new Map(), // id -> alert, this counter's open ones
   error: null, // {action, code, message}
-  busy: false,
+  busy: false, // an action's request is in flight: only its answer clears this
+  typedAhead: [], // [name, choice] of actions asked for while busy, run in order once it is answered
   live: null,
   liveStatus: "connecting",
 };
@@ -375,7 +376,13 @@ async function reloadCounter() {
 
 async function run(name, choice) {
   const action = ACTIONS[name];
-  if (!action || state.busy || state.view !== "console") return;
+  if (!action || state.view !== "console") return;
+  if (state.busy) {
+    // A fast teller's next key, pressed before the answer to the last action is in: it runs once
+    // that answer has been applied, against the state it brought (see below).
+    state.typedAhead.push([name, choice]);
+    return;
+  }
   if (!isEnabled(name, state.counter)) {
     nudge(name);
     return;
@@ -384,8 +391,23 @@ async function run(name, choice) {
     openChooser(name);
     return;
   }
-  state.busy = true;
-  $("app").setAttribute("aria-busy", "true");
+  setBusy(true);
+  let accepted = false;
+  try {
+    accepted = await send(name, choice);
+  } finally {
+    setBusy(false);
+  }
+  // Keys typed ahead were meant for the state this action leads to: after a refusal they no longer
+  // apply. Otherwise the next one runs now (and is nudged away if the new state does not allow it).
+  const next = accepted && state.view === "console" ? state.typedAhead.shift() : undefined;
+  if (next) run(...next);
+  else state.typedAhead = [];
+}
+
+/** One action's request, and the counter's state after it; false if it was refused. */
+async function send(name, choice) {
+  const action = ACTIONS[name];
   const number = state.mine;
   try {
     const result = await api(`/counters/${number}/${action.path}`, {
@@ -394,22 +416,33 @@ async function run(name, choice) {
     clearError();
     if (name === "close") {
       await showPicker();
-      return;
+      return true;
     }
     if (result && result.number === number && "state" in result) applyMine(result);
   } catch (error) {
     if (error.status === 401) {
       sessionEnded();
-      return;
+      return false;
     }
     showError(error, action.label);
     if (state.live) state.live.refresh();
-  } finally {
-    state.busy = false;
-    $("app").setAttribute("aria-busy", "false");
+    await reloadCounter();
+    return false;
   }
   // Whatever the answer, show what the server now holds (events may lag or be lost).
   await reloadCounter();
+  return true;
+}
+
+/**
+ * While an action is in flight the console's buttons stay disabled, whatever a live event says
+ * meanwhile: the event about our own action often arrives before the HTTP answer, and a button it
+ * enabled would take a click that the console is not ready for.
+ */
+function setBusy(busy) {
+  state.busy = busy;
+  $("app").setAttribute("aria-busy", String(busy));
+  if (state.view === "console" && state.counter) renderButtons();
 }
 
 /** A shortcut for something that does not apply now: a brief shake of its button, nothing sent. */
@@ -677,7 +710,7 @@ function renderTicket() {
 
 function renderButtons() {
   for (const button of document.querySelectorAll("[data-action]")) {
-    button.disabled = !isEnabled(button.dataset.action, state.counter);
+    button.disabled = state.busy || !isEnabled(button.dataset.action, state.counter);
   }
   const helpLabel = $("btn-help").querySelector(".action-label");
   const asked = Boolean(state.counter?.help_requested_at);

@@ -18,7 +18,7 @@ from werkzeug.security import check_password_hash, generate_password_hash
 
 from server.actors import DEVICE_KINDS, STAFF_ROLES, Actor
 from server.clock import wall_now
-from server.errors import Conflict, Invalid, NotFound, Unauthorized
+from server.errors import Conflict, Invalid, NotFound, Unauthorized, require_one_of
 from server.models import AuthToken, Branch, Device, Staff
 from server.runtime import Runtime
 
@@ -53,8 +53,7 @@ def save_staff(
 
     Tellers and managers belong to one branch (the config's, unless named); admins to every branch.
     """
-    if role not in STAFF_ROLES:
-        raise Invalid(f"unknown role {role!r} (use {', '.join(STAFF_ROLES)})", code="unknown_role")
+    require_one_of(STAFF_ROLES, role, "role", "unknown_role")
     if not username or len(username) > 64 or not username.replace("_", "").replace("-", "").replace(".", "").isalnum():
         raise Invalid("a username is 1–64 letters, digits, '.', '_' or '-'", code="bad_username")
     if len(password) < MIN_PASSWORD_LENGTH:
@@ -92,8 +91,7 @@ def add_device(rt: Runtime, name: str, kind: str, branch_code: str | None = None
 
     Adding a device that exists gives it a new token and revokes the old one.
     """
-    if kind not in DEVICE_KINDS:
-        raise Invalid(f"unknown device kind {kind!r} (use {', '.join(DEVICE_KINDS)})", code="unknown_kind")
+    require_one_of(DEVICE_KINDS, kind, "device kind", "unknown_kind")
     if not name or len(name) > 64:
         raise Invalid("a device name is 1–64 characters", code="bad_name")
     token = new_token()

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import contextlib
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import click
@@ -24,10 +26,17 @@ def _load(config_path: str | None) -> Any:
         raise click.ClickException(str(exc)) from None
 
 
-def _runtime(config_path: str | None) -> Any:
+@contextmanager
+def _runtime(config_path: str | None) -> Iterator[Any]:
+    """A runtime for one command; its database connections are closed when the command ends (the
+    CLI also runs in-process, in tests)."""
     from server.bootstrap import open_runtime
 
-    return open_runtime(_load(config_path))
+    rt = open_runtime(_load(config_path))
+    try:
+        yield rt
+    finally:
+        rt.db.dispose()
 
 
 @click.group()
@@ -69,6 +78,7 @@ def db_downgrade(revision: str, config_path: str | None) -> None:
     database = Database(resolve_database_url(_load(config_path)))
     migrate.downgrade(database.engine, revision)
     click.echo(f"database at revision {migrate.current_revision(database.engine) or 'base'}")
+    database.dispose()
 
 
 @db.command("current")
@@ -81,6 +91,7 @@ def db_current(config_path: str | None) -> None:
 
     database = Database(resolve_database_url(_load(config_path)))
     click.echo(f"current: {migrate.current_revision(database.engine) or 'empty'}  head: {migrate.head_revision()}")
+    database.dispose()
 
 
 @main.command()
@@ -278,8 +289,8 @@ def archive_events_command(config_path: str | None, older_than_days: int, just_d
     """Move events older than N days out of the database ([retention] archive_dir), or delete them."""
     from server.maintenance import archive_events
 
-    rt = _runtime(config_path)
-    moved = archive_events(rt, older_than_days, "delete" if just_delete else "archive")
+    with _runtime(config_path) as rt:
+        moved = archive_events(rt, older_than_days, "delete" if just_delete else "archive")
     click.echo(f"{moved} events {'deleted' if just_delete else 'archived'}")
 
 
@@ -302,8 +313,8 @@ def staff_add(username: str, role: str, password_stdin: bool, name: str | None, 
 
     password = sys.stdin.readline().rstrip("\r\n")
     try:
-        account, created = save_staff(_runtime(config_path), username, role, password, display_name=name,
-                                      branch_code=branch)
+        with _runtime(config_path) as rt:
+            account, created = save_staff(rt, username, role, password, display_name=name, branch_code=branch)
     except CallwiseError as exc:
         raise click.ClickException(exc.message) from None
     click.echo(f"{'created' if created else 'updated'} {account.role} {account.username}")
@@ -323,11 +334,11 @@ def device_add(name: str, kind: str, branch: str | None, config_path: str | None
     """Register a device and print its token on the last line (adding it again replaces the token)."""
     from server.accounts import add_device
 
-    rt = _runtime(config_path)
     try:
-        token = add_device(rt, name, kind, branch_code=branch)
+        with _runtime(config_path) as rt:
+            token = add_device(rt, name, kind, branch_code=branch)
+            base = rt.config.server.public_url
     except CallwiseError as exc:
         raise click.ClickException(exc.message) from None
-    base = rt.config.server.public_url
     click.echo(f"{kind} {name!r} registered; pair a browser with {base}/{kind}?device=<token>")
     click.echo(token)

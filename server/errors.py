@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 
 class CallwiseError(Exception):
     """Base: an HTTP status, a snake_case code and a human sentence."""
@@ -42,3 +44,10 @@ class Invalid(CallwiseError):
 
 class Unavailable(CallwiseError):
     status, code = 503, "database_unavailable"
+
+
+def require_one_of(known: Iterable[str], value: str, what: str, code: str) -> None:
+    """:class:`Invalid` (``code``) unless ``value`` is one of ``known``, the message naming them."""
+    choices = list(known)
+    if value not in choices:
+        raise Invalid(f"unknown {what} {value!r} (use {', '.join(choices)})", code=code)

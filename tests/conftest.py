@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 from sqlalchemy import create_engine, text
 
-from tests.pg import PgCluster, start_cluster
+from tests.support.pg import PgCluster, start_cluster
 
 TESTS = Path(__file__).resolve().parent
 TEST_CONFIG = TESTS / "branch.toml"
@@ -32,6 +32,48 @@ PEOPLE = {
     "admin": "admin",
 }
 DEVICES = {"kiosk": "kiosk", "kiosk2": "kiosk", "display": "display"}
+
+
+# --- parallel workers (make test: pytest-xdist, --dist loadgroup) -------------------------------------
+
+# The modules that take longest, started first so that none is left running alone at the end.
+SLOW_FIRST = (
+    "tests/integration/",
+    "tests/test_concurrency.py",
+    "tests/test_bench_realtime.py",
+    "tests/browser/test_display.py",
+    "tests/test_property.py",
+    "tests/test_simulator.py",
+    "tests/browser/",
+    "tests/test_durability.py",
+    "tests/test_cli.py",
+    "tests/test_realtime.py",
+)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The slowest modules first; each module keeps its own order."""
+
+    def rank(item: pytest.Item) -> int:
+        path = item.nodeid.split("::", 1)[0]
+        return next((i for i, prefix in enumerate(SLOW_FIRST) if path.startswith(prefix)), len(SLOW_FIRST))
+
+    items.sort(key=rank)
+
+
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    """``--dist loadgroup``: a module with a module-scoped fixture (a server, a deployment) runs whole
+    on one worker, in file order, so that the fixture is built once; every other test goes to
+    whichever worker is free. (pytest-xdist's own grouping marks the node ids, which pytest 9 no
+    longer lets a plugin change, so the groups are made here.)"""
+    if config.getvalue("dist") != "loadgroup":
+        return None
+    from tests.support.workers import ModuleGroupScheduling
+
+    return ModuleGroupScheduling(config, log)
+
+
+# --- databases -----------------------------------------------------------------------------------------
 
 
 @pytest.fixture(scope="session")
@@ -60,12 +102,18 @@ def with_database(url: str, name: str) -> str:
     return f"{base}/{name}"
 
 
+# Each pytest-xdist worker builds its own templates: they share a PostgreSQL server only when
+# CALLWISE_TEST_PG_URL names one, and then each needs template databases of its own names.
+WORKER = os.environ.get("PYTEST_XDIST_WORKER", "main")
+
+
 @dataclass
 class Template:
-    """What every copy of a template database contains."""
+    """What every copy of a template database contains (``database``: its PostgreSQL name)."""
 
     url: str
     tokens: dict[str, str]
+    database: str = ""
 
 
 def _build_template(url: str) -> dict[str, str]:
@@ -84,22 +132,44 @@ def _build_template(url: str) -> dict[str, str]:
     return tokens
 
 
-@pytest.fixture(scope="session")
-def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Template:
-    path = tmp_path_factory.mktemp("template") / "template.db"
-    url = f"sqlite:///{path}"
-    return Template(url=url, tokens=_build_template(url))
+class Templates:
+    """Template databases, each built once per session by its builder (url -> tokens), on demand."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self.built: dict[tuple[str, str], Template] = {}
+
+    def get(self, name: str, build: Any, backend: str, request: pytest.FixtureRequest) -> Template:
+        if (name, backend) not in self.built:
+            if backend == "sqlite":
+                url = f"sqlite:///{self.folder / f'{name}.db'}"
+                self.built[name, backend] = Template(url=url, tokens=build(url))
+            else:
+                admin_url = pg_admin_url(request.getfixturevalue("pg_cluster"))
+                database = f"{name}_{WORKER}".replace("-", "_")
+                admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
+                with admin.connect() as connection:
+                    connection.execute(text(f"DROP DATABASE IF EXISTS {database} WITH (FORCE)"))
+                    connection.execute(text(f"CREATE DATABASE {database}"))
+                admin.dispose()
+                url = with_database(admin_url, database)
+                self.built[name, backend] = Template(url=url, tokens=build(url), database=database)
+        return self.built[name, backend]
 
 
 @pytest.fixture(scope="session")
-def pg_template(pg_cluster: PgCluster | str) -> Template:
-    admin = create_engine(pg_admin_url(pg_cluster), isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text("DROP DATABASE IF EXISTS callwise_template WITH (FORCE)"))
-        connection.execute(text("CREATE DATABASE callwise_template"))
-    admin.dispose()
-    url = with_database(pg_admin_url(pg_cluster), "callwise_template")
-    return Template(url=url, tokens=_build_template(url))
+def templates(tmp_path_factory: pytest.TempPathFactory) -> Templates:
+    return Templates(tmp_path_factory.mktemp("templates"))
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(templates: Templates, request: pytest.FixtureRequest) -> Template:
+    return templates.get("callwise_template", _build_template, "sqlite", request)
+
+
+@pytest.fixture(scope="session")
+def pg_template(templates: Templates, request: pytest.FixtureRequest) -> Template:
+    return templates.get("callwise_template", _build_template, "postgresql", request)
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
@@ -107,27 +177,31 @@ def backend(request: pytest.FixtureRequest) -> str:
     return request.param
 
 
-@pytest.fixture
-def fresh_db(backend: str, request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Template]:
-    """A database of ``backend`` copied from its template, dropped afterwards."""
+def copy_of(template: Template, backend: str, request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Template]:
+    """A database of ``backend`` copied from ``template``, dropped afterwards."""
     if backend == "sqlite":
-        template: Template = request.getfixturevalue("sqlite_template")
         source = Path(template.url.removeprefix("sqlite:///"))
         target = tmp_path / "callwise.db"
         shutil.copyfile(source, target)
         assert not Path(f"{source}-wal").exists() or Path(f"{source}-wal").stat().st_size == 0
         yield Template(url=f"sqlite:///{target}", tokens=template.tokens)
         return
-    template = request.getfixturevalue("pg_template")
     cluster = request.getfixturevalue("pg_cluster")
     name = f"t_{uuid.uuid4().hex[:12]}"
     admin = create_engine(pg_admin_url(cluster), isolation_level="AUTOCOMMIT")
     with admin.connect() as connection:
-        connection.execute(text(f"CREATE DATABASE {name} TEMPLATE callwise_template"))
+        connection.execute(text(f"CREATE DATABASE {name} TEMPLATE {template.database}"))
     yield Template(url=with_database(pg_admin_url(cluster), name), tokens=template.tokens)
     with admin.connect() as connection:
         connection.execute(text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
     admin.dispose()
+
+
+@pytest.fixture
+def fresh_db(backend: str, request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Template]:
+    """A database of ``backend`` copied from its template, dropped afterwards."""
+    template = request.getfixturevalue("sqlite_template" if backend == "sqlite" else "pg_template")
+    yield from copy_of(template, backend, request, tmp_path)
 
 
 @pytest.fixture

@@ -7,7 +7,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.server_process import CallwiseServer, listening
+from tests.support.callwise import CallwiseServer
+from tests.support.listener import listening
 
 pytestmark = pytest.mark.server
 
@@ -71,7 +72,8 @@ def test_a_help_request_reaches_the_manager_at_once(server):
         assert alert["counter"] == 2
         coming = server.post(f"/alerts/{alert['id']}/respond", who="mia", json={"state": "on_my_way"})
         assert coming.status_code == 200
-        manager.wait_for("alert_changed", lambda a: a["id"] == alert["id"] and a["data"].get("help_state") == "on_my_way")
+        manager.wait_for("alert_changed",
+                         lambda a: a["id"] == alert["id"] and a["data"].get("help_state") == "on_my_way")
         done = server.post(f"/alerts/{alert['id']}/respond", who="mia", json={"state": "done"})
         assert done.status_code == 200
         manager.wait_for("alert_resolved", lambda a: a["id"] == alert["id"])

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import multiprocessing
-from datetime import timedelta
 from collections import Counter as Tally
+from datetime import timedelta
 
 import pytest
 from sqlalchemy import select

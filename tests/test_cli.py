@@ -1,8 +1,13 @@
-"""``python -m server``: db upgrade, staff add, device add, serve — as an operator runs them."""
+"""``python -m server``: db upgrade, staff add, device add, serve — as an operator runs them.
+
+The commands that end by themselves run in this process (:mod:`tests.support.cli`: the same click
+command, its standard input, output and error); ``serve`` and ``demo`` run as real processes.
+"""
 
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -15,7 +20,8 @@ from sqlalchemy.orm import Session
 
 from server.models import Device, Staff
 from tests.conftest import TEST_CONFIG
-from tests.pg import free_port
+from tests.support.cli import CliResult, run_cli
+from tests.support.process import ServerProcess, repo_env
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -31,9 +37,8 @@ def write_config(tmp_path: Path, **server: str) -> Path:
     return path
 
 
-def cli(*args: str, stdin: str = "", env: dict[str, str] | None = None, cwd: Path = ROOT) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "server", *args], input=stdin, capture_output=True, text=True,
-                          cwd=cwd, env={**os.environ, **(env or {})}, timeout=60)
+def cli(*args: str, stdin: str = "", env: dict[str, str] | None = None) -> CliResult:
+    return run_cli(*args, stdin=stdin, env=env)
 
 
 def test_db_upgrade_creates_the_database_beside_the_config(tmp_path):
@@ -90,53 +95,37 @@ def test_a_bad_config_stops_with_the_file_and_key_named(tmp_path):
     assert "broken.toml: services[2].kind" in result.stderr
 
 
-def test_config_comes_from_the_environment_variable(tmp_path):
+def test_config_comes_from_the_environment_variable(tmp_path, monkeypatch):
     config = write_config(tmp_path)
-    result = cli("db", "upgrade", env={"CALLWISE_CONFIG": str(config)}, cwd=tmp_path)
+    monkeypatch.chdir(tmp_path)
+    result = cli("db", "upgrade", env={"CALLWISE_CONFIG": str(config)})
     assert result.returncode == 0, result.stderr
     assert (tmp_path / "data" / "callwise.db").exists()
 
 
-def start(config: Path, port: int, env: dict[str, str]) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "server", "serve", "--config", str(config), "--port", str(port)],
-                            cwd=ROOT, env={**os.environ, **env}, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True, start_new_session=True)
+def launch(tmp_path: Path, config: Path, *command: str, env: dict[str, str] | None = None) -> ServerProcess:
+    """``python -m server COMMAND --config CONFIG --port P`` as a process; returns once it is healthy."""
+    server = ServerProcess(tmp_path, name=command[0])
+    server.spawn([sys.executable, "-m", "server", *command, "--config", str(config), "--port", str(server.port)],
+                 repo_env(**(env or {})))
+    return server
 
 
-def wait_healthy(url: str, process: subprocess.Popen, timeout: float = 30) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise AssertionError(f"server exited: {process.stderr.read()}")
-        try:
-            if requests.get(f"{url}/api/v1/health", timeout=1).status_code == 200:
-                return
-        except requests.ConnectionError:
-            pass
-        time.sleep(0.1)
-    raise AssertionError("server did not become healthy")
-
-
-def stop(process: subprocess.Popen) -> tuple[str, str]:
-    process.terminate()
-    try:
-        return process.communicate(timeout=10)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        return process.communicate()
+def stop(server: ServerProcess) -> tuple[str, str]:
+    """SIGTERM (what systemd sends); its standard output and error."""
+    server.stop(sig=signal.SIGTERM)
+    return server.stdout(), server.stderr()
 
 
 @pytest.mark.server
 def test_serve_in_demo_mode_migrates_creates_demo_log_ins_and_prints_the_pages(tmp_path):
     config = write_config(tmp_path)
-    port = free_port()
-    process = start(config, port, {})
+    process = launch(tmp_path, config, "serve")
     try:
-        wait_healthy(f"http://127.0.0.1:{port}", process)
-        login = requests.post(f"http://127.0.0.1:{port}/api/v1/auth/login", timeout=5,
+        login = requests.post(f"{process.url}/api/v1/auth/login", timeout=5,
                               json={"username": "manager", "password": _demo_password(tmp_path, "manager")})
         assert login.status_code == 200
-        page = requests.get(f"http://127.0.0.1:{port}/", timeout=5)
+        page = requests.get(f"{process.url}/", timeout=5)
         assert page.status_code == 200 and "测试支行" in page.text
     finally:
         out, _ = stop(process)
@@ -144,7 +133,7 @@ def test_serve_in_demo_mode_migrates_creates_demo_log_ins_and_prints_the_pages(t
         assert page in out
     # SIGTERM (what systemd sends) is a clean stop: the server says so and exits with 0.
     assert "Callwise stopped." in out
-    assert process.returncode == 0
+    assert process.process.returncode == 0
 
 
 def _demo_password(tmp_path: Path, username: str) -> str:
@@ -157,12 +146,8 @@ def _demo_password(tmp_path: Path, username: str) -> str:
 def test_serve_in_production_mode_creates_no_demo_accounts(tmp_path):
     config = write_config(tmp_path, mode="production")
     (tmp_path / "callwise.toml").write_text(config.read_text().replace('mode = "manual"', 'mode = "system"'))
-    port = free_port()
-    process = start(config, port, {"CALLWISE_SECRET_KEY": "x" * 48})
-    try:
-        wait_healthy(f"http://127.0.0.1:{port}", process)
-    finally:
-        out, _ = stop(process)
+    process = launch(tmp_path, config, "serve", env={"CALLWISE_SECRET_KEY": "x" * 48})
+    out, _ = stop(process)
     assert "/ " not in out.split("\n", 1)[1]  # no "user / password" lines
     engine = create_engine(f"sqlite:///{tmp_path}/data/callwise.db")
     with Session(engine) as session:
@@ -185,13 +170,9 @@ def test_serve_in_production_mode_refuses_to_start_without_a_secret(tmp_path):
 @pytest.mark.server
 def test_demo_serves_a_simulated_day_through_the_api_on_its_own_database(tmp_path):
     config = write_config(tmp_path)
-    port = free_port()
-    process = subprocess.Popen([sys.executable, "-m", "server", "demo", "--config", str(config), "--port", str(port),
-                                "--speed", "600"], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                               start_new_session=True)
-    url = f"http://127.0.0.1:{port}"
+    process = launch(tmp_path, config, "demo", "--speed", "600")
+    url = process.url
     try:
-        wait_healthy(url, process)
         import json
 
         password = json.loads((tmp_path / "instance" / "demo-day-credentials.json").read_text())["staff"]["manager"]
@@ -204,7 +185,7 @@ def test_demo_serves_a_simulated_day_through_the_api_on_its_own_database(tmp_pat
         while time.monotonic() < deadline and not served:
             counters = requests.get(f"{url}/api/v1/counters", headers=headers, timeout=5).json()
             served = [c for c in counters if c["state"] in ("calling", "serving")]
-            time.sleep(0.5)
+            time.sleep(0.1)
         assert served, "no simulated teller called anybody within a minute"
         assert requests.get(f"{url}/api/v1/clock", headers=headers, timeout=5).json()["now"] > start  # the day moves
     finally:

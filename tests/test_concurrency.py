@@ -156,7 +156,7 @@ def test_two_presses_of_call_next_at_one_counter_call_one_customer(app, api, fre
         for _ in range(rounds):
             same_instant = threading.Barrier(2)
 
-            def press(client: Api, who: str) -> Any:
+            def press(client: Api, who: str, same_instant: threading.Barrier = same_instant) -> Any:
                 same_instant.wait()
                 return client.act(1, "call-next", who)
 
@@ -168,7 +168,8 @@ def test_two_presses_of_call_next_at_one_counter_call_one_customer(app, api, fre
             assert loser.get_json()["error"]["code"] == "invalid_transition"
             with rt.reading() as session:
                 active = session.scalars(
-                    select(Ticket.number).where(Ticket.counter_id == counter_id, Ticket.status.in_(("called", "serving")))
+                    select(Ticket.number).where(Ticket.counter_id == counter_id,
+                                                Ticket.status.in_(("called", "serving")))
                 ).all()
             assert len(active) == 1, active
             api.ok(1, "start", "teller1")
@@ -268,7 +269,7 @@ def test_two_server_processes_starting_at_the_same_instant_both_start(app_factor
     for _ in range(5):
         same_instant = threading.Barrier(2)
 
-        def start(rt: Any) -> None:
+        def start(rt: Any, same_instant: threading.Barrier = same_instant) -> None:
             same_instant.wait()
             try:
                 sync_branch(rt)

@@ -12,7 +12,8 @@ from typing import Any
 
 import pytest
 
-from tests.server_process import CONNECTED, DISCONNECTED, CallwiseServer, Listener
+from tests.support.callwise import CallwiseServer
+from tests.support.listener import CONNECTED, DISCONNECTED, Listener
 
 pytestmark = pytest.mark.server
 

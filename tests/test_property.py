@@ -37,6 +37,7 @@ from sqlalchemy import create_engine, select, text
 from server import create_app
 from server.config import PAUSE_REASONS
 from server.models import Alert, Counter, Event, Service, Staff, Ticket, TicketSequence
+from server.queueing import policy
 from server.queueing.machine import (
     COUNTER_ACTIONS,
     CounterState,
@@ -45,7 +46,6 @@ from server.queueing.machine import (
     TicketStatus,
     replay,
 )
-from server.queueing import policy
 from server.queueing.numbering import format_number
 from tests.conftest import TEST_CONFIG, Api, Template, pg_admin_url, with_database
 
@@ -241,7 +241,9 @@ class BranchModel:
         self.tickets[answer["id"]] = ModelTicket(answer["id"], answer["number"], self.day, answer["service"],
                                                  issued=self.now, ahead=ahead)
 
-    def apply_counter_action(self, number: int, action: str, who: str, body: dict[str, Any], answer: dict[str, Any]) -> None:
+    def apply_counter_action(
+        self, number: int, action: str, who: str, body: dict[str, Any], answer: dict[str, Any]
+    ) -> None:
         """Move the model on after a successful action, checking the answer on the way."""
         counter = self.counters[number]
         if action == "open":
@@ -565,13 +567,13 @@ def sqlite_databases(template: Template, folder: Path) -> Any:
     return make
 
 
-def postgres_databases(admin_url: str) -> Any:
+def postgres_databases(admin_url: str, template: Template) -> Any:
     admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
 
     def make() -> tuple[str, Any]:
         name = f"p_{uuid.uuid4().hex[:12]}"
         with admin.connect() as connection:
-            connection.execute(text(f"CREATE DATABASE {name} TEMPLATE callwise_template"))
+            connection.execute(text(f"CREATE DATABASE {name} TEMPLATE {template.database}"))
 
         def drop() -> None:
             with admin.connect() as connection:
@@ -603,7 +605,7 @@ def test_any_sequence_of_requests_keeps_the_queue_consistent_and_replayable(
         make_database = sqlite_databases(template, tmp_path)
     else:
         template = request.getfixturevalue("pg_template")
-        make_database, admin = postgres_databases(pg_admin_url(request.getfixturevalue("pg_cluster")))
+        make_database, admin = postgres_databases(pg_admin_url(request.getfixturevalue("pg_cluster")), template)
 
     class Day(RandomBranchDay):
         pass

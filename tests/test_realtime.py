@@ -15,7 +15,8 @@ from typing import Any
 import pytest
 import socketio
 
-from tests.server_process import CallwiseServer, Listener, listening
+from tests.support.callwise import CallwiseServer
+from tests.support.listener import Listener, listening
 
 pytestmark = pytest.mark.server
 

@@ -66,8 +66,8 @@ def test_a_manager_who_reacts_to_alerts_prevents_complaints() -> None:
     # someone watching the dashboard.
     without = with_manager = 0
     for seed in (1, 2):
-        day = simulate(seed=seed, world=small_world(), config_path=SMALL, manager=False, tick_s=10).summary
-        without += day["incidents"]["total"]
+        alone = simulate(seed=seed, world=small_world(), config_path=SMALL, manager=False, tick_s=10).summary
+        without += alone["incidents"]["total"]
         day = simulate(seed=seed, world=small_world(), config_path=SMALL, manager=True, tick_s=10).summary
         with_manager += day["incidents"]["total"]
         assert sum(day["manager_actions"].values()) > 0

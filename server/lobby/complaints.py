@@ -11,7 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from server.actors import Actor
-from server.errors import Forbidden, Invalid, NotFound
+from server.errors import Forbidden, Invalid, NotFound, require_one_of
 from server.models import Complaint, Counter, Staff, Ticket
 from server.queueing.numbering import day_start_utc
 from server.queueing.views import iso
@@ -27,8 +27,7 @@ def record(
     """Record a complaint (staff). 404 for a ticket or counter that is not the branch's."""
     if not actor.is_staff:
         raise Forbidden("staff record complaints", code="staff_only")
-    if kind not in COMPLAINT_KINDS:
-        raise Invalid(f"unknown complaint kind {kind!r} (use {', '.join(COMPLAINT_KINDS.codes)})", code="unknown_kind")
+    require_one_of(COMPLAINT_KINDS.codes, kind, "complaint kind", "unknown_kind")
     text = text.strip()
     if not text:
         raise Invalid("say what the customer complained about", code="text_required")

@@ -15,7 +15,7 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from server.actors import Actor
-from server.errors import Conflict, Forbidden, Invalid, NotFound
+from server.errors import Conflict, Forbidden, Invalid, NotFound, require_one_of
 from server.models import Counter, Instruction, Staff, Ticket
 from server.queueing.catalog import counter_services
 from server.queueing.machine import CounterState, TicketStatus
@@ -37,8 +37,7 @@ def instruct(
     waiting ticket the counter may serve, or a ``note`` without text."""
     if not actor.is_manager:
         raise Forbidden("only the lobby manager sends instructions", code="wrong_role")
-    if kind not in INSTRUCTION_KINDS:
-        raise Invalid(f"unknown instruction {kind!r} (use {', '.join(INSTRUCTION_KINDS.codes)})", code="unknown_kind")
+    require_one_of(INSTRUCTION_KINDS.codes, kind, "instruction", "unknown_kind")
     text = (text or "").strip() or None
     if kind == "note" and text is None:
         raise Invalid("a note needs its text", code="text_required")
@@ -72,8 +71,7 @@ def answer(rt: Runtime, actor: Actor, branch_id: int, instruction_id: int, reply
            text: str | None = None) -> dict[str, Any]:
     """The teller at the instruction's counter answers it: ``done``, or ``cannot`` with a reason.
     403 for anyone else; 409 when it was already answered."""
-    if reply not in INSTRUCTION_ANSWERS:
-        raise Invalid(f"unknown answer {reply!r} (use {', '.join(INSTRUCTION_ANSWERS.codes)})", code="unknown_answer")
+    require_one_of(INSTRUCTION_ANSWERS.codes, reply, "answer", "unknown_answer")
     text = (text or "").strip() or None
     if reply == "cannot" and text is None:
         raise Invalid("say why it cannot be done", code="reason_required")

@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 
 from server.actors import Actor
 from server.config import PAUSE_REASONS
-from server.errors import Conflict, Forbidden, Invalid, NotFound
+from server.errors import Conflict, Forbidden, Invalid, NotFound, require_one_of
 from server.models import Counter, Ticket
 from server.queueing import announce, policy, reads
 from server.queueing.catalog import counter_services, services_by_code, services_by_id
@@ -86,8 +86,7 @@ def close_counter(rt: Runtime, actor: Actor, branch_id: int, number: int) -> dic
 
 def pause(rt: Runtime, actor: Actor, branch_id: int, number: int, reason: str) -> dict[str, Any]:
     """Pause a free counter, with a reason (break, meeting, cash_replenish, other)."""
-    if reason not in PAUSE_REASONS:
-        raise Invalid(f"unknown pause reason {reason!r} (use {', '.join(PAUSE_REASONS)})", code="unknown_reason")
+    require_one_of(PAUSE_REASONS, reason, "pause reason", "unknown_reason")
     with _at_counter(rt, actor, branch_id, number, "pause") as (uow, counter, now):
         counter.pause_reason = reason
         return _counter_moved(uow, actor, counter, "pause", now, {"reason": reason})
@@ -200,8 +199,7 @@ def start_service(rt: Runtime, actor: Actor, branch_id: int, number: int) -> dic
 
 def complete(rt: Runtime, actor: Actor, branch_id: int, number: int, outcome: str = "done") -> dict[str, Any]:
     """Finish the customer being served, with an outcome (done / redo / error)."""
-    if outcome not in Outcome.__members__.values():
-        raise Invalid(f"unknown outcome {outcome!r} (use {', '.join(Outcome)})", code="unknown_outcome")
+    require_one_of(Outcome, outcome, "outcome", "unknown_outcome")
     with _with_customer(rt, actor, branch_id, number, "complete") as (uow, counter, ticket, now):
         ticket.outcome = outcome
         ticket.finished_at = now
@@ -263,8 +261,7 @@ def request_help(rt: Runtime, actor: Actor, branch_id: int, number: int, reason:
     """Page the manager about the current customer: for an authorization, a documents question, a
     difficult customer or another ``reason``, with an optional word (``text``). Asking again while
     a request is open changes nothing."""
-    if reason not in HELP_REASONS:
-        raise Invalid(f"unknown help reason {reason!r} (use {', '.join(HELP_REASONS.codes)})", code="unknown_reason")
+    require_one_of(HELP_REASONS.codes, reason, "help reason", "unknown_reason")
     with _at_counter(rt, actor, branch_id, number, "request_help") as (uow, counter, now):
         session = uow.session
         if counter.help_requested_at is not None:

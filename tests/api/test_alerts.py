@@ -264,7 +264,7 @@ def test_at_risk_first_calls_the_at_risk_ticket_before_an_older_one_of_a_higher_
         for _ in range(3):
             api.serve_one(2, "teller2")
         api.ok(2, "close", "teller2")
-        lonely = api.issue("A")  # nobody ahead
+        api.issue("A")  # nobody ahead
         advance(api, 400)  # 400 s of 600: the A customer is at risk, the older B one is not (three ahead)
         api.open(3, "teller3")  # serves B before A
         order[policy] = api.ok(3, "call-next", "teller3")["number"]

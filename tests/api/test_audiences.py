@@ -11,9 +11,9 @@ from sqlalchemy import select
 
 from server import realtime
 from server.models import Event
+from server.realtime import socketio
 from server.rooms import Audience
 from server.runtime import NullPublisher
-from server.realtime import socketio
 
 
 class Screen:

@@ -58,7 +58,8 @@ def test_old_events_are_archived_to_gzipped_json_lines_then_removed(api, rt, clo
     with rt.reading() as session:
         assert session.scalar(select(func.count()).select_from(Event)) == 1
     [archive] = list((tmp_path / "archive").glob("events-*.jsonl.gz"))
-    lines = [json.loads(line) for line in gzip.open(archive, "rt", encoding="utf-8")]
+    with gzip.open(archive, "rt", encoding="utf-8") as handle:
+        lines = [json.loads(line) for line in handle]
     assert [line["action"] for line in lines] == ["issue", "issue"]
     assert archive_events(rt, 30, folder=tmp_path / "archive") == 0
 

@@ -462,7 +462,8 @@ def test_a_scripted_day_on_the_manual_clock_gives_the_known_figures(api):
 
     assert report["tickets_per_hour"]["services"]["A"][0] == 2  # both in the 09:00 hour
     series = report["waiting_series"]
-    assert series["step_s"] == 300 and series["t"][0] == int(datetime(2026, 11, 30, 1, 0, tzinfo=timezone.utc).timestamp())
+    opening = int(datetime(2026, 11, 30, 1, 0, tzinfo=timezone.utc).timestamp())
+    assert series["step_s"] == 300 and series["t"][0] == opening
     assert series["services"]["A"][:2] == [1, 0]  # 09:00 A001 waiting; 09:05 nobody
     assert series["services"]["B"][2] == 1  # 09:10: B001 waiting
     assert series["services"]["C"][-1] == 1
@@ -494,7 +495,7 @@ def test_the_csv_is_utf8_with_a_bom_and_holds_the_services_in_chinese(api):
     assert response.data.startswith(b"\xef\xbb\xbf")
     rows = list(csv.reader(io.StringIO(response.data.decode("utf-8-sig"))))
     assert rows[0][0] == "Callwise 日报 · 测试支行"
-    assert ["A", "现金存取"] == rows[rows.index(["按业务"]) + 2][:2]
+    assert rows[rows.index(["按业务"]) + 2][:2] == ["A", "现金存取"]
     assert any(row[:1] == ["Teller1"] or row[:1] == ["teller1"] for row in rows)
     english = api.get("/reports/daily.csv?lang=en", "manager").data.decode("utf-8-sig")
     assert "By teller" in english and "Cash" in english

@@ -10,16 +10,15 @@ import pytest
 from server import create_app, rooms
 from server.accounts import add_device, login, save_staff
 from server.runtime import RecordingPublisher
-from tests.conftest import Api
+from tests.conftest import Api, copy_of
 
 TWO_BRANCHES = Path(__file__).resolve().parents[1] / "two_branches.toml"
 PASSWORD = "correct-horse-9"
 
 
-@pytest.fixture
-def two(empty_db_url):  # type: ignore[no-untyped-def]
-    """An app serving north and south, with a teller, manager and kiosk in each and an admin of all."""
-    app = create_app(TWO_BRANCHES, server={"database_url": empty_db_url})
+def build_two_branches(url: str) -> dict[str, str]:
+    """North and south, with a teller, manager and kiosk in each and an admin of all; their tokens."""
+    app = create_app(TWO_BRANCHES, server={"database_url": url})
     rt = app.extensions["callwise"]
     tokens = {}
     for branch in ("north", "south"):
@@ -30,7 +29,23 @@ def two(empty_db_url):  # type: ignore[no-untyped-def]
         tokens[f"{branch}-display"] = add_device(rt, f"{branch}-display", "display", branch_code=branch)
     save_staff(rt, "root", "admin", PASSWORD)
     tokens["root"] = login(rt, "root", PASSWORD)["token"]
-    yield Api(app.test_client(), tokens), rt
+    rt.db.dispose()
+    return tokens
+
+
+@pytest.fixture
+def two_branches_db(backend, templates, request, tmp_path):  # type: ignore[no-untyped-def]
+    """A copy of the two-branch template database (built once per session and backend)."""
+    template = templates.get("two_branches_template", build_two_branches, backend, request)
+    yield from copy_of(template, backend, request, tmp_path)
+
+
+@pytest.fixture
+def two(two_branches_db):  # type: ignore[no-untyped-def]
+    """An app serving north and south, with a teller, manager and kiosk in each and an admin of all."""
+    app = create_app(TWO_BRANCHES, server={"database_url": two_branches_db.url})
+    rt = app.extensions["callwise"]
+    yield Api(app.test_client(), two_branches_db.tokens), rt
     rt.db.dispose()
 
 
@@ -149,7 +164,7 @@ def test_a_sweep_reads_again_only_the_branch_that_changed_and_yields_between_bra
     api, rt = two
     from server.alerts import engine as engine_module
 
-    north_id, south_id = rt.branch_ids["north"], rt.branch_ids["south"]
+    _north_id, south_id = rt.branch_ids["north"], rt.branch_ids["south"]
     reads: list[int] = []
     real = engine_module.load_snapshot
     monkeypatch.setattr(engine_module, "load_snapshot", lambda s, c, b, n: reads.append(b) or real(s, c, b, n))

@@ -1,7 +1,7 @@
 """Browser tests: Debian's Chromium driven by Playwright against a real Callwise server process.
 
 Every page a test opens is watched: a console error or an uncaught exception fails the test. Each
-test module gets its own server (tests/server_process.py) on the manual clock. Screenshots go to
+test module gets its own server (tests/support/callwise.py) on the manual clock. Screenshots go to
 test-artifacts/screenshots/. Without Chromium the tests are skipped, unless
 CALLWISE_REQUIRE_BROWSER=1 (CI), where that is a failure.
 """
@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from tests.server_process import CallwiseServer
+from tests.support.callwise import CallwiseServer
 
 CHROMIUM = os.environ.get("CALLWISE_CHROMIUM", "/usr/bin/chromium")
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "screenshots"

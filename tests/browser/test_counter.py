@@ -16,7 +16,7 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.browser.conftest import branch_server
-from tests.server_process import PASSWORD, CallwiseServer
+from tests.support.callwise import PASSWORD, CallwiseServer
 
 TELLER, MANAGER, KIOSK = "lin", "mia", "door"
 COUNTER = 1  # serves A (Cash, 3 min) then B (Transfers) in tests/branch.toml
@@ -173,6 +173,39 @@ def test_call_next_start_by_keypad_timer_turns_red_past_the_overrun_line_then_co
         line_s,
     )
     assert levels == ["normal", "near", "over"]
+
+
+def test_a_key_pressed_before_the_answer_to_the_last_one_is_kept_and_runs_once_that_answer_is_in(fresh, open_page):
+    """The live event about the teller's own call often reaches the console before the HTTP answer
+    does. Made certain here: the call reaches the server, but its answer is held back from the page
+    until the teller has pressed the next key."""
+    server = fresh
+    ticket = server.issue("A", KIOSK)
+    page = open_page()
+    sign_in_at_counter(page, server)
+    held: list[Any] = []  # the call's route: the page waits for its answer until the test gives it
+    page.route("**/api/v1/counters/1/call-next", lambda route: held.append(route))
+
+    page.keyboard.press("NumpadAdd")
+    for _ in range(200):
+        if held:
+            break
+        page.wait_for_timeout(50)
+    [route] = held
+    answer = route.fetch()  # the call reaches the server, which answers and sends its live event
+    assert answer.status == 200
+    expect(page.locator("#ticket-number")).to_have_text(ticket["number"])  # from the live event
+    expect(page.locator("#state-badge")).to_have_text("呼叫中")
+    # The event does not enable the buttons while the call is in flight: no click can be taken then.
+    for button in ("#btn-start", "#btn-recall", "#btn-no-show", "#btn-call"):
+        expect(page.locator(button)).to_be_disabled()
+    page.keyboard.press("Numpad0")  # the customer is already at the desk: start
+    assert counter_view(server)["state"] == "calling"  # nothing sent before the answer is in
+
+    route.fulfill(response=answer)
+    expect(page.locator("#state-badge")).to_have_text("办理中")
+    expect(page.locator("#btn-done")).to_be_enabled()
+    assert counter_view(server)["state"] == "serving"
 
 
 def test_pause_with_a_reason_by_keypad_then_resume(fresh, open_page):
@@ -334,7 +367,8 @@ def test_the_picker_shows_which_counters_are_free_and_refuses_a_taken_one(fresh,
     try:
         page = open_page()
         log_in(page, server)
-        free, taken = page.locator("#counter-list li[data-number='1']"), page.locator("#counter-list li[data-number='2']")
+        free = page.locator("#counter-list li[data-number='1']")
+        taken = page.locator("#counter-list li[data-number='2']")
         expect(free).to_contain_text("未开放 · 可签到")
         expect(free).to_contain_text("A · 现金存取")
         expect(taken).to_contain_text("使用中")

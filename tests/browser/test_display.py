@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from tests.browser.conftest import branch_server
-from tests.server_process import CallwiseServer
+from tests.support.callwise import CallwiseServer
 
 TELLER, COUNTER = "lin", 1           # counter 1 serves A and B (tests/branch.toml)
 TV = (1920, 1080)

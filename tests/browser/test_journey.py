@@ -15,7 +15,7 @@ from playwright.sync_api import expect
 from tests.browser.conftest import branch_server
 from tests.browser.test_counter import sign_in_at_counter
 from tests.browser.test_display import FAKE_SPEECH, TV, spaced
-from tests.server_process import CallwiseServer
+from tests.support.callwise import CallwiseServer
 
 TELLER = "lin"  # the console helpers sign this teller in at counter 1, which serves A first
 LIVE_MS = 5000

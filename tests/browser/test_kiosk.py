@@ -17,7 +17,7 @@ import zxingcpp
 from PIL import Image
 
 from tests.browser.conftest import branch_server
-from tests.server_process import CallwiseServer
+from tests.support.callwise import CallwiseServer
 
 TIMEOUT_MS = 5000
 COUNT_PRINTS = "window.__prints = 0; window.print = () => { window.__prints += 1; };"

@@ -16,12 +16,13 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.browser.conftest import branch_server
-from tests.server_process import PASSWORD, CallwiseServer
+from tests.support.callwise import PASSWORD, CallwiseServer
 
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CallwiseServer]:
-    yield from branch_server(tmp_path_factory, "manager", staff={"mia": "manager", "lin": "teller", "zhou": "teller", "qian": "teller"},
+    yield from branch_server(tmp_path_factory, "manager",
+                             staff={"mia": "manager", "lin": "teller", "zhou": "teller", "qian": "teller"},
                              devices={"door": "kiosk"})
 
 

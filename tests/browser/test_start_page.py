@@ -7,7 +7,7 @@ from collections.abc import Iterator
 import pytest
 
 from tests.browser.conftest import branch_server
-from tests.server_process import CallwiseServer
+from tests.support.callwise import CallwiseServer
 
 
 @pytest.fixture(scope="module")

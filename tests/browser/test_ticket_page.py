@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from tests.browser.conftest import branch_server
-from tests.server_process import CallwiseServer
+from tests.support.callwise import CallwiseServer
 
 PHONE = (390, 844)
 LIVE_MS = 5000  # "within a few seconds"

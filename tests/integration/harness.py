@@ -19,8 +19,9 @@ from pathlib import Path
 import requests
 from sqlalchemy import create_engine, text
 
-from tests.pg import PgCluster, free_port, start_cluster
-from tests.server_process import CallwiseServer
+from tests.support.callwise import CallwiseServer
+from tests.support.pg import PgCluster, start_cluster
+from tests.support.process import free_port
 
 REPO = Path(__file__).resolve().parents[2]
 NGINX_CONF = REPO / "deploy" / "nginx" / "callwise.conf"
@@ -123,8 +124,9 @@ def deployment_config(database_url: str, redis_url: str, port: int, public_url: 
     text_, replaced = re.subn(r"(?ms)^\[server\]\n.*?(?=^\[)", server, text_, count=1)
     assert replaced == 1
     text_ = re.sub(r"(?ms)^\[clock\]\n.*?(?=^\[)", '[clock]\nmode = "system"\n\n', text_, count=1)
+    # (No hold-off: the tests raise the same alert again within minutes, on purpose.)
     text_ = text_.replace("[limits]\n", "[alerts]\nidle_counter_warning_s = 1\nidle_counter_critical_s = 30\n"
-                                        "tick_s = 0.5\n\n[limits]\n", 1)
+                                        "tick_s = 0.5\nreopen_holdoff_s = 0\n\n[limits]\n", 1)
     # Counters 5-9 serve A and B too: with 1, 2 and 3 that makes eight for four tellers on each process.
     counters = "".join(f"\n[[counters]]\nnumber = {n}\nservices = [\"A\", \"B\"]\n" for n in range(5, 10))
     return text_ + counters
@@ -133,16 +135,16 @@ def deployment_config(database_url: str, redis_url: str, port: int, public_url: 
 class DeployedProcess(CallwiseServer):
     """A Callwise process started as the systemd unit starts it, on a production-style config."""
 
-    cli_timeout = 180.0
+    extra_env = {"CALLWISE_SECRET_KEY": SECRET}  # what EnvironmentFile= gives the unit
 
     def __init__(self, directory: Path, config_text: str, port: int) -> None:
+        self.config_text = config_text
         super().__init__(directory, port)
-        self.config_path.write_text(config_text, encoding="utf-8")
 
-    def _environment(self) -> dict[str, str]:
-        env = super()._environment()
-        env["CALLWISE_SECRET_KEY"] = SECRET  # what EnvironmentFile= gives the unit
-        return env
+    def write_config(self) -> Path:
+        path = self.directory / "config.toml"
+        path.write_text(self.config_text, encoding="utf-8")
+        return path
 
     def health(self) -> dict:  # type: ignore[type-arg]
         return requests.get(f"{self.base_url}/api/v1/health", timeout=2).json()

@@ -229,7 +229,7 @@ def test_a_broken_promise_in_a_full_hall_is_no_alert():
 def four_counters(paused_since: float) -> tuple[list[CounterInfo], list[CounterChange]]:
     counters = [counter(1), counter(2), counter(3, state="paused", since=paused_since, reason="break"),
                 counter(4, state="paused", since=paused_since, reason="meeting")]
-    history = [CounterChange(at(paused_since), 103, "idle", "paused"), CounterChange(at(paused_since), 104, "idle", "paused")]
+    history = [CounterChange(at(paused_since), number, "idle", "paused") for number in (103, 104)]
     return counters, history
 
 

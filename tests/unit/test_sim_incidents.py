@@ -58,7 +58,8 @@ def test_an_idle_stretch_broken_by_a_call_starts_again() -> None:
     # stretches of 170 s, neither over three minutes.
     tickets = [TicketRecord(1, "A", people_ahead=5, issued=0, called=170),
                TicketRecord(2, "A", people_ahead=5, issued=0, called=470)]
-    counter = CounterRecord(1, ("A",), [(0, "idle"), (170, "calling"), (200, "serving"), (300, "idle"), (470, "calling")])
+    counter = CounterRecord(1, ("A",), [(0, "idle"), (170, "calling"), (200, "serving"), (300, "idle"),
+                                        (470, "calling")])
     assert count_incidents(tickets, [counter], NORMAL, end=1000) == []
 
 
@@ -95,7 +96,8 @@ def test_a_transaction_over_twice_its_normal_time_is_an_overrun_at_the_double() 
 
 
 def test_normal_time_is_the_days_median_once_there_are_enough() -> None:
-    finished = [TicketRecord(i, "A", 0, issued=0, called=0, served=0, finished=s) for i, s in enumerate([100, 120, 140, 160, 900])]
+    finished = [TicketRecord(i, "A", 0, issued=0, called=0, served=0, finished=s)
+                for i, s in enumerate([100, 120, 140, 160, 900])]
     assert normal_service_s(finished, {"A": 180.0, "C": 600.0}) == {"A": 140, "C": 600.0}
     assert normal_service_s(finished[:4], {"A": 180.0}) == {"A": 180.0}
 
