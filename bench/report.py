@@ -65,7 +65,8 @@ def sweep_section(data: dict[str, Any]) -> list[str]:
     mid = next((r for r in rows if (r["counters"], r["waiting"]) == (50, 2000)), None)
     big = next((r for r in rows if (r["counters"], r["waiting"]) == (500, 20000)), None)
     if mid:
-        out += ["", f"Target: under 50 ms at 50 × 2,000 — {mid['median_ms']} ms median: {verdict(mid['median_ms'] < 50)}."]
+        out += ["", f"Target: under 50 ms at 50 × 2,000 — {mid['median_ms']} ms median: "
+                    f"{verdict(mid['median_ms'] < 50)}."]
     if mid and big:
         growth = (big["median_ms"] / big["waiting"]) / (mid["median_ms"] / mid["waiting"])
         out.append(f"Growth from 50 × 2,000 to 500 × 20,000 (10× the hall): {big['median_ms'] / mid['median_ms']:.1f}× "
@@ -272,9 +273,10 @@ def _limits(busy: list[dict[str, Any]], misses: list[str]) -> list[str]:
             floor = (sq["total"] - sq["within_reach"]) + overruns
             total = v["no_manager"]["incidents"]["total"]
             out.append(f"  A rough bound: a manager who removed every idle-counter and paused-counters incident and "
-                       f"every short-queue incident within reach would still leave the {sq['total'] - sq['within_reach']}"
-                       f" out of reach and about {overruns} overruns (as many as the days with a manager had): at "
-                       f"best about {1 - floor / total:.0%} fewer incidents than no manager.")
+                       f"every short-queue incident within reach would still leave the "
+                       f"{sq['total'] - sq['within_reach']} out of reach and about {overruns} overruns (as many as "
+                       f"the days with a manager had): at best about {1 - floor / total:.0%} fewer incidents than "
+                       "no manager.")
             walk = v.get("manager_without_alerts")
             walk_reach = (walk or {}).get("within_reach")
             if walk and walk_reach:
@@ -410,7 +412,8 @@ def http_section(data: dict[str, Any]) -> list[str]:
         "load from separate processes over kept-alive connections. `health` is the cheapest JSON endpoint (the",
         "framework ceiling); *SQLite commits* are bare one-row durable commits in the same run (the storage ceiling).",
         "",
-        "| clients | health /s | issue /s (p50 / p99 ms) | call-next /s (p50 / p99 ms) | SQLite commits /s | issue ÷ health | issue ÷ SQLite |",
+        "| clients | health /s | issue /s (p50 / p99 ms) | call-next /s (p50 / p99 ms) | SQLite commits /s | "
+        "issue ÷ health | issue ÷ SQLite |",
         "|---|---|---|---|---|---|---|",
     ]
     for n in levels:
@@ -424,7 +427,8 @@ def http_section(data: dict[str, Any]) -> list[str]:
         "",
         f"Targets at {top} clients: ≥ 1,000 tickets/s — {issue['per_s']}/s: {verdict(issue['per_s'] >= 1000)}; "
         f"≥ half the cheapest endpoint — {issue['per_s'] / health['per_s']:.0%}: "
-        f"{verdict(issue['per_s'] >= health['per_s'] / 2)}; p99 < 50 ms — {issue['p99_ms']} ms: {verdict(issue['p99_ms'] < 50)}.",
+        f"{verdict(issue['per_s'] >= health['per_s'] / 2)}; p99 < 50 ms — {issue['p99_ms']} ms: "
+        f"{verdict(issue['p99_ms'] < 50)}.",
         "",
         "What limits it: one process, one core. A ticket issue is ten SQL statements (the token, the number,",
         "the branch's load for the estimate, the ticket and its event, the commit; 16 before this round) and",
@@ -442,7 +446,8 @@ def http_section(data: dict[str, Any]) -> list[str]:
 def realtime_section(data: dict[str, Any]) -> list[str]:
     out = ["## Realtime: many branches, one big room, connections per process", "",
            f"Command: `{data['meta']['command']}` — one `serve` process (gevent, SQLite WAL, synchronous FULL),",
-           "Socket.IO clients from separate load processes (python-socketio's asyncio client, websocket transport).", ""]
+           "Socket.IO clients from separate load processes (python-socketio's asyncio client, websocket "
+           "transport).", ""]
     b = data.get("branches")
     if b and b.get("ok"):
         c = b["calls"]
@@ -450,7 +455,8 @@ def realtime_section(data: dict[str, Any]) -> list[str]:
         out += [
             f"**{b['branches']} branches**, each with {b['clients_per_branch']['display']} display, "
             f"{b['clients_per_branch']['manager']} manager and {b['clients_per_branch']['teller']} tellers connected "
-            f"({b['connect']['connected']} of {b['clients']} clients), call-next arriving at {b['calls_per_s']:g}/s across the "
+            f"({b['connect']['connected']} of {b['clients']} clients), call-next arriving at "
+            f"{b['calls_per_s']:g}/s across the "
             f"branches for {b['seconds']:g} s (open loop), each call followed by the teller freeing the counter:",
             "",
             "| | p50 ms | p99 ms | max ms | delivered | missed |",
@@ -460,15 +466,18 @@ def realtime_section(data: dict[str, Any]) -> list[str]:
             f"| … at the branch's staff (8 tellers + manager) | {c.get('staff_latency_p50_ms', '—')} | "
             f"{c.get('staff_latency_p99_ms', '—')} | {c.get('staff_latency_max_ms', '—')} | "
             f"{c.get('staff_deliveries', '—')} | {c.get('staff_missed', '—')} |",
-            f"| call-next HTTP answer | {c.get('http_call_next_p50_ms', '—')} | {c.get('http_call_next_p99_ms', '—')} | | | |",
+            f"| call-next HTTP answer | {c.get('http_call_next_p50_ms', '—')} | "
+            f"{c.get('http_call_next_p99_ms', '—')} | | | |",
             "",
             f"Target: p99 < 100 ms — {p99} ms: {verdict(c['missed'] == 0 and p99 < 100)}. Server CPU during the calls "
             f"{c.get('server_cpu_pct', '—')}% of one core; memory {b['server']['kb_per_client']} kB per client.",
         ]
         if not (c["missed"] == 0 and p99 < 100):
-            out.append(f"What limits it: one process, one core, about {c.get('server_cpu_ms_per_call', '—')} ms of its CPU per "
+            out.append("What limits it: one process, one core, about "
+                       f"{c.get('server_cpu_ms_per_call', '—')} ms of its CPU per "
                        "call (the call-next and the no-show that frees the counter, their messages to the branch's ten "
-                       "clients, the alert evaluation each change sets off); gevent runs one thing at a time, so a call "
+                       "clients, the alert evaluation each change sets off); gevent runs one thing at a time, "
+                       "so a call "
                        "that lands behind another branch's evaluation or broadcast waits for it. Measured and fixed on "
                        "the way (this run against the first): sweeps that stalled the loop for 250–400 ms, heartbeats "
                        "to every screen every 2 s, whole-branch reads on every connect (p99 16 s → 0.24 s, all calls "
