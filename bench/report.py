@@ -214,7 +214,7 @@ def _targets(busy: list[dict[str, Any]]) -> list[str]:
         c1 = b["changes"]["incidents"].get("slow_manager_vs_no_manager")
         c2 = b["changes"]["incidents"].get("slow_manager_vs_manager_without_alerts")
         cells.append(("—", None) if not c1 else (f"{interval(c1)} vs none; {interval(c2)} vs without alerts", None))
-    row("alerts + slow manager (reported)", cells, "")
+    row("alerts + slow manager (reported; against the manager without alerts at normal pace)", cells, "")
     out += ["", "Incidents changes are the summed incidents of the variant against its baseline over the same",
             "seeds, with the bootstrap 95% interval; a target is met when the figure meets it on both seed sets.", ""]
     out += _limits(busy, misses)
@@ -294,7 +294,7 @@ def _limits(busy: list[dict[str, Any]], misses: list[str]) -> list[str]:
 def _variants_table(block: dict[str, Any]) -> list[str]:
     out = [f"### {block['load'].capitalize()} day, {_set_name(block)}", "",
            "| variant | incidents | complaints | mean wait (min) | p90 wait | teller-min serving / day | "
-           "paused (of which lunch) | alerts shown / h (busiest hour) | manager reactions / h (most in 10 min) | "
+           "paused (of which lunch) | cards raised / h (busiest hour) | manager reactions / h (most in 10 min) | "
            "manager busy |",
            "|---|---|---|---|---|---|---|---|---|---|"]
     for name, f in block["variants"].items():
@@ -308,8 +308,10 @@ def _variants_table(block: dict[str, Any]) -> list[str]:
             f"{t['paused']:.0f} ({t['paused_by_reason'].get('lunch', 0):.0f}) | "
             f"{f['alerts_shown']['mean_per_hour']:.1f} ({f['alerts_shown']['peak_hour_mean']:.0f}) | {work} | {busy} |")
     n = next(iter(block["variants"].values()))["days"]
-    out += ["", f"Sums over the {n} seeds; waits, minutes and rates are means per day. Busy: share of the opening "
-            "hours the manager spent on cards, help and rounds.", ""]
+    out += ["", f"Sums over the {n} seeds; waits, minutes and rates are means per day. Cards are raised in every "
+            "variant; only the product's manager sees them (the one without alerts gets the help requests, by "
+            "phone). Reactions: cards and help requests handled; busy: share of the opening hours the manager "
+            "spent on cards, help and rounds.", ""]
     work = {name: f["manager"] for name, f in block["variants"].items() if f["manager"]}
     if work:
         out.append("What the manager did a day: " + "; ".join(

@@ -226,6 +226,13 @@ def compare(days: list[dict[str, Any]]) -> dict[str, Any]:
     return out
 
 
+def _dumps(result: dict[str, Any]) -> str:
+    """The results as JSON: the comparison indented, each day on a line of its own."""
+    head = json.dumps({k: v for k, v in result.items() if k != "days"}, indent=2, ensure_ascii=False)
+    days = ",\n".join("    " + json.dumps(day, ensure_ascii=False) for day in result["days"])
+    return head[:-2] + ',\n  "days": [\n' + days + "\n  ]\n}\n"
+
+
 def _seed_range(text: str) -> list[int]:
     if not text:
         return []
@@ -257,7 +264,7 @@ def main() -> None:
                   "loads": {k: LOADS[k] for k in LOADS if any(d["load"] == k for d in days)},
                   "comparison": compare(days), "wall_s": None, "days": days}
         if args.json:
-            args.json.write_text(json.dumps(result, indent=2, ensure_ascii=False) + "\n")
+            args.json.write_text(_dumps(result))
         return
     loads = [x for x in args.loads.split(",") if x]
     variants = [x for x in args.variants.split(",") if x]
@@ -295,10 +302,9 @@ def main() -> None:
     result = {"command": " ".join(["bench/simulations.py", *sys.argv[1:]]), "loads": {k: LOADS[k] for k in loads},
               "started_at": int(time.time() - (time.perf_counter() - started)),
               "comparison": compare(days), "wall_s": round(time.perf_counter() - started, 1), "days": days}
-    text = json.dumps(result, indent=2, ensure_ascii=False)
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(text + "\n")
+        args.json.write_text(_dumps(result))
     print(json.dumps({k: {v: {"incidents": f["incidents"]["total"], "complaints": f["complaints"]["total"],
                                 "mean_wait_s": f["wait_s"]["mean"]} for v, f in c["variants"].items()}
                       for k, c in result["comparison"].items()}, indent=2))
