@@ -61,6 +61,7 @@ bench: $(VENV)/.bench $(VENV)/.test
 	$(BIN)/python bench/simulations.py --seeds $(SEEDS) --jobs 2 --json bench/results/simulations.json --plot bench/results/charts
 	CALLWISE_IT_TICKETS=800 $(BIN)/python -m pytest -q -p no:cacheprovider \
 	  tests/integration/test_deployment.py::test_eight_tellers_on_two_processes_call_each_of_the_tickets_exactly_once
+	@date +%s >> bench/results/started
 	$(BIN)/python bench/report.py
 
 ## Re-pin requirements.lock from the current virtual environment.

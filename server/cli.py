@@ -218,7 +218,11 @@ def backup(config_path: str | None, destination: str | None) -> None:
 @click.option("--seed", type=int, default=1, show_default=True, help="the same seed gives the same day")
 @click.option("--policy", type=click.Choice(["at_risk_first", "fifo"]), default="at_risk_first", show_default=True,
               help="call-next order")
-@click.option("--no-manager", is_flag=True, help="the baseline: nobody reacts to the alerts")
+@click.option("--no-manager", is_flag=True, help="the baseline: no lobby manager at all")
+@click.option("--manager-without-alerts", is_flag=True,
+              help="the fair baseline: the same manager answering help requests and walking the hall, no alerts")
+@click.option("--slow-manager", is_flag=True,
+              help="a manager half as attentive and twice as slow (with --manager-without-alerts too)")
 @click.option("--config", "config_path", type=click.Path(dir_okay=False, exists=True), default=None,
               help="branch to simulate (default: the busy eight-counter branch of server/simulator/busy_branch.toml)")
 @click.option("--tickets", type=float, default=None, help="expected customers over the day (default 600)")
@@ -230,9 +234,9 @@ def backup(config_path: str | None, destination: str | None) -> None:
 @click.option("--json", "json_path", type=click.Path(dir_okay=False), default=None, help="write the results here")
 @click.option("--plot", "plot_dir", type=click.Path(file_okay=False), default=None, help="write PNG charts here")
 @click.option("--quiet", is_flag=True, help="no progress bar")
-def simulate(seed: int, policy: str, no_manager: bool, config_path: str | None, tickets: float | None,
-             tick_s: float | None, world_pairs: tuple[str, ...], json_path: str | None, plot_dir: str | None,
-             quiet: bool) -> None:
+def simulate(seed: int, policy: str, no_manager: bool, manager_without_alerts: bool, slow_manager: bool,
+             config_path: str | None, tickets: float | None, tick_s: float | None, world_pairs: tuple[str, ...],
+             json_path: str | None, plot_dir: str | None, quiet: bool) -> None:
     """Simulate a branch day on the real domain and alert engine; count the complaints."""
     import json
 
@@ -246,8 +250,14 @@ def simulate(seed: int, policy: str, no_manager: bool, config_path: str | None, 
         raise click.BadParameter(str(exc), param_hint="--world") from None
     if tickets is not None:
         world.tickets = tickets
+    if no_manager and manager_without_alerts:
+        raise click.UsageError("--no-manager or --manager-without-alerts, not both")
+    if slow_manager:
+        world.manager_react_chance /= 2
+        world.manager_slowness *= 2
+    mode = "none" if no_manager else "walk" if manager_without_alerts else "alerts"
     try:
-        simulation = Simulation(seed=seed, policy=policy, manager=not no_manager, world=world,
+        simulation = Simulation(seed=seed, policy=policy, manager=mode, world=world,
                                 config_path=config_path, tick_s=tick_s)
     except ConfigError as exc:
         raise click.ClickException(str(exc)) from None

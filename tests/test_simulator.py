@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import heapq
 import json
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 
 from server.cli import main
-from server.simulator.run import simulate
-from server.simulator.world import World
+from server.queueing import tickets
+from server.simulator.run import Simulation, simulate
+from server.simulator.world import Customer, World
 
 SMALL = str(Path(__file__).with_name("sim_small.toml"))
 
@@ -77,3 +80,110 @@ def test_a_bad_world_parameter_is_a_clear_error(bad: str) -> None:
     result = CliRunner().invoke(main, ["simulate", "--config", SMALL, "--quiet", "--world", bad])
     assert result.exit_code == 2
     assert "--world" in result.output
+
+
+# --- the simulated tellers answering the manager, step by step ------------------------------------
+
+
+def _step_until(sim: Simulation, until: float) -> None:
+    """Play the scheduled events up to ``until`` (no alert sweeps: only the people)."""
+    while sim._queue and sim._queue[0][0] <= until:
+        when, _, action, args = heapq.heappop(sim._queue)
+        sim._move_to(when)
+        action(*args)
+    sim._move_to(until)
+
+
+@pytest.fixture
+def quiet_branch() -> Iterator[Simulation]:
+    sim = Simulation(seed=5, world=small_world(pauses_per_hour=0.0), config_path=SMALL, manager="none", tick_s=10)
+    try:
+        for teller in sim.tellers.values():
+            if not teller.reserve:
+                sim.open_counter(teller)
+        yield sim
+    finally:
+        sim.close_database()
+
+
+def test_a_teller_at_lunch_or_in_a_meeting_says_no_and_the_pause_goes_on(quiet_branch: Simulation) -> None:
+    sim = quiet_branch
+    lunch, meeting = sim.tellers[1], sim.tellers[2]
+    sim.pause(lunch, "lunch", 1800)
+    sim.pause(meeting, "meeting", 900)
+    assert sim.instruct(1, "end_pause", None, None) and sim.instruct(2, "end_pause", None, None)
+    _step_until(sim, 60)
+    assert (lunch.state, meeting.state) == ("paused", "paused")
+    assert sim.answers == {"end_pause:cannot": 2}
+    _step_until(sim, 1801)
+    assert lunch.state == "idle"
+    assert [(n, reason, end - start) for n, reason, start, end in sim.pause_log if n == 1] == [(1, "lunch", 1800)]
+
+
+def test_a_break_cut_short_is_taken_later(quiet_branch: Simulation, monkeypatch: pytest.MonkeyPatch) -> None:
+    sim = quiet_branch
+    teller = sim.tellers[1]
+    monkeypatch.setattr(sim.draws, "agrees_to_end_break", lambda number: True)
+    sim.pause(teller, "break", 600)
+    _step_until(sim, 100)
+    assert sim.instruct(1, "end_pause", None, None)
+    _step_until(sim, 140)
+    assert teller.state == "idle" and sim.answers == {"end_pause:done": 1}
+    cut_at = sim.pause_log[-1][3]
+    assert cut_at is not None and teller.owed_s == pytest.approx(600 - cut_at)
+    sim.after_customer(teller, 120)  # too soon: the rest of the break waits
+    assert teller.state == "idle"
+    _step_until(sim, cut_at + sim.world.owed_break_after_s)
+    sim.after_customer(teller, 120)
+    assert (teller.state, teller.pause_reason) == ("paused", "break")
+    assert teller.pause_until - sim.now == pytest.approx(600 - cut_at)
+
+
+def test_a_teller_asked_to_end_a_break_may_say_no(quiet_branch: Simulation, monkeypatch: pytest.MonkeyPatch) -> None:
+    sim = quiet_branch
+    monkeypatch.setattr(sim.draws, "agrees_to_end_break", lambda number: False)
+    sim.pause(sim.tellers[1], "break", 600)
+    sim.instruct(1, "end_pause", None, None)
+    _step_until(sim, 60)
+    assert sim.tellers[1].state == "paused" and sim.answers == {"end_pause:cannot": 1}
+
+
+def test_the_managers_help_ends_the_wait_for_the_authorization_not_the_transaction(quiet_branch: Simulation) -> None:
+    sim = quiet_branch
+    teller = sim.tellers[1]
+    ticket, _ = tickets.issue_ticket(sim.rt, sim.kiosk, sim.branch_id, "A")
+    sim.waiting[ticket["id"]] = "A"
+    # 300 s at the counter, of which the first 100 before the authorization; the back office would
+    # take 900 s to give it.
+    sim.customers[ticket["id"]] = Customer("A", False, 10.0, 300.0, (100.0, 900.0), "done")
+    teller.gen += 1
+    sim.call(teller, teller.gen)
+    _step_until(sim, 10 + 100 + 1)  # walked up, served, the authorization asked for
+    assert teller.auth_wait and teller.finish_at is None
+    _step_until(sim, 400)
+    assert sim.authorize(1)  # the manager, on the spot at 400 s
+    assert teller.finish_at == pytest.approx(400 + 200)  # the rest of the transaction still to do
+    assert not sim.authorize(1)
+    _step_until(sim, 601)
+    assert teller.state == "idle"
+
+
+def test_a_busy_teller_asked_to_take_a_customer_next_calls_straight_after_without_a_pause(
+        quiet_branch: Simulation, monkeypatch: pytest.MonkeyPatch) -> None:
+    sim = quiet_branch
+    teller = sim.tellers[1]
+    monkeypatch.setattr(sim.draws, "pause_after_customer", lambda number, customer_s: ("break", 600.0))
+    first, _ = tickets.issue_ticket(sim.rt, sim.kiosk, sim.branch_id, "A")
+    second, _ = tickets.issue_ticket(sim.rt, sim.kiosk, sim.branch_id, "A")
+    for ticket in (first, second):
+        sim.waiting[ticket["id"]] = "A"
+        sim.customers[ticket["id"]] = Customer("A", False, 10.0, 300.0, None, "done")
+    teller.gen += 1
+    sim.call(teller, teller.gen)
+    _step_until(sim, 60)
+    assert teller.state == "serving"
+    assert sim.instruct(1, "serve_ticket", second["id"], None)
+    _step_until(sim, 100)
+    assert sim.answers == {"serve_ticket:done": 1}
+    _step_until(sim, 10 + 300 + 1)  # done with the first: no break, the next one called at once
+    assert teller.state == "calling" and teller.ticket == second["id"]

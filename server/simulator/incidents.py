@@ -1,6 +1,10 @@
-"""Complaint incidents, counted from what happened (tickets and counter history), never from alerts.
+"""Complaints and complaint incidents, counted from what happened, never from alerts or their config.
 
-These are complaint kinds #3-#6 of PRODUCT.md as a bank would count them afterwards:
+Two measures. *Complaints* are drawn from a customer patience model: each customer has a patience
+(server/simulator/world.py ``patience_s``: about ten minutes for one who saw one or two people
+ahead, much longer for one who saw a long queue) and complains when their wait passes it.
+*Incidents* are complaint kinds #3-#6 of PRODUCT.md as a bank would count them afterwards, each
+with its own threshold here (``Thresholds``; the alert rules' settings are never read):
 
 - ``short_queue``: a customer with at most ``max_ahead`` people ahead at arrival waited longer
   than ``short_queue_s`` (10 min) to be called. The incident happens at arrival + 10 min.
@@ -11,9 +15,10 @@ These are complaint kinds #3-#6 of PRODUCT.md as a bank would count them afterwa
 - ``service_overrun``: a transaction (start to finish) longer than ``overrun_factor`` (2) times
   its service's normal time.
 
-Then each incident is matched with the alerts raised before it on the same subject, which gives
-recall and lead time, and each alert with the incident it foretold, which gives the false alarms.
-All times are seconds on one time line (the simulator uses seconds after opening).
+Then each incident and each short-queue complaint is matched with the alerts raised before it on
+the same subject, which gives recall and lead time, and each alert with the incident or complaint
+it foretells (``follow_up``): followed, late (it came after), or not followed. All times are
+seconds on one time line (the simulator uses seconds after opening).
 """
 
 from __future__ import annotations
@@ -56,6 +61,8 @@ class CounterRecord:
 
 @dataclass(frozen=True)
 class Thresholds:
+    """The incidents' own lines, from PRODUCT.md's account of the complaints (not the alert config)."""
+
     max_ahead: int = 2
     short_queue_s: float = 600.0
     idle_s: float = 180.0
@@ -71,6 +78,7 @@ class Incident:
     start: float  # when the situation began (arrival, the counter free with people waiting, ...)
     at: float  # when it became a complaint
     counter: int | None = None  # for a transaction overrun: the counter it ran at
+    end: float | None = None  # when the situation ended (None: unknown)
 
 
 @dataclass(frozen=True)
@@ -79,6 +87,27 @@ class AlertRecord:
     subject: str  # same form as Incident.subject
     raised: float
     resolved: float | None = None
+    ticket: int | None = None  # the ticket the alert names, whatever its subject
+    counter: int | None = None  # the counter the alert names
+    # The other situations the card told (one card per situation: a broken promise joins its
+    # short-queue card, ...): (rule, subject, first shown), besides its own (rule, subject, raised).
+    stories: tuple[tuple[str, str, float], ...] = ()
+
+    def told(self) -> list[AlertRecord]:
+        """The card as one record per story it told, each from when it was first shown."""
+        return [self, *(AlertRecord(rule, subject, at, self.resolved) for rule, subject, at in self.stories)]
+
+
+@dataclass(frozen=True)
+class Complaint:
+    """A customer whose wait passed their patience: they complain at ``at``."""
+
+    ticket: int
+    service: str
+    people_ahead: int
+    issued: float
+    at: float
+    short_queue: bool  # they had seen at most ``Thresholds.max_ahead`` ahead
 
 
 def waits(tickets: Iterable[TicketRecord], end: float) -> dict[int, float]:
@@ -108,11 +137,13 @@ def count_incidents(
     for t in tickets:
         wait = (t.called if t.called is not None else end) - t.issued
         if t.people_ahead <= limits.max_ahead and wait > limits.short_queue_s:
-            found.append(Incident("short_queue", f"ticket:{t.id}", t.issued, t.issued + limits.short_queue_s))
+            found.append(Incident("short_queue", f"ticket:{t.id}", t.issued, t.issued + limits.short_queue_s,
+                                  end=t.issued + wait))
         if t.served is not None and t.finished is not None and t.service in normal_s:
             line = limits.overrun_factor * normal_s[t.service]
             if t.finished - t.served > line:
-                found.append(Incident("service_overrun", f"ticket:{t.id}", t.served, t.served + line, t.counter))
+                found.append(Incident("service_overrun", f"ticket:{t.id}", t.served, t.served + line, t.counter,
+                                      end=t.finished))
     waiting = {code: _union((t.issued, t.called if t.called is not None else end)
                             for t in tickets if t.service == code) for code in {t.service for t in tickets}}
     for counter in counters:
@@ -120,11 +151,11 @@ def count_incidents(
         eligible = _union(span for code in counter.services for span in waiting.get(code, []))
         for a, b in _intersect(free, eligible):
             if b - a > limits.idle_s:
-                found.append(Incident("idle_counter", f"counter:{counter.number}", a, a + limits.idle_s))
+                found.append(Incident("idle_counter", f"counter:{counter.number}", a, a + limits.idle_s, end=b))
     anybody = _union(span for spans in waiting.values() for span in spans)
     for a, b in _intersect(_paused_stretches(counters, end, limits.paused_share), anybody):
         if b - a > limits.paused_s:
-            found.append(Incident("paused_ratio", "branch", a, a + limits.paused_s))
+            found.append(Incident("paused_ratio", "branch", a, a + limits.paused_s, end=b))
     return sorted(found, key=lambda i: (i.at, i.kind, i.subject))
 
 
@@ -231,3 +262,185 @@ def _alerts_for(
         # A help request is about the counter; the overrun is about the ticket it was serving.
         return by_subject.get((rule, f"counter:{incident.counter}"), []) if incident.counter is not None else []
     return by_subject.get((rule, incident.subject), [])
+
+
+# --- complaints from the patience model -------------------------------------------------------------
+
+
+def complaints(
+    tickets: Iterable[TicketRecord], patience_s: dict[int, float], end: float, limits: Thresholds = Thresholds()
+) -> list[Complaint]:
+    """Every customer whose wait (issue to first call, or to ``end`` if never called) passed their
+    patience (``patience_s`` by ticket id; a ticket without one never complains), in time order."""
+    found = []
+    for t in tickets:
+        patience = patience_s.get(t.id)
+        if patience is None:
+            continue
+        wait = (t.called if t.called is not None else end) - t.issued
+        if wait > patience:
+            found.append(Complaint(t.id, t.service, t.people_ahead, t.issued, t.issued + patience,
+                                   t.people_ahead <= limits.max_ahead))
+    return sorted(found, key=lambda c: (c.at, c.ticket))
+
+
+def warned_complaints(found: list[Complaint], alerts: list[AlertRecord],
+                      rules: tuple[str, ...] = ("short_queue_long_wait", "eta_broken")) -> dict[str, Any]:
+    """Recall and lead of the cards against the short-queue complaints: a complaint was warned when
+    a card told of its ticket's short-queue risk (``rules``, as the card's own story or one it
+    joined) between the ticket's issue and the complaint; the lead is from the first such card."""
+    first: dict[int, float] = {}
+    for alert in alerts:
+        for story in alert.told():
+            ticket = _ticket_of(story.subject) if story.rule in rules else None
+            if ticket is not None:
+                first[ticket] = min(first.get(ticket, story.raised), story.raised)
+    short = [c for c in found if c.short_queue]
+    leads = [c.at - first[c.ticket] for c in short if c.ticket in first and c.issued <= first[c.ticket] <= c.at]
+    missed = [c for c in short if not (c.ticket in first and c.issued <= first[c.ticket] <= c.at)]
+    return {
+        "complaints": len(short),
+        "warned": len(leads),
+        "recall": round(len(leads) / len(short), 4) if short else None,
+        "median_lead_s": round(statistics.median(leads), 1) if leads else None,
+        "lead_s": [round(x, 1) for x in leads],
+        # The complaints no card warned of: the customer's patience, and the first card (after the
+        # complaint: late) or None (no card at all).
+        "missed": [(round(c.at - c.issued, 1), round(first[c.ticket] - c.issued, 1) if c.ticket in first else None)
+                   for c in missed],
+    }
+
+
+def _ticket_of(subject: str) -> int | None:
+    kind, _, ident = subject.partition(":")
+    return int(ident) if kind == "ticket" and ident.isdigit() else None
+
+
+# --- what each alert foretold ----------------------------------------------------------------------
+
+# What an alert of each rule says will happen: an incident of a kind on its subject, or a complaint
+# (of its ticket; by a customer its counter or service could serve, while it is open; by anybody,
+# for a branch-wide alert). Rules not listed foretell by their subject (ticket, counter, service,
+# branch) a complaint; help requests and ratings are no forecast.
+FORETOLD = {
+    "short_queue_long_wait": ("incident:short_queue", "complaint:ticket"),
+    "eta_broken": ("complaint:ticket",),
+    "idle_counter": ("incident:idle_counter",),
+    "paused_ratio": ("incident:paused_ratio",),
+    "service_overrun": ("incident:service_overrun",),
+    "long_pause": ("complaint:counter",),
+    "service_level": ("complaint:service",),
+    "unstaffed_service": ("complaint:service",),
+}
+NO_FORECAST = ("help_requested", "low_rating")
+
+
+def foretold(rule: str, subject: str) -> tuple[str, ...]:
+    if rule in NO_FORECAST:
+        return ()
+    if rule in FORETOLD:
+        return FORETOLD[rule]
+    return (f"complaint:{subject.partition(':')[0] if ':' in subject else 'branch'}",)
+
+
+def follow_up(
+    alerts: list[AlertRecord], incidents: list[Incident], found: list[Complaint],
+    counter_services: dict[int, tuple[str, ...]], end: float,
+) -> dict[str, dict[str, int]]:
+    """Per rule: alerts raised, and of those *followed* by what they foretell (an incident after its
+    situation began and no earlier than the alert; a complaint no earlier than the alert, for a
+    counter, service or branch while the alert was open), *late* (the incident or the complaint
+    had already happened, its situation still going on), or neither."""
+    by_subject: dict[tuple[str, str], list[Incident]] = {}
+    for incident in incidents:
+        by_subject.setdefault((incident.kind, incident.subject), []).append(incident)
+    by_ticket = {c.ticket: c for c in found}
+    out: dict[str, dict[str, int]] = {}
+    for alert in alerts:
+        row = out.setdefault(alert.rule, {"raised": 0, "followed": 0, "late": 0, "not_followed": 0,
+                                          "forecast": int(bool(foretold(alert.rule, alert.subject)))})
+        row["raised"] += 1
+        if not row["forecast"]:
+            continue
+        verdicts = set()
+        until = alert.resolved if alert.resolved is not None else end
+        for story in alert.told():
+            for kind in foretold(story.rule, story.subject):
+                verdicts.add(_one_follow_up(kind, story, until, by_subject, by_ticket, found, counter_services))
+        row["followed" if "followed" in verdicts else "late" if "late" in verdicts else "not_followed"] += 1
+    return dict(sorted(out.items()))
+
+
+def _one_follow_up(
+    kind: str, alert: AlertRecord, until: float, by_subject: dict[tuple[str, str], list[Incident]],
+    by_ticket: dict[int, Complaint], found: list[Complaint], counter_services: dict[int, tuple[str, ...]],
+) -> str | None:
+    family, _, what = kind.partition(":")
+    if family == "incident":
+        seen = by_subject.get((what, alert.subject), [])
+        if any(i.start <= alert.raised <= i.at for i in seen):
+            return "followed"
+        if any(i.at < alert.raised <= (i.end if i.end is not None else alert.raised) for i in seen):
+            return "late"
+        return None
+    if what == "ticket":
+        ticket = alert.ticket if alert.ticket is not None else _ticket_of(alert.subject)
+        complaint = by_ticket.get(ticket) if ticket is not None else None
+        if complaint is None:
+            return None
+        return "followed" if complaint.at >= alert.raised else "late"
+    if what == "counter":
+        number = alert.counter if alert.counter is not None else _number_of(alert.subject)
+        services = counter_services.get(number, ()) if number is not None else ()
+        hit = any(c.service in services and alert.raised <= c.at <= until for c in found)
+    elif what == "service":
+        code = alert.subject.partition(":")[2]
+        hit = any(c.service == code and alert.raised <= c.at <= until for c in found)
+    else:
+        hit = any(alert.raised <= c.at <= until for c in found)
+    return "followed" if hit else None
+
+
+def _number_of(subject: str) -> int | None:
+    kind, _, ident = subject.partition(":")
+    return int(ident) if kind == "counter" and ident.isdigit() else None
+
+
+# --- what limits a manager ----------------------------------------------------------------------------
+
+
+def within_reach(
+    tickets: list[TicketRecord], counters: list[CounterRecord], pauses: list[tuple[int, str, float, float | None]],
+    incidents: list[Incident], found: list[Complaint], end: float, *, idle_s: float = 60.0,
+    endable: tuple[str, ...] = ("break", "other"),
+) -> dict[str, dict[str, int]]:
+    """Whether a manager could have done anything about each short-queue incident and each complaint:
+    while the customer waited (issue to the incident or complaint), was a counter that serves their
+    service free for ``idle_s`` or more, or on a pause a manager may end (``endable``)? If not,
+    every counter for them was serving or away (lunch, a meeting, a cash run): only more staff would
+    have helped. ``pauses``: (counter, reason, start, end). Also: how many transaction overruns
+    waited for an authorization (a help request at their counter during them)."""
+    spans: dict[int, list[tuple[float, float]]] = {}
+    for counter in counters:
+        spans[counter.number] = [(a, b) for (a, b), state in _spans(counter.states, end)
+                                 if state == "idle" and b - a >= idle_s]
+    for number, reason, start, stop in pauses:
+        if reason in endable:
+            spans.setdefault(number, []).append((start, stop if stop is not None else end))
+    serves: dict[str, list[int]] = {}
+    for counter in counters:
+        for code in counter.services:
+            serves.setdefault(code, []).append(counter.number)
+    by_id = {t.id: t for t in tickets}
+
+    def reachable(ticket_id: int, until: float) -> bool:
+        ticket = by_id[ticket_id]
+        return any(a < until and b > ticket.issued and min(b, until) - max(a, ticket.issued) >= 1.0
+                   for number in serves.get(ticket.service, []) for a, b in spans.get(number, []))
+
+    short = [i for i in incidents if i.kind == "short_queue"]
+    return {
+        "short_queue_incidents": {"total": len(short), "within_reach": sum(
+            reachable(int(i.subject.split(":")[1]), i.at) for i in short)},
+        "complaints": {"total": len(found), "within_reach": sum(reachable(c.ticket, c.at) for c in found)},
+    }

@@ -2,7 +2,8 @@
 
 The same people as ``python -m server simulate`` (customers, tellers with habits, a lobby manager),
 but every action is a request to the server: a kiosk token issues tickets, each teller logs in and
-works a counter, the manager reads ``GET /alerts`` and acknowledges, and the branch's manual clock
+works a counter and answers the manager's instructions, the manager reads ``GET /alerts`` and
+``GET /counters``, acknowledges, instructs and answers help requests, and the branch's manual clock
 moves by ``POST /clock/advance`` at ``speed`` times real time. So kiosk, display, console and
 dashboard pages opened on the server show a busy branch day, and its alerts, as they happen.
 """
@@ -21,7 +22,8 @@ from server.accounts import add_device, save_staff
 from server.actors import ANONYMOUS, Actor
 from server.errors import NotFound
 from server.runtime import Runtime
-from server.simulator.run import Result, Simulation
+from server.simulator.manager import CounterSeen, Hall
+from server.simulator.run import Result, Simulation, _mode
 from server.simulator.world import Draws, World
 
 COUNTER_PATHS = {
@@ -36,7 +38,7 @@ class LiveSimulation(Simulation):
 
     def __init__(self, rt: Runtime, base_url: str, manager_token: str, *, seed: int = 1, speed: float = 30.0,
                  world: World | None = None, manager: bool = True, tick_s: float = 15.0) -> None:
-        self.seed, self.policy, self.manager = seed, rt.config.queue.policy, manager
+        self.seed, self.policy, self.manager = seed, rt.config.queue.policy, _mode(manager)
         self.world = world or World(reserve_counters=0)
         self.draws = Draws(self.world, seed)
         self.progress = None
@@ -50,6 +52,7 @@ class LiveSimulation(Simulation):
         day = datetime.fromisoformat(self._get("/clock", manager_token)["now"]).astimezone(rt.config.tz).date()
         self._set_day(rt.config, day)
         self._make_people()
+        self._hire_manager()
         self._known_alerts: set[tuple[int, str]] = set()
         self._real_start: float | None = None
         # The in-process simulator's actors are only placeholders here: every action is a request
@@ -101,8 +104,10 @@ class LiveSimulation(Simulation):
         if what == "issue":
             ticket = self._post(what, "/tickets", self.tokens["kiosk"], {"service": args[2]})
             return None if ticket is None else (ticket, True)
-        if what == "acknowledge":
-            return self._post(what, f"/alerts/{args[2]}/ack", self.manager_token)
+        if what == "answer":
+            actor, _branch, instruction_id, reply, text = args
+            return self._post(what, f"/instructions/{instruction_id}/ack", self.tokens[actor.name],
+                              {"answer": reply, **({"text": text} if text else {})})
         actor, _branch, number, *extra = args
         body: dict[str, Any] = {}
         if what == "complete":
@@ -139,9 +144,42 @@ class LiveSimulation(Simulation):
     def _alert_open(self, alert_id: int) -> bool:
         return any(a["id"] == alert_id for a in self._get("/alerts?state=open", self.manager_token))
 
+    # --- the manager's hands, over HTTP --------------------------------------------------------------
+
+    def hall(self) -> Hall:
+        views = self._get("/counters", self.manager_token)
+        waiting = {s["code"]: s.get("waiting", 0) for s in self._get("/services", self.manager_token)}
+        return Hall(self.now, tuple(CounterSeen(
+            v["number"], v["state"], self._seconds(datetime.fromisoformat(v["state_since"])) or 0.0
+            if v.get("state_since") else 0.0, tuple(v["services"]), v.get("pause_reason"),
+            (v.get("help") or {}).get("state")) for v in views), waiting)
+
+    def help_alert_at(self, counter: int) -> int | None:
+        return next((a["id"] for a in self._get("/alerts?state=open", self.manager_token)
+                     if a["rule"] == "help_requested" and a.get("counter") == counter), None)
+
+    def acknowledge(self, alert_id: int) -> None:
+        self._post("acknowledge", f"/alerts/{alert_id}/ack", self.manager_token)
+
+    def respond(self, alert_id: int, state: str) -> bool:
+        return self._post("respond", f"/alerts/{alert_id}/respond", self.manager_token, {"state": state}) is not None
+
+    def instruct(self, counter: int, kind: str, ticket: int | None, alert_id: int | None) -> bool:
+        body: dict[str, Any] = {"kind": kind}
+        if kind == "serve_ticket" and ticket is not None:
+            body["ticket"] = ticket
+        if alert_id is not None:
+            body["alert"] = alert_id
+        view = self._post("instruct", f"/counters/{counter}/instruct", self.manager_token, body)
+        if view is None:
+            return False
+        self.at(self.now + self.draws.answer_delay_s(counter), self.heard, self.tellers[counter], view["id"], kind)
+        return True
+
     def _result(self, run_s: float) -> Result:
         return Result({"tickets": len(self.customers), "run_s": round(run_s, 1),
-                       "manager_actions": self.manager_actions, "refused_actions": self.errors})
+                       "manager": self.boss.summary(self.day_s / 3600) if self.boss is not None else None,
+                       "refused_actions": self.errors})
 
 
 def drive(

@@ -23,24 +23,43 @@ def _share(value: float | None) -> str:
     return "—" if value is None else f"{value:.0%}"
 
 
+MODES = {"alerts": "with alerts", "walk": "without alerts (help requests and rounds)", "none": "none"}
+
+
 def summary_text(s: dict[str, Any]) -> str:
     wait = s["wait_s"]
+    sq = s["short_queue_complaints"]
+    shown = s["alerts_shown"]
+    minutes = s["teller_minutes"]
+    paused = ", ".join(f"{r} {m:.0f}" for r, m in minutes["paused_by_reason"].items())
     lines = [
-        f"Simulated day: seed {s['seed']}, policy {s['policy']}, manager {'on' if s['manager'] else 'off'}",
+        f"Simulated day: seed {s['seed']}, policy {s['policy']}, manager {MODES.get(s['manager'], s['manager'])}",
         f"  tickets {s['tickets']} (served {s['served']}), wait mean {_minutes(wait['mean'])}, "
         f"p50 {_minutes(wait['p50'])}, p90 {_minutes(wait['p90'])}, longest {_minutes(wait['max'])}",
+        f"  complaints (customers' patience): {s['complaints']['total']} ({s['complaints']['short_queue']} with "
+        f"a short queue, warned {_share(sq['recall'])}, median lead {_minutes(sq['median_lead_s'])})",
         f"  complaint incidents: {s['incidents']['total']}  ("
         + ", ".join(f"{k} {s['incidents'][k]}" for k in KINDS) + ")",
         "  warned beforehand: " + ", ".join(
             f"{k} {_share(s['recall'][k])} (lead {_minutes(s['median_lead_s'][k])})" for k in KINDS
             if s["incidents"][k]) if s["incidents"]["total"] else "  warned beforehand: no incidents to warn of",
         "  alerts: " + (", ".join(f"{rule} {n}" for rule, n in s["alerts"].items()) or "none")
-        + f"; not followed by an incident: {_share(s['false_alert_share'])}",
+        + f"; {shown['mean_per_hour']:.1f} an hour, {shown['peak_hour']} in the busiest hour",
+        "  followed by what they foretell: " + (", ".join(
+            f"{rule} {row['followed']}/{row['raised']} ({row['late']} late)"
+            for rule, row in s["follow_up"].items() if row["forecast"]) or "no alerts"),
+        f"  teller-minutes: serving {minutes.get('serving', 0):.0f}, idle {minutes.get('idle', 0):.0f}, "
+        f"paused {minutes.get('paused', 0):.0f} ({paused or 'none'})",
         f"  estimated wait, mean error: {_minutes(s['eta_mae_s'])} (naive estimate: {_minutes(s['eta_naive_mae_s'])})",
     ]
-    if s["manager"]:
-        acted = ", ".join(f"{r} {n}" for r, n in s["manager_actions"].items())
-        lines.append("  manager acted on: " + (acted or "nothing"))
+    work = s.get("manager_workload")
+    if work:
+        acted = ", ".join(f"{r} {n}" for r, n in work["steps"].items())
+        lines.append(f"  manager: {work['reactions']} reactions ({work['reactions_per_hour']:.1f} an hour, at most "
+                     f"{work['reactions_peak_10min']} in ten minutes), busy {_share(work['busy_share'])} of the day, "
+                     f"{work['rounds']} rounds; did: {acted or 'nothing'}")
+        if s["instruction_answers"]:
+            lines.append("  tellers answered: " + ", ".join(f"{k} {n}" for k, n in s["instruction_answers"].items()))
     lines.append(f"  ran in {s['run_s']:.1f} s")
     return "\n".join(lines)
 
@@ -63,7 +82,8 @@ def plot(result: Result, folder: str | Path) -> list[Path]:
     xs = [hours(at) for at, _ in result.waiting_line]
     queue_ax.step(xs, [n for _, n in result.waiting_line], where="post", color="#1f77b4")
     queue_ax.set_ylabel("customers waiting")
-    queue_ax.set_title(f"A simulated day — seed {s['seed']}, {s['policy']}, manager {'on' if s['manager'] else 'off'}")
+    manager = MODES.get(s["manager"], s["manager"])
+    queue_ax.set_title(f"A simulated day — seed {s['seed']}, {s['policy']}, manager {manager}")
     called = [(t, t.called) for t in result.tickets if t.called is not None]
     short = [(t, at) for t, at in called if t.people_ahead <= 2]
     wait_ax.scatter([hours(t.issued) for t, _ in called], [(at - t.issued) / 60 for t, at in called],
@@ -85,7 +105,8 @@ def plot(result: Result, folder: str | Path) -> list[Path]:
     alert_ax.set_xlabel("time of day (h)")
     alert_ax.set_ylim(-0.5, len(rows) - 0.5)
     fig.tight_layout()
-    day = folder / f"day-seed{s['seed']}-{s['policy']}-{'manager' if s['manager'] else 'nomanager'}.png"
+    who = {"alerts": "manager", "walk": "manager-without-alerts", "none": "nomanager"}.get(s["manager"], s["manager"])
+    day = folder / f"day-seed{s['seed']}-{s['policy']}-{who}.png"
     fig.savefig(day, dpi=110)
     plt.close(fig)
     return [day]

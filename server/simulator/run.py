@@ -3,10 +3,15 @@
 Customers arrive (``world.Draws.arrivals``) and take tickets through ``tickets.issue_ticket`` as a
 kiosk would; tellers open their counters and call, start, complete, pause and ask for help through
 the same functions the HTTP API calls; the alert engine evaluates after every change and sweeps
-every ``tick`` seconds of simulated time; the lobby manager hears the alerts the engine publishes
-(the events the dashboard gets) and reacts, or not. Nothing here decides what the system would do:
-it only plays the people. Afterwards ``incidents`` counts the complaints from the history in the
-database, and matches them with the alerts.
+every ``tick`` seconds of simulated time; the lobby manager (server/simulator/manager.py: one
+person, acting through instructions the simulated tellers answer) hears the alerts the engine
+publishes (the events the dashboard gets) and walks the hall, or there is no manager. Nothing here
+decides what the system would do: it only plays the people. Afterwards ``incidents`` counts the
+complaints (from the customers' patience) and the incidents from the history in the database, and
+matches them with the alerts.
+
+Manager modes: ``alerts`` (the product: cards, help requests, rounds of the hall), ``walk`` (the
+same person without alerts: help requests, as a phone call, and rounds) and ``none``.
 """
 
 from __future__ import annotations
@@ -32,23 +37,33 @@ from server.bootstrap import open_runtime
 from server.clock import ManualClock
 from server.config import Config, load_config
 from server.errors import CallwiseError, NotFound
+from server.lobby import instructions
 from server.models import Alert, Counter, Device, Event, Service, Staff, Ticket
-from server.queueing import counters, tickets
+from server.queueing import counters, reads, tickets
 from server.runtime import Runtime
 from server.simulator.incidents import (
     AlertRecord,
     CounterRecord,
-    Thresholds,
     TicketRecord,
+    complaints,
     count_incidents,
+    follow_up,
     match,
     normal_service_s,
+    warned_complaints,
+    within_reach,
 )
-from server.simulator.world import Customer, Draws, World
+from server.simulator.manager import NOT_CUT, CounterSeen, Hall, Manager
+from server.simulator.world import Customer, Draws, World, patience_s
 
 DEFAULT_CONFIG = Path(__file__).with_name("busy_branch.toml")
 DAY = datetime(2026, 12, 1).date()  # a Tuesday
 REACTS_TO = ("alert_raised", "alert_changed")
+MODES = ("alerts", "walk", "none")
+# What a story a card joined is about (its "subject" there is the label: a ticket or counter number).
+STORY_SUBJECTS = {"short_queue_long_wait": "ticket", "eta_broken": "ticket", "service_overrun": "ticket",
+                  "idle_counter": "counter", "long_pause": "counter", "help_requested": "counter",
+                  "paused_ratio": "branch", "service_level": "service", "unstaffed_service": "service"}
 # Seconds of simulated time between alert evaluations. A server sweeps every [alerts] tick_s (2 s)
 # and evaluates a branch 0.2 s after a change (coalescing a burst); the simulator evaluates at its
 # ticks only, changes included, so an alert comes at most one tick later than in a server: 10 s,
@@ -71,8 +86,16 @@ class Teller:
     wants_work: bool = False  # idle with nothing to call: an arrival wakes them
     ticket: int | None = None  # the ticket called or served
     customer_started: float = 0.0
-    auth: tuple[float, float] | None = None  # (help requested at, extra seconds) of a long authorization
+    auth_wait: bool = False  # the transaction waits for an authorization
+    rest_s: float = 0.0  # of the transaction, once authorized
     finish_at: float | None = None
+    pause_reason: str | None = None
+    pause_since: float = 0.0
+    pause_until: float = 0.0  # as the teller meant it (the manager does not know it)
+    owed_s: float = 0.0  # the rest of a break cut short, taken at the first free moment after owed_from
+    owed_from: float = 0.0
+    coming: bool = False  # a reserve teller on the way to open the counter
+    take_next: bool = False  # asked to take a customer next: calls at once after this one, no pause
 
 
 @dataclass
@@ -82,15 +105,16 @@ class Result:
     alerts: list[AlertRecord] = field(default_factory=list)
     incidents: list[Any] = field(default_factory=list)
     waiting_line: list[tuple[float, int]] = field(default_factory=list)
+    complaints: list[Any] = field(default_factory=list)
 
 
 class Simulation:
     def __init__(
-        self, *, seed: int, policy: str = "at_risk_first", manager: bool = True, world: World | None = None,
+        self, *, seed: int, policy: str = "at_risk_first", manager: bool | str = True, world: World | None = None,
         config_path: str | os.PathLike[str] | None = None, tick_s: float | None = None,
         database_dir: str | os.PathLike[str] | None = None, progress: Callable[[float], None] | None = None,
     ) -> None:
-        self.seed, self.policy, self.manager = seed, policy, manager
+        self.seed, self.policy, self.manager = seed, policy, _mode(manager)
         self.world = world or World()
         self.draws = Draws(self.world, seed)
         self.progress = progress
@@ -127,9 +151,12 @@ class Simulation:
         self.waiting: dict[int, str] = {}  # ticket id -> service code, as the tellers see the hall
         self.customers: dict[int, Customer] = {}  # ticket id -> who holds it
         self.open_at_issue: dict[int, int] = {}
-        self.reacted: set[tuple[int, str]] = set()
-        self.manager_actions: dict[str, int] = {}
         self.errors: dict[str, int] = {}
+        self.answers: dict[str, int] = {}  # "kind:done|cannot": the tellers' answers to instructions
+        self.pause_log: list[tuple[int, str, float, float | None]] = []  # (counter, reason, start, end)
+        self.boss: Manager | None = None
+        self.numbers: dict[str, int] = {}  # ticket number -> id
+        self.stories: dict[int, dict[tuple[str, str], float]] = {}  # alert -> (rule, subject) shown -> first at
 
     # --- set-up --------------------------------------------------------------------------------
 
@@ -160,6 +187,12 @@ class Simulation:
                           name=f"sim-teller-{c.number}")
             self.tellers[c.number] = Teller(c.number, tuple(c.services), actor, self.draws.slow_teller(c.number),
                                             c.number in reserve, self.draws.lunch(c.number))
+        self._hire_manager()
+
+    def _hire_manager(self) -> None:
+        if self.manager != "none":
+            self.boss = Manager(self, self.draws, self.manager, round_actions=self.world.manager_round_actions,
+                                day_s=self.day_s)
 
     # --- the event loop ------------------------------------------------------------------------
 
@@ -174,6 +207,8 @@ class Simulation:
             if not teller.reserve:
                 self.at(self.draws.teller(teller.number).uniform(0, 60), self.open_counter, teller)
         self.at(self.day_s, self.closing_time)
+        if self.boss is not None:
+            self.boss.start()
         next_sweep = 0.0
         while self._queue:
             when = self._queue[0][0]
@@ -224,6 +259,7 @@ class Simulation:
             return
         self.waiting[ticket["id"]] = code
         self.customers[ticket["id"]] = customer
+        self.numbers[ticket["number"]] = ticket["id"]
         self.open_at_issue[ticket["id"]] = sum(
             1 for t in self.tellers.values() if t.state != "closed" and code in t.services)
         # The consoles show the new customer; one free teller who may serve them takes it (the
@@ -305,32 +341,55 @@ class Simulation:
         self._do("start", counters.start_service, teller.actor, self.branch_id, teller.number)
         teller.state, teller.customer_started = "serving", self.now
         customer = self._customer(teller.ticket)
-        took = customer.service_s
-        teller.auth = customer.auth
-        if teller.auth is not None:
-            self.at(self.now + teller.auth[0], self.request_help, teller, teller.gen)
-            took += teller.auth[1]
-        teller.finish_at = self.now + took
-        self.at(teller.finish_at, self.finish, teller, teller.gen, teller.finish_at)
+        teller.auth_wait, teller.finish_at = False, None
+        if customer.auth is not None:
+            # Part way through, the transaction needs an authorization: the teller pages the
+            # manager and waits; the back office answers after ``extra`` unless the manager comes.
+            at_s, extra = customer.auth
+            teller.rest_s = customer.service_s - at_s
+            self.at(self.now + at_s, self.need_authorization, teller, teller.gen, extra)
+        else:
+            teller.finish_at = self.now + customer.service_s
+            self.at(teller.finish_at, self.finish, teller, teller.gen, teller.finish_at)
 
-    def request_help(self, teller: Teller, gen: int) -> None:
-        if gen == teller.gen and teller.state == "serving":
-            self._do("request_help", counters.request_help, teller.actor, self.branch_id, teller.number)
+    def need_authorization(self, teller: Teller, gen: int, extra: float) -> None:
+        if gen != teller.gen or teller.state != "serving":
+            return
+        teller.auth_wait = True
+        self._do("request_help", counters.request_help, teller.actor, self.branch_id, teller.number)
+        self.at(self.now + extra, self.authorized, teller, gen)
+
+    def authorized(self, teller: Teller, gen: int) -> None:
+        """The authorization came (from the back office, or the manager on the spot): the rest of the
+        transaction follows."""
+        if gen != teller.gen or teller.state != "serving" or not teller.auth_wait:
+            return
+        teller.auth_wait = False
+        teller.finish_at = self.now + teller.rest_s
+        self.at(teller.finish_at, self.finish, teller, gen, teller.finish_at)
 
     def finish(self, teller: Teller, gen: int, due: float) -> None:
         if gen != teller.gen or teller.state != "serving" or due != teller.finish_at:
             return
         self._do("complete", counters.complete, teller.actor, self.branch_id, teller.number,
                  self._customer(teller.ticket).outcome)
-        teller.state, teller.ticket, teller.auth, teller.finish_at = "idle", None, None, None
+        teller.state, teller.ticket, teller.auth_wait, teller.finish_at = "idle", None, False, None
         self.after_customer(teller, self.now - teller.customer_started)
 
     def after_customer(self, teller: Teller, customer_s: float) -> None:
+        if teller.take_next:
+            teller.take_next = False
+            self.ready(teller, prompt=True)
+            return
         if self.now < self.day_s:
             if teller.lunch is not None and self.now >= teller.lunch[0]:
                 length = teller.lunch[1]
                 teller.lunch = None
-                self.pause(teller, "break", length)
+                self.pause(teller, "lunch", length)
+                return
+            if teller.owed_s > 0 and self.now >= teller.owed_from:
+                owed, teller.owed_s = teller.owed_s, 0.0
+                self.pause(teller, "break", owed)
                 return
             pause = self.draws.pause_after_customer(teller.number, customer_s)
             if pause is not None:
@@ -342,15 +401,62 @@ class Simulation:
         if self._do("pause", counters.pause, teller.actor, self.branch_id, teller.number, reason) is None:
             self.ready(teller)
             return
-        teller.state = "paused"
+        teller.state, teller.pause_reason = "paused", reason
+        teller.pause_since, teller.pause_until = self.now, self.now + length
+        self.pause_log.append((teller.number, reason, self.now, None))
         self.at(self.now + length, self.resume, teller, teller.gen)
 
     def resume(self, teller: Teller, gen: int, *, prompt: bool = False) -> None:
         if gen != teller.gen or teller.state != "paused":
             return
         self._do("resume", counters.resume, teller.actor, self.branch_id, teller.number)
-        teller.state = "idle"
+        for i in range(len(self.pause_log) - 1, -1, -1):
+            if self.pause_log[i][0] == teller.number and self.pause_log[i][3] is None:
+                self.pause_log[i] = (*self.pause_log[i][:3], self.now)
+                break
+        teller.state, teller.pause_reason = "idle", None
         self.ready(teller, prompt=prompt)
+
+    # --- instructions, as the teller hears and answers them ------------------------------------
+
+    def heard(self, teller: Teller, instruction_id: int, kind: str) -> None:
+        """The teller reads an instruction on the console (a few seconds after it came), acts on it
+        or not, and answers."""
+        reply, why = self._teller_answer(teller, kind)
+        self._do("answer", instructions.answer, teller.actor, self.branch_id, instruction_id, reply, why)
+        key = f"{kind}:{reply}"
+        self.answers[key] = self.answers.get(key, 0) + 1
+
+    def _teller_answer(self, teller: Teller, kind: str) -> tuple[str, str | None]:
+        if kind in ("call_next", "serve_ticket"):  # no "call this ticket" command: call-next it is
+            if teller.state == "idle":
+                if not any(code in teller.services for code in self.waiting.values()):
+                    return "cannot", "nobody is waiting for my services"
+                teller.gen += 1
+                teller.call_pending = teller.wants_work = False
+                self.ready(teller, prompt=True)
+                return "done", None
+            if teller.state == "paused":
+                return "cannot", f"paused ({teller.pause_reason})"
+            if kind == "serve_ticket":  # "take them next": after this customer, no pause before
+                teller.take_next = True
+                return "done", None
+            return "cannot", "with a customer"
+        if kind == "end_pause":
+            if teller.state != "paused":
+                return "done", None  # already back
+            if teller.pause_reason in NOT_CUT:
+                return "cannot", f"{teller.pause_reason} cannot be cut"
+            if not self.draws.agrees_to_end_break(teller.number):
+                return "cannot", "I need my break"
+            owed = teller.pause_until - self.now
+            if owed > 0:
+                teller.owed_s += owed
+                teller.owed_from = self.now + self.world.owed_break_after_s
+            teller.gen += 1
+            self.resume(teller, teller.gen, prompt=True)
+            return "done", None
+        return "done", None
 
     def closing_time(self) -> None:
         """The doors close: tellers with nobody left to call sign off; the others serve the hall empty."""
@@ -366,96 +472,102 @@ class Simulation:
             teller.state, teller.wants_work = "closed", False
             teller.gen += 1
 
-    # --- the lobby manager ---------------------------------------------------------------------
+    # --- the lobby manager's hands and eyes (server/simulator/manager.py) -----------------------
 
     def between_messages(self) -> None:
         return None
 
     def publish(self, event: str, payload: dict[str, Any], rooms: list[str]) -> None:
-        """The engine's Socket.IO events: the manager's dashboard is the only listener here."""
-        if not self.manager or event not in REACTS_TO or payload.get("resolved_at") or payload.get("acknowledged_at"):
-            return
-        key = (payload["id"], payload["severity"])
-        if key in self.reacted:
-            return
-        self.reacted.add(key)
-        if self.draws.manager_reacts():
-            self.at(self.now + self.draws.manager_delay_s(), self.react, payload)
+        """The engine's Socket.IO events: the manager's dashboard is the only listener here (and the
+        record of which situations each card told, and since when)."""
+        if event in REACTS_TO:
+            self._note_stories(payload)
+            if self.boss is not None:
+                self.boss.hear(payload)
 
-    def react(self, alert: dict[str, Any]) -> None:
-        if not self._alert_open(alert["id"]):
-            return  # it cleared before the manager got there
-        # Seen on the dashboard: acknowledged first (it stops the reminders), then acted on. A help
-        # request is answered: the manager comes over and it is done.
-        rule, subject = alert["rule"], alert["subject"]["id"]
-        if rule == "help_requested":
-            self._do("respond", lambda rt, *a: rt.alerts.respond(*a), self.manager_actor, self.branch_id,
-                     alert["id"], "done")
-        else:
-            self._do("acknowledge", lambda rt, *a: rt.alerts.acknowledge(*a), self.manager_actor, self.branch_id,
-                     alert["id"])
-        done = False
-        if rule == "idle_counter":
-            done = self._nudge(self.tellers[int(subject)])
-        elif rule in ("short_queue_long_wait", "eta_broken", "service_level"):
-            code = subject if rule == "service_level" else self.waiting.get(int(subject))
-            if code is not None:
-                done = self._more_hands_for(code)
-        elif rule in ("paused_ratio", "long_pause"):
-            paused = [t for t in self.tellers.values() if t.state == "paused"]
-            if rule == "long_pause":
-                paused = [self.tellers[int(subject)]]
-            if paused:
-                done = self._end_pause(paused[0])
-            elif rule == "paused_ratio":
-                done = self._open_reserve(None)
-        elif rule in ("help_requested", "service_overrun"):
-            teller = self.tellers.get(alert["counter"]) if alert.get("counter") else None
-            done = teller is not None and self._help(teller)
-        if done:
-            self.manager_actions[rule] = self.manager_actions.get(rule, 0) + 1
+    def _note_stories(self, alert: dict[str, Any]) -> None:
+        told = self.stories.setdefault(alert["id"], {})
+        for part in (alert.get("data") or {}).get("joined", []):
+            rule, label = part.get("rule"), str(part.get("subject", ""))
+            kind = STORY_SUBJECTS.get(rule, "branch")
+            if kind == "ticket":
+                subject = f"ticket:{self.numbers[label]}" if label in self.numbers else None
+            else:
+                subject = "branch" if kind == "branch" else f"{kind}:{label}"
+            if subject is not None:
+                told.setdefault((rule, subject), self.now)
 
-    def _nudge(self, teller: Teller) -> bool:
-        """"Counter 3, please call the next customer.\""""
-        if teller.state != "idle":
+    def _try(self, call: Callable[..., Any], *args: Any, **options: Any) -> Any:
+        """A manager's request; a refusal (the state moved on) comes back as None."""
+        try:
+            return call(self.rt, *args, **options)
+        except CallwiseError:
+            return None
+
+    def hall(self) -> Hall:
+        """What the dashboard shows: the counters and the waiting counts."""
+        with self.rt.reading() as session:
+            views = reads.counter_views(session, self.branch_id)
+        waiting: dict[str, int] = {}
+        for code in self.waiting.values():
+            waiting[code] = waiting.get(code, 0) + 1
+        return Hall(self.now, tuple(self._seen(v) for v in views), waiting)
+
+    def _seen(self, view: dict[str, Any]) -> CounterSeen:
+        teller = self.tellers.get(view["number"])
+        since = view.get("state_since")
+        return CounterSeen(
+            view["number"], view["state"],
+            self._seconds(datetime.fromisoformat(since)) or 0.0 if since else 0.0, tuple(view["services"]),
+            view.get("pause_reason"), (view.get("help") or {}).get("state"),
+            reserve=bool(teller and teller.reserve and view["state"] == "closed" and not teller.coming
+                         and self.now < self.day_s))
+
+    def alert_open(self, alert_id: int) -> bool:
+        return self._alert_open(alert_id)
+
+    def help_alert_at(self, counter: int) -> int | None:
+        with self.rt.reading() as session:
+            counter_id = session.scalar(select(Counter.id).where(Counter.branch_id == self.branch_id,
+                                                                 Counter.number == counter))
+            return session.scalar(select(Alert.id).where(
+                Alert.rule == "help_requested", Alert.counter_id == counter_id, Alert.resolved_at.is_(None)))
+
+    def acknowledge(self, alert_id: int) -> None:
+        self._try(lambda rt, *a: rt.alerts.acknowledge(*a), self.manager_actor, self.branch_id, alert_id)
+
+    def respond(self, alert_id: int, state: str) -> bool:
+        return self._try(lambda rt, *a: rt.alerts.respond(*a), self.manager_actor, self.branch_id, alert_id,
+                         state) is not None
+
+    def instruct(self, counter: int, kind: str, ticket: int | None, alert_id: int | None) -> bool:
+        """Send the instruction; the teller (played here) hears it and answers a little later."""
+        view = self._try(instructions.instruct, self.manager_actor, self.branch_id, counter, kind,
+                         ticket_id=ticket if kind == "serve_ticket" else None, alert_id=alert_id)
+        if view is None:
             return False
-        teller.gen += 1
-        teller.call_pending = False
-        self.ready(teller, prompt=True)
+        teller = self.tellers[counter]
+        self.at(self.now + self.draws.answer_delay_s(counter), self.heard, teller, view["id"], kind)
         return True
 
-    def _more_hands_for(self, code: str) -> bool:
-        """Someone free who may serve it calls now; else a pause ends; else a reserve counter opens."""
-        serving = [t for t in self.tellers.values() if code in t.services]
-        for teller in serving:
-            if teller.state == "idle":
-                return self._nudge(teller)
-        for teller in serving:
-            if teller.state == "paused":
-                return self._end_pause(teller)
-        return self._open_reserve(code)
-
-    def _end_pause(self, teller: Teller) -> bool:
-        teller.gen += 1
-        self.resume(teller, teller.gen, prompt=True)
+    def open_reserve(self, counter: int) -> bool:
+        """Asked in the back office, the reserve teller comes out and opens the counter."""
+        teller = self.tellers.get(counter)
+        if teller is None or teller.state != "closed" or teller.coming or self.now >= self.day_s:
+            return False
+        teller.coming = True
+        self.at(self.now + 60 + self.draws.answer_delay_s(counter), self._reserve_opens, teller)
         return True
 
-    def _open_reserve(self, code: str | None) -> bool:
-        for teller in self.tellers.values():
-            if teller.state == "closed" and self.now < self.day_s and (code is None or code in teller.services):
-                self.open_counter(teller)
-                return True
-        return False
+    def _reserve_opens(self, teller: Teller) -> None:
+        teller.coming = False
+        self.open_counter(teller)
 
-    def _help(self, teller: Teller) -> bool:
-        """The manager gives the authorization: the transaction ends soon after."""
-        if teller.state != "serving" or teller.auth is None or teller.finish_at is None:
+    def authorize(self, counter: int) -> bool:
+        teller = self.tellers.get(counter)
+        if teller is None or not teller.auth_wait:
             return False
-        sooner = self.now + self.draws.manager_help_s()
-        if sooner >= teller.finish_at:
-            return False
-        teller.auth, teller.finish_at = None, sooner
-        self.at(sooner, self.finish, teller, teller.gen, sooner)
+        self.authorized(teller, teller.gen)
         return True
 
     # --- what happened -------------------------------------------------------------------------
@@ -481,13 +593,19 @@ class Simulation:
                 counters[event.entity_id].states.append((self._seconds(event.at) or 0.0, event.to_state))
             alerts = [
                 AlertRecord(a.rule, "branch" if a.subject_kind == "branch" else f"{a.subject_kind}:{a.subject_id}",
-                            self._seconds(a.raised_at) or 0.0, self._seconds(a.resolved_at))
+                            self._seconds(a.raised_at) or 0.0, self._seconds(a.resolved_at), a.ticket_id,
+                            numbers.get(a.counter_id) if a.counter_id is not None else None,
+                            tuple((rule, subject, at) for (rule, subject), at in self.stories.get(a.id, {}).items()))
                 for a in session.scalars(select(Alert).order_by(Alert.id))
             ]
         normal = normal_service_s(tickets, {code: s.expected_minutes * 60 for code, s in self.services.items()})
-        incidents = count_incidents(tickets, list(counters.values()), normal, end, Thresholds(
-            max_ahead=self.config.alerts.short_queue_max_ahead))
-        matched = match(incidents, alerts)
+        incidents = count_incidents(tickets, list(counters.values()), normal, end)
+        matched = match(incidents, [story for a in alerts for story in a.told()])
+        patience = {t.id: patience_s(self.world, t.people_ahead, self.customers[t.id].patience_z)
+                    for t in tickets if t.id in self.customers}
+        complained = complaints(tickets, patience, end)
+        warned = warned_complaints(complained, alerts)
+        services_at = {c.number: c.services for c in counters.values()}
         called = [t for t in tickets if t.called is not None]
         waits = sorted(t.called - t.issued for t in called if t.called is not None)
         eta_errors = [abs(promised[t.id] - (t.called - t.issued)) for t in called if t.called is not None]
@@ -499,6 +617,11 @@ class Simulation:
         alert_counts: dict[str, int] = {}
         for a in alerts:
             alert_counts[a.rule] = alert_counts.get(a.rule, 0) + 1
+        hours = self.day_s / 3600
+        per_hour = [0] * max(1, int(max(end, self.day_s) // 3600) + 1)
+        for a in alerts:
+            per_hour[min(len(per_hour) - 1, max(0, int(a.raised // 3600)))] += 1
+        workload = self.boss.summary(hours) if self.boss is not None else None
         summary = {
             "seed": self.seed,
             "policy": self.policy,
@@ -512,7 +635,15 @@ class Simulation:
                 "max": round(waits[-1], 1) if waits else None,
             },
             "incidents": {**{k: per_kind[k]["incidents"] for k in per_kind}, "total": len(incidents)},
+            "complaints": {"total": len(complained), "short_queue": sum(c.short_queue for c in complained),
+                           "long_queue": sum(not c.short_queue for c in complained)},
+            "short_queue_complaints": {k: v for k, v in warned.items() if k not in ("lead_s", "missed")},
+            "short_queue_complaint_leads_s": warned["lead_s"],
+            "short_queue_complaints_missed": warned["missed"],
             "alerts": dict(sorted(alert_counts.items())),
+            "alerts_shown": {"total": len(alerts), "per_hour": per_hour,
+                             "mean_per_hour": round(len(alerts) / hours, 2), "peak_hour": max(per_hour)},
+            "follow_up": follow_up(alerts, incidents, complained, services_at, end),
             "short_queue_recall": per_kind["short_queue"]["recall"],
             "short_queue_median_lead_s": per_kind["short_queue"]["median_lead_s"],
             "recall": {k: per_kind[k]["recall"] for k in per_kind},
@@ -520,7 +651,12 @@ class Simulation:
             "false_alert_share": matched["false_alert_share"],
             "eta_mae_s": round(statistics.fmean(eta_errors), 1) if eta_errors else None,
             "eta_naive_mae_s": round(statistics.fmean(naive_errors), 1) if naive_errors else None,
-            "manager_actions": dict(sorted(self.manager_actions.items())),
+            "teller_minutes": self._teller_minutes(list(counters.values()), end),
+            "within_reach": within_reach(tickets, list(counters.values()), self.pause_log, incidents, complained,
+                                         end),
+            "manager_actions": workload["steps"] if workload else {},
+            "manager_workload": workload,
+            "instruction_answers": dict(sorted(self.answers.items())),
             "refused_actions": dict(sorted(self.errors.items())),
             "opening_hour": round(self.opening.astimezone(ZoneInfo(self.config.branch.timezone)).hour
                                   + self.opening.astimezone(ZoneInfo(self.config.branch.timezone)).minute / 60, 3),
@@ -530,11 +666,33 @@ class Simulation:
             "run_s": round(run_s, 2),
         }
         line = _waiting_line(tickets, end)
-        return Result(summary, tickets, alerts, incidents, line)
+        return Result(summary, tickets, alerts, incidents, line, complained)
+
+    def _teller_minutes(self, history: list[CounterRecord], end: float) -> dict[str, Any]:
+        """Teller-minutes in each counter state over the day, and the pauses by reason."""
+        states: dict[str, float] = {}
+        for counter in history:
+            for (since, state), nxt in zip(counter.states, [*counter.states[1:], (end, "")], strict=True):
+                start = max(since, 0.0)
+                if nxt[0] > start:
+                    states[state] = states.get(state, 0.0) + nxt[0] - start
+        reasons: dict[str, float] = {}
+        for _, reason, start, stop in self.pause_log:
+            reasons[reason] = reasons.get(reason, 0.0) + (stop if stop is not None else end) - start
+        out: dict[str, Any] = {k: round(v / 60, 1) for k, v in sorted(states.items()) if k != "closed"}
+        out["paused_by_reason"] = {k: round(v / 60, 1) for k, v in sorted(reasons.items())}
+        return out
 
     def close_database(self) -> None:
         self.rt.db.dispose()
         self._folder.cleanup()
+
+
+def _mode(manager: bool | str) -> str:
+    mode = {True: "alerts", False: "none"}.get(manager, manager) if isinstance(manager, bool) else manager
+    if mode not in MODES:
+        raise ValueError(f"manager: {manager!r} (use one of {', '.join(MODES)})")
+    return str(mode)
 
 
 def _waiting_line(tickets: list[TicketRecord], end: float) -> list[tuple[float, int]]:

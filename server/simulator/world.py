@@ -46,12 +46,35 @@ class World:
     # Long authorizations: the transaction waits for a supervisor; the teller presses request-help.
     long_auth_share: dict[str, float] = field(
         default_factory=lambda: {"quick": 0.015, "standard": 0.06, "complex": 0.1})
-    long_auth_extra_min: tuple[float, float] = (6.0, 18.0)  # added to the service unless the manager helps
+    long_auth_extra_min: tuple[float, float] = (6.0, 18.0)  # the wait for a back-office authorization
     reserve_counters: int = 0  # the highest-numbered counters start closed; the manager may open them
-    # The lobby manager: reacts to an alert with this probability, after a log-normal delay.
-    manager_react_chance: float = 0.85
-    manager_delay_median_s: float = 45.0
-    manager_help_s: tuple[float, float] = (60.0, 180.0)  # an authorization the manager gives takes this long
+    # Tellers answering the manager's instructions (they hear them on the console).
+    teller_answer_s: tuple[float, float] = (5.0, 30.0)  # from the instruction to the answer (and the act)
+    break_cut_yes: float = 0.6  # asked to end a break (or an "other" pause), the teller agrees this often
+    owed_break_after_s: float = 900.0  # a break cut short: its rest is taken at the first free moment after this
+    # The lobby manager: one person. Sees a card (and decides to act on it) with this probability,
+    # one draw per alert; each reaction takes log-normal time (read, walk, talk) and they come one at
+    # a time, help requests and critical cards first. Help on the spot: a walk, then the authorization.
+    manager_react_chance: float = 0.8
+    manager_reaction_median_s: float = 75.0
+    manager_reaction_sigma: float = 0.4
+    manager_glance_s: float = 15.0  # a card with nothing to do, or one gone when its turn came
+    manager_help_walk_median_s: float = 45.0
+    manager_help_s: tuple[float, float] = (60.0, 180.0)  # the authorization given on the spot
+    manager_walk_every_s: float = 300.0  # a round of the hall (also the manager who has alerts)
+    manager_round_s: float = 45.0  # the round itself (median)
+    manager_round_actions: int = 2  # at most this many things said on one round
+    manager_slowness: float = 1.0  # multiplies every manager duration and the time between rounds
+    # Customers' patience (complaints are drawn from it, server/simulator/incidents.py): one who
+    # saw at most patience_short_ahead people ahead is patient for about patience_short_median_s;
+    # one who saw a longer queue for patience_long_base_s plus patience_per_person_s per person
+    # beyond that. Log-normal spread.
+    patience_short_ahead: int = 2
+    patience_short_median_s: float = 600.0
+    patience_short_sigma: float = 0.25
+    patience_long_base_s: float = 600.0
+    patience_per_person_s: float = 300.0
+    patience_long_sigma: float = 0.35
 
     def __post_init__(self) -> None:
         for reason in self.pause_reasons:
@@ -91,6 +114,7 @@ class Customer:
     service_s: float  # at the counter, without a long authorization
     auth: tuple[float, float] | None  # (when in the service help is requested, extra seconds)
     outcome: str
+    patience_z: float = 0.0  # a standard normal draw: where this customer's patience lies (see patience)
 
 
 class Draws:
@@ -142,7 +166,8 @@ class Draws:
             auth = (rng.uniform(0.3, 0.8) * took, rng.uniform(*world.long_auth_extra_min) * 60)
         r = rng.random()
         outcome = "error" if r < world.redo_share / 10 else "redo" if r < world.redo_share else "done"
-        return Customer(code, rng.random() < world.no_show_share, rng.uniform(*world.walk_s), took, auth, outcome)
+        return Customer(code, rng.random() < world.no_show_share, rng.uniform(*world.walk_s), took, auth, outcome,
+                        rng.gauss(0.0, 1.0))
 
     def slow_teller(self, number: int) -> bool:
         return self.teller(number).random() < self.world.slow_teller_share
@@ -170,11 +195,44 @@ class Draws:
         lo, hi = self.world.lunch_window
         return rng.uniform(lo * 3600, hi * 3600), rng.uniform(*self.world.lunch_minutes) * 60
 
+    def answer_delay_s(self, number: int) -> float:
+        return self.teller(number).uniform(*self.world.teller_answer_s)
+
+    def agrees_to_end_break(self, number: int) -> bool:
+        return self.teller(number).random() < self.world.break_cut_yes
+
     def manager_reacts(self) -> bool:
         return self.manager.random() < self.world.manager_react_chance
 
-    def manager_delay_s(self) -> float:
-        return self.manager.lognormvariate(math.log(self.world.manager_delay_median_s), 0.5)
+    def _manager_s(self, median_s: float, sigma: float) -> float:
+        return self.manager.lognormvariate(math.log(median_s * self.world.manager_slowness), sigma)
 
-    def manager_help_s(self) -> float:
-        return self.manager.uniform(*self.world.manager_help_s)
+    def manager_reaction_s(self) -> float:
+        """Read the card, decide, walk over or send the instruction, say it."""
+        return self._manager_s(self.world.manager_reaction_median_s, self.world.manager_reaction_sigma)
+
+    def manager_glance_s(self) -> float:
+        return self.world.manager_glance_s * self.world.manager_slowness
+
+    def manager_help_s(self) -> tuple[float, float]:
+        """(walk to the counter, the authorization there)."""
+        walk = self._manager_s(self.world.manager_help_walk_median_s, self.world.manager_reaction_sigma)
+        return walk, self.manager.uniform(*self.world.manager_help_s) * self.world.manager_slowness
+
+    def manager_round_s(self) -> float:
+        return self._manager_s(self.world.manager_round_s, self.world.manager_reaction_sigma)
+
+    def manager_next_round_s(self) -> float:
+        """Time to the next round of the hall: every few minutes, give or take a third."""
+        every = self.world.manager_walk_every_s * self.world.manager_slowness
+        return self.manager.uniform(every * 2 / 3, every * 4 / 3)
+
+
+def patience_s(world: World, people_ahead: int, z: float) -> float:
+    """How long a customer waits before complaining, from what they saw at arrival (``people_ahead``)
+    and their draw ``z``: about ``patience_short_median_s`` for a short queue; for a longer one, the
+    base plus ``patience_per_person_s`` for every person beyond the short queue."""
+    if people_ahead <= world.patience_short_ahead:
+        return world.patience_short_median_s * math.exp(world.patience_short_sigma * z)
+    median = world.patience_long_base_s + world.patience_per_person_s * (people_ahead - world.patience_short_ahead)
+    return median * math.exp(world.patience_long_sigma * z)
