@@ -5,6 +5,7 @@ Shared by the web app, the CLI and the simulator, so each starts the same way.
 
 from __future__ import annotations
 
+from datetime import datetime
 from pathlib import Path
 
 from sqlalchemy.engine import make_url
@@ -15,6 +16,7 @@ from server.branches import sync_branches
 from server.clock import Clock, clock_from_config
 from server.config import Config
 from server.db import Database
+from server.queueing.tickets import close_the_days
 from server.runtime import NullPublisher, Publisher, Runtime
 
 
@@ -63,4 +65,10 @@ def open_runtime(
     runtime.alerts = engine
     runtime.change_listeners.append(engine.on_change)
     runtime.time_listeners.append(engine.on_time)
+    # A manual clock that moves past closing closes the day before it answers (a server on the
+    # system clock does it every minute: server/maintenance.py).
+    def close_days(_now: datetime) -> None:
+        close_the_days(runtime)
+
+    runtime.time_listeners.append(close_days)
     return runtime

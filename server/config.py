@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import re
 import tomllib
-from datetime import datetime, time
+from datetime import date, datetime, time, timedelta
 from pathlib import Path
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -19,6 +19,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from server import vocabulary
+from server.queueing.hours import WEEKDAYS, Hours
 
 # The codes of server/vocabulary.py's lists, kept importable from here (the queueing service and
 # the simulator check pause reasons against this tuple).
@@ -27,6 +28,9 @@ PAUSE_REASONS = vocabulary.PAUSE_REASONS.codes
 SERVICE_KINDS = vocabulary.SERVICE_KINDS.codes
 Language = Literal[SUPPORTED_LANGUAGES]  # type: ignore[valid-type]
 ServiceKind = vocabulary.SERVICE_KINDS.literal()
+
+
+Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]  # server/queueing/hours.py WEEKDAYS
 
 
 class ConfigError(Exception):
@@ -48,6 +52,10 @@ class BranchConfig(_Strict):
     languages: list[Language] = Field(default_factory=lambda: list(SUPPORTED_LANGUAGES), min_length=1)
     opening_time: time = time(9, 0)
     closing_time: time = time(17, 0)
+    # No ticket from this time on (default: 15 minutes before closing): the hall can still be served.
+    last_ticket_time: time | None = None
+    open_days: list[Weekday] = Field(default_factory=lambda: list(WEEKDAYS), min_length=1)  # type: ignore[arg-type]
+    closed_dates: list[date] = Field(default_factory=list)  # holidays
 
     @field_validator("timezone")
     @classmethod
@@ -57,6 +65,14 @@ class BranchConfig(_Strict):
         except (ZoneInfoNotFoundError, ValueError) as exc:
             raise ValueError(f"unknown time zone {value!r}") from exc
         return value
+
+
+def _hours_of(branch: BranchConfig) -> Hours:
+    last = branch.last_ticket_time or (datetime.combine(date(2000, 1, 3), branch.closing_time)
+                                       - timedelta(minutes=15)).time()
+    return Hours(opening=branch.opening_time, closing=branch.closing_time, last_ticket=last,
+                 open_days=frozenset(branch.open_days), closed_dates=frozenset(branch.closed_dates),
+                 tz=ZoneInfo(branch.timezone))
 
 
 class ServerConfig(_Strict):
@@ -115,6 +131,9 @@ class AlertConfig(_Strict):
     service_overrun_critical_factor: Annotated[float, Field(gt=1)] = 3.0
     service_level_default_target_s: Annotated[int, Field(gt=0)] = 1200
     service_level_critical_factor: Annotated[float, Field(gt=1)] = 1.5
+    # People wait for a service that no open counter serves, during opening hours: warning after this
+    # long (from the later of the opening and the first such customer), critical at three times it.
+    unstaffed_service_s: Annotated[int, Field(ge=0)] = 120
     help_critical_s: Annotated[int, Field(gt=0)] = 120
     # eta_broken, paused_ratio and long_pause turn critical when their measure reaches this multiple
     # of the warning threshold (e.g. a break twice as long as its limit).
@@ -197,6 +216,11 @@ class BranchSpec(_Strict):
         return ZoneInfo(self.branch.timezone)
 
     @property
+    def hours(self) -> Hours:
+        """Opening, last ticket, closing, open days and holidays (server/queueing/hours.py)."""
+        return _hours_of(self.branch)
+
+    @property
     def languages(self) -> list[str]:
         return list(self.branch.languages)
 
@@ -273,6 +297,10 @@ class Config(_Strict):
     @property
     def tz(self) -> ZoneInfo:
         return self.first.tz
+
+    @property
+    def hours(self) -> Hours:
+        return self.first.hours
 
     def service(self, code: str) -> ServiceConfig | None:
         return self.first.service(code)
@@ -394,6 +422,12 @@ def _check_branch(spec: BranchSpec, source: str, prefix: str = "") -> None:
                 fail(key, f"missing the {missing[0]!r} text")
 
     need_languages(spec.branch.name, "branch.name" if not prefix else "name")
+    where = "branch." if not prefix else ""
+    hours = spec.hours
+    if not hours.opening < hours.closing:
+        fail(f"{where}closing_time", "must be after opening_time")
+    if not hours.opening < hours.last_ticket <= hours.closing:
+        fail(f"{where}last_ticket_time", "must be after opening_time and not after closing_time")
     seen: set[str] = set()
     for i, service in enumerate(spec.services):
         if service.code in seen:

@@ -21,7 +21,7 @@ from sqlalchemy.engine import make_url
 
 from server.bootstrap import instance_dir
 from server.models import Event
-from server.queueing.tickets import close_previous_days
+from server.queueing.tickets import close_the_days
 from server.runtime import Runtime
 
 log = logging.getLogger(__name__)
@@ -44,11 +44,9 @@ class Housekeeping:
 
 
 def daily(rt: Runtime) -> dict[str, int]:
-    """The day rollover for every branch, then event retention. Safe to run as often as wanted:
-    each step does nothing once done."""
-    closed = 0
-    for branch_id in rt.branch_ids.values():
-        closed += close_previous_days(rt, branch_id)
+    """Closing and the day rollover for every branch, then event retention. Safe to run as often as
+    wanted: each step does nothing once done."""
+    closed = close_the_days(rt)
     archived = 0
     if rt.config.retention.events_days:
         archived = archive_events(rt, rt.config.retention.events_days)

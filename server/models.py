@@ -219,6 +219,9 @@ class Ticket(Base):
     estimated_wait_s: Mapped[int] = mapped_column(Integer)  # the wait promised at issue
     # The estimate before the day's calibration: what the calibration is measured against.
     raw_estimate_s: Mapped[int | None] = mapped_column(Integer)
+    # Whether, at issue, the customer was likely to be called before closing (None: issued before
+    # the branch kept hours).
+    fits_before_close: Mapped[bool | None] = mapped_column(Boolean)
     issued_at: Mapped[datetime] = mapped_column(UTCDateTime)
     # When it (re-)entered a queue: the issue time, or the time of its latest transfer.
     waiting_since: Mapped[datetime] = mapped_column(UTCDateTime)

@@ -22,6 +22,7 @@ from server.errors import CallwiseError, NotFound
 from server.lobby.instructions import current_instructions
 from server.models import Branch, Ticket
 from server.queueing import reads
+from server.queueing.hours import hours_now
 from server.queueing.numbering import day_start_utc
 from server.queueing.tickets import ticket_row_by_token
 from server.rooms import HEARTBEAT_FAMILIES, Audience
@@ -170,7 +171,8 @@ def snapshot(rt: Runtime, actor: Actor, branch_id: int) -> dict[str, Any]:
     with rt.reading() as db:
         shared = _shared_part(rt, db, branch_id, now)
         out: dict[str, Any] = {"role": actor.role, "now": now.isoformat(), "branch": shared["branch"],
-                               "services": shared["services"], "version": shared["version"]}
+                               "services": shared["services"], "version": shared["version"],
+                               "hours": hours_now(rt.config_for(branch_id).hours, now).as_dict()}
         if actor.is_device("kiosk"):
             return out
         out["counters"] = shared["counters"]

@@ -203,6 +203,7 @@ SERVICE_KINDS = WordList("service_kinds", (
 ))
 
 CANCEL_REASONS = WordList("cancel_reasons", (
+    Term("branch_closed", {"zh": "网点已停止营业", "en": "The branch closed"}),
     Term("day_end", {"zh": "当日未叫号，日终取消", "en": "Not called by the end of the day"}),
 ))
 
@@ -221,6 +222,7 @@ ALERT_RULES = WordList("alert_rules", (
     Term("service_overrun", {"zh": "办理超时", "en": "Service overrun"}),
     Term("help_requested", {"zh": "请求授权/协助", "en": "Help requested"}),
     Term("service_level", {"zh": "等候超目标", "en": "Service level"}),
+    Term("unstaffed_service", {"zh": "业务无人办理", "en": "Nobody serves a service"}),
 ))
 
 ALERT_SUBJECT_KINDS = WordList("alert_subject_kinds", (

@@ -38,6 +38,7 @@ from server import create_app
 from server.config import PAUSE_REASONS
 from server.models import Alert, Counter, Event, Service, Staff, Ticket, TicketSequence
 from server.queueing import policy
+from server.queueing.hours import Hours, hours_now
 from server.queueing.machine import (
     COUNTER_ACTIONS,
     CounterState,
@@ -135,7 +136,7 @@ class BranchModel:
     """What the branch should look like, and what each request should answer."""
 
     def __init__(self, counters: dict[int, list[str]], services: dict[str, float], start: datetime, tz: Any,
-                 risk: Risk | None = None) -> None:
+                 risk: Risk | None = None, hours: Hours | None = None) -> None:
         self.counters = {number: ModelCounter(list(codes)) for number, codes in counters.items()}
         self.services = list(services)
         self.minutes = services  # expected minutes per service code
@@ -144,6 +145,7 @@ class BranchModel:
         self.tz = tz
         self.last_sequence: dict[tuple[str, date], int] = {}
         self.risk = risk
+        self.hours = hours
 
     @property
     def day(self) -> date:
@@ -188,7 +190,16 @@ class BranchModel:
             return 403, "kiosk_only"
         if service not in self.services:
             return 422, "unknown_service"
+        if self.hours is not None and not hours_now(self.hours, self.now).issuing:
+            return 409, "branch_closed"
         return 201, None
+
+    def close_the_day(self) -> None:
+        """After closing (the clock moved past it), what still waits is cancelled."""
+        if self.hours is not None and hours_now(self.hours, self.now).state == "closed":
+            for ticket in self.tickets.values():
+                if ticket.status == TicketStatus.WAITING.value:
+                    ticket.status = TicketStatus.CANCELLED.value
 
     def expect_counter_action(self, number: int, action: str, who: str, body: dict[str, Any]) -> tuple[int, str | None]:
         """``(status, error code)`` the API should answer. The order of the checks is the contract's:
@@ -320,6 +331,7 @@ class RandomBranchDay(RuleBasedStateMachine):
             config.tz,
             Risk(config.alerts.short_queue_max_ahead, config.queue.at_risk_after_s,
                  config.alerts.short_queue_complaint_s) if config.queue.policy == "at_risk_first" else None,
+            config.hours,
         )
 
     def teardown(self) -> None:
@@ -400,6 +412,7 @@ class RandomBranchDay(RuleBasedStateMachine):
         if expected[0] == 200:
             self.model.now += timedelta(seconds=seconds)
             assert datetime.fromisoformat(answer["now"]) == self.model.now
+            self.model.close_the_day()
 
     def natural_step(self, number: int, *, detour: bool, variant: int) -> str:
         """What the counter would naturally do next, or (``detour``) one of the other things it may do now."""

@@ -26,6 +26,7 @@ BigId = sa.BigInteger().with_variant(sa.Integer(), 'sqlite')
 def upgrade() -> None:
     with op.batch_alter_table('tickets', schema=None) as batch_op:
         batch_op.add_column(sa.Column('raw_estimate_s', sa.Integer(), nullable=True))
+        batch_op.add_column(sa.Column('fits_before_close', sa.Boolean(), nullable=True))
     with op.batch_alter_table('alerts', schema=None) as batch_op:
         batch_op.create_index('ix_alerts_resolved', ['resolved_at'], unique=False)
     with op.batch_alter_table('counters', schema=None) as batch_op:
@@ -99,4 +100,5 @@ def downgrade() -> None:
     with op.batch_alter_table('alerts', schema=None) as batch_op:
         batch_op.drop_index('ix_alerts_resolved')
     with op.batch_alter_table('tickets', schema=None) as batch_op:
+        batch_op.drop_column('fits_before_close')
         batch_op.drop_column('raw_estimate_s')

@@ -42,6 +42,7 @@ from server.alerts.snapshot import BranchSnapshot
 from server.errors import Conflict, NotFound
 from server.models import Alert, Counter, Staff
 from server.queueing.counters import answer_help, help_on_the_way
+from server.queueing.hours import hours_now
 from server.queueing.numbering import day_start_utc
 from server.queueing.views import iso
 from server.rooms import Audience
@@ -296,8 +297,9 @@ class AlertEngine:
                 and (now - row.last_notified_at).total_seconds() >= settings.renotify_critical_s
             ):
                 plan.append(("alert_raised", (row, condition), True))
-            elif (row.data or {}).get("action") != _action_of(condition, config.branch.languages):
-                # Who can act has changed (another counter came free): the card says so, in place.
+            elif _story(row.data or {}) != _story(_alert_data(condition, config.branch.languages)):
+                # Who can act has changed (another counter came free), or the story has grown (another
+                # customer at risk joined it): the card says so, in place.
                 plan.append(("alert_changed", (row, condition), False))
         plan.extend(("alert_resolved", (row, None), False) for row in open_alerts.values())
         return plan
@@ -319,6 +321,7 @@ class AlertEngine:
                     and now.timestamp() >= snapshot.now):
                 kept = snapshot.__dict__.get("history")
                 return replace(snapshot, now=now.timestamp(), counter_history=kept or (), open_alert_keys=open_keys,
+                               serving=hours_now(config.hours, now).serving,
                                load_history=None if kept is not None else history_loader(session, branch_id, day_start))
         if current is None or current.floor != self._floor:
             current = state_mark(session, branch_id, self._floor)
@@ -421,6 +424,11 @@ class AlertEngine:
 
 def _action_of(condition: Condition, languages: Sequence[str]) -> dict[str, Any] | None:
     return condition.action.as_dict(tuple(languages)) if condition.action is not None else None
+
+
+def _story(data: dict[str, Any]) -> tuple[Any, ...]:
+    """What a card tells beyond its severity: its action and the parts joined to it."""
+    return data.get("action"), tuple((part.get("rule"), part.get("subject")) for part in data.get("joined", ()))
 
 
 def _alert_data(condition: Condition, languages: Sequence[str]) -> dict[str, Any]:

@@ -27,6 +27,7 @@ from server.models import Counter, Event, Staff, Ticket
 from server.queueing.catalog import branch_row, counter_services, services_by_code
 from server.queueing.estimate import mean_service_seconds
 from server.queueing.figures import finished_today, normal_service_times
+from server.queueing.hours import hours_now
 from server.queueing.numbering import day_start_utc
 from server.queueing.reads import ACTIVE_TICKET
 
@@ -189,4 +190,5 @@ def load_snapshot(session: Session, config: Config, branch_id: int, now: datetim
         services=services,
         load_history=history,
         languages=branch["languages"],
+        serving=hours_now(config.hours, now).serving,
     )

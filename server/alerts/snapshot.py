@@ -95,6 +95,7 @@ class BranchSnapshot:
     services: dict[int, ServiceInfo]
     counter_history: tuple[CounterChange, ...] = ()
     languages: tuple[str, ...] = ("zh", "en")
+    serving: bool = True  # the branch is open for customers now (open, or the last tickets issued)
     open_alert_keys: frozenset[tuple[str, str, str]] = field(default_factory=frozenset)
     # Reads the day's counter history when a rule first needs it (the loader's, in the caller's
     # transaction): most sweeps never do, and a busy day has thousands of counter changes.

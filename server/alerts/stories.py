@@ -7,6 +7,7 @@ escalating in place (PRODUCT.md, "What makes an alert worth showing"):
 - a free counter and the at-risk customers it could call are one story: whichever card is already
   open keeps it (so a card escalates in place rather than being replaced), else the counter's card
   does, naming the most urgent customer; its action asks that counter to call;
+- customers at risk in a queue no open counter serves are that service's unstaffed card;
 - a transaction overrun at a counter that has asked for help is that help request;
 - long pauses, while too many counters are paused, are the branch's paused-counters card.
 
@@ -64,6 +65,15 @@ def compose(conditions: list[Condition], snapshot: BranchSnapshot) -> list[Condi
             for part in sorted(at_risk, key=lambda c: c is not urgent):
                 keeper = absorb(keeper, part, action=action, ticket_id=urgent.ticket_id,
                                 lead_time_s=urgent.lead_time_s)
+
+    # Nobody serves the service: its at-risk customers are that story (the action opens a counter).
+    for condition in conditions:
+        if condition.rule != "unstaffed_service":
+            continue
+        codes = {service_id: service.code for service_id, service in snapshot.services.items()}
+        for card in list(short.values()):
+            if card.key not in gone and codes.get(_service_of(snapshot, card) or 0) == condition.subject_id:
+                absorb(cards[condition.key], card)
 
     helps = {c.counter_id: c for c in conditions if c.rule == "help_requested"}
     for condition in conditions:

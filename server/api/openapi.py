@@ -52,7 +52,12 @@ TICKET = {
         "qr_png_url": {"type": "string"},
         "people_ahead": {"type": "integer", "description": "waiting tickets of the same service ahead at issue"},
         "position": {"type": "integer", "description": "1 = next of its service; 0 once called"},
-        "estimated_wait_s": {"type": "integer", "description": "live estimate"},
+        "estimated_wait_s": {"type": ["integer", "null"],
+                             "description": "live estimate; null while no staffed counter serves its service"},
+        "fits_before_close": {"type": ["boolean", "null"],
+                              "description": "at issue: likely to be called before closing (the kiosk says so if not)"},
+        "cancel_reason": {**_enum(vocabulary.CANCEL_REASONS, nullable=True),
+                          "description": "why a cancelled ticket was (branch_closed: still waiting at closing)"},
         "estimated_wait_at_issue_s": {"type": "integer", "description": "what the customer was promised"},
         "issued_at": {"type": "string", "format": "date-time"},
         "called_at": {"type": ["string", "null"], "format": "date-time"},
@@ -102,7 +107,12 @@ SERVICE = {
         "notes": {"type": ["object", "null"]},
         "target_wait_s": {"type": ["integer", "null"]},
         "waiting": {"type": "integer"},
-        "estimated_wait_s": {"type": "integer"},
+        "estimated_wait_s": {"type": ["integer", "null"],
+                             "description": "for a ticket issued now; null when staffed_counters is 0"},
+        "staffed_counters": {"type": "integer", "description": "open, staffed counters that may serve it (paused "
+                                                                "ones included)"},
+        "fits_before_close": {"type": "boolean", "description": "a ticket issued now is likely to be called "
+                                                                 "before closing"},
     },
 }
 
@@ -212,6 +222,19 @@ def _word_list(words: vocabulary.WordList) -> dict[str, Any]:
     }
 
 
+HOURS = {
+    "type": "object",
+    "description": "where the branch stands now (also in every state_snapshot)",
+    "properties": {
+        "state": {"enum": ["before_opening", "open", "last_tickets_issued", "closed"]},
+        "opens_at": {"type": ["string", "null"], "format": "date-time",
+                     "description": "the day's opening: today's, or the next opening's when closed"},
+        "last_ticket_at": {"type": ["string", "null"], "format": "date-time"},
+        "closes_at": {"type": ["string", "null"], "format": "date-time"},
+        "next_opening": {"type": ["string", "null"], "format": "date-time", "description": "the next one from now"},
+    },
+}
+
 BRANCH = {
     "type": "object",
     "properties": {
@@ -221,6 +244,10 @@ BRANCH = {
         "timezone": {"type": "string"},
         "opening_time": {"type": "string", "example": "09:00"},
         "closing_time": {"type": "string", "example": "17:00"},
+        "last_ticket_time": {"type": "string", "example": "16:45", "description": "no ticket from then on"},
+        "open_days": {"type": "array", "items": {"enum": ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]}},
+        "closed_dates": {"type": "array", "items": {"type": "string", "format": "date"}, "description": "holidays"},
+        "hours": HOURS,
         "pause_reasons": {"type": "array", "description": "code and name (the phrase); see vocabulary",
                           "items": {"type": "object", "properties": {"code": _enum(vocabulary.PAUSE_REASONS),
                                                                      "name": _TEXTS}}},
@@ -455,7 +482,8 @@ def document() -> dict[str, Any]:
             "/queue": {"get": _op("Waiting tickets per service in call order", "staff")},
             "/tickets": {
                 "post": _op(
-                    "Issue a ticket (header Idempotency-Key makes retries safe; rate limited per kiosk)",
+                    "Issue a ticket (header Idempotency-Key makes retries safe; rate limited per kiosk; 409 "
+                    "branch_closed outside the hours, in the request's language, naming the next opening)",
                     "kiosk device", body=IssueBody, answer="Ticket", ok="201",
                 )
             },

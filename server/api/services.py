@@ -10,6 +10,7 @@ from server.api import bp
 from server.api.common import branch_id_for, current_actor, require_staff, runtime
 from server.models import Branch
 from server.queueing import reads
+from server.queueing.hours import hours_now
 from server.vocabulary import OUTCOMES, PAUSE_REASONS
 
 
@@ -51,6 +52,10 @@ def branch() -> ResponseReturnValue:
             "timezone": row.timezone,
             "opening_time": config.branch.opening_time.isoformat(timespec="minutes"),
             "closing_time": config.branch.closing_time.isoformat(timespec="minutes"),
+            "last_ticket_time": config.hours.last_ticket.isoformat(timespec="minutes"),
+            "open_days": list(config.branch.open_days),
+            "closed_dates": [day.isoformat() for day in config.branch.closed_dates],
+            "hours": hours_now(config.hours, rt.clock.now()).as_dict(),
             "pause_reasons": [{"code": code, "name": PAUSE_REASONS.phrase(code)} for code in PAUSE_REASONS.codes],
             "outcomes": [{"code": code, "name": OUTCOMES.label(code)} for code in OUTCOMES.codes],
             "clock": "manual" if rt.clock.manual else "system",

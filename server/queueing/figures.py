@@ -9,7 +9,7 @@ import statistics
 import weakref
 from collections import defaultdict
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from functools import cache
 from types import SimpleNamespace
 from typing import Any
@@ -162,8 +162,23 @@ class BranchLoad:
         return int(round(self.raw_estimate(service_id, position) * self.calibration))
 
     def estimate_new(self, service_id: int) -> int:
-        """The wait a ticket issued now for this service would be promised."""
+        """The wait a ticket issued now for this service would be estimated (as if a counter opened,
+        when none is staffed for it)."""
         return self.estimate(service_id, self.waiting.get(service_id, 0) + 1)
+
+    def staffed(self, service_id: int) -> int:
+        """Open, staffed counters that may serve the service (paused ones included)."""
+        return sum(1 for _state, services in self.counters if service_id in services)
+
+    def promise(self, service_id: int, position: int) -> int | None:
+        """The estimate a customer is shown: none when no staffed counter serves the service — no
+        number is promised that no counter backs."""
+        return self.estimate(service_id, position) if self.staffed(service_id) else None
+
+    def fits_before_close(self, service_id: int, position: int, now: datetime, closes_at: datetime | None) -> bool:
+        """Whether a customer at ``position`` is likely to be called before closing (``closes_at``:
+        None when the branch is not serving now)."""
+        return closes_at is not None and now + timedelta(seconds=self.estimate(service_id, position)) < closes_at
 
     def with_one_more(self, service_id: int) -> BranchLoad:
         """The same hall a moment later, with one more customer waiting for ``service_id`` (a ticket

@@ -24,6 +24,7 @@ from server.queueing.catalog import (
     services_by_id,
 )
 from server.queueing.figures import BranchLoad, branch_load, finished_since_day_start, normal_service_times
+from server.queueing.hours import hours_now
 from server.queueing.machine import TicketStatus
 from server.queueing.views import counter_view, service_view, ticket_view
 from server.rooms import HEARTBEAT_FAMILIES, Audience
@@ -31,14 +32,28 @@ from server.rooms import HEARTBEAT_FAMILIES, Audience
 ACTIVE_TICKET = (TicketStatus.CALLED.value, TicketStatus.SERVING.value)
 
 
+def capacity(load: BranchLoad, service_id: int, now: datetime, closes_at: datetime | None) -> dict[str, Any]:
+    """What a new customer of the service would be told: the wait (none when no staffed counter
+    serves it), how many staffed counters do, and whether they would be called before closing."""
+    position = load.waiting.get(service_id, 0) + 1
+    return {"estimated_wait_s": load.promise(service_id, position), "staffed_counters": load.staffed(service_id),
+            "fits_before_close": load.fits_before_close(service_id, position, now, closes_at)}
+
+
+def closing_at(config: Config, now: datetime) -> datetime | None:
+    """Today's closing while the branch serves customers; None otherwise."""
+    state = hours_now(config.hours, now)
+    return state.closes_at if state.serving else None
+
+
 def queue_summary(session: Session, config: Config, branch_id: int, now: datetime,
                   load: BranchLoad | None = None) -> list[dict[str, Any]]:
-    """``[{"code", "waiting", "estimated_wait_s"}]`` for every active service: the queue_changed payload
-    (from ``load`` when the caller already knows the branch's load)."""
+    """``[{"code", "waiting", "estimated_wait_s", "staffed_counters", "fits_before_close"}]`` for every
+    active service: the queue_changed payload (from ``load`` when the caller already knows it)."""
     load = load or branch_load(session, config, branch_id, now)
+    closes_at = closing_at(config, now)
     return [
-        {"code": service.code, "waiting": load.waiting.get(service.id, 0),
-         "estimated_wait_s": load.estimate_new(service.id)}
+        {"code": service.code, "waiting": load.waiting.get(service.id, 0), **capacity(load, service.id, now, closes_at)}
         for service in services_by_code(session, branch_id).values()
     ]
 
@@ -49,9 +64,12 @@ def services_with_estimates(session: Session, config: Config, branch_id: int, no
     load = branch_load(session, config, branch_id, now)
     services = services_by_code(session, branch_id).values()
     normal = normal_service_times(config, finished_since_day_start(session, config, branch_id, now), services)
+    closes_at = closing_at(config, now)
     views = []
     for service in services:
-        view = service_view(service, load.waiting.get(service.id, 0), load.estimate_new(service.id))
+        told = capacity(load, service.id, now, closes_at)
+        view = service_view(service, load.waiting.get(service.id, 0), told["estimated_wait_s"])
+        view.update(told)
         view["normal_service_s"] = round(normal[service.id])
         views.append(view)
     return views
@@ -82,10 +100,10 @@ def ticket_with_live_estimate(
     service = service_row(session, ticket.branch_id, ticket.service_id)
     counter = session.get(Counter, ticket.counter_id) if ticket.counter_id is not None else None
     position = position_of(session, ticket)
-    eta = 0
+    eta: int | None = 0
     if position:
         load = branch_load(session, config, ticket.branch_id, now)
-        eta = load.estimate(ticket.service_id, position)
+        eta = load.promise(ticket.service_id, position)
     help_requested = bool(
         counter is not None and counter.help_requested_at is not None and ticket.status in ACTIVE_TICKET
     )
@@ -206,7 +224,7 @@ def waiting_tickets(session: Session, config: Config, branch_id: int, now: datet
                 service_code=service.code,
                 counter_number=None,
                 position=i,
-                estimated_wait_s=load.estimate(service.id, i),
+                estimated_wait_s=load.promise(service.id, i),
             )
             for i, ticket in enumerate(tickets, start=1)
         ]
@@ -215,7 +233,8 @@ def waiting_tickets(session: Session, config: Config, branch_id: int, now: datet
                 "code": service.code,
                 "name": service.name,
                 "waiting": len(views),
-                "estimated_wait_s": load.estimate_new(service.id),
+                "estimated_wait_s": load.promise(service.id, len(views) + 1),
+                "staffed_counters": load.staffed(service.id),
                 "tickets": views,
             }
         )

@@ -7,7 +7,7 @@ applies a rule of :mod:`~server.queueing.machine`, records the change and says w
 from __future__ import annotations
 
 import secrets
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import select
@@ -21,6 +21,7 @@ from server.models import Ticket, TicketSequence
 from server.queueing import announce, reads
 from server.queueing.catalog import services_by_code
 from server.queueing.figures import branch_load
+from server.queueing.hours import closed_message, hours_now
 from server.queueing.machine import TicketStatus, ticket_step
 from server.queueing.numbering import business_day, format_number
 from server.queueing.views import holder_links, ticket_view
@@ -41,7 +42,9 @@ def issue_ticket(
 
     The number comes from the per-service, per-day sequence, incremented in this same transaction:
     if anything fails the whole transaction rolls back, the number with it, so no gap appears. A
-    repeated ``idempotency_key`` from the same kiosk returns the ticket it already produced.
+    repeated ``idempotency_key`` from the same kiosk returns the ticket it already produced. Outside
+    the branch's hours (before opening, from the last-ticket time, on a closed day) it is 409
+    ``branch_closed``, in the customer's language, naming the next opening; nothing is stored.
     """
     if not actor.is_device("kiosk"):
         raise Forbidden("only a kiosk issues tickets", code="kiosk_only")
@@ -63,6 +66,9 @@ def issue_ticket(
             service = services_by_code(session, branch_id).get(service_code)
             if service is None:
                 raise Invalid(f"there is no service {service_code!r} here", code="unknown_service")
+            hours = hours_now(config.hours, now)
+            if not hours.issuing:
+                raise Conflict(closed_message(hours)[lang], code="branch_closed")
             day = business_day(now, config.tz)
             sequence = _next_sequence(session, service.id, day)
             load = branch_load(session, config, branch_id, now)
@@ -80,6 +86,7 @@ def issue_ticket(
                 people_ahead=ahead,
                 estimated_wait_s=load.estimate(service.id, ahead + 1),
                 raw_estimate_s=load.raw_estimate(service.id, ahead + 1),
+                fits_before_close=load.fits_before_close(service.id, ahead + 1, now, hours.closes_at),
                 issued_at=now,
                 waiting_since=now,
                 recall_count=0,
@@ -91,7 +98,7 @@ def issue_ticket(
             uow.record(actor, now, ticket, "issue", None, ticket.status,
                        {"number": ticket.number, "service": service.code})
             staff_view = ticket_view(ticket, service_code=service.code, counter_number=None, position=ahead + 1,
-                                     estimated_wait_s=ticket.estimated_wait_s)
+                                     estimated_wait_s=load.promise(service.id, ahead + 1))
             holder_view = {**staff_view, **holder_links(ticket, rt.config.server.public_url),
                            **reads.holder_details(session, ticket, service)}
             announce.ticket_issued(uow, staff_view, branch_id)
@@ -168,30 +175,49 @@ def rate_ticket(rt: Runtime, token: str, stars: int, comment: str | None) -> dic
 
 def close_previous_days(rt: Runtime, branch_id: int) -> int:
     """The day rollover: once the branch has opened on a new day, tickets still waiting from an
-    earlier business day are closed as ``cancelled`` with reason ``day_end`` (one event each).
-    Numbering already follows the calendar day in the branch's time zone, so it has restarted.
-    Returns how many were closed; running it again closes nothing more."""
+    earlier business day (the server was down at closing, say) are closed as ``cancelled`` with
+    reason ``day_end`` (one event each). Numbering already follows the calendar day in the branch's
+    time zone, so it has restarted. Returns how many were closed; running it again closes nothing."""
     config = rt.config_for(branch_id)
     now = rt.clock.now()
-    local = now.astimezone(config.tz)
-    if local.time() < config.branch.opening_time:
+    if not hours_now(config.hours, now).serving:
         return 0
-    today = local.date()
-    stale = select(Ticket).where(Ticket.branch_id == branch_id, Ticket.status == TicketStatus.WAITING.value,
-                                 Ticket.business_day < today)
+    today = business_day(now, config.tz)
+    return _cancel_waiting(rt, branch_id, now, "day_end", Ticket.business_day < today)
+
+
+def close_at_closing(rt: Runtime, branch_id: int) -> int:
+    """Closing time: tickets still waiting are cancelled with reason ``branch_closed``, and their
+    phone pages hear it (nobody will call them now). Returns how many; again, nothing more."""
+    now = rt.clock.now()
+    if hours_now(rt.config_for(branch_id).hours, now).state != "closed":
+        return 0
+    return _cancel_waiting(rt, branch_id, now, "branch_closed")
+
+
+def close_the_days(rt: Runtime) -> int:
+    """For every branch: cancel what is still waiting at closing, and any earlier day's leftovers
+    (the sweeping process runs this every minute; a manual clock, whenever it moves)."""
+    return sum(close_at_closing(rt, branch_id) + close_previous_days(rt, branch_id)
+               for branch_id in rt.branch_ids.values())
+
+
+def _cancel_waiting(rt: Runtime, branch_id: int, now: datetime, reason: str, *where: Any) -> int:
+    """Cancel the branch's waiting tickets (those matching ``where``) with ``reason``, one event each."""
+    waiting = select(Ticket).where(Ticket.branch_id == branch_id, Ticket.status == TicketStatus.WAITING.value, *where)
     with rt.reading() as session:  # the usual answer is "nothing to do": find that out without locking
-        if session.scalar(stale.with_only_columns(Ticket.id).limit(1)) is None:
+        if session.scalar(waiting.with_only_columns(Ticket.id).limit(1)) is None:
             return 0
     with rt.uow() as uow:
         session = uow.session
-        tickets = list(session.scalars(stale.with_for_update()))
+        tickets = list(session.scalars(waiting.with_for_update()))
         for ticket in tickets:
             before = ticket.status
             ticket.status = ticket_step(TicketStatus(before), "cancel").value
-            ticket.cancel_reason = "day_end"
+            ticket.cancel_reason = reason
             ticket.finished_at = now
             uow.record(SYSTEM, now, ticket, "cancel", before, ticket.status,
-                       {"reason": "day_end", "business_day": ticket.business_day.isoformat()})
+                       {"reason": reason, "business_day": ticket.business_day.isoformat()})
         session.flush()
         for ticket in tickets:
             announce.ticket_changed(uow, ticket, now)

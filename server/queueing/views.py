@@ -44,7 +44,7 @@ def iso(value: datetime | None) -> str | None:
     return value.isoformat() if value is not None else None
 
 
-def service_view(service: Service | ServiceColumns, waiting: int, estimated_wait_s: int) -> dict[str, Any]:
+def service_view(service: Service | ServiceColumns, waiting: int, estimated_wait_s: int | None) -> dict[str, Any]:
     return {
         "code": service.code,
         "name": service.name,
@@ -64,7 +64,7 @@ def ticket_view(
     service_code: str,
     counter_number: int | None,
     position: int,
-    estimated_wait_s: int,
+    estimated_wait_s: int | None,
     help_requested: bool = False,
     help_state: str | None = None,
     public_url: str | None = None,
@@ -79,6 +79,8 @@ def ticket_view(
         "position": position,
         "estimated_wait_s": estimated_wait_s,
         "estimated_wait_at_issue_s": ticket.estimated_wait_s,
+        "fits_before_close": ticket.fits_before_close,
+        "cancel_reason": ticket.cancel_reason,
         "issued_at": iso(ticket.issued_at),
         "called_at": iso(ticket.called_at),
         "served_at": iso(ticket.served_at),

@@ -295,4 +295,11 @@ def test_services_list_documents_waiting_and_estimates(api):
     assert services["C"]["waiting"] == 1
     assert services["C"]["kind"] == "standard"
     assert services["D"]["documents"][1] == {"zh": "收入证明", "en": "Proof of income"}
+    # No counter is open: no number is promised that no counter backs.
+    assert (services["C"]["estimated_wait_s"], services["C"]["staffed_counters"]) == (None, 0)
+    api.open(1, "teller1")  # A and B
+    api.open(4, "teller4")  # C and D
+    services = {s["code"]: s for s in api.get("/services").get_json()}
     assert services["C"]["estimated_wait_s"] > services["A"]["estimated_wait_s"]
+    assert services["C"]["staffed_counters"] == services["A"]["staffed_counters"] == 1
+    assert all(s["fits_before_close"] for s in services.values())

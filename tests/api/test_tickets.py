@@ -60,7 +60,12 @@ def test_promised_wait_is_kept_while_live_estimate_moves(api, clock):
     assert api.ticket(first["token"])["position"] == 0
 
 
-def test_numbering_restarts_on_the_next_business_day_in_the_branch_time_zone(api, clock):
+def test_numbering_restarts_on_the_next_business_day_in_the_branch_time_zone(app_factory, fresh_db):
+    from tests.conftest import Api
+
+    # A branch open around the clock, so tickets can be taken on both sides of midnight.
+    app = app_factory(branch={"opening_time": "00:00", "closing_time": "23:59:59", "last_ticket_time": "23:59:59"})
+    api, clock = Api(app.test_client(), fresh_db.tokens), app.extensions["callwise"].clock
     assert api.issue("A")["number"] == "A001"
     # 09:00 Shanghai + 14h59m = 23:59 the same local day
     clock.advance(timedelta(hours=14, minutes=59).total_seconds())

@@ -185,6 +185,7 @@ def test_a_key_pressed_before_the_answer_to_the_last_one_is_kept_and_runs_once_t
     sign_in_at_counter(page, server)
     held: list[Any] = []  # the call's route: the page waits for its answer until the test gives it
     page.route("**/api/v1/counters/1/call-next", lambda route: held.append(route))
+    expect(page.locator("#btn-call")).to_be_enabled()  # the console knows someone waits (its snapshot is in)
 
     page.keyboard.press("NumpadAdd")
     for _ in range(200):
