@@ -259,7 +259,9 @@ def branches_config(directory: Path, port: int, branches: int, counters: int) ->
     for b in range(1, branches + 1):
         lines += [
             "[[branches]]", f'code = "{branch_code(b)}"', f'name = {{ zh = "支行 {b}", en = "Branch {b}" }}',
-            'timezone = "Asia/Shanghai"', "",
+            'timezone = "Asia/Shanghai"',
+            # The system clock: open around the clock, whatever hour the bench runs at.
+            'opening_time = "00:00"', 'closing_time = "23:59:59"', 'last_ticket_time = "23:59:59"', "",
             "  [[branches.services]]", '  code = "A"', '  name = { zh = "现金存取", en = "Cash" }',
             '  kind = "quick"', "  expected_minutes = 3", "",
             "  [[branches.services]]", '  code = "B"', '  name = { zh = "转账汇款", en = "Transfers" }',

@@ -32,6 +32,7 @@ from server.queueing.estimate import (
 from server.queueing.machine import CounterState, TicketStatus
 from server.queueing.numbering import day_start_utc
 
+FITS_MARGIN = 1.5  # how much longer than its estimate a wait may run before closing (fits_before_close)
 CALIBRATION_WINDOW = 60  # the day's latest finished customers the calibration is measured on
 
 
@@ -176,9 +177,15 @@ class BranchLoad:
         return self.estimate(service_id, position) if self.staffed(service_id) else None
 
     def fits_before_close(self, service_id: int, position: int, now: datetime, closes_at: datetime | None) -> bool:
-        """Whether a customer at ``position`` is likely to be called before closing (``closes_at``:
-        None when the branch is not serving now)."""
-        return closes_at is not None and now + timedelta(seconds=self.estimate(service_id, position)) < closes_at
+        """Whether a customer at ``position`` will be called before closing, on the safe side: their
+        estimate with half again as much (waits vary, and the last ones of the day ran longest in
+        the simulator), plus one counter time for the customer being served when they are next
+        (``closes_at``: None when the branch is not serving now). A customer told yes and then sent
+        home at closing is the broken promise this is there to prevent."""
+        if closes_at is None:
+            return False
+        slack = (self.means or {}).get(service_id, 0.0)
+        return now + timedelta(seconds=FITS_MARGIN * self.estimate(service_id, position) + slack) < closes_at
 
     def with_one_more(self, service_id: int) -> BranchLoad:
         """The same hall a moment later, with one more customer waiting for ``service_id`` (a ticket

@@ -36,10 +36,11 @@ from server.actors import Actor
 from server.bootstrap import open_runtime
 from server.clock import ManualClock
 from server.config import Config, load_config
-from server.errors import CallwiseError, NotFound
+from server.errors import CallwiseError, Conflict, NotFound
 from server.lobby import instructions
 from server.models import Alert, Counter, Device, Event, Service, Staff, Ticket
 from server.queueing import counters, reads, tickets
+from server.queueing.tickets import close_the_days
 from server.runtime import Runtime
 from server.simulator.incidents import (
     AlertRecord,
@@ -152,6 +153,8 @@ class Simulation:
         self.customers: dict[int, Customer] = {}  # ticket id -> who holds it
         self.open_at_issue: dict[int, int] = {}
         self.errors: dict[str, int] = {}
+        self.refused_at_door = 0  # customers who came after the last-ticket time
+        self.cancelled_at_closing = 0
         self.answers: dict[str, int] = {}  # "kind:done|cannot": the tellers' answers to instructions
         self.pause_log: list[tuple[int, str, float, float | None]] = []  # (counter, reason, start, end)
         self.boss: Manager | None = None
@@ -254,8 +257,12 @@ class Simulation:
     def arrive(self) -> None:
         customer = self.draws.customer(self.by_kind, self.services)
         code = customer.service
-        ticket, _ = self._do("issue", tickets.issue_ticket, self.kiosk, self.branch_id, code) or (None, None)
-        if ticket is None:
+        try:
+            ticket, _ = tickets.issue_ticket(self.rt, self.kiosk, self.branch_id, code)
+        except Conflict as exc:
+            if exc.code != "branch_closed":
+                raise
+            self.refused_at_door += 1  # after the last-ticket time: the kiosk says when to come back
             return
         self.waiting[ticket["id"]] = code
         self.customers[ticket["id"]] = customer
@@ -459,7 +466,10 @@ class Simulation:
         return "done", None
 
     def closing_time(self) -> None:
-        """The doors close: tellers with nobody left to call sign off; the others serve the hall empty."""
+        """Closing: what still waits is cancelled (the server does it: phones and screens say why);
+        tellers with nobody left to call sign off, the others finish the customer at their counter."""
+        self.cancelled_at_closing += close_the_days(self.rt)
+        self.waiting.clear()
         for teller in self.tellers.values():
             if teller.state == "idle" and teller.wants_work:
                 self.close(teller, teller.gen)
@@ -587,6 +597,8 @@ class Simulation:
                 for t in session.scalars(select(Ticket).order_by(Ticket.id))
             ]
             promised = {t.id: t.estimated_wait_s for t in session.scalars(select(Ticket))}
+            unwarned = sum(1 for t in session.scalars(select(Ticket).where(Ticket.cancel_reason == "branch_closed"))
+                           if t.fits_before_close)
             counters = {c.id: CounterRecord(c.number, self.tellers[c.number].services, [(-300.0, "closed")])
                         for c in session.scalars(select(Counter))}
             for event in session.scalars(select(Event).where(Event.entity == "counter").order_by(Event.id)):
@@ -658,6 +670,11 @@ class Simulation:
             "manager_workload": workload,
             "instruction_answers": dict(sorted(self.answers.items())),
             "refused_actions": dict(sorted(self.errors.items())),
+            # Hours: who came after the last-ticket time, who was still waiting at closing, and of
+            # those, who had been told at issue they would be served before closing.
+            "refused_at_door": self.refused_at_door,
+            "cancelled_at_closing": self.cancelled_at_closing,
+            "cancelled_unwarned": unwarned,
             "opening_hour": round(self.opening.astimezone(ZoneInfo(self.config.branch.timezone)).hour
                                   + self.opening.astimezone(ZoneInfo(self.config.branch.timezone)).minute / 60, 3),
             "day_s": self.day_s,
