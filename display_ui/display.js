@@ -21,6 +21,7 @@ const i18n = createI18n({
   counter: { zh: "{n} 号窗口", en: "Counter {n}" },
   pairingInvalid: { zh: "此显示屏的配对已失效", en: "This display's pairing is no longer valid" },
   noWait: { zh: "随到随办", en: "no wait" },
+  noCounter: { zh: "暂无窗口办理", en: "no counter open" },
   estimate: { zh: "预计等候{wait}", en: "{wait}" },
 });
 
@@ -133,10 +134,13 @@ function renderQueues() {
       item.querySelector(".q-waiting").textContent = String(service.waiting ?? 0);
       item.classList.toggle("is-empty", !service.waiting);
       const noWait = !(service.estimated_wait_s > 0);
+      const noCounter = service.estimated_wait_s == null && service.waiting > 0;
       for (const lang of ["zh", "en"]) {
-        item.querySelector(`.q-wait-${lang}`).textContent = noWait
-          ? i18n.t("noWait", {}, lang)
-          : i18n.t("estimate", { wait: minutes(service.estimated_wait_s, lang) }, lang);
+        item.querySelector(`.q-wait-${lang}`).textContent = noCounter
+          ? i18n.t("noCounter", {}, lang)
+          : noWait
+            ? i18n.t("noWait", {}, lang)
+            : i18n.t("estimate", { wait: minutes(service.estimated_wait_s, lang) }, lang);
       }
       return item;
     }),

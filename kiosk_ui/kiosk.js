@@ -25,6 +25,7 @@ const messages = {
   waiting_count: { zh: "{n} 人等候", en: "{n} waiting" },
   waiting_one: { zh: "1 人等候", en: "1 waiting" },
   no_wait: { zh: "无需等候", en: "No wait" },
+  no_counter: { zh: "暂无窗口办理此业务", en: "No counter open for this service now" },
   nobody_waiting: { zh: "无人等候", en: "Nobody waiting" },
   wait_minutes: { zh: "约 {m} 分钟", en: "about {m} min" },
   wait_label: { zh: "预计等候", en: "Estimated wait" },
@@ -159,6 +160,8 @@ function waitingWords(waiting) {
 }
 
 function waitWords(seconds) {
+  // No estimate: no staffed counter serves the service, and no wait is promised that none backs.
+  if (seconds === null || seconds === undefined) return i18n.t("no_counter");
   const m = Math.ceil(Math.max(0, seconds) / 60);
   return m === 0 ? i18n.t("no_wait") : i18n.t("wait_minutes", { m });
 }

@@ -23,6 +23,7 @@ const messages = {
   wait_label: { zh: "预计等候", en: "Estimated wait" },
   wait_minutes: { zh: "约 {m} 分钟", en: "about {m} min" },
   wait_soon: { zh: "即将叫号", en: "any moment" },
+  wait_no_counter: { zh: "暂无窗口办理此业务", en: "no counter is open for this service now" },
   we_will_alert: { zh: "轮到您时，本页会变色并提醒您。您可以先在附近稍作休息。", en: "When it is your turn this page changes colour and alerts you. Feel free to wait nearby." },
   alerts_on: { zh: "开启声音和振动提醒", en: "Turn on sound and vibration" },
   alerts_ready: { zh: "提醒已开启", en: "Alerts are on" },
@@ -126,7 +127,9 @@ function render() {
       ? i18n.t("next")
       : ticket.position === 2 ? i18n.t("ahead_one") : i18n.t("ahead_n", { n: ticket.position - 1 });
     const m = Math.ceil(Math.max(0, ticket.estimated_wait_s || 0) / 60);
-    $("wait").textContent = m ? i18n.t("wait_minutes", { m }) : i18n.t("wait_soon");
+    $("wait").textContent = ticket.estimated_wait_s == null
+      ? i18n.t("wait_no_counter")
+      : m ? i18n.t("wait_minutes", { m }) : i18n.t("wait_soon");
     $("alerts-on").hidden = audio !== null;
     $("alerts-ready").hidden = audio === null;
   }

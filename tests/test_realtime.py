@@ -147,7 +147,8 @@ def test_queue_changed_tells_displays_the_waiting_count_when_a_ticket_is_issued(
     issue(server, "A")
     change = display.wait_for("queue_changed")
     assert waiting_counts(change["services"]) == before | {"A": before["A"] + 1}
-    assert all(isinstance(s["estimated_wait_s"], int) for s in change["services"])
+    # A wait is promised only where a staffed counter backs it.
+    assert all(isinstance(s["estimated_wait_s"], int) == (s["staffed_counters"] > 0) for s in change["services"])
 
     issue(server, "B")
     after = waiting_counts(display.wait_for("queue_changed")["services"])

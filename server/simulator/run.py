@@ -36,7 +36,7 @@ from server.actors import Actor
 from server.bootstrap import open_runtime
 from server.clock import ManualClock
 from server.config import Config, load_config
-from server.errors import CallwiseError, Conflict, NotFound
+from server.errors import CallwiseError, NotFound
 from server.lobby import instructions
 from server.models import Alert, Counter, Device, Event, Service, Staff, Ticket
 from server.queueing import counters, reads, tickets
@@ -257,12 +257,12 @@ class Simulation:
     def arrive(self) -> None:
         customer = self.draws.customer(self.by_kind, self.services)
         code = customer.service
-        try:
-            ticket, _ = tickets.issue_ticket(self.rt, self.kiosk, self.branch_id, code)
-        except Conflict as exc:
-            if exc.code != "branch_closed":
-                raise
-            self.refused_at_door += 1  # after the last-ticket time: the kiosk says when to come back
+        ticket, _ = self._do("issue", tickets.issue_ticket, self.kiosk, self.branch_id, code) or (None, None)
+        if ticket is None:
+            # After the last-ticket time the kiosk says when to come back: a refusal at the door,
+            # not a mistake of the people model.
+            if self.errors.pop("issue:branch_closed", 0):
+                self.refused_at_door += 1
             return
         self.waiting[ticket["id"]] = code
         self.customers[ticket["id"]] = customer

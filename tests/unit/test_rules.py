@@ -348,4 +348,25 @@ def test_service_level_is_quiet_within_target():
 
 def test_service_level_turns_critical_at_one_and_a_half_targets():
     queue = [waiting(i, ahead=i - 1) for i in range(1, 8)]  # ~22 min on one busy counter, target 10
-    assert severities(fire("service_level", snapshot(0, [busy_counter(1)], queue))) == ["critical"]
+    closed = counter(2, state="closed")
+    assert severities(fire("service_level", snapshot(0, [busy_counter(1), closed], queue))) == ["critical"]
+
+
+def test_service_level_says_nothing_when_no_counter_can_be_added():
+    # Every counter that serves A is busy, at lunch or in a meeting: nothing the manager can do.
+    queue = [waiting(i, ahead=i - 1) for i in range(1, 8)]
+    hall = [busy_counter(1), counter(2, state="paused", reason="lunch"), counter(3, state="paused", reason="meeting")]
+    assert fire("service_level", snapshot(0, hall, queue)) == []
+    on_break = counter(4, state="paused", since=0, reason="break")
+    [card] = fire("service_level", snapshot(0, [*hall, on_break], queue))
+    assert (card.action.kind, card.action.counter.number) == ("end_pause", 4)
+
+
+def test_an_open_service_level_card_stays_near_the_target():
+    services = {**SERVICES, A: replace(SERVICES[A], target_wait_s=500)}
+    queue = [waiting(i, ahead=i - 1) for i in range(1, 3)]  # a new ticket: 2 x 180 + 90 = 450 s, 90% of 500
+    hall = [busy_counter(1), counter(2, state="closed")]
+    assert fire("service_level", snapshot(0, hall, queue, services=services)) == []
+    kept = replace(snapshot(0, hall, queue, services=services),
+                   open_alert_keys=frozenset({("service_level", "service", "A")}))
+    assert severities(fire("service_level", kept)) == ["warning"]
