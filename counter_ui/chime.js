@@ -3,19 +3,7 @@
 // key pressed; the console unlocks it on the first one. A blocked or missing AudioContext stays
 // silent, quietly: the banner is the message, the chime only draws the eye to it.
 
-let context = null;
-
-function audioContext() {
-  if (context) return context;
-  const Context = window.AudioContext || window.webkitAudioContext;
-  if (!Context) return null;
-  try {
-    context = new Context();
-  } catch (error) {
-    context = null;
-  }
-  return context;
-}
+import { audioContext } from "/static/js/audio.js";
 
 /** Call from a click or key press: lets the browser start audio later without one. */
 export function unlockChime() {

@@ -5,6 +5,7 @@
 // with the server's own message, after which the console reloads the counter's real state.
 
 import { api } from "/static/js/api.js";
+import { keyedOption } from "/static/js/dom.js";
 import { createI18n } from "/static/js/i18n.js";
 import { connectLive } from "/static/js/live.js";
 import { clockDuration } from "/static/js/format.js";
@@ -523,18 +524,10 @@ function openChooser(name) {
   const box = $("chooser-options");
   box.replaceChildren();
   options.slice(0, 9).forEach((option, index) => {
-    const key = option.key || String(index + 1);
-    const button = document.createElement("button");
-    button.type = "submit";
+    const button = keyedOption(option.label, option.key || String(index + 1), {
+      type: "submit", className: option.danger ? "chooser-option danger" : "chooser-option",
+    });
     button.value = option.value;
-    button.className = option.danger ? "chooser-option danger" : "chooser-option";
-    button.dataset.key = key;
-    button.setAttribute("aria-keyshortcuts", key);
-    const label = document.createElement("span");
-    label.textContent = option.label;
-    const kbd = document.createElement("kbd");
-    kbd.textContent = key;
-    button.append(label, kbd);
     box.append(button);
   });
   dialog.dataset.action = name;

@@ -7,6 +7,7 @@
 // hears and asks it about keys first. Everything here is answered by the server through the API.
 
 import { api } from "/static/js/api.js";
+import { keyedOption } from "/static/js/dom.js";
 import { clockDuration } from "/static/js/format.js";
 import { isTyping, keyOf } from "./model.js";
 import { playChime, unlockChime } from "./chime.js";
@@ -156,19 +157,9 @@ export function createLobby(ctx) {
     const box = $("lobby-options");
     box.replaceChildren();
     options.slice(0, 9).forEach((option, index) => {
-      const key = String(index + 1);
-      const button = document.createElement("button");
-      button.type = "button";
-      button.className = "chooser-option";
-      button.dataset.key = key;
+      const button = keyedOption(option.label, String(index + 1));
       button.dataset.value = option.value;
       if (option.needsText) button.dataset.needsText = "1";
-      button.setAttribute("aria-keyshortcuts", key);
-      const label = document.createElement("span");
-      label.textContent = option.label;
-      const kbd = document.createElement("kbd");
-      kbd.textContent = key;
-      button.append(label, kbd);
       button.addEventListener("click", () => pickOption(button));
       box.append(button);
     });

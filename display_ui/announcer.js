@@ -4,6 +4,8 @@
 // without audio, speech or voices the text is still shown (the page puts it on screen and in its
 // aria-live region), and every step has a time limit so the queue never stalls.
 
+import { audioContext } from "/static/js/audio.js";
+
 const CHIME_MS = 1250;            // the two notes; speech starts as the second one fades
 const TEXT_ONLY_MS = 2600;        // how long a call stays up per language when nobody speaks it
 const BETWEEN_LANGUAGES_MS = 350;
@@ -47,23 +49,6 @@ const TEMPLATES = {
 export function createAnnouncer({ onStart = () => {}, onDone = () => {}, onSoundBlocked = () => {} } = {}) {
   const waiting = [];
   let running = false;
-  let audio = null;
-  let audioFailed = false;
-
-  function audioContext() {
-    if (audio || audioFailed) return audio;
-    const Context = window.AudioContext || window.webkitAudioContext;
-    if (!Context) {
-      audioFailed = true;
-      return null;
-    }
-    try {
-      audio = new Context();
-    } catch (error) {
-      audioFailed = true;
-    }
-    return audio;
-  }
 
   async function soundReady() {
     const context = audioContext();
@@ -104,6 +89,7 @@ export function createAnnouncer({ onStart = () => {}, onDone = () => {}, onSound
   async function chime() {
     if (!(await soundReady())) return wait(400);
     try {
+      const audio = audioContext();
       const start = audio.currentTime + 0.05;
       note(audio, 659.25, start, 0.8);         // E5 ...
       note(audio, 523.25, start + 0.42, 1.1);  // ... C5: "ding-dong"

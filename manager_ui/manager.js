@@ -17,7 +17,7 @@ import { connectLive } from "/static/js/live.js";
 import { clockDuration } from "/static/js/format.js";
 import { createWords } from "/static/js/vocabulary.js";
 import { MESSAGES } from "./messages.js";
-import { logOut, signIn, wireLanguageToggle } from "./session.js";
+import { logOut, signIn, startPage } from "./session.js";
 import { el } from "/static/js/dom.js";
 import { isMuted, playAlarm, setMuted, unlockAudio } from "./sound.js";
 import { colourOf, waitingChart } from "./charts.js";
@@ -106,16 +106,8 @@ function serviceName(code) {
 // --- start --------------------------------------------------------------------------------------
 
 async function main() {
-  try {
-    state.branch = await api("/branch");
-    state.timeZone = state.branch.timezone || state.timeZone;
-    i18n = createI18n(MESSAGES, state.branch.languages, "callwise.manager.lang");
-  } catch (error) {
-    showError(i18n.t("err_network"));
-  }
-  i18n.apply();
-  wireLanguageToggle($("lang-toggle"), i18n);
-  $("lang-toggle").hidden = i18n.languages.length < 2;
+  ({ branch: state.branch, i18n } = await startPage({ toggle: $("lang-toggle"), onError: showError }));
+  if (state.branch) state.timeZone = state.branch.timezone || state.timeZone;
   i18n.onChange(() => {
     document.title = `${i18n.t("page_title")} · Callwise`;
     renderAll();

@@ -7,7 +7,7 @@ import { createI18n } from "/static/js/i18n.js";
 import { clockDuration, timeOfDay } from "/static/js/format.js";
 import { createWords } from "/static/js/vocabulary.js";
 import { MESSAGES } from "./messages.js";
-import { logOut, signIn, wireLanguageToggle } from "./session.js";
+import { logOut, signIn, startPage } from "./session.js";
 import { el } from "/static/js/dom.js";
 import { barChart, colourOf, waitingChart } from "./charts.js";
 
@@ -38,16 +38,8 @@ function showError(text) {
 // --- start --------------------------------------------------------------------------------------
 
 async function main() {
-  try {
-    state.branch = await api("/branch");
-    state.timeZone = state.branch.timezone || state.timeZone;
-    i18n = createI18n(MESSAGES, state.branch.languages, "callwise.manager.lang");
-  } catch (error) {
-    showError(i18n.t("err_network"));
-  }
-  i18n.apply();
-  wireLanguageToggle($("lang-toggle"), i18n);
-  $("lang-toggle").hidden = i18n.languages.length < 2;
+  ({ branch: state.branch, i18n } = await startPage({ toggle: $("lang-toggle"), onError: showError }));
+  if (state.branch) state.timeZone = state.branch.timezone || state.timeZone;
   i18n.onChange(() => {
     render();
     updateCsvLink();

@@ -3,8 +3,11 @@
 // cookie, which is what lets the plain CSV download link authenticate.
 
 import { api, ApiError } from "/static/js/api.js";
+import { createI18n } from "/static/js/i18n.js";
+import { MESSAGES } from "./messages.js";
 
 const TOKEN_KEY = "callwise.manager.token";
+const LANG_KEY = "callwise.manager.lang";
 const ROLES = ["manager", "admin"];
 
 /** The saved token and who it belongs to, or null (no token, expired, or not a manager). */
@@ -127,4 +130,24 @@ export function wireLanguageToggle(button, i18n) {
   });
   i18n.onChange(label);
   label();
+}
+
+/**
+ * What both manager pages do first: read the branch (its languages, time zone and vocabulary), set
+ * up the two languages and the toggle in the top bar. Returns {branch, i18n}; branch is null when
+ * the server could not be reached (onError says so).
+ */
+export async function startPage({ toggle, onError }) {
+  let branch = null;
+  let i18n = createI18n(MESSAGES, ["zh", "en"], LANG_KEY);
+  try {
+    branch = await api("/branch");
+    i18n = createI18n(MESSAGES, branch.languages, LANG_KEY);
+  } catch (error) {
+    onError(i18n.t("err_network"));
+  }
+  i18n.apply();
+  wireLanguageToggle(toggle, i18n);
+  toggle.hidden = i18n.languages.length < 2;
+  return { branch, i18n };
 }

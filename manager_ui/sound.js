@@ -2,20 +2,9 @@
 // Browsers may refuse audio until the page has been clicked; then it stays silent, quietly: a
 // blocked or missing AudioContext must never disturb the page, let alone log an error.
 
-const MUTE_KEY = "callwise.manager.muted";
-let context = null;
+import { audioContext } from "/static/js/audio.js";
 
-function audioContext() {
-  if (context) return context;
-  const Context = window.AudioContext || window.webkitAudioContext;
-  if (!Context) return null;
-  try {
-    context = new Context();
-  } catch (error) {
-    context = null;
-  }
-  return context;
-}
+const MUTE_KEY = "callwise.manager.muted";
 
 export function isMuted() {
   return localStorage.getItem(MUTE_KEY) === "1";
