@@ -36,9 +36,10 @@ install: $(VENV)/.base
 run: $(VENV)/.base
 	$(BIN)/python -m server serve
 
-## The demo branch with simulated customers and tellers at 30x real time (a day in 16 minutes):
+## The demo branch with simulated customers and tellers at 30x real time (a day in 16 minutes);
+## the simulated people talk HTTP, so it installs the simulator's tools (requests, matplotlib) too:
 ## open the kiosk, display and manager pages it prints and watch queues and alerts come and go.
-demo: $(VENV)/.base
+demo: $(VENV)/.bench
 	$(BIN)/python -m server demo --speed 30
 
 ## Every test: unit, API (SQLite and PostgreSQL), Socket.IO, concurrency, durability, browsers,
