@@ -45,6 +45,11 @@ export const MESSAGES = {
   kpi_counted: { zh: "目标内叫号 {met}/{counted}", en: "{met} of {counted} called in target" },
   kpi_no_shows: { zh: "过号 {n} 人", en: "{n} did not come" },
   kpi_outcomes: { zh: "重办 {redo} · 差错 {error}", en: "{redo} redo · {error} error" },
+  kpi_estimates: { zh: "预计等候准确率", en: "Wait estimates kept" },
+  kpi_estimates_note: {
+    zh: "5 分钟内 · 平均误差 {error} · 闭店取消 {closed}（未提示 {unwarned}）",
+    en: "within 5 min · mean error {error} · cancelled at closing {closed} ({unwarned} not warned)",
+  },
   none: { zh: "—", en: "—" },
 
   // counters
@@ -185,5 +190,9 @@ export const MESSAGES = {
   def_no_show: {
     zh: "过号率：过号 ÷（办结 + 过号）。重办/差错率：（重办 + 差错）÷ 办结。",
     en: "No-show rate: no-shows ÷ (served + no-shows). Redo + error rate: (redo + error) ÷ served.",
+  },
+  def_estimates: {
+    zh: "预计等候准确率：在原业务叫号的客户中，取号时告知的预计等候与实际等候（取号到首次叫号）相差不超过 5 分钟的比例。闭店取消中“未提示”的，是取号时未被告知“今天可能无法办理”的客户。",
+    en: "Wait estimates kept: of customers called in the service they took a ticket for, the share whose wait (ticket to first call) was within 5 minutes of the one told at the kiosk. Cancelled at closing, not warned: customers the kiosk did not tell they might not be served today.",
   },
 };

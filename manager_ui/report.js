@@ -138,6 +138,11 @@ function renderKpis(h) {
   setKpi("kpi-no-show", percent(h.no_show_rate), h.no_shows ? i18n.t("kpi_no_shows", { n: h.no_shows }) : "");
   setKpi("kpi-errors", percent(h.error_rate), i18n.t("kpi_outcomes", h.outcomes),
     h.outcomes.redo + h.outcomes.error > 0 ? "warn" : "");
+  // How often the wait told at the kiosk came true (within five minutes), and promises broken at closing.
+  const e = h.estimates;
+  setKpi("kpi-estimates", percent(e.within_5min),
+    i18n.t("kpi_estimates_note", { error: duration(e.mean_abs_error_s), closed: e.cancelled_at_closing, unwarned: e.cancelled_unwarned }),
+    e.cancelled_unwarned > 0 ? "bad" : levelTone(e.within_5min));
 }
 
 function renderCharts(report) {

@@ -95,6 +95,10 @@ class TicketRow(NamedTuple):
     staff_id: int | None = None  # the teller at the counter that called it
     outcome: str | None = None
     rating: int | None = None
+    estimated_wait_s: int | None = None  # the estimate made at issue (calibrated)
+    raw_estimate_s: int | None = None  # the same before the day's calibration
+    fits_before_close: bool | None = None  # what the kiosk said about closing (None: no hours kept)
+    cancel_reason: str | None = None
 
 
 class EventRow(NamedTuple):
@@ -495,6 +499,7 @@ def daily_report(
             "idle_with_waiting_s": seconds(sum(replay.idle_waiting_s.values())),
             "paused_s": seconds(sum(replay.paused_s.values())),
             "instructions": _instruction_figures(instructions, until),
+            "estimates": _estimate_figures(tickets),
         },
         "services": service_rows,
         "tickets_per_hour": _tickets_per_hour(day, tickets, codes),
@@ -578,6 +583,41 @@ def _tickets_per_hour(day: ReportDay, tickets: Sequence[TicketRow], codes: Seque
         "hours": hours,
         "services": {code: [by_hour[h][code] for h in hours] for code in codes},
         "total": [sum(by_hour[h].values()) for h in hours],
+    }
+
+
+ESTIMATE_CLOSE_S = 300  # an estimate within five minutes of the real wait counts as kept
+
+
+def _estimate_figures(tickets: Sequence[TicketRow]) -> dict[str, Any]:
+    """How good the waits promised at issue were against the real waits (issue to first call).
+
+    Counted: tickets called in the service they were issued for (a transfer starts a new wait that
+    no one estimated). ``bias_s`` is the mean of real minus estimated: above zero, customers waited
+    longer than they were told. ``raw_mean_abs_error_s`` is the same estimate before the day's
+    calibration, to show what the calibration changed. At closing: ``cancelled_at_closing`` tickets
+    sent home, of which ``cancelled_unwarned`` had been told they would be served before closing —
+    the broken promise the kiosk's "may not be served today" is there to prevent.
+    """
+    pairs = [
+        (_span(t.issued_at, t.called_at), t.estimated_wait_s, t.raw_estimate_s)
+        for t in tickets
+        if t.called_at is not None and t.estimated_wait_s is not None and t.service == t.issued_service
+    ]
+    errors = [real - told for real, told, _raw in pairs]
+    raw_errors = [abs(real - raw) for real, _told, raw in pairs if raw is not None]
+    closed = [t for t in tickets if t.status == "cancelled" and t.cancel_reason == "branch_closed"]
+    return {
+        "counted": len(pairs),
+        "mean_abs_error_s": seconds(mean([abs(e) for e in errors])),
+        "median_abs_error_s": seconds(percentile([abs(e) for e in errors], 0.5)),
+        "bias_s": seconds(mean(errors)),
+        "within_5min": ratio(sum(1 for e in errors if abs(e) <= ESTIMATE_CLOSE_S), len(errors)),
+        "longer_than_told": ratio(sum(1 for e in errors if e > ESTIMATE_CLOSE_S), len(errors)),
+        "raw_mean_abs_error_s": seconds(mean(raw_errors)),
+        "warned_late": sum(1 for t in tickets if t.fits_before_close is False),
+        "cancelled_at_closing": len(closed),
+        "cancelled_unwarned": sum(1 for t in closed if t.fits_before_close is True),
     }
 
 
@@ -763,6 +803,13 @@ SUMMARY_ROWS = [
     *OUTCOME_COLUMNS, ("avg_service_s", "平均办理(秒)", "Average service (s)"),
     ("ratings.count", "评价数", "Ratings"), ("ratings.mean", "平均评分", "Mean rating"),
     ("alerts", "预警数", "Alerts raised"),
+    ("estimates.mean_abs_error_s", "预计等候平均误差(秒)", "Wait estimate: mean error (s)"),
+    ("estimates.bias_s", "预计等候偏差(秒,正=实际更久)", "Wait estimate: bias (s, + = waited longer)"),
+    ("estimates.within_5min%", "预计等候5分钟内准确(%)", "Wait estimate within 5 min (%)"),
+    ("estimates.raw_mean_abs_error_s", "校准前平均误差(秒)", "Before calibration: mean error (s)"),
+    ("estimates.warned_late", "取号时提示今日可能无法办理", "Warned at the kiosk: may not be served today"),
+    ("estimates.cancelled_at_closing", "营业结束时取消", "Cancelled at closing"),
+    ("estimates.cancelled_unwarned", "其中取号时未提示", "Of which not warned at the kiosk"),
     ("idle_with_waiting_s", "有客等候时窗口空闲(秒)", "Counter idle with customers waiting (s)"),
     ("paused_s", "窗口暂停(秒)", "Counter paused (s)"),
 ]

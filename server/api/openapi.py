@@ -279,6 +279,20 @@ _INSTRUCTIONS = {"type": "object", "description": "instructions the lobby manage
                  "properties": {"sent": {"type": "integer"}, "done": {"type": "integer"},
                                 "cannot": {"type": "integer"}, "unanswered": {"type": "integer"},
                                 "median_answer_s": {**_SECONDS, "description": "sent to answered"}}}
+_ESTIMATES = {"type": "object", "description": (
+    "the waits told at issue against the real waits (issue to first call) of tickets called in the service "
+    "they were issued for; and what closing did to the day's promises"),
+    "properties": {
+        "counted": {"type": "integer"},
+        "mean_abs_error_s": _SECONDS, "median_abs_error_s": _SECONDS,
+        "bias_s": {**_SECONDS, "description": "mean of real minus told: above zero, customers waited longer"},
+        "within_5min": {**_SHARE, "description": "share within 300 s of the real wait"},
+        "longer_than_told": {**_SHARE, "description": "share that waited more than 300 s longer than told"},
+        "raw_mean_abs_error_s": {**_SECONDS, "description": "the same estimates before the day's calibration"},
+        "warned_late": {"type": "integer", "description": "tickets issued with fits_before_close false"},
+        "cancelled_at_closing": {"type": "integer"},
+        "cancelled_unwarned": {"type": "integer",
+                               "description": "cancelled at closing although issued with fits_before_close true"}}}
 DAILY_REPORT = {
     "type": "object",
     "description": (
@@ -311,7 +325,7 @@ DAILY_REPORT = {
             "error_rate": {**_SHARE, "description": "(redo + error) / served"}, "outcomes": _OUTCOMES,
             "avg_service_s": {**_SECONDS, "description": "service start to finish of served tickets"},
             "ratings": _RATINGS, "alerts": {"type": "integer"}, "instructions": _INSTRUCTIONS,
-            "idle_with_waiting_s": _SECONDS, "paused_s": _SECONDS}},
+            "estimates": _ESTIMATES, "idle_with_waiting_s": _SECONDS, "paused_s": _SECONDS}},
         "services": {"type": "array", "items": {"type": "object", "properties": {
             "code": {"type": "string"}, "name": {"type": "object"}, "target_wait_s": {"type": "integer"},
             "tickets": {"type": "integer"}, "transferred_in": {"type": "integer"}, "called": {"type": "integer"},

@@ -303,6 +303,39 @@ def test_outcomes_and_ratings_per_teller_show_who_makes_mistakes():
     assert lin["counters"] == [1] and mei["counters"] == [2]
 
 
+def test_estimates_are_checked_against_the_real_wait_to_the_first_call_and_closing_promises_are_counted():
+    hall = Hall()
+    hall.open(1, LIN, "09:00")
+    hall.open(2, MEI, "09:00")
+    told = {}
+    for when, estimate, raw in (("09:00", 600, 500), ("09:00", 300, 300), ("09:00", 60, 100), ("09:00", 1200, 1200)):
+        ticket = hall.issue("B", when)
+        hall.tickets[ticket].update(estimated_wait_s=estimate, raw_estimate_s=raw)
+        told[ticket] = estimate
+    first, second, third, moved = told
+    hall.serve(first, 1, "09:10", "09:10", "09:12")  # waited 600, told 600: error 0
+    hall.serve(second, 2, "09:12", "09:12", "09:15")  # waited 720, told 300: 420 longer
+    hall.serve(third, 1, "09:12", "09:12", "09:14")  # waited 720, told 60: 660 longer
+    hall.serve(moved, 2, "09:15", "09:15", "09:16")
+    hall.tickets[moved]["service"] = "A"  # a transfer: its wait in the new queue was never estimated
+    late = hall.issue("A", "16:40")
+    hall.tickets[late].update(fits_before_close=False, cancel_reason="branch_closed", estimated_wait_s=900)
+    hall.cancel(late, "17:00")
+    promised = hall.issue("A", "16:30")
+    hall.tickets[promised].update(fits_before_close=True, cancel_reason="branch_closed", estimated_wait_s=300)
+    hall.cancel(promised, "17:00")
+
+    estimates = hall.report(now="17:30")["headline"]["estimates"]
+
+    assert estimates["counted"] == 3
+    assert estimates["mean_abs_error_s"] == 360  # (0 + 420 + 660) / 3
+    assert estimates["median_abs_error_s"] == 420
+    assert estimates["bias_s"] == 360  # everyone waited longer than told, or as long
+    assert (estimates["within_5min"], estimates["longer_than_told"]) == (0.3333, 0.6667)
+    assert estimates["raw_mean_abs_error_s"] == round((100 + 420 + 620) / 3)
+    assert (estimates["warned_late"], estimates["cancelled_at_closing"], estimates["cancelled_unwarned"]) == (1, 2, 1)
+
+
 def test_alerts_per_rule_with_how_long_they_stayed_open_and_the_short_queue_lead_time():
     hall = Hall()
     hall.alerts = [
@@ -404,7 +437,7 @@ def test_an_empty_day_through_the_api(api):
 
 def test_a_scripted_day_on_the_manual_clock_gives_the_known_figures(api):
     api.open(1, "teller1")  # 09:00, counter 1 serves A and B
-    api.issue("A")  # A001
+    first = api.issue("A")  # A001
     advance(api, 60)  # 09:01 idle_counter warning
     advance(api, 60)
     api.ok(1, "call-next")  # 09:02: waited 120 s; the alert resolves after 60 s open
@@ -412,7 +445,7 @@ def test_a_scripted_day_on_the_manual_clock_gives_the_known_figures(api):
     api.ok(1, "start")
     advance(api, 240)
     api.ok(1, "complete", json={"outcome": "done"})  # 09:07, served 240 s
-    api.issue("A")  # A002, called at once
+    second = api.issue("A")  # A002, called at once
     api.ok(1, "call-next")
     advance(api, 60)
     api.ok(1, "no-show")  # 09:08
@@ -439,6 +472,11 @@ def test_a_scripted_day_on_the_manual_clock_gives_the_known_figures(api):
     assert (head["no_show_rate"], head["error_rate"]) == (round(1 / 3, 4), 0.5)
     assert head["outcomes"] == {"done": 1, "redo": 0, "error": 1}
     assert head["ratings"] == {"count": 1, "mean": 2.0}
+    # The estimates told at issue, against the waits that came (120 s, 0 s, 300 s): C001 is not called yet.
+    errors = [real - ticket["estimated_wait_s"] for real, ticket in ((120, first), (0, second), (300, late))]
+    assert head["estimates"]["counted"] == 3
+    assert head["estimates"]["bias_s"] == round(sum(errors) / 3)
+    assert head["estimates"]["cancelled_at_closing"] == 0
 
     cash = next(row for row in report["services"] if row["code"] == "A")
     assert (cash["tickets"], cash["called"], cash["avg_wait_s"], cash["served"], cash["no_shows"]) == (2, 2, 60, 1, 1)

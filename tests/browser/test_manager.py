@@ -8,6 +8,7 @@ screenshots: zhou serving at counter 2 and qian on a break at counter 3.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -141,6 +142,8 @@ def test_the_report_page_shows_tables_and_charts_and_downloads_the_csv(server, o
     expect(tellers).to_have_count(3)
     expect(tellers.first).to_contain_text("lin")  # most served first
     expect(page.locator("#kpi-tickets .kpi-value")).to_have_text("7")
+    expect(page.locator("#kpi-estimates .kpi-value")).to_have_text(re.compile(r"^\d+(\.\d)?%$"))
+    expect(page.locator("#kpi-estimates .kpi-note")).to_contain_text("闭店取消 0")
     for chart in ("#chart-per-hour", "#chart-waits", "#chart-waiting"):
         expect(page.locator(f"{chart} canvas")).to_have_count(1)
     page.screenshot_as("report", full_page=True)
