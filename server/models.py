@@ -222,6 +222,9 @@ class Ticket(Base):
     # Whether, at issue, the customer was likely to be called before closing (None: issued before
     # the branch kept hours).
     fits_before_close: Mapped[bool | None] = mapped_column(Boolean)
+    # When, still waiting, it was first found unlikely to be called before closing: from then on it
+    # reads as fits_before_close false (its phone page and the lobby screen warn).
+    late_warned_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     issued_at: Mapped[datetime] = mapped_column(UTCDateTime)
     # When it (re-)entered a queue: the issue time, or the time of its latest transfer.
     waiting_since: Mapped[datetime] = mapped_column(UTCDateTime)

@@ -55,6 +55,7 @@ from typing import Any, NamedTuple
 from zoneinfo import ZoneInfo
 
 from server import vocabulary
+from server.queueing.hours import LATE_NOTICE_S
 
 OUTCOMES = vocabulary.OUTCOMES.codes
 PAUSE_REASONS = vocabulary.PAUSE_REASONS.codes
@@ -99,6 +100,7 @@ class TicketRow(NamedTuple):
     raw_estimate_s: int | None = None  # the same before the day's calibration
     fits_before_close: bool | None = None  # what the kiosk said about closing (None: no hours kept)
     cancel_reason: str | None = None
+    late_warned_at: datetime | None = None  # when, waiting, it was found unlikely to be reached before closing
 
 
 class EventRow(NamedTuple):
@@ -499,7 +501,7 @@ def daily_report(
             "idle_with_waiting_s": seconds(sum(replay.idle_waiting_s.values())),
             "paused_s": seconds(sum(replay.paused_s.values())),
             "instructions": _instruction_figures(instructions, until),
-            "estimates": _estimate_figures(tickets),
+            "estimates": _estimate_figures(tickets, day.local(day.closing)),
         },
         "services": service_rows,
         "tickets_per_hour": _tickets_per_hour(day, tickets, codes),
@@ -589,16 +591,19 @@ def _tickets_per_hour(day: ReportDay, tickets: Sequence[TicketRow], codes: Seque
 ESTIMATE_CLOSE_S = 300  # an estimate within five minutes of the real wait counts as kept
 
 
-def _estimate_figures(tickets: Sequence[TicketRow]) -> dict[str, Any]:
+def _estimate_figures(tickets: Sequence[TicketRow], closes_at: datetime) -> dict[str, Any]:
     """How good the waits promised at issue were against the real waits (issue to first call).
 
     Counted: tickets called in the service they were issued for (a transfer starts a new wait that
     no one estimated). ``bias_s`` is the mean of real minus estimated: above zero, customers waited
     longer than they were told. ``raw_mean_abs_error_s`` is the same estimate before the day's
-    calibration, to show what the calibration changed. At closing: ``cancelled_at_closing`` tickets
-    sent home, of which ``cancelled_unwarned`` had been told they would be served before closing —
-    the broken promise the kiosk's "may not be served today" is there to prevent.
+    calibration, to show what the calibration changed. Warnings that a customer may not be served
+    today: ``warned_late`` at the kiosk, ``warned_while_waiting`` later (phone page, lobby screen).
+    At closing: ``cancelled_at_closing`` tickets sent home, of which ``cancelled_unwarned`` were never
+    told, at the kiosk or at least LATE_NOTICE_S before closing — the broken promise those warnings
+    are there to prevent.
     """
+    notice_by = closes_at - timedelta(seconds=LATE_NOTICE_S)
     pairs = [
         (_span(t.issued_at, t.called_at), t.estimated_wait_s, t.raw_estimate_s)
         for t in tickets
@@ -616,8 +621,10 @@ def _estimate_figures(tickets: Sequence[TicketRow]) -> dict[str, Any]:
         "longer_than_told": ratio(sum(1 for e in errors if e > ESTIMATE_CLOSE_S), len(errors)),
         "raw_mean_abs_error_s": seconds(mean(raw_errors)),
         "warned_late": sum(1 for t in tickets if t.fits_before_close is False),
+        "warned_while_waiting": sum(1 for t in tickets if t.late_warned_at is not None),
         "cancelled_at_closing": len(closed),
-        "cancelled_unwarned": sum(1 for t in closed if t.fits_before_close is True),
+        "cancelled_unwarned": sum(1 for t in closed if t.fits_before_close is not False
+                                  and (t.late_warned_at is None or t.late_warned_at > notice_by)),
     }
 
 

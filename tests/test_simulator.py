@@ -56,7 +56,10 @@ def test_a_day_drives_the_real_domain_every_customer_is_served_and_the_figures_a
     not_called = [t for t in result.tickets if t.called is None]
     assert len(not_called) == s["cancelled_at_closing"]
     assert s["refused_at_door"] > 0  # the small branch's last quarter-hour still has arrivals
-    assert 0 <= s["cancelled_unwarned"] <= s["cancelled_at_closing"]
+    # Nobody sent home at closing without having been told, at the kiosk or on their phone and the
+    # lobby screen at least a quarter of an hour before, that they might not be served today.
+    assert s["cancelled_at_closing"] > 0 and s["cancelled_unwarned"] == 0
+    assert 0 < s["warned_while_waiting"] <= s["tickets"]
     assert s["incidents"]["total"] == len(result.incidents) == sum(
         s["incidents"][k] for k in ("short_queue", "idle_counter", "paused_ratio", "service_overrun"))
     assert sum(s["alerts"].values()) == len(result.alerts)

@@ -54,8 +54,11 @@ TICKET = {
         "position": {"type": "integer", "description": "1 = next of its service; 0 once called"},
         "estimated_wait_s": {"type": ["integer", "null"],
                              "description": "live estimate; null while no staffed counter serves its service"},
-        "fits_before_close": {"type": ["boolean", "null"],
-                              "description": "at issue: likely to be called before closing (the kiosk says so if not)"},
+        "fits_before_close": {"type": ["boolean", "null"], "description": (
+            "likely to be called before closing: as at issue (the kiosk says so if not), false from late_warned_at")},
+        "late_warned_at": {"type": ["string", "null"], "format": "date-time", "description": (
+            "when, still waiting, the branch found it unlikely to be reached before closing (checked every "
+            "minute; its phone page hears it)")},
         "cancel_reason": {**_enum(vocabulary.CANCEL_REASONS, nullable=True),
                           "description": "why a cancelled ticket was (branch_closed: still waiting at closing)"},
         "estimated_wait_at_issue_s": {"type": "integer", "description": "what the customer was promised"},
@@ -290,9 +293,13 @@ _ESTIMATES = {"type": "object", "description": (
         "longer_than_told": {**_SHARE, "description": "share that waited more than 300 s longer than told"},
         "raw_mean_abs_error_s": {**_SECONDS, "description": "the same estimates before the day's calibration"},
         "warned_late": {"type": "integer", "description": "tickets issued with fits_before_close false"},
+        "warned_while_waiting": {"type": "integer", "description": (
+            "tickets told while waiting (phone page, lobby screen) they might not be reached before closing")},
         "cancelled_at_closing": {"type": "integer"},
         "cancelled_unwarned": {"type": "integer",
-                               "description": "cancelled at closing although issued with fits_before_close true"}}}
+                               "description": (
+            "cancelled at closing without having been told they might not be served: not at the kiosk, "
+            "nor at least 15 minutes before closing while waiting")}}}
 DAILY_REPORT = {
     "type": "object",
     "description": (

@@ -17,6 +17,9 @@ from zoneinfo import ZoneInfo
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 STATES = ("before_opening", "open", "last_tickets_issued", "closed")
 LOOK_AHEAD_DAYS = 400  # how far to look for the next opening (a year of holidays and closed days)
+# A customer who will likely not be served today must hear it at least this long before closing
+# (at the kiosk, or on their phone and the lobby screen while waiting): later counts as not told.
+LATE_NOTICE_S = 900
 
 
 @dataclass(frozen=True)

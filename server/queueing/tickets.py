@@ -195,11 +195,59 @@ def close_at_closing(rt: Runtime, branch_id: int) -> int:
     return _cancel_waiting(rt, branch_id, now, "branch_closed")
 
 
+def warn_the_late(rt: Runtime, branch_id: int) -> int:
+    """While the branch serves: a waiting ticket told at issue it would be called before closing,
+    whose turn the hall as it is now no longer expects before closing (the same safe-side test as at
+    issue: a counter closed, a lunch began, another service's customers went first), is marked
+    ``late_warned_at`` once; from then on it reads ``fits_before_close: false`` and its phone page
+    hears it — so that nobody is sent home at closing who was never told. Returns how many."""
+    config = rt.config_for(branch_id)
+    now = rt.clock.now()
+    hours = hours_now(config.hours, now)
+    if not hours.serving or hours.closes_at is None:
+        return 0
+    waiting = (Ticket.branch_id == branch_id, Ticket.status == TicketStatus.WAITING.value)
+    with rt.reading() as session:
+        rows = session.execute(
+            select(Ticket.id, Ticket.service_id, Ticket.fits_before_close, Ticket.late_warned_at)
+            .where(*waiting).order_by(Ticket.service_id, Ticket.issued_at, Ticket.id)
+        ).all()
+        if not any(row.fits_before_close is not False and row.late_warned_at is None for row in rows):
+            return 0
+        load = branch_load(session, config, branch_id, now)
+        late: list[int] = []
+        position: dict[int, int] = {}
+        for row in rows:
+            position[row.service_id] = position.get(row.service_id, 0) + 1
+            if (row.fits_before_close is not False and row.late_warned_at is None
+                    and not load.fits_before_close(row.service_id, position[row.service_id], now, hours.closes_at)):
+                late.append(row.id)
+    if not late:
+        return 0
+    with rt.uow() as uow:
+        session = uow.session
+        tickets = list(session.scalars(select(Ticket).where(
+            *waiting, Ticket.id.in_(late), Ticket.late_warned_at.is_(None)).with_for_update()))
+        for ticket in tickets:
+            ticket.late_warned_at = now
+            uow.record(SYSTEM, now, ticket, "warn_late", ticket.status, ticket.status,
+                       {"closes_at": hours.closes_at.isoformat()})
+        session.flush()
+        for ticket in tickets:
+            announce.ticket_changed(uow, ticket, now)
+        uow.commit()
+        return len(tickets)
+
+
 def close_the_days(rt: Runtime) -> int:
-    """For every branch: cancel what is still waiting at closing, and any earlier day's leftovers
-    (the sweeping process runs this every minute; a manual clock, whenever it moves)."""
-    return sum(close_at_closing(rt, branch_id) + close_previous_days(rt, branch_id)
-               for branch_id in rt.branch_ids.values())
+    """For every branch: warn who will likely not be reached before closing, cancel what is still
+    waiting at closing, and any earlier day's leftovers (the sweeping process runs this every
+    minute; a manual clock, whenever it moves). Returns how many tickets were cancelled."""
+    cancelled = 0
+    for branch_id in rt.branch_ids.values():
+        warn_the_late(rt, branch_id)
+        cancelled += close_at_closing(rt, branch_id) + close_previous_days(rt, branch_id)
+    return cancelled
 
 
 def _cancel_waiting(rt: Runtime, branch_id: int, now: datetime, reason: str, *where: Any) -> int:

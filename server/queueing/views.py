@@ -79,7 +79,9 @@ def ticket_view(
         "position": position,
         "estimated_wait_s": estimated_wait_s,
         "estimated_wait_at_issue_s": ticket.estimated_wait_s,
-        "fits_before_close": ticket.fits_before_close,
+        # At issue, or since the branch found it would likely not be reached before closing.
+        "fits_before_close": False if ticket.late_warned_at is not None else ticket.fits_before_close,
+        "late_warned_at": iso(ticket.late_warned_at),
         "cancel_reason": ticket.cancel_reason,
         "issued_at": iso(ticket.issued_at),
         "called_at": iso(ticket.called_at),

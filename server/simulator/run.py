@@ -40,7 +40,8 @@ from server.errors import CallwiseError, NotFound
 from server.lobby import instructions
 from server.models import Alert, Counter, Device, Event, Service, Staff, Ticket
 from server.queueing import counters, reads, tickets
-from server.queueing.tickets import close_the_days
+from server.queueing.hours import LATE_NOTICE_S
+from server.queueing.tickets import close_the_days, warn_the_late
 from server.runtime import Runtime
 from server.simulator.incidents import (
     AlertRecord,
@@ -65,6 +66,10 @@ MODES = ("alerts", "walk", "none")
 STORY_SUBJECTS = {"short_queue_long_wait": "ticket", "eta_broken": "ticket", "service_overrun": "ticket",
                   "idle_counter": "counter", "long_pause": "counter", "help_requested": "counter",
                   "paused_ratio": "branch", "service_level": "service", "unstaffed_service": "service"}
+# A server's housekeeping (closing, the warning of who will likely not be reached) runs once a
+# minute; a warning later than LATE_NOTICE_S before closing counts as none (server/queueing/hours.py).
+HOUSEKEEPING_S = 60.0
+
 # Seconds of simulated time between alert evaluations. A server sweeps every [alerts] tick_s (2 s)
 # and evaluates a branch 0.2 s after a change (coalescing a burst); the simulator evaluates at its
 # ticks only, changes included, so an alert comes at most one tick later than in a server: 10 s,
@@ -213,11 +218,15 @@ class Simulation:
         if self.boss is not None:
             self.boss.start()
         next_sweep = 0.0
+        next_housekeeping = 0.0
         while self._queue:
             when = self._queue[0][0]
             while next_sweep <= when:
                 self._move_to(next_sweep)
                 self._sweep()
+                if next_sweep >= next_housekeeping:  # as a server's housekeeping, once a minute
+                    warn_the_late(self.rt, self.branch_id)
+                    next_housekeeping += HOUSEKEEPING_S
                 next_sweep += self.tick_s
             when, _, action, args = heapq.heappop(self._queue)
             self._move_to(when)
@@ -597,8 +606,15 @@ class Simulation:
                 for t in session.scalars(select(Ticket).order_by(Ticket.id))
             ]
             promised = {t.id: t.estimated_wait_s for t in session.scalars(select(Ticket))}
-            unwarned = sum(1 for t in session.scalars(select(Ticket).where(Ticket.cancel_reason == "branch_closed"))
-                           if t.fits_before_close)
+            # Sent home at closing without having been told, at the kiosk or at least LATE_NOTICE_S
+            # before closing on their phone and the lobby screen, that they might not be served.
+            closing = self.opening + timedelta(seconds=self.day_s)
+            unwarned = sum(
+                1 for t in session.scalars(select(Ticket).where(Ticket.cancel_reason == "branch_closed"))
+                if t.fits_before_close is not False
+                and (t.late_warned_at is None or t.late_warned_at > closing - timedelta(seconds=LATE_NOTICE_S)))
+            warned_while_waiting = sum(1 for t in session.scalars(select(Ticket).where(
+                Ticket.late_warned_at.is_not(None))))
             counters = {c.id: CounterRecord(c.number, self.tellers[c.number].services, [(-300.0, "closed")])
                         for c in session.scalars(select(Counter))}
             for event in session.scalars(select(Event).where(Event.entity == "counter").order_by(Event.id)):
@@ -671,10 +687,12 @@ class Simulation:
             "instruction_answers": dict(sorted(self.answers.items())),
             "refused_actions": dict(sorted(self.errors.items())),
             # Hours: who came after the last-ticket time, who was still waiting at closing, and of
-            # those, who had been told at issue they would be served before closing.
+            # those, who had never been told they might not be served (at the kiosk, or in time while
+            # waiting); how many were told while waiting.
             "refused_at_door": self.refused_at_door,
             "cancelled_at_closing": self.cancelled_at_closing,
             "cancelled_unwarned": unwarned,
+            "warned_while_waiting": warned_while_waiting,
             "opening_hour": round(self.opening.astimezone(ZoneInfo(self.config.branch.timezone)).hour
                                   + self.opening.astimezone(ZoneInfo(self.config.branch.timezone)).minute / 60, 3),
             "day_s": self.day_s,

@@ -115,6 +115,36 @@ def test_a_ticket_whose_estimate_ends_after_closing_says_so(api):
     assert {s["code"]: s for s in api.get("/services").get_json()}["D"]["fits_before_close"] is False
 
 
+def test_a_ticket_that_stops_fitting_while_it_waits_is_told_once_and_counted_as_warned_at_closing(app, api):
+    api.open(4, "teller4")  # D: 25 minutes a customer
+    advance(api, 6 * 3600)  # 15:00
+    tickets = [api.issue("D") for _ in range(3)]
+    assert [t["fits_before_close"] for t in tickets] == [True, True, True]
+    api.ok(4, "pause", "teller4", {"reason": "meeting"})  # and nobody is called
+    phone = socketio.test_client(app, auth={"ticket": tickets[2]["token"]})
+    phone.get_received()
+    # With no counter free the third's estimate is two customers and half of one: 62.5 minutes; half
+    # again, plus one customer's 25 minutes: 118.75. At 15:01 that still makes 16:59:45.
+    advance(api, 60)
+    assert api.ticket(tickets[2]["token"])["late_warned_at"] is None
+    advance(api, 60)  # 15:02: it would be 17:00:45
+    third = api.ticket(tickets[2]["token"])
+    assert (third["fits_before_close"], third["late_warned_at"]) == (False, "2026-11-30T07:02:00+00:00")
+    heard = [m["args"][0] for m in phone.get_received() if m["name"] == "ticket_changed"]
+    assert [(t["fits_before_close"], t["late_warned_at"]) for t in heard] == [(False, third["late_warned_at"])]
+    assert api.ticket(tickets[1]["token"])["late_warned_at"] is None  # the second still fits
+    advance(api, 60)
+    assert [m["name"] for m in phone.get_received() if m["name"] == "ticket_changed"] == []  # told once
+    assert api.ticket(tickets[2]["token"])["late_warned_at"] == third["late_warned_at"]
+    for _ in range(24):  # to 17:03 in five-minute steps, as a server's minute housekeeping would see them
+        advance(api, 5 * 60)
+    # The others were told too (15:43, 16:18), in time; all three were sent home at closing.
+    assert [api.ticket(t["token"])["status"] for t in tickets] == ["cancelled"] * 3
+    estimates = api.get("/reports/daily", "manager").get_json()["headline"]["estimates"]
+    assert (estimates["cancelled_at_closing"], estimates["warned_while_waiting"], estimates["cancelled_unwarned"]) == (
+        3, 3, 0)
+
+
 def test_people_waiting_for_a_service_nobody_serves_raise_unstaffed_service_naming_a_counter_to_open(api):
     api.open(1, "teller1")  # A and B only
     api.issue("D")

@@ -324,6 +324,13 @@ def test_estimates_are_checked_against_the_real_wait_to_the_first_call_and_closi
     promised = hall.issue("A", "16:30")
     hall.tickets[promised].update(fits_before_close=True, cancel_reason="branch_closed", estimated_wait_s=300)
     hall.cancel(promised, "17:00")
+    told_late = hall.issue("A", "16:00")  # told while waiting, but only ten minutes before closing
+    hall.tickets[told_late].update(fits_before_close=True, cancel_reason="branch_closed", late_warned_at=at("16:50"))
+    hall.cancel(told_late, "17:00")
+    told_in_time = hall.issue("A", "15:00")  # told three quarters of an hour before
+    hall.tickets[told_in_time].update(fits_before_close=True, cancel_reason="branch_closed",
+                                      late_warned_at=at("16:15"))
+    hall.cancel(told_in_time, "17:00")
 
     estimates = hall.report(now="17:30")["headline"]["estimates"]
 
@@ -333,7 +340,8 @@ def test_estimates_are_checked_against_the_real_wait_to_the_first_call_and_closi
     assert estimates["bias_s"] == 360  # everyone waited longer than told, or as long
     assert (estimates["within_5min"], estimates["longer_than_told"]) == (0.3333, 0.6667)
     assert estimates["raw_mean_abs_error_s"] == round((100 + 420 + 620) / 3)
-    assert (estimates["warned_late"], estimates["cancelled_at_closing"], estimates["cancelled_unwarned"]) == (1, 2, 1)
+    assert (estimates["warned_late"], estimates["warned_while_waiting"]) == (1, 2)
+    assert (estimates["cancelled_at_closing"], estimates["cancelled_unwarned"]) == (4, 2)  # never told; told too late
 
 
 def test_alerts_per_rule_with_how_long_they_stayed_open_and_the_short_queue_lead_time():
