@@ -14,7 +14,7 @@
 import { api } from "/static/js/api.js";
 import { createI18n } from "/static/js/i18n.js";
 import { connectLive } from "/static/js/live.js";
-import { clockDuration } from "/static/js/format.js";
+import { ago, duration as spelled } from "/static/js/format.js";
 import { createWords } from "/static/js/vocabulary.js";
 import { MESSAGES } from "./messages.js";
 import { logOut, signIn, startPage } from "./session.js";
@@ -61,7 +61,7 @@ function percent(share) {
 }
 
 function duration(seconds) {
-  return seconds == null ? i18n.t("none") : clockDuration(seconds);
+  return seconds == null ? i18n.t("none") : spelled(seconds, i18n.lang);
 }
 
 function minutesText(seconds) {
@@ -797,8 +797,8 @@ function tick() {
   checkInstructions();
   for (const element of document.querySelectorAll("[data-since]")) {
     const seconds = Math.max(0, since(element.dataset.since));
-    const text = clockDuration(seconds);
-    element.textContent = element.dataset.format === "ago" ? i18n.t("raised_ago", { t: text }) : text;
+    element.textContent = element.dataset.format === "ago" ? ago(seconds, i18n.lang)
+      : spelled(seconds, i18n.lang, { pad: true });
     if (element.dataset.target) {
       const target = Number(element.dataset.target);
       element.classList.toggle("over", target > 0 && seconds > target);
