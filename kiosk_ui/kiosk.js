@@ -334,17 +334,19 @@ function renderDocuments() {
   // Said before the customer confirms: a counter may not reach them today, or none serves this now.
   const warning = $("doc-warning");
   const view = hoursView();
-  if (late(service)) {
+  // No counter is the cause when there is none (the server then cannot promise today either).
+  const kind = unstaffed(service) ? "unstaffed" : late(service) ? "late" : "";
+  if (kind === "late") {
     $("doc-warning-title").textContent = i18n.t("late_title");
     const time = view && view.closesAt ? timeOfDay(view.closesAt, state.branch?.timezone) : "";
     $("doc-warning-text").textContent = i18n.t("late_text", { time });
-  } else if (unstaffed(service)) {
+  } else if (kind === "unstaffed") {
     $("doc-warning-title").textContent = i18n.t("unstaffed_title");
     $("doc-warning-text").textContent = i18n.t("unstaffed_text");
   }
-  warning.hidden = !late(service) && !unstaffed(service);
-  warning.dataset.kind = late(service) ? "late" : unstaffed(service) ? "unstaffed" : "";
-  $("confirm").textContent = i18n.t(late(service) ? "confirm_anyway" : "confirm");
+  warning.hidden = !kind;
+  warning.dataset.kind = kind;
+  $("confirm").textContent = i18n.t(kind ? "confirm_anyway" : "confirm");
   const list = $("doc-list");
   list.replaceChildren();
   for (const documentName of service.documents || []) {

@@ -82,7 +82,7 @@ export function dayName(iso, lang, timeZone) {
       month: "numeric", day: "numeric", weekday: "short", timeZone,
     }).formatToParts(date).map((part) => [part.type, part.value]));
     const weekday = "日一二三四五六"[["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"].indexOf(parts.weekday)];
-    return `${parts.month}月${parts.day}日（周${weekday}）`;
+    return `${Number(parts.month)}月${Number(parts.day)}日（周${weekday}）`;
   }
   return date.toLocaleDateString("en-GB", { weekday: "short", day: "numeric", month: "short", timeZone })
     .replace(",", "");
