@@ -116,6 +116,7 @@ function renderCalls() {
     $("idle-since").textContent = `${i18n.t("lastCall", { ago: ago(seconds, "zh") }, "zh")} · ${i18n.t("lastCall", { ago: ago(seconds, "en") }, "en")}`;
   }
   $("now").dataset.view = idle ? "idle" : current ? "call" : "none";
+  document.body.dataset.calls = $("now").dataset.view;
   $("current").hidden = !current;
   $("current-number").textContent = current ? current.number : "—";
   $("current-number").classList.toggle("long", Boolean(current && current.number.length > 4));

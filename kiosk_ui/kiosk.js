@@ -346,7 +346,7 @@ function renderDocuments() {
   }
   warning.hidden = !kind;
   warning.dataset.kind = kind;
-  $("confirm").textContent = i18n.t(kind ? "confirm_anyway" : "confirm");
+  $("confirm").textContent = i18n.t(kind === "late" ? "confirm_anyway" : "confirm");
   const list = $("doc-list");
   list.replaceChildren();
   for (const documentName of service.documents || []) {

@@ -283,6 +283,7 @@ def test_quiet_hours_put_the_display_on_its_idle_screen(server, open_page):
     ok(server.post("/clock/advance", MANAGER, json={"seconds": 11 * 60}))  # [display] idle_after_s = 600
     expect(display.locator("#now")).to_have_attribute("data-view", "idle", timeout=LIVE_MS)
     expect(display.locator("#current")).to_be_hidden()
+    expect(display.locator("#announcement")).to_be_hidden()
     expect(display.locator("#idle-since")).to_contain_text("上次叫号：11 分钟前")
     display.screenshot_as("day-idle-display-1920x1080")
 
@@ -304,7 +305,7 @@ def test_1600_a_long_queue_is_told_it_may_not_be_served_today(server, open_page)
     kiosk.click(".service[data-code=D]")
     expect(kiosk.locator("#doc-warning")).to_have_attribute("data-kind", "late")
     expect(kiosk.locator("#doc-warning-title")).to_have_text("今天可能轮不到您")
-    expect(kiosk.locator("#confirm")).to_have_text("仍然取号")
+    expect(kiosk.locator("#confirm")).to_have_text("仍然取号")  # late: "take a ticket anyway"
     assert kiosk.evaluate(OVERFLOW)["page"] == [0, 0]
     kiosk.screenshot_as("day-1600-kiosk-late-1280x800")
 
@@ -351,6 +352,7 @@ def test_1700_closed_waiting_tickets_are_cancelled_and_every_screen_names_the_ne
         expect(display.locator("#closed-state-zh")).to_have_text("已停止营业")
         expect(display.locator("#closed-opening-en")).to_have_text("Next opening: Tue 1 Dec, 09:00")
         expect(display.locator("#current")).to_be_hidden()  # never a stale "B002 → counter 3"
+        expect(display.locator("#announcement")).to_be_hidden()  # nor its words in the bar
         display.screenshot_as(f"day-1700-display-{size_name(size)}")
 
     expect(kiosk.locator("#screen-closed")).to_have_attribute("data-state", "closed", timeout=LIVE_MS)
