@@ -46,6 +46,7 @@ demo: $(VENV)/.bench
 ## the multi-process deployment.
 test: $(VENV)/.test
 	@scripts/ensure-system-packages.sh
+	@command -v espeak-ng >/dev/null || { echo "make test: espeak-ng is missing (apt-get install espeak-ng): the lobby display's server voice is tested with it" >&2; exit 1; }
 	$(BIN)/ruff check .
 	$(BIN)/mypy
 	$(BIN)/python -m pytest -n $(TEST_JOBS) $(PYTEST_ARGS)

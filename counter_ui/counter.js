@@ -8,7 +8,7 @@ import { api } from "/static/js/api.js";
 import { keyedOption } from "/static/js/dom.js";
 import { createI18n } from "/static/js/i18n.js";
 import { connectLive } from "/static/js/live.js";
-import { clockDuration } from "/static/js/format.js";
+import { duration } from "/static/js/format.js";
 import { createWords } from "/static/js/vocabulary.js";
 import { MESSAGES } from "./messages.js";
 import {
@@ -809,7 +809,7 @@ function tick() {
   }
   row.hidden = false;
   const seconds = Math.max(0, state.live.clock.secondsSince(phase.since));
-  timer.textContent = clockDuration(seconds);
+  timer.textContent = duration(seconds, i18n.lang, { pad: true });
   let level = "normal";
   let lineText = "";
   if (phase.phase === "serving") {
@@ -817,7 +817,7 @@ function tick() {
     const line = overrunLine(service, state.branch?.service_overrun_factor);
     level = timerLevel(seconds, line);
     const usual = service.normal_service_s ? Math.round(service.normal_service_s / 60) : service.expected_minutes;
-    if (line) lineText = t("timer_line", { usual, line: clockDuration(line) });
+    if (line) lineText = t("timer_line", { usual, line: duration(line, i18n.lang) });
     if (level !== "normal") lineText = `${t(level === "over" ? "timer_over" : "timer_near")} · ${lineText}`;
   }
   $("timer-label").textContent = t(`timer_${phase.phase}`);

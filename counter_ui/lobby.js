@@ -8,7 +8,7 @@
 
 import { api } from "/static/js/api.js";
 import { keyedOption } from "/static/js/dom.js";
-import { clockDuration } from "/static/js/format.js";
+import { ago } from "/static/js/format.js";
 import { isTyping, keyOf } from "./model.js";
 import { playChime, unlockChime } from "./chime.js";
 
@@ -258,7 +258,7 @@ export function createLobby(ctx) {
     const instruction = first();
     if (!instruction) return;
     const seconds = Math.max(0, ctx.clock() ? ctx.clock().secondsSince(instruction.issued_at) : 0);
-    $("instruction-meta").textContent = t("instruction_meta", { who: instruction.issued_by || "", ago: clockDuration(seconds) });
+    $("instruction-meta").textContent = t("instruction_meta", { who: instruction.issued_by || "", ago: ago(seconds, ctx.i18n.lang) });
     $("instruction-banner").classList.toggle("late", Boolean(instruction.answer_due_at && ctx.clock()
       && ctx.clock().now() >= Date.parse(instruction.answer_due_at)));
   }

@@ -104,7 +104,7 @@ export const MESSAGES = {
   help_text_label: { zh: "补充说明（选填）", en: "A word for the manager (optional)" },
   instruction_from: { zh: "大堂经理指示", en: "From the lobby manager" },
   instruction_more: { zh: "（共 {n} 条，先处理这一条）", en: "({n} waiting — this one first)" },
-  instruction_meta: { zh: "{who} 发出 · {ago} 前", en: "sent by {who} · {ago} ago" },
+  instruction_meta: { zh: "{who} 发出 · {ago}", en: "sent by {who} · {ago}" },
   instruction_ticket: { zh: "客户 {number}", en: "customer {number}" },
   instruction_done: { zh: "已照办", en: "Done" },
   instruction_cannot: { zh: "无法照办…", en: "Cannot…" },

@@ -1,5 +1,6 @@
 // Announcing calls in the hall: a chime made with WebAudio, then the call spoken in each configured
-// language with the Web Speech API where the browser has a voice for it. Announcements wait their
+// language with the Web Speech API where the browser has a voice for it, or else with the server's
+// voice (espeak-ng, GET /api/v1/announcements/voice.wav), as `[display] voice` says. Announcements wait their
 // turn, so calls made close together are heard one after another. Nothing here may break the page:
 // without audio, speech or voices the text is still shown (the page puts it on screen and in its
 // aria-live region), and every step has a time limit so the queue never stalls.
@@ -16,6 +17,15 @@ const VOICE_PREFERENCES = { zh: ["zh-cn", "zh-hans", "cmn", "zh"], en: ["en-gb",
 const SPEECH_LANG = { zh: "zh-CN", en: "en-GB" };
 
 const wait = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+const SERVER_VOICE_MS = 15000;    // the longest a server-rendered announcement may take, fetch included
+
+/** Who speaks a language on this display: "browser", "server" or "none" (see voiceFor / `[display] voice`). */
+export function voiceSource(mode, browserHasVoice, serverVoice) {
+  if (mode === "off") return "none";
+  if (mode !== "server" && browserHasVoice) return "browser";
+  if (mode !== "browser" && serverVoice) return "server";
+  return "none";
+}
 
 /** "A012" -> "A 0 1 2": voices read a ticket number digit by digit, as staff say it, not "A twelve". */
 export function spokenNumber(number) {
@@ -43,12 +53,16 @@ const TEMPLATES = {
 };
 
 /**
- * createAnnouncer({onStart(call, texts), onDone(call), onSoundBlocked(blocked)})
+ * createAnnouncer({onStart(call, texts), onDone(call), onSoundBlocked(blocked), onServerVoice(lang)})
  * announce(call, languages) queues one announcement; onStart fires when its turn comes.
+ * configure({mode, serverVoice, token}): `[display] voice` and whether the server has espeak-ng.
  */
-export function createAnnouncer({ onStart = () => {}, onDone = () => {}, onSoundBlocked = () => {} } = {}) {
+export function createAnnouncer({
+  onStart = () => {}, onDone = () => {}, onSoundBlocked = () => {}, onServerVoice = () => {},
+} = {}) {
   const waiting = [];
   let running = false;
+  const settings = { mode: "auto", serverVoice: false, token: null };
 
   async function soundReady() {
     const context = audioContext();
@@ -118,8 +132,42 @@ export function createAnnouncer({ onStart = () => {}, onDone = () => {}, onSound
     return null;
   }
 
-  function speak(lang, speech) {
-    const voice = voiceFor(lang);
+  function sourceFor(lang) {
+    return voiceSource(settings.mode, Boolean(voiceFor(lang)), settings.serverVoice);
+  }
+
+  /** The call as the server says it: fetched (the server keeps each render), then played through WebAudio. */
+  async function playServerVoice(lang, call) {
+    const context = audioContext();
+    const query = new URLSearchParams({
+      number: call.number, counter: String(call.counter), lang, recall: call.recall ? "1" : "0",
+    });
+    const limit = wait(SERVER_VOICE_MS);
+    const play = (async () => {
+      const response = await fetch(`/api/v1/announcements/voice.wav?${query}`, {
+        headers: settings.token ? { Authorization: `Bearer ${settings.token}` } : {},
+      });
+      if (!response.ok) throw new Error(`voice: ${response.status}`);
+      const bytes = await response.arrayBuffer();
+      onServerVoice(lang, bytes.byteLength);
+      if (!context || context.state !== "running") return wait(TEXT_ONLY_MS);
+      const buffer = await context.decodeAudioData(bytes);
+      const source = context.createBufferSource();
+      source.buffer = buffer;
+      source.connect(context.destination);
+      await new Promise((resolve) => {
+        source.onended = resolve;
+        source.start();
+      });
+      return undefined;
+    })().catch(() => wait(TEXT_ONLY_MS));
+    return Promise.race([play, limit]);
+  }
+
+  function speak(lang, speech, call) {
+    const source = sourceFor(lang);
+    if (source === "server") return playServerVoice(lang, call);
+    const voice = source === "browser" ? voiceFor(lang) : null;
     if (!voice) return wait(TEXT_ONLY_MS);
     const synth = window.speechSynthesis;
     return new Promise((resolve) => {
@@ -164,7 +212,7 @@ export function createAnnouncer({ onStart = () => {}, onDone = () => {}, onSound
           await chime();
           for (const [index, entry] of texts.entries()) {
             if (index) await wait(BETWEEN_LANGUAGES_MS);
-            await speak(entry.lang, entry.speech);
+            await speak(entry.lang, entry.speech, call);
           }
           onDone(call);
         } catch (error) {
@@ -185,6 +233,13 @@ export function createAnnouncer({ onStart = () => {}, onDone = () => {}, onSound
   }
 
   return {
+    configure(options) {
+      Object.assign(settings, options);
+    },
+    /** Who speaks each language now: {zh: "browser" | "server" | "none", ...}. */
+    sources(languages) {
+      return Object.fromEntries(languages.map((lang) => [lang, sourceFor(lang)]));
+    },
     announce(call, languages) {
       waiting.push({ call, texts: callTexts(call, languages) });
       if (waiting.length > MAX_WAITING) waiting.splice(0, waiting.length - MAX_WAITING);

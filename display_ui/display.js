@@ -4,7 +4,8 @@
 
 import { api } from "/static/js/api.js";
 import { createI18n } from "/static/js/i18n.js";
-import { minutes, timeOfDay } from "/static/js/format.js";
+import { ago, minutes, timeOfDay } from "/static/js/format.js";
+import { hoursAt, openingText, stateWord } from "/static/js/hours.js";
 import { connectLive } from "/static/js/live.js";
 import { applyCall, applySnapshot, missedCalls } from "./calls.js";
 import { callTexts, createAnnouncer } from "./announcer.js";
@@ -15,6 +16,7 @@ const HISTORY_ROWS = 6; // with the current call, the last seven calls
 // recent: someone may be waiting for exactly that number. Older ones are only shown.
 const MISSED_CALL_ANNOUNCE_S = 120;
 const REFUSED_RETRY_MS = 60000;
+const HOURS_ASK_EVERY_MS = 60000; // past the hours held, ask for a fresh snapshot this often
 
 // The screen shows both languages at once, so texts are always asked for in a named language.
 const i18n = createI18n({
@@ -23,7 +25,14 @@ const i18n = createI18n({
   noWait: { zh: "随到随办", en: "no wait" },
   noCounter: { zh: "暂无窗口办理", en: "no counter open" },
   estimate: { zh: "预计等候{wait}", en: "{wait}" },
+  lastCall: { zh: "上次叫号：{ago}", en: "Last call: {ago}" },
+  voice_browser: { zh: "语音播报：本机语音", en: "Voice: this PC's speech" },
+  voice_server: { zh: "语音播报：服务器语音（espeak-ng）", en: "Voice: the server's (espeak-ng)" },
+  voice_none: { zh: "无语音播报：仅提示音和文字", en: "No voice available: chime and text only" },
+  voice_off: { zh: "语音播报已关闭：仅提示音和文字", en: "Voice is off: chime and text only" },
+  voice_lang: { zh: "{lang}：{who}", en: "{lang}: {who}" },
 });
+const LANGUAGE_NAMES = { zh: { zh: "中文", en: "Chinese" }, en: { zh: "英文", en: "English" } };
 
 const $ = (id) => document.getElementById(id);
 
@@ -36,6 +45,9 @@ const state = {
   branchLoaded: false,
   snapshots: 0,
   currentKey: "",
+  hours: null,         // the branch's hours as last heard (hours.js works out the state from the clock)
+  hoursAsked: 0,
+  display: { idle_after_s: 600, voice: "auto", server_voice: false }, // GET /branch's `display`
 };
 
 // --- pairing ------------------------------------------------------------------------------------
@@ -87,9 +99,24 @@ function flashCurrent() {
   $("now").dataset.flashes = String(Number($("now").dataset.flashes || 0) + 1);
 }
 
+/** No call for `idle_after_s`: the last one is history, not "now calling". */
+function isIdle(current) {
+  if (!current || !live) return false;
+  return live.clock.now() - current.lastCalledAt >= state.display.idle_after_s * 1000;
+}
+
 function renderCalls() {
-  const [current, ...earlier] = state.calls;
-  $("no-calls").hidden = Boolean(current);
+  const [latest, ...earlier] = state.calls;
+  const idle = isIdle(latest);
+  const current = idle ? null : latest;
+  $("no-calls").hidden = Boolean(latest);
+  $("idle").hidden = !idle;
+  if (idle) {
+    const seconds = (live.clock.now() - latest.lastCalledAt) / 1000;
+    $("idle-since").textContent = `${i18n.t("lastCall", { ago: ago(seconds, "zh") }, "zh")} · ${i18n.t("lastCall", { ago: ago(seconds, "en") }, "en")}`;
+  }
+  $("now").dataset.view = idle ? "idle" : current ? "call" : "none";
+  document.body.dataset.calls = $("now").dataset.view;
   $("current").hidden = !current;
   $("current-number").textContent = current ? current.number : "—";
   $("current-number").classList.toggle("long", Boolean(current && current.number.length > 4));
@@ -105,8 +132,9 @@ function renderCalls() {
 
   const rows = $("history-rows");
   const template = $("history-row");
+  const past = idle ? state.calls : earlier;
   rows.replaceChildren(
-    ...earlier.slice(0, HISTORY_ROWS).map((call) => {
+    ...past.slice(0, HISTORY_ROWS).map((call) => {
       const row = template.content.firstElementChild.cloneNode(true);
       row.dataset.number = call.number;
       row.dataset.counter = String(call.counter);
@@ -167,9 +195,55 @@ $("now").addEventListener("animationend", (event) => {
   if (event.target === $("now")) $("now").classList.remove("flash");
 });
 
-// --- the clock ----------------------------------------------------------------------------------
+// --- the hours ----------------------------------------------------------------------------------
 
 let live = null;
+
+/** Open (or the last tickets issued): calls and queues. Otherwise the closed screen, never a stale call. */
+function renderHours() {
+  if (!live || !state.timeZone) return;
+  const now = live.clock.now();
+  const view = hoursAt(state.hours, now, state.timeZone);
+  if (!view) return;
+  const closed = !["open", "last_tickets_issued"].includes(view.state);
+  document.body.dataset.hours = view.state;
+  $("closed").hidden = !closed;
+  for (const part of document.querySelectorAll(".board, #queues")) part.hidden = closed;
+  if (closed) {
+    $("closed").dataset.state = view.state;
+    $("closed-state-zh").textContent = stateWord(view.state, "zh");
+    $("closed-state-en").textContent = stateWord(view.state, "en");
+    $("closed-opening-zh").textContent = openingText(view, "zh", state.timeZone, now);
+    $("closed-opening-en").textContent = openingText(view, "en", state.timeZone, now);
+  }
+  if (view.stale && Date.now() - state.hoursAsked > HOURS_ASK_EVERY_MS) {
+    state.hoursAsked = Date.now();
+    live.refresh();
+  }
+}
+
+// --- the voice ----------------------------------------------------------------------------------
+
+/** The status bar says who speaks the calls here (or that nobody can). */
+function renderVoiceStatus() {
+  const sources = announcer.sources(state.languages.filter((lang) => lang in LANGUAGE_NAMES));
+  const kinds = [...new Set(Object.values(sources))];
+  const status = $("voice-status");
+  status.dataset.voice = kinds.length === 1 ? kinds[0] : "mixed";
+  for (const lang of ["zh", "en"]) {
+    let text;
+    if (state.display.voice === "off") text = i18n.t("voice_off", {}, lang);
+    else if (kinds.length === 1) text = i18n.t(`voice_${kinds[0]}`, {}, lang);
+    else {
+      text = Object.entries(sources).map(([spoken, who]) => i18n.t("voice_lang", {
+        lang: LANGUAGE_NAMES[spoken][lang], who: i18n.t(`voice_${who}`, {}, lang),
+      }, lang)).join("；");
+    }
+    $(`voice-status-${lang}`).textContent = text;
+  }
+}
+
+// --- the clock ----------------------------------------------------------------------------------
 
 function tick() {
   const now = new Date(live ? live.clock.now() : Date.now());
@@ -181,6 +255,8 @@ function tick() {
     const zh = now.toLocaleDateString("zh-CN", { month: "long", day: "numeric", weekday: "long", timeZone: zone });
     const en = now.toLocaleDateString("en-GB", { weekday: "short", day: "numeric", month: "short", timeZone: zone });
     $("clock-date").textContent = `${zh} · ${en}`;
+    renderHours();
+    if (state.calls.length && now.getSeconds() % 5 === 0) renderCalls(); // idle after the quiet time
   }
   setTimeout(tick, 1000 - (Date.now() % 1000) + 5);
 }
@@ -212,7 +288,16 @@ const announcer = createAnnouncer({
   onSoundBlocked(blocked) {
     $("sound-hint").hidden = !blocked;
   },
+  onServerVoice(lang, bytes) {
+    // Server-voice announcements fetched, and their size, for tests and for whoever looks.
+    const status = $("voice-status");
+    status.dataset.served = String(Number(status.dataset.served || 0) + 1);
+    status.dataset.lastBytes = String(bytes);
+  },
 });
+if (window.speechSynthesis && "onvoiceschanged" in window.speechSynthesis) {
+  window.speechSynthesis.addEventListener("voiceschanged", renderVoiceStatus);
+}
 
 for (const type of ["pointerdown", "keydown"]) {
   window.addEventListener(type, () => {
@@ -228,8 +313,13 @@ async function loadBranch() {
     const branch = await api("/branch", { token: state.token });
     state.timeZone = branch.timezone || undefined;
     state.branchLoaded = true;
+    if (branch.display) state.display = { ...state.display, ...branch.display };
+    if (!state.hours && branch.hours) state.hours = branch.hours;
+    announcer.configure({ mode: state.display.voice, serverVoice: Boolean(state.display.server_voice), token: state.token });
     renderBranch(branch);
+    renderVoiceStatus();
     renderCalls();
+    renderHours();
   } catch (error) {
     /* offline for now: the next snapshot tries again; the clock waits for the time zone */
   }
@@ -237,6 +327,7 @@ async function loadBranch() {
 
 function onSnapshot(snapshot) {
   renderBranch(snapshot.branch);
+  if (snapshot.hours) state.hours = snapshot.hours;
   state.services = Array.isArray(snapshot.services) ? snapshot.services : [];
   renderQueues();
   const before = state.calls;
@@ -256,6 +347,7 @@ function onSnapshot(snapshot) {
   if (state.snapshots > 1 && key && key !== state.currentKey) flashCurrent();
   state.currentKey = key;
   document.body.dataset.snapshots = String(state.snapshots);
+  renderHours();
   if (!state.branchLoaded) loadBranch();
 }
 
@@ -311,7 +403,12 @@ function start() {
     auth: { token: state.token },
     onSnapshot,
     onStatus,
-    on: { ticket_called: onTicketCalled, queue_changed: onQueueChanged },
+    on: {
+      ticket_called: onTicketCalled,
+      queue_changed: onQueueChanged,
+      // A manual clock jumped (tests, demos): new hours come with a fresh snapshot.
+      clock_changed: () => live.refresh(),
+    },
   });
   // A server that refuses the token leaves the socket inactive (it will not retry); a network failure
   // does not. This holds whatever words the refusal came with.

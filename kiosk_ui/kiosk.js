@@ -6,7 +6,8 @@
 import { api, ApiError, newIdempotencyKey } from "/static/js/api.js";
 import { createI18n } from "/static/js/i18n.js";
 import { connectLive, serverClock } from "/static/js/live.js";
-import { dateTime, timeOfDay } from "/static/js/format.js";
+import { dateTime, minutes, timeOfDay } from "/static/js/format.js";
+import { closingText, hoursAt, openingText } from "/static/js/hours.js";
 import { createWords } from "/static/js/vocabulary.js";
 
 const DEVICE_KEY = "callwise.kiosk.device";
@@ -25,9 +26,21 @@ const messages = {
   waiting_count: { zh: "{n} 人等候", en: "{n} waiting" },
   waiting_one: { zh: "1 人等候", en: "1 waiting" },
   no_wait: { zh: "无需等候", en: "No wait" },
-  no_counter: { zh: "暂无窗口办理此业务", en: "No counter open for this service now" },
+  no_counter: { zh: "暂无窗口办理此业务", en: "No counter is open for this service now" },
   nobody_waiting: { zh: "无人等候", en: "Nobody waiting" },
-  wait_minutes: { zh: "约 {m} 分钟", en: "about {m} min" },
+  may_not_be_served: { zh: "今天可能无法办理", en: "May not be served today" },
+  late_title: { zh: "今天可能轮不到您", en: "You may not be served today" },
+  late_text: {
+    zh: "按目前的排队情况，轮到您时可能已过 {time} 的营业结束时间；届时仍未叫号的号码将被取消。",
+    en: "With the queue as it is now, your turn may come after we close at {time}. Tickets not called by then are cancelled.",
+  },
+  unstaffed_title: { zh: "目前没有窗口办理此业务", en: "No counter is open for this service now" },
+  unstaffed_text: {
+    zh: "您仍可取号，有窗口开放后按顺序叫号。如需帮助，请咨询大堂经理。",
+    en: "You can still take a ticket: you will be called in turn once a counter opens. Need help? Please ask our lobby staff.",
+  },
+  confirm_anyway: { zh: "仍然取号", en: "Take a ticket anyway" },
+  paper_no_counter: { zh: "暂无窗口", en: "No counter open" },
   wait_label: { zh: "预计等候", en: "Estimated wait" },
   you_chose: { zh: "您选择了", en: "You chose" },
   please_bring: { zh: "请准备以下材料", en: "Please have ready" },
@@ -53,6 +66,22 @@ const messages = {
   service_label: { zh: "{name}，{kind}，{waiting}，预计等候{wait}", en: "{name}, {kind}, {waiting}, estimated wait {wait}" },
 };
 
+// Outside the hours, in both languages at once (see kiosk.html): [zh, en] per state.
+const CLOSED = {
+  before_opening: {
+    title: ["本网点尚未营业", "We are not open yet"],
+    detail: ["营业开始后即可取号。", "Tickets can be taken once we open."],
+  },
+  last_tickets_issued: {
+    title: ["今日取号已结束", "No more tickets today"],
+    detail: ["已取号的客户请留意叫号。", "If you have a ticket, please listen for your number."],
+  },
+  closed: {
+    title: ["本网点已停止营业", "The branch is closed"],
+    detail: ["感谢您的光临。", "Thank you for visiting."],
+  },
+};
+
 // Plain words for what went wrong, in both languages at once (see kiosk.html).
 const ERRORS = {
   network: ["无法连接服务器。请稍后重试，或咨询大堂经理。", "The kiosk cannot reach the server. Please try again, or ask the lobby staff."],
@@ -62,7 +91,8 @@ const ERRORS = {
 };
 
 const $ = (id) => document.getElementById(id);
-const screens = ["loading", "unpaired", "services", "documents", "error", "ticket"];
+const screens = ["loading", "unpaired", "services", "documents", "closed", "error", "ticket"];
+const HOURS_ASK_EVERY_MS = 60_000; // past the hours we hold, ask the server for new ones this often
 
 const state = {
   token: null,
@@ -73,6 +103,9 @@ const state = {
   issuing: false,
   live: null,
   clock: serverClock(),
+  hours: null,        // as the server last sent them (hours.js works out the state from the clock)
+  closedMessage: null, // {lang, text}: the server's own words when it refused a ticket (409 branch_closed)
+  hoursAsked: 0,
 };
 let i18n = createI18n(messages);
 // Service kinds: the branch's vocabulary (GET /api/v1/branch).
@@ -137,6 +170,10 @@ function startOver() {
 }
 
 function showServices() {
+  if (!isOpen()) {
+    showClosed();
+    return;
+  }
   renderServices();
   show("services");
   armListIdle();
@@ -159,11 +196,19 @@ function waitingWords(waiting) {
   return waiting === 1 ? i18n.t("waiting_one") : i18n.t("waiting_count", { n: waiting });
 }
 
+/** No staffed counter serves the service: no estimate, and no wait is promised that none backs. */
+function unstaffed(service) {
+  return service.staffed_counters === 0 || service.estimated_wait_s === null || service.estimated_wait_s === undefined;
+}
+
 function waitWords(seconds) {
-  // No estimate: no staffed counter serves the service, and no wait is promised that none backs.
   if (seconds === null || seconds === undefined) return i18n.t("no_counter");
-  const m = Math.ceil(Math.max(0, seconds) / 60);
-  return m === 0 ? i18n.t("no_wait") : i18n.t("wait_minutes", { m });
+  return Math.ceil(Math.max(0, seconds) / 60) === 0 ? i18n.t("no_wait") : minutes(seconds, i18n.lang);
+}
+
+/** The service may not be reached before closing (GET /services' fits_before_close). */
+function late(service) {
+  return service.fits_before_close === false;
 }
 
 function renderServices() {
@@ -215,7 +260,9 @@ function renderServices() {
     wait.append(waitLabel, waitValue);
     const waiting = document.createElement("span");
     waiting.className = "service-waiting";
-    live.append(wait, waiting);
+    const warning = document.createElement("span");
+    warning.className = "service-late";
+    live.append(wait, waiting, warning);
 
     button.append(code, body, live);
     button.addEventListener("click", () => chooseService(service.code));
@@ -226,13 +273,23 @@ function renderServices() {
 }
 
 function updateServiceButton(button, service) {
-  const waitValue = waitWords(service.estimated_wait_s);
+  const none = unstaffed(service);
+  const waitValue = waitWords(none ? null : service.estimated_wait_s);
   const waitingValue = waitingWords(service.waiting);
+  // Without a counter there is no estimate to label: the sentence stands alone.
+  button.querySelector(".service-wait-label").hidden = none;
+  button.querySelector(".service-wait").classList.toggle("no-counter", none);
   button.querySelector(".service-wait-value").textContent = waitValue;
   button.querySelector(".service-waiting").textContent = waitingValue;
-  button.setAttribute("aria-label", i18n.t("service_label", {
+  const warning = button.querySelector(".service-late");
+  warning.hidden = !late(service);
+  warning.textContent = late(service) ? i18n.t("may_not_be_served") : "";
+  button.dataset.fits = String(!late(service));
+  button.dataset.staffed = String(service.staffed_counters ?? "");
+  const label = i18n.t("service_label", {
     name: i18n.pick(service.name), kind: kindWord(service.kind), waiting: waitingValue, wait: waitValue,
-  }));
+  });
+  button.setAttribute("aria-label", late(service) ? `${label}, ${i18n.t("may_not_be_served")}` : label);
 }
 
 /** queue_changed carries counts only: patch them into the services we know. */
@@ -240,8 +297,7 @@ function applyCounts(counts) {
   for (const count of counts || []) {
     const service = state.services.find((s) => s.code === count.code);
     if (!service) continue;
-    service.waiting = count.waiting;
-    service.estimated_wait_s = count.estimated_wait_s;
+    Object.assign(service, count);
     const button = document.querySelector(`.service[data-code="${CSS.escape(count.code)}"]`);
     if (button) updateServiceButton(button, service);
   }
@@ -273,8 +329,24 @@ function renderDocuments() {
   $("doc-service-name").textContent = i18n.pick(service.name);
   const meta = [kindWord(service.kind)];
   if (service.expected_minutes) meta.push(i18n.t("takes_about", { m: service.expected_minutes }));
-  meta.push(`${i18n.t("wait_label")} ${waitWords(service.estimated_wait_s)}`);
+  meta.push(unstaffed(service) ? i18n.t("no_counter") : `${i18n.t("wait_label")} ${waitWords(service.estimated_wait_s)}`);
   $("doc-service-meta").textContent = meta.join(" · ");
+  // Said before the customer confirms: a counter may not reach them today, or none serves this now.
+  const warning = $("doc-warning");
+  const view = hoursView();
+  // No counter is the cause when there is none (the server then cannot promise today either).
+  const kind = unstaffed(service) ? "unstaffed" : late(service) ? "late" : "";
+  if (kind === "late") {
+    $("doc-warning-title").textContent = i18n.t("late_title");
+    const time = view && view.closesAt ? timeOfDay(view.closesAt, state.branch?.timezone) : "";
+    $("doc-warning-text").textContent = i18n.t("late_text", { time });
+  } else if (kind === "unstaffed") {
+    $("doc-warning-title").textContent = i18n.t("unstaffed_title");
+    $("doc-warning-text").textContent = i18n.t("unstaffed_text");
+  }
+  warning.hidden = !kind;
+  warning.dataset.kind = kind;
+  $("confirm").textContent = i18n.t(kind === "late" ? "confirm_anyway" : "confirm");
   const list = $("doc-list");
   list.replaceChildren();
   for (const documentName of service.documents || []) {
@@ -329,6 +401,14 @@ async function issue() {
       showUnpaired();
       return;
     }
+    if (error instanceof ApiError && error.code === "branch_closed") {
+      // The hours ended while the customer read the documents: the server's words, in their language.
+      state.pending = null;
+      state.closedMessage = { lang: i18n.lang, text: error.message };
+      askForHours(true);
+      showClosed();
+      return;
+    }
     showError(error);
     return;
   }
@@ -357,7 +437,10 @@ async function showTicket(ticket, service) {
   $("paper-number").textContent = ticket.number;
   $("paper-service").textContent = i18n.pick(service.name);
   $("paper-ahead").textContent = i18n.t("people_n", { n: ticket.people_ahead ?? 0 });
-  $("paper-wait").textContent = waitWords(ticket.estimated_wait_s);
+  $("paper-wait").textContent = ticket.estimated_wait_s == null
+    ? i18n.t("paper_no_counter") : waitWords(ticket.estimated_wait_s);
+  $("paper-late").hidden = ticket.fits_before_close !== false;
+  $("paper-late").textContent = i18n.t("may_not_be_served");
   const docs = $("paper-docs");
   docs.replaceChildren();
   for (const documentName of service.documents || []) {
@@ -402,6 +485,75 @@ function imageLoaded(image, ms) {
   });
 }
 
+// --- hours --------------------------------------------------------------------------------------
+
+function hoursView() {
+  return hoursAt(state.hours, state.clock.now(), state.branch?.timezone);
+}
+
+/** Tickets now? Without hours heard yet (the server is away) the kiosk stays as it was: open. */
+function isOpen() {
+  const view = hoursView();
+  return !view || view.state === "open";
+}
+
+/** Past the hours the kiosk holds: ask for new ones (at once when told, else now and then). */
+function askForHours(now = false) {
+  if (!state.live) return;
+  if (!now && Date.now() - state.hoursAsked < HOURS_ASK_EVERY_MS) return;
+  state.hoursAsked = Date.now();
+  state.live.refresh();
+}
+
+function renderClosed() {
+  const view = hoursView();
+  if (!view) return;
+  const words = CLOSED[view.state] || CLOSED.closed;
+  const zone = state.branch?.timezone;
+  const now = state.clock.now();
+  $("closed-title-zh").textContent = words.title[0];
+  $("closed-title-en").textContent = words.title[1];
+  const detail = { zh: words.detail[0], en: words.detail[1] };
+  if (view.state === "last_tickets_issued") {
+    detail.zh = `${words.detail[0]}本网点${closingText(view, "zh", zone)}。`;
+    detail.en = `${words.detail[1]} ${closingText(view, "en", zone)}.`;
+  }
+  // The server's refusal speaks the customer's own language: it replaces that language's line.
+  const told = state.closedMessage;
+  if (told && told.lang in detail) detail[told.lang] = told.text;
+  $("closed-detail-zh").textContent = detail.zh;
+  $("closed-detail-en").textContent = detail.en;
+  $("closed-opening-zh").textContent = openingText(view, "zh", zone, now);
+  $("closed-opening-en").textContent = openingText(view, "en", zone, now);
+  document.getElementById("screen-closed").dataset.state = view.state;
+}
+
+function showClosed() {
+  clearTimers();
+  state.chosen = null;
+  state.pending = null;
+  renderClosed();
+  if (state.screen !== "closed") show("closed");
+  // Whoever chose English is gone by the time the kiosk opens again.
+  if (i18n.lang !== i18n.languages[0]) i18n.setLang(i18n.languages[0]);
+}
+
+/** On every clock tick and every snapshot: close or open the kiosk as the hours say. */
+function followHours() {
+  const view = hoursView();
+  if (!view) return;
+  document.body.dataset.hours = view.state;
+  if (view.stale) askForHours();
+  if (view.state !== "open") {
+    // A ticket being printed finishes first; its own timer then comes back here.
+    if (state.issuing || ["ticket", "unpaired", "loading"].includes(state.screen)) return;
+    showClosed();
+  } else if (state.screen === "closed") {
+    state.closedMessage = null;
+    startOver();
+  }
+}
+
 // --- language -----------------------------------------------------------------------------------
 
 function renderLanguageToggle() {
@@ -430,6 +582,7 @@ function renderBranch() {
 function renderClock() {
   if (!state.branch) return;
   $("clock").textContent = timeOfDay(new Date(state.clock.now()).toISOString(), state.branch.timezone);
+  followHours();
 }
 
 function showUnpaired() {
@@ -466,6 +619,7 @@ async function start() {
   if (branch) {
     i18n = createI18n(messages, branch.languages && branch.languages.length ? branch.languages : ["zh", "en"]);
     state.clock.sync(branch.now);
+    state.hours = branch.hours || null;
   }
   i18n.onChange(onLanguageChanged);
   i18n.apply();
@@ -474,7 +628,7 @@ async function start() {
   setServices(services);
   showServices();
   renderClock();
-  setInterval(renderClock, 5000);
+  setInterval(renderClock, 1000);
 
   state.live = connectLive({
     auth: { token: state.token },
@@ -490,11 +644,21 @@ async function start() {
         location.reload();
         return;
       }
+      if (snapshot.hours) state.hours = snapshot.hours;
       setServices(snapshot.services);
       if (state.screen === "documents") renderDocuments();
+      if (state.screen === "closed") renderClosed();
       renderClock();
     },
-    on: { queue_changed: (payload) => applyCounts(payload.services) },
+    on: {
+      queue_changed: (payload) => applyCounts(payload.services),
+      // A manual clock jumped (tests, demos): the hours may have moved on; fresh ones come with the snapshot.
+      clock_changed: (change) => {
+        if (change && change.now) state.clock.sync(change.now);
+        renderClock();
+        askForHours(true);
+      },
+    },
     onStatus(status) {
       if (status === "refused") showUnpaired();
       $("offline").hidden = status !== "offline";

@@ -6,11 +6,13 @@
 
 import { api, ApiError } from "/static/js/api.js";
 import { createI18n } from "/static/js/i18n.js";
-import { connectLive } from "/static/js/live.js";
-import { timeOfDay } from "/static/js/format.js";
+import { connectLive, serverClock } from "/static/js/live.js";
+import { minutes, timeOfDay } from "/static/js/format.js";
+import { closingText, hoursAt, openingText, stateWord } from "/static/js/hours.js";
 
 const REFRESH_COALESCE_MS = 400;   // a burst of queue changes costs one request
 const REFRESH_EVERY_MS = 60_000;   // estimates drift with time even when nothing happens
+const HOURS_ASK_EVERY_MS = 60_000; // past the hours held, ask GET /branch for new ones this often
 
 const messages = {
   title: { zh: "我的排队号", en: "My ticket" },
@@ -21,8 +23,6 @@ const messages = {
   ahead_one: { zh: "1 人", en: "1 person" },
   next: { zh: "您是下一位", en: "You are next" },
   wait_label: { zh: "预计等候", en: "Estimated wait" },
-  wait_minutes: { zh: "约 {m} 分钟", en: "about {m} min" },
-  wait_soon: { zh: "即将叫号", en: "any moment" },
   wait_no_counter: { zh: "暂无窗口办理此业务", en: "no counter is open for this service now" },
   we_will_alert: { zh: "轮到您时，本页会变色并提醒您。您可以先在附近稍作休息。", en: "When it is your turn this page changes colour and alerts you. Feel free to wait nearby." },
   alerts_on: { zh: "开启声音和振动提醒", en: "Turn on sound and vibration" },
@@ -57,6 +57,17 @@ const messages = {
   no_show_text: { zh: "叫号时您未到窗口。如仍需办理，请重新取号或咨询大堂经理。", en: "Your number was called but you were not at the counter. If you still need help, please take a new ticket or ask the lobby staff." },
   cancelled_title: { zh: "此号码已取消", en: "This ticket was cancelled" },
   cancelled_text: { zh: "如仍需办理，请重新取号或咨询大堂经理。", en: "If you still need help, please take a new ticket or ask the lobby staff." },
+  closed_cancelled_title: { zh: "营业已结束，此号码已取消", en: "We closed before your turn: this ticket was cancelled" },
+  closed_cancelled_text: {
+    zh: "本网点已停止营业，您的号码在营业结束前未被叫到，因此已自动取消。给您带来不便，敬请谅解。",
+    en: "The branch closed before your number was called, so the ticket was cancelled when we closed. We are sorry for the wait.",
+  },
+  closed_cancelled_next: { zh: "如仍需办理，请在营业时间内重新取号。", en: "If you still need help, please take a new ticket when we are open." },
+  late_title: { zh: "今天可能轮不到您", en: "You may not be served today" },
+  late_text: {
+    zh: "按目前的排队情况，轮到您时可能已过 {time} 的营业结束时间；届时仍未叫号的号码将被取消。",
+    en: "With the queue as it is now, your turn may come after we close at {time}. Tickets not called by then are cancelled.",
+  },
   please_bring: { zh: "请准备以下材料", en: "Please have ready" },
   live: { zh: "实时更新", en: "Live" },
   offline: { zh: "连接中断，正在重新连接…", en: "Connection lost — reconnecting…" },
@@ -82,6 +93,8 @@ const state = {
   live: null,
   refreshTimer: null,
   online: false,
+  clock: serverClock(),
+  hoursAsked: 0,
 };
 let i18n = createI18n(messages);
 let audio = null;
@@ -126,10 +139,18 @@ function render() {
     $("ahead").textContent = ticket.position <= 1
       ? i18n.t("next")
       : ticket.position === 2 ? i18n.t("ahead_one") : i18n.t("ahead_n", { n: ticket.position - 1 });
-    const m = Math.ceil(Math.max(0, ticket.estimated_wait_s || 0) / 60);
-    $("wait").textContent = ticket.estimated_wait_s == null
-      ? i18n.t("wait_no_counter")
-      : m ? i18n.t("wait_minutes", { m }) : i18n.t("wait_soon");
+    // No staffed counter serves the service: no number is promised, a sentence says why.
+    const none = ticket.estimated_wait_s == null;
+    $("wait").textContent = none ? i18n.t("wait_no_counter") : minutes(ticket.estimated_wait_s, i18n.lang);
+    $("wait").classList.toggle("no-counter", none);
+    const late = ticket.fits_before_close === false;
+    $("late").hidden = !late;
+    if (late) {
+      const view = hoursView();
+      const time = view && view.closesAt ? timeOfDay(view.closesAt, state.branch?.timezone) : "";
+      $("late-title").textContent = i18n.t("late_title");
+      $("late-text").textContent = i18n.t("late_text", { time });
+    }
     $("alerts-on").hidden = audio !== null;
     $("alerts-ready").hidden = audio === null;
   }
@@ -150,6 +171,7 @@ function render() {
     $("state-help").dataset.help = coming ? "on_my_way" : "waiting";
   }
   if (current === "done") renderRating();
+  if (current === "cancelled") renderCancelled(ticket);
 
   // What to bring matters until the customer is at the counter.
   const documents = service ? service.documents || [] : [];
@@ -172,6 +194,7 @@ function render() {
     ? i18n.t("issued", { t: timeOfDay(ticket.issued_at, state.branch?.timezone) })
     : "";
   renderLive();
+  renderHours();
   const title = current === "called" ? $("called-text").textContent : `${i18n.t("title")} ${ticket.number}`;
   document.title = `${title} · Callwise`;
 }
@@ -179,6 +202,54 @@ function render() {
 function renderLive() {
   $("live-dot").classList.toggle("online", state.online);
   $("live-text").textContent = i18n.t(state.online ? "live" : "offline");
+}
+
+/** Cancelled: by the holder, or at closing (cancel_reason "branch_closed"), which says so and why. */
+function renderCancelled(ticket) {
+  const closing = ticket.cancel_reason === "branch_closed";
+  $("state-cancelled").dataset.reason = ticket.cancel_reason || "";
+  $("cancelled-title").textContent = i18n.t(closing ? "closed_cancelled_title" : "cancelled_title");
+  $("cancelled-text").textContent = i18n.t(closing ? "closed_cancelled_text" : "cancelled_text");
+  const next = $("cancelled-next");
+  next.hidden = !closing;
+  if (closing) {
+    const view = hoursView();
+    const opening = view ? openingText(view, i18n.lang, state.branch?.timezone, state.clock.now()) : "";
+    next.textContent = [opening, i18n.t("closed_cancelled_next")].filter(Boolean).join(i18n.lang === "zh" ? "。" : ". ");
+  }
+}
+
+// --- hours --------------------------------------------------------------------------------------
+
+function hoursView() {
+  return hoursAt(state.branch?.hours, state.clock.now(), state.branch?.timezone);
+}
+
+/** The branch now, for the customer: "营业中 · 17:00 停止营业" / "Closed · Next opening: Tue 1 Dec, 09:00". */
+function renderHours() {
+  const view = hoursView();
+  const line = $("hours");
+  line.hidden = !view;
+  if (!view) return;
+  const zone = state.branch?.timezone;
+  const next = ["open", "last_tickets_issued"].includes(view.state)
+    ? closingText(view, i18n.lang, zone) : openingText(view, i18n.lang, zone, state.clock.now());
+  line.textContent = [stateWord(view.state, i18n.lang), next].filter(Boolean).join(" · ");
+  line.dataset.hours = view.state;
+  document.body.dataset.hours = view.state;
+  if (view.stale) askForHours();
+}
+
+/** New hours from GET /branch: at once when the clock jumped, else at most once a minute. */
+function askForHours(now = false) {
+  if (!now && Date.now() - state.hoursAsked < HOURS_ASK_EVERY_MS) return;
+  state.hoursAsked = Date.now();
+  api("/branch").then((branch) => {
+    if (!branch) return;
+    state.branch = branch;
+    if (branch.now) state.clock.sync(branch.now);
+    render();
+  }).catch(() => {});
 }
 
 // --- rating -------------------------------------------------------------------------------------
@@ -330,12 +401,18 @@ function connect() {
     auth: { ticket: token },
     ownEvents: ["ticket_changed", "ticket_called"],
     onSnapshot(snapshot) {
+      if (snapshot && snapshot.now) state.clock.sync(snapshot.now);
       if (snapshot && snapshot.ticket) setTicket(snapshot.ticket);
     },
     on: {
       ticket_changed: setTicket,
       ticket_called: onCalled,
       queue_changed: refreshSoon,
+      // A manual clock jumped (tests, demos): the hours may have moved on.
+      clock_changed: (change) => {
+        if (change && change.now) state.clock.sync(change.now);
+        askForHours(true);
+      },
     },
     onStatus(status) {
       state.online = status === "online";
@@ -373,6 +450,7 @@ async function start() {
     api("/services").catch(() => []),
   ]);
   state.branch = branch;
+  if (branch && branch.now) state.clock.sync(branch.now);
   state.services = services;
   const languages = branch && branch.languages && branch.languages.length ? branch.languages : ["zh", "en"];
   i18n = createI18n(messages, languages);
@@ -391,6 +469,7 @@ async function start() {
   setTicket(ticket);
   connect();
   setInterval(() => { if (!document.hidden) refreshSoon(); }, REFRESH_EVERY_MS);
+  setInterval(renderHours, 5000); // the state moves with the clock (opening, last tickets, closing)
 }
 
 $("lang-toggle").addEventListener("click", () => i18n.setLang(i18n.next()));

@@ -14,7 +14,8 @@
 import { api } from "/static/js/api.js";
 import { createI18n } from "/static/js/i18n.js";
 import { connectLive } from "/static/js/live.js";
-import { clockDuration } from "/static/js/format.js";
+import { ago, duration as spelled } from "/static/js/format.js";
+import { hoursAt, summaryText } from "/static/js/hours.js";
 import { createWords } from "/static/js/vocabulary.js";
 import { MESSAGES } from "./messages.js";
 import { logOut, signIn, startPage } from "./session.js";
@@ -36,6 +37,8 @@ const state = {
   branch: null,
   timeZone: "Asia/Shanghai",
   live: null,
+  hours: null, // the branch's hours as last heard (hours.js); hoursAsked: when fresh ones were asked for
+  hoursAsked: 0,
   services: [], // [{code, name, waiting, estimated_wait_s, target_wait_s}] in display order
   counters: new Map(), // number -> counter
   waiting: new Map(), // ticket id -> {service, issued_at}
@@ -61,7 +64,7 @@ function percent(share) {
 }
 
 function duration(seconds) {
-  return seconds == null ? i18n.t("none") : clockDuration(seconds);
+  return seconds == null ? i18n.t("none") : spelled(seconds, i18n.lang);
 }
 
 function minutesText(seconds) {
@@ -166,6 +169,8 @@ function start({ token, me }) {
       instruction: onInstruction,
       instruction_answered: onInstruction,
       complaint_recorded: onComplaint,
+      // A manual clock jumped (tests, demos): the hours may have moved on; they come with a snapshot.
+      clock_changed: () => state.live.refresh(),
     },
   });
   loadReport();
@@ -178,6 +183,7 @@ function start({ token, me }) {
 
 function onSnapshot(snapshot) {
   const known = new Set(state.alerts.keys());
+  if (snapshot.hours) state.hours = snapshot.hours;
   state.services = snapshot.services || [];
   state.counters = new Map((snapshot.counters || []).map((c) => [c.number, c]));
   state.waiting = new Map();
@@ -791,14 +797,28 @@ function renderLobby() {
   tick();
 }
 
+/** The branch's state in the top bar: "营业中 · 16:45 停止取号" / "Closed · Next opening: Tue 1 Dec, 09:00". */
+function renderHours(nowMs) {
+  const view = hoursAt(state.hours, nowMs, state.timeZone);
+  const line = $("hours-state");
+  line.hidden = !view;
+  if (!view) return;
+  line.textContent = summaryText(view, i18n.lang, state.timeZone, nowMs);
+  line.dataset.hours = view.state;
+  if (view.stale && Date.now() - state.hoursAsked > 60_000) {
+    state.hoursAsked = Date.now();
+    state.live.refresh();
+  }
+}
+
 /** Once a second: every running duration on screen, and the server clock in the top bar. */
 function tick() {
   if (!state.live) return;
   checkInstructions();
   for (const element of document.querySelectorAll("[data-since]")) {
     const seconds = Math.max(0, since(element.dataset.since));
-    const text = clockDuration(seconds);
-    element.textContent = element.dataset.format === "ago" ? i18n.t("raised_ago", { t: text }) : text;
+    element.textContent = element.dataset.format === "ago" ? ago(seconds, i18n.lang)
+      : spelled(seconds, i18n.lang, { pad: true });
     if (element.dataset.target) {
       const target = Number(element.dataset.target);
       element.classList.toggle("over", target > 0 && seconds > target);
@@ -806,6 +826,7 @@ function tick() {
     }
   }
   const now = new Date(state.live.clock.now());
+  renderHours(now.getTime());
   $("server-clock").textContent = now.toLocaleTimeString("en-GB", { timeZone: state.timeZone, hour12: false });
 }
 

@@ -87,7 +87,6 @@ export const MESSAGES = {
   ack: { zh: "确认", en: "Acknowledge" },
   ack_label: { zh: "确认预警：{what}", en: "Acknowledge: {what}" },
   acked_by: { zh: "已确认 · {who}", en: "Acknowledged · {who}" },
-  raised_ago: { zh: "{t} 前", en: "{t} ago" },
   lead_time: { zh: "预警时距投诉线约 {m} 分钟", en: "raised about {m} min before the complaint line" },
   joined_part: { zh: "另含：{rule} · {subject}", en: "also: {rule} · {subject}" },
   on_my_way: { zh: "我这就去", en: "On my way" },

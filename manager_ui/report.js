@@ -4,7 +4,7 @@
 
 import { api } from "/static/js/api.js";
 import { createI18n } from "/static/js/i18n.js";
-import { clockDuration, timeOfDay } from "/static/js/format.js";
+import { duration as spelled, timeOfDay } from "/static/js/format.js";
 import { createWords } from "/static/js/vocabulary.js";
 import { MESSAGES } from "./messages.js";
 import { logOut, signIn, startPage } from "./session.js";
@@ -21,7 +21,7 @@ let charts = null;
 
 const none = () => i18n.t("none");
 const percent = (share) => (share == null ? none() : `${(share * 100).toFixed(share === 1 || share === 0 ? 0 : 1)}%`);
-const duration = (seconds) => (seconds == null ? none() : clockDuration(seconds));
+const duration = (seconds) => (seconds == null ? none() : spelled(seconds, i18n.lang));
 const minutes = (seconds) => (seconds == null ? null : Math.round((seconds / 60) * 10) / 10);
 
 function levelTone(share) {

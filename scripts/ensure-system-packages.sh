@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs the system packages the tests use when they are missing: PostgreSQL (the second database
-# backend), Chromium (the browser tests), Redis and nginx (the multi-process integration suite). Needs root and apt-get; otherwise says what is missing,
+# backend), Chromium (the browser tests), Redis and nginx (the multi-process integration suite), espeak-ng (the display's server voice). Needs root and apt-get; otherwise says what is missing,
 # and the tests that need it are skipped (or fail, with CALLWISE_REQUIRE_PG=1 /
 # CALLWISE_REQUIRE_BROWSER=1 as in CI).
 set -euo pipefail
@@ -17,6 +17,10 @@ if ! command -v redis-server >/dev/null; then
 fi
 if ! command -v nginx >/dev/null && [ ! -x /usr/sbin/nginx ]; then
   missing+=(nginx-light)
+fi
+
+if ! command -v espeak-ng >/dev/null; then
+  missing+=(espeak-ng)  # the lobby display's server voice (make test requires it)
 fi
 
 if [ ${#missing[@]} -eq 0 ]; then

@@ -160,6 +160,14 @@ class LimitsConfig(_Strict):
     login_attempts_per_minute: Annotated[int, Field(gt=0)] = 10
 
 
+class DisplayConfig(_Strict):
+    # The lobby display shows its idle screen once no call has been made for this long.
+    idle_after_s: Annotated[int, Field(ge=30, le=24 * 3600)] = 600
+    # Who speaks the calls: "auto" (the browser's voice for a language if it has one, else the
+    # server's espeak-ng), "browser" only, "server" only, or "off" (chime and text only).
+    voice: Literal["auto", "browser", "server", "off"] = "auto"
+
+
 class RetentionConfig(_Strict):
     # Events older than this many days leave the database (0: keep them all, the default).
     events_days: Annotated[int, Field(ge=0)] = 0
@@ -244,6 +252,7 @@ class _CommonFile(_Strict):
     limits: LimitsConfig = LimitsConfig()
     queue: QueueConfig = QueueConfig()
     retention: RetentionConfig = RetentionConfig()
+    display: DisplayConfig = DisplayConfig()
 
 
 class _OneBranchFile(_CommonFile):
@@ -267,6 +276,7 @@ class Config(_Strict):
     clock: ClockConfig
     limits: LimitsConfig
     retention: RetentionConfig = RetentionConfig()
+    display: DisplayConfig = DisplayConfig()
     branches: list[BranchSpec]
     source: str = Field(default="<memory>", exclude=True)
 
@@ -373,6 +383,7 @@ def config_from_dict(raw: dict[str, Any], source: str = "<memory>", overrides: d
         if code in codes[:i]:
             raise ConfigError(f"{source}: branches[{i}].code: duplicate branch code {code!r}")
     config = Config(server=parsed.server, clock=parsed.clock, limits=parsed.limits, retention=parsed.retention,
+                    display=parsed.display,
                     branches=[spec for spec, _ in specs], source=source)
     for spec, prefix in specs:
         _check_branch(spec, source, prefix)

@@ -15,4 +15,5 @@ from server.api import (  # noqa: E402,F401  (routes register on bp)
     reports,
     services,
     tickets,
+    voice,
 )

@@ -442,6 +442,11 @@ _QUERY_PARAMETERS: dict[tuple[str, str], list[tuple[str, dict[str, Any], str]]] 
     ("get", "/reports/daily"): [("date", _DATE, "the day (default: today in the branch's time zone)")],
     ("get", "/reports/daily.csv"): [("date", _DATE, "the day (default: today in the branch's time zone)"),
                                     ("lang", {"enum": list(vocabulary.LANGUAGES)}, "the headers' language")],
+    ("get", "/announcements/voice.wav"): [("number", {"type": "string", "pattern": "^[A-Z]{1,2}[0-9]{3,4}$"},
+                                            "the ticket number"),
+                                           ("counter", {"type": "integer", "minimum": 1}, "the counter"),
+                                           ("lang", {"type": "string"}, "one of the branch's languages"),
+                                           ("recall", {"enum": ["0", "1"], "default": "0"}, "a recall")],
     ("get", "/complaints"): [("from", _DATE, "first day (default: today)"),
                              ("to", _DATE, "last day (default: the first)")],
 }
@@ -548,6 +553,10 @@ def document() -> dict[str, Any]:
                                    "manager", answer="[Alert]")},
             "/alerts/{alert_id}/ack": {"post": _op("Acknowledge (stops reminders; a help request is answered with "
                                                    "/respond)", "manager", answer="Alert")},
+            "/announcements/voice.wav": {"get": _op(
+                "A call announcement spoken by the server (espeak-ng) as audio/wav, for a display without a "
+                "speech voice; the words are the server's, from ?number=&counter=&lang=[&recall=1] "
+                "(503 no_voice without espeak-ng)", "display, staff")},
             "/clock": {"get": _op("Manual clock time (404 unless [clock] mode = manual)", "manager")},
             "/clock/advance": {
                 "post": _op("Advance the manual clock and evaluate what is due", "manager", body=AdvanceBody)

@@ -8,6 +8,7 @@ from flask.typing import ResponseReturnValue
 from server import vocabulary
 from server.api import bp
 from server.api.common import branch_id_for, current_actor, require_staff, runtime
+from server.lobby import voice
 from server.models import Branch
 from server.queueing import reads
 from server.queueing.hours import hours_now
@@ -63,4 +64,7 @@ def branch() -> ResponseReturnValue:
             "service_overrun_factor": config.alerts.service_overrun_factor,
             "short_queue_complaint_s": config.alerts.short_queue_complaint_s,
             "vocabulary": vocabulary.as_json(),
+            # The lobby display: its idle screen, and who speaks the calls (server/lobby/voice.py).
+            "display": {"idle_after_s": config.display.idle_after_s, "voice": config.display.voice,
+                        "server_voice": voice.available()},
         })

@@ -144,7 +144,7 @@ def test_call_next_start_by_keypad_timer_turns_red_past_the_overrun_line_then_co
     expect(timer).not_to_have_text(shown, timeout=5000)  # it runs on its own
     expect(timer).not_to_have_class(re.compile("timer--(near|over)"))
     line_s = OVERRUN_FACTOR * 3 * 60  # service A: 3 expected minutes
-    expect(page.locator("#timer-line")).to_contain_text("6:00")
+    expect(page.locator("#timer-line")).to_contain_text("超时线 6 分钟")
 
     # The manager's clock jumps to 78 % of the line; the console follows the branch's (manual) clock.
     advance_clock(server, 0.78 * line_s)

@@ -115,3 +115,17 @@ def test_config_path_defaults_to_the_environment(monkeypatch, tmp_path):
     path.write_text((ROOT / "config.toml").read_text().replace('code = "demo"', 'code = "elsewhere"'))
     monkeypatch.setenv("CALLWISE_CONFIG", str(path))
     assert load_config().branch.code == "elsewhere"
+
+
+def test_the_display_section_sets_the_idle_time_and_the_voice():
+    data = demo()
+    assert (load_config(ROOT / "config.toml").display.idle_after_s, demo()["display"]["voice"]) == (600, "auto")
+    data["display"] = {"idle_after_s": 120, "voice": "server"}
+    display = config_from_dict(data).display
+    assert (display.idle_after_s, display.voice) == (120, "server")
+    data["display"] = {"voice": "loud"}
+    with pytest.raises(ConfigError, match=r"display\.voice"):
+        config_from_dict(data)
+    data["display"] = {"idle_after_s": 5}
+    with pytest.raises(ConfigError, match=r"display\.idle_after_s"):
+        config_from_dict(data)
