@@ -147,6 +147,7 @@ def simulation_section(data: dict[str, Any], charts: list[str]) -> list[str]:
     out += _alerts_tables(busy)
     out += _reach_table(blocks)
     out += _call_order(busy)
+    out += _hours_table(blocks)
     for chart in charts:
         out += [f"![{Path(chart).stem}]({chart})", ""]
     return out
@@ -401,6 +402,30 @@ def _call_order(busy: list[dict[str, Any]]) -> list[str]:
                    f"{minutes(eta['naive_mae_s'])} "
                    f"({pct(better)} lower; target 25%: {verdict(None if better is None else better >= 0.25)}).")
     return out + [""]
+
+
+def _hours_table(blocks: list[dict[str, Any]]) -> list[str]:
+    """The branch's hours in the simulation: the door, closing, and promises kept."""
+    out = ["### Hours: refused at the door, sent home at closing, and who had been told", "",
+           "Customers who come after the last-ticket time are refused at the door; those still waiting at",
+           "closing are cancelled. *Unwarned*: of those, customers never told they might not be served today",
+           "— not by the kiosk (`fits_before_close: false`) nor, while waiting, at least 15 minutes before",
+           "closing (the minute housekeeping's `late_warned_at`, on the phone page and the lobby screen).",
+           "Target: zero.", "",
+           "| seeds, load | variant | days | refused at the door | cancelled at closing | of which unwarned "
+           "| told while waiting |",
+           "| --- | --- | ---: | ---: | ---: | ---: | ---: |"]
+    rows = 0
+    for b in sorted(blocks, key=lambda b: (b["seeds"] != "held_out", b["load"] != "busy")):
+        for name, v in b["variants"].items():
+            h = v.get("hours")
+            if not h:
+                continue
+            rows += 1
+            out.append(f"| {_set_name(b)}, {b['load']} | {name} | {v['days']} | {h['refused_at_door']['total']} "
+                       f"| {h['cancelled_at_closing']['total']} | {h['cancelled_unwarned']['total']} "
+                       f"| {h['warned_while_waiting']['total']} |")
+    return out + [""] if rows else []
 
 
 def http_section(data: dict[str, Any]) -> list[str]:

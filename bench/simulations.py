@@ -167,6 +167,11 @@ def _variant_figures(days: list[dict[str, Any]]) -> dict[str, Any]:
         else None,
         "eta": {"eta_mae_s": _mean([d["eta_mae_s"] for d in days], 1),
                 "naive_mae_s": _mean([d["eta_naive_mae_s"] for d in days], 1)},
+        # The branch's hours: per day, who came after the last-ticket time, who was still waiting at
+        # closing, of those who had never been told they might not be served, and who was told.
+        "hours": None if not all("refused_at_door" in d for d in days) else {
+            k: {"total": sum(d.get(k, 0) for d in days), "per_day": _mean([d.get(k, 0) for d in days], 2)}
+            for k in ("refused_at_door", "cancelled_at_closing", "cancelled_unwarned", "warned_while_waiting")},
         "manager": None if not work else {
             "reactions_per_hour": _mean([w["reactions_per_hour"] for w in work], 2),
             "reactions_peak_10min_max": max(w["reactions_peak_10min"] for w in work),

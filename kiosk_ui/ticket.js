@@ -232,8 +232,10 @@ function renderHours() {
   line.hidden = !view;
   if (!view) return;
   const zone = state.branch?.timezone;
+  // A ticket cancelled at closing names the next opening in its own message: not twice.
+  const told = state.ticket?.status === "cancelled" && state.ticket?.cancel_reason === "branch_closed";
   const next = ["open", "last_tickets_issued"].includes(view.state)
-    ? closingText(view, i18n.lang, zone) : openingText(view, i18n.lang, zone, state.clock.now());
+    ? closingText(view, i18n.lang, zone) : told ? "" : openingText(view, i18n.lang, zone, state.clock.now());
   line.textContent = [stateWord(view.state, i18n.lang), next].filter(Boolean).join(" · ");
   line.dataset.hours = view.state;
   document.body.dataset.hours = view.state;
