@@ -174,6 +174,10 @@ def test_a_busy_dashboard_fills_the_window_without_bands_or_small_buttons_most_s
     if width >= 1440:
         assert layout["table"]["bottom"] <= height, layout["table"]  # the whole queue table, no scrolling
     assert layout["alerts"] == expected_order(alerts)
+    # Each counter's time in its state ("7 分 01 秒", "7 min 01 s") reads on one line.
+    lines = page.evaluate("""() => [...document.querySelectorAll('.tile-timer')].map((e) =>
+        e.getBoundingClientRect().height / parseFloat(getComputedStyle(e).fontSize))""")
+    assert lines and all(0 < n < 2 for n in lines), lines  # in font sizes: one line is about 1.2
     page.screenshot_as(f"dashboard-busy-{width}-{lang}")
     page.evaluate(AXE.read_text(encoding="utf-8"))
     violations = page.evaluate("axe.run(document, {resultTypes: ['violations']})")["violations"]
