@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from tests.support.callwise import CallwiseServer
+from tests.support.callwise import PASSWORD, CallwiseServer
 
 CHROMIUM = os.environ.get("CALLWISE_CHROMIUM", "/usr/bin/chromium")
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "screenshots"
@@ -102,3 +102,20 @@ def branch_server(tmp_path_factory: pytest.TempPathFactory, name: str, **account
 
 def clean_artifacts() -> None:
     shutil.rmtree(ARTIFACTS, ignore_errors=True)
+
+
+def sign_in(page: Any, username: str, password: str = PASSWORD) -> None:
+    """Fill in and send a staff page's log-in form (console, dashboard, report)."""
+    page.fill("#username", username)
+    page.fill("#password", password)
+    page.click("#login-submit")
+
+
+def open_dashboard(open_page: Any, server: CallwiseServer, username: str, viewport: tuple[int, int]) -> Any:
+    """The manager's dashboard at ``viewport``, signed in as ``username`` and live."""
+    from playwright.sync_api import expect
+
+    page = open_page(server.base_url + "/manager", viewport=viewport)
+    sign_in(page, username)
+    expect(page.locator("#live")).to_have_attribute("data-status", "online")
+    return page

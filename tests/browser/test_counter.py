@@ -15,8 +15,8 @@ from typing import Any
 import pytest
 from playwright.sync_api import expect
 
-from tests.browser.conftest import branch_server
-from tests.support.callwise import PASSWORD, CallwiseServer
+from tests.browser.conftest import branch_server, sign_in
+from tests.support.callwise import CallwiseServer
 
 TELLER, MANAGER, KIOSK = "lin", "mia", "door"
 COUNTER = 1  # serves A (Cash, 3 min) then B (Transfers) in tests/branch.toml
@@ -74,9 +74,7 @@ def fresh(server: CallwiseServer) -> CallwiseServer:
 def log_in(page: Any, server: CallwiseServer) -> None:
     page.goto(server.base_url + "/counter")
     expect(page.locator("#view-login")).to_be_visible()
-    page.fill("#username", TELLER)
-    page.fill("#password", PASSWORD)
-    page.click("#login-submit")
+    sign_in(page, TELLER)
 
 
 def sign_in_at_counter(page: Any, server: CallwiseServer, number: int = COUNTER) -> None:

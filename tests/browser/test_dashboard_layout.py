@@ -18,8 +18,8 @@ from typing import Any
 import pytest
 from playwright.sync_api import expect
 
-from tests.browser.conftest import branch_server
-from tests.support.callwise import PASSWORD, CallwiseServer
+from tests.browser.conftest import branch_server, open_dashboard
+from tests.support.callwise import CallwiseServer
 
 MANAGER, KIOSK = "mia", "door"
 TELLERS = {1: "lin", 2: "zhou", 3: "qian", 4: "wu"}
@@ -96,11 +96,7 @@ def busy_hall(server: CallwiseServer) -> CallwiseServer:
 
 
 def dashboard(open_page: Any, server: CallwiseServer, viewport: tuple[int, int], lang: str) -> Any:
-    page = open_page(server.base_url + "/manager", viewport=viewport)
-    page.fill("#username", MANAGER)
-    page.fill("#password", PASSWORD)
-    page.click("#login-submit")
-    expect(page.locator("#live")).to_have_attribute("data-status", "online")
+    page = open_dashboard(open_page, server, MANAGER, viewport)
     if lang == "en":
         page.click("#lang-toggle")
         expect(page.locator("#alerts-title")).to_contain_text("Alerts")

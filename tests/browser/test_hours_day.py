@@ -23,6 +23,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from playwright.sync_api import expect
 
+from tests.browser.conftest import open_dashboard as signed_in_dashboard
 from tests.support.callwise import CallwiseServer
 from tests.support.process import REPO
 
@@ -121,14 +122,7 @@ def open_phone(server: CallwiseServer, open_page: Any, ticket: dict[str, Any]) -
 
 
 def open_dashboard(server: CallwiseServer, open_page: Any) -> Any:
-    from tests.support.callwise import PASSWORD
-
-    page = open_page(server.base_url + "/manager", viewport=DASHBOARD)
-    page.fill("#username", MANAGER)
-    page.fill("#password", PASSWORD)
-    page.click("#login-submit")
-    expect(page.locator("#live")).to_have_attribute("data-status", "online")
-    return page
+    return signed_in_dashboard(open_page, server, MANAGER, DASHBOARD)
 
 
 def english(page: Any, probe: str, text: str) -> None:

@@ -16,8 +16,8 @@ from typing import Any
 import pytest
 from playwright.sync_api import expect
 
-from tests.browser.conftest import branch_server
-from tests.support.callwise import PASSWORD, CallwiseServer
+from tests.browser.conftest import branch_server, open_dashboard, sign_in
+from tests.support.callwise import CallwiseServer
 
 MANAGER, KIOSK = "mia", "door"
 DASHBOARD = (1440, 900)
@@ -42,21 +42,14 @@ def advance(server: CallwiseServer, seconds: float) -> None:
 
 
 def dashboard(open_page: Any, server: CallwiseServer, viewport: tuple[int, int] = DASHBOARD) -> Any:
-    page = open_page(server.base_url + "/manager", viewport=viewport)
-    page.fill("#username", MANAGER)
-    page.fill("#password", PASSWORD)
-    page.click("#login-submit")
-    expect(page.locator("#live")).to_have_attribute("data-status", "online")
-    return page
+    return open_dashboard(open_page, server, MANAGER, viewport)
 
 
 def console(open_page: Any, server: CallwiseServer, teller: str, counter: int) -> Any:
     """The teller's console, logged in through the form and signed in at ``counter`` (or back at it,
     when an earlier test left the teller signed in there)."""
     page = open_page(server.base_url + "/counter", viewport=CONSOLE)
-    page.fill("#username", teller)
-    page.fill("#password", PASSWORD)
-    page.click("#login-submit")
+    sign_in(page, teller)
     page.wait_for_selector("#view-console:not([hidden]), #view-pick:not([hidden]) #counter-list li")
     if page.locator("#view-pick").is_visible():
         page.locator(f"#counter-list li[data-number='{counter}']").get_by_role("button").click()

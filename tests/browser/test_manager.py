@@ -16,8 +16,8 @@ from typing import Any
 import pytest
 from playwright.sync_api import expect
 
-from tests.browser.conftest import branch_server
-from tests.support.callwise import PASSWORD, CallwiseServer
+from tests.browser.conftest import branch_server, sign_in
+from tests.support.callwise import CallwiseServer
 
 
 @pytest.fixture(scope="module")
@@ -52,9 +52,7 @@ def act(server: CallwiseServer, action: str, body: dict[str, Any] | None = None,
 
 
 def log_in(page: Any, username: str) -> None:
-    page.fill("#username", username)
-    page.fill("#password", PASSWORD)
-    page.click("#login-submit")
+    sign_in(page, username)
 
 
 def test_a_teller_is_turned_away_from_the_dashboard(server, open_page):
