@@ -24,6 +24,8 @@ const i18n = createI18n({
   pairingInvalid: { zh: "此显示屏的配对已失效", en: "This display's pairing is no longer valid" },
   noWait: { zh: "随到随办", en: "no wait" },
   noCounter: { zh: "暂无窗口办理", en: "no counter open" },
+  // The hall's warning before closing, for those without the phone page (server: fits_before_close).
+  late: { zh: "今天可能无法全部办理", en: "not all may be served today" },
   estimate: { zh: "预计等候{wait}", en: "{wait}" },
   lastCall: { zh: "上次叫号：{ago}", en: "Last call: {ago}" },
   voice_browser: { zh: "语音播报：本机语音", en: "Voice: this PC's speech" },
@@ -163,10 +165,15 @@ function renderQueues() {
       item.classList.toggle("is-empty", !service.waiting);
       const noWait = !(service.estimated_wait_s > 0);
       const noCounter = service.estimated_wait_s == null && service.waiting > 0;
+      // People wait whom the counters may not reach before closing (a new ticket would not fit).
+      const late = !noCounter && service.waiting > 0 && service.fits_before_close === false;
+      item.classList.toggle("is-late", late);
       for (const lang of ["zh", "en"]) {
         item.querySelector(`.q-wait-${lang}`).textContent = noCounter
           ? i18n.t("noCounter", {}, lang)
-          : noWait
+          : late
+            ? i18n.t("late", {}, lang)
+            : noWait
             ? i18n.t("noWait", {}, lang)
             : i18n.t("estimate", { wait: minutes(service.estimated_wait_s, lang) }, lang);
       }
@@ -363,7 +370,10 @@ function onTicketCalled(event) {
 function onQueueChanged(event) {
   for (const change of (event && event.services) || []) {
     const service = serviceOf(change.code);
-    if (service) Object.assign(service, { waiting: change.waiting, estimated_wait_s: change.estimated_wait_s });
+    if (service) {
+      Object.assign(service, { waiting: change.waiting, estimated_wait_s: change.estimated_wait_s,
+        fits_before_close: change.fits_before_close });
+    }
   }
   renderQueues();
 }

@@ -303,6 +303,15 @@ def test_1600_a_long_queue_is_told_it_may_not_be_served_today(server, open_page)
     assert kiosk.evaluate(OVERFLOW)["page"] == [0, 0]
     kiosk.screenshot_as("day-1600-kiosk-late-1280x800")
 
+    # The hall hears it too, for whoever has no phone page: the loans tile on the lobby screen.
+    display = open_display(server, open_page, DISPLAY_SIZES[0])
+    loans = display.locator(".queue[data-service=D]")
+    expect(loans).to_have_class(re.compile(r"\bis-late\b"), timeout=LIVE_MS)
+    expect(loans.locator(".q-wait-zh")).to_have_text("今天可能无法全部办理")
+    expect(loans.locator(".q-wait-en")).to_have_text("not all may be served today")
+    expect(display.locator(".queue[data-service=A]")).not_to_have_class(re.compile(r"\bis-late\b"))
+    display.screenshot_as("day-1600-display-late-1920x1080")
+
 
 def test_1645_last_tickets_issued_the_kiosk_closes_and_the_hall_is_still_served(server, open_page):
     kiosk = open_kiosk(server, open_page, KIOSK_SIZES[1])
