@@ -10,7 +10,8 @@ import { api } from "/static/js/api.js";
 import { keyedOption } from "/static/js/dom.js";
 import { ago } from "/static/js/format.js";
 import { isTyping, keyOf } from "./model.js";
-import { playChime, unlockChime } from "./chime.js";
+import { unlockAudio } from "/static/js/audio.js";
+import { playChime } from "./chime.js";
 
 const $ = (id) => document.getElementById(id);
 
@@ -30,7 +31,7 @@ export function createLobby(ctx) {
   let answering = false;
   let dialogDone = null; // resolves the open dialog's promise
 
-  for (const type of ["pointerdown", "keydown"]) document.addEventListener(type, unlockChime, { once: true });
+  for (const type of ["pointerdown", "keydown"]) document.addEventListener(type, unlockAudio, { once: true });
   $("instruction-done").addEventListener("click", () => answer("done"));
   $("instruction-cannot").addEventListener("click", () => askWhyNot());
   $("btn-told-otherwise").addEventListener("click", () => toldOtherwise());

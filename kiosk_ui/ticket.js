@@ -7,6 +7,7 @@
 import { api, ApiError } from "/static/js/api.js";
 import { createI18n } from "/static/js/i18n.js";
 import { connectLive, serverClock } from "/static/js/live.js";
+import { audioContext, playTones, unlockAudio } from "/static/js/audio.js";
 import { minutes, timeOfDay } from "/static/js/format.js";
 import { closingText, hoursAt, openingText, stateWord } from "/static/js/hours.js";
 
@@ -97,7 +98,7 @@ const state = {
   hoursAsked: 0,
 };
 let i18n = createI18n(messages);
-let audio = null;
+let soundOn = false; // a tap has let the page make sound
 
 // --- views --------------------------------------------------------------------------------------
 
@@ -151,8 +152,8 @@ function render() {
       $("late-title").textContent = i18n.t("late_title");
       $("late-text").textContent = i18n.t("late_text", { time });
     }
-    $("alerts-on").hidden = audio !== null;
-    $("alerts-ready").hidden = audio === null;
+    $("alerts-on").hidden = soundOn;
+    $("alerts-ready").hidden = !soundOn;
   }
   if (current === "called") {
     $("called-text").textContent = i18n.t("go_to_counter", { n: ticket.counter });
@@ -318,35 +319,15 @@ async function submitRating(event) {
 
 // --- being called: vibration and a beep, where the browser allows -----------------------------
 
-/** An AudioContext started from a tap; browsers let a page make sound only after one. */
-function unlockAudio() {
-  if (audio) return;
-  const Context = window.AudioContext || window.webkitAudioContext;
-  if (!Context) return;
-  try {
-    audio = new Context();
-    if (audio.state === "suspended") audio.resume().catch(() => {});
-  } catch (error) {
-    audio = null;
-  }
+/** From a tap: browsers let a page make sound only after one (and the page asks no earlier). */
+function enableSound() {
+  unlockAudio();
+  soundOn = audioContext() !== null;
 }
 
 function beep() {
-  if (!audio || audio.state !== "running") return;
-  const now = audio.currentTime;
   // Two soft tones, like a doorbell: noticeable without startling anyone in the hall.
-  for (const [offset, frequency] of [[0, 880], [0.28, 660]]) {
-    const oscillator = audio.createOscillator();
-    const gain = audio.createGain();
-    oscillator.type = "sine";
-    oscillator.frequency.value = frequency;
-    gain.gain.setValueAtTime(0.0001, now + offset);
-    gain.gain.exponentialRampToValueAtTime(0.35, now + offset + 0.02);
-    gain.gain.exponentialRampToValueAtTime(0.0001, now + offset + 0.25);
-    oscillator.connect(gain).connect(audio.destination);
-    oscillator.start(now + offset);
-    oscillator.stop(now + offset + 0.26);
-  }
+  if (soundOn) playTones([[0, 880], [0.28, 660]], { ifRunning: true });
 }
 
 function alertCustomer() {
@@ -478,13 +459,13 @@ $("lang-toggle").addEventListener("click", () => i18n.setLang(i18n.next()));
 $("reload").addEventListener("click", () => location.reload());
 $("rating").addEventListener("submit", submitRating);
 $("alerts-on").addEventListener("click", () => {
-  unlockAudio();
+  enableSound();
   beep();
   if (navigator.vibrate) navigator.vibrate(80);
   render();
 });
 // Any tap makes sound possible later; a phone that comes back from sleep catches up at once.
-document.addEventListener("pointerdown", unlockAudio, { once: true });
+document.addEventListener("pointerdown", enableSound, { once: true });
 document.addEventListener("visibilitychange", () => { if (!document.hidden) refreshSoon(); });
 
 start();

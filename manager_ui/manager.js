@@ -20,7 +20,8 @@ import { createWords } from "/static/js/vocabulary.js";
 import { MESSAGES } from "./messages.js";
 import { logOut, signIn, startPage } from "./session.js";
 import { el } from "/static/js/dom.js";
-import { isMuted, playAlarm, setMuted, unlockAudio } from "./sound.js";
+import { unlockAudio } from "/static/js/audio.js";
+import { isMuted, playAlarm, setMuted } from "./sound.js";
 import { colourOf, waitingChart } from "./charts.js";
 import { openInstructDialog } from "./instruct.js";
 

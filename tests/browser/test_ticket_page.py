@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from playwright.sync_api import expect
 
 from tests.browser.conftest import branch_server
 from tests.support.callwise import CallwiseServer
@@ -59,6 +60,17 @@ def test_phone_follows_its_ticket_from_waiting_to_called_to_rated(server, open_p
     assert mine["estimated_wait_s"] is None and page.inner_text("#wait") == "暂无窗口办理此业务"
     assert page.locator("#document-list li").all_inner_texts() == ["身份证", "收入证明"]
     page.screenshot_as("phone-waiting")
+
+    # "Alert me": the tap lets the page make sound, it rings once to show it, and says it is ready.
+    page.evaluate("""() => {
+        window.tones = 0;
+        const start = OscillatorNode.prototype.start;
+        OscillatorNode.prototype.start = function (...args) { window.tones += 1; return start.apply(this, args); };
+    }""")
+    page.click("#alerts-on")
+    expect(page.locator("#alerts-ready")).to_be_visible()
+    expect(page.locator("#alerts-on")).to_be_hidden()
+    assert page.evaluate("window.tones") == 2  # the doorbell's two tones
 
     # Someone ahead is called: the page learns its new place without reloading.
     teller(server, 4, "open")
