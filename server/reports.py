@@ -55,7 +55,7 @@ from typing import Any, NamedTuple
 from zoneinfo import ZoneInfo
 
 from server import vocabulary
-from server.queueing.hours import LATE_NOTICE_S
+from server.queueing.hours import told_in_time
 
 OUTCOMES = vocabulary.OUTCOMES.codes
 PAUSE_REASONS = vocabulary.PAUSE_REASONS.codes
@@ -600,10 +600,9 @@ def _estimate_figures(tickets: Sequence[TicketRow], closes_at: datetime) -> dict
     calibration, to show what the calibration changed. Warnings that a customer may not be served
     today: ``warned_late`` at the kiosk, ``warned_while_waiting`` later (phone page, lobby screen).
     At closing: ``cancelled_at_closing`` tickets sent home, of which ``cancelled_unwarned`` were never
-    told, at the kiosk or at least LATE_NOTICE_S before closing — the broken promise those warnings
-    are there to prevent.
+    told, at the kiosk or in time while waiting (:func:`~server.queueing.hours.told_in_time`) — the
+    broken promise those warnings are there to prevent.
     """
-    notice_by = closes_at - timedelta(seconds=LATE_NOTICE_S)
     pairs = [
         (_span(t.issued_at, t.called_at), t.estimated_wait_s, t.raw_estimate_s)
         for t in tickets
@@ -623,8 +622,8 @@ def _estimate_figures(tickets: Sequence[TicketRow], closes_at: datetime) -> dict
         "warned_late": sum(1 for t in tickets if t.fits_before_close is False),
         "warned_while_waiting": sum(1 for t in tickets if t.late_warned_at is not None),
         "cancelled_at_closing": len(closed),
-        "cancelled_unwarned": sum(1 for t in closed if t.fits_before_close is not False
-                                  and (t.late_warned_at is None or t.late_warned_at > notice_by)),
+        "cancelled_unwarned": sum(1 for t in closed
+                                  if not told_in_time(t.fits_before_close, t.late_warned_at, closes_at)),
     }
 
 

@@ -22,6 +22,13 @@ LOOK_AHEAD_DAYS = 400  # how far to look for the next opening (a year of holiday
 LATE_NOTICE_S = 900
 
 
+def told_in_time(fits_before_close: bool | None, late_warned_at: datetime | None, closes_at: datetime) -> bool:
+    """Whether a ticket had been told it might not be served today: at the kiosk (issued with
+    ``fits_before_close`` false), or while waiting at least LATE_NOTICE_S before ``closes_at``."""
+    return fits_before_close is False or (
+        late_warned_at is not None and late_warned_at <= closes_at - timedelta(seconds=LATE_NOTICE_S))
+
+
 @dataclass(frozen=True)
 class Hours:
     opening: time

@@ -40,7 +40,7 @@ from server.errors import CallwiseError, NotFound
 from server.lobby import instructions
 from server.models import Alert, Counter, Device, Event, Service, Staff, Ticket
 from server.queueing import counters, reads, tickets
-from server.queueing.hours import LATE_NOTICE_S
+from server.queueing.hours import told_in_time
 from server.queueing.tickets import close_the_days, warn_the_late
 from server.runtime import Runtime
 from server.simulator.incidents import (
@@ -67,7 +67,7 @@ STORY_SUBJECTS = {"short_queue_long_wait": "ticket", "eta_broken": "ticket", "se
                   "idle_counter": "counter", "long_pause": "counter", "help_requested": "counter",
                   "paused_ratio": "branch", "service_level": "service", "unstaffed_service": "service"}
 # A server's housekeeping (closing, the warning of who will likely not be reached) runs once a
-# minute; a warning later than LATE_NOTICE_S before closing counts as none (server/queueing/hours.py).
+# minute; a warning too close to closing counts as none (server/queueing/hours.py told_in_time).
 HOUSEKEEPING_S = 60.0
 
 # Seconds of simulated time between alert evaluations. A server sweeps every [alerts] tick_s (2 s)
@@ -599,22 +599,20 @@ class Simulation:
         with self.rt.reading() as session:
             codes = {s.id: s.code for s in session.scalars(select(Service))}
             numbers = {c.id: c.number for c in session.scalars(select(Counter))}
+            rows = list(session.scalars(select(Ticket).order_by(Ticket.id)))
             tickets = [
                 TicketRecord(t.id, codes[t.service_id], t.people_ahead, self._seconds(t.issued_at) or 0.0,
                              self._seconds(t.called_at), self._seconds(t.served_at), self._seconds(t.finished_at),
                              numbers.get(t.counter_id) if t.counter_id else None)
-                for t in session.scalars(select(Ticket).order_by(Ticket.id))
+                for t in rows
             ]
-            promised = {t.id: t.estimated_wait_s for t in session.scalars(select(Ticket))}
-            # Sent home at closing without having been told, at the kiosk or at least LATE_NOTICE_S
-            # before closing on their phone and the lobby screen, that they might not be served.
+            promised = {t.id: t.estimated_wait_s for t in rows}
+            # Sent home at closing without having been told, at the kiosk or in time on their phone
+            # and the lobby screen, that they might not be served.
             closing = self.opening + timedelta(seconds=self.day_s)
-            unwarned = sum(
-                1 for t in session.scalars(select(Ticket).where(Ticket.cancel_reason == "branch_closed"))
-                if t.fits_before_close is not False
-                and (t.late_warned_at is None or t.late_warned_at > closing - timedelta(seconds=LATE_NOTICE_S)))
-            warned_while_waiting = sum(1 for t in session.scalars(select(Ticket).where(
-                Ticket.late_warned_at.is_not(None))))
+            unwarned = sum(1 for t in rows if t.cancel_reason == "branch_closed"
+                           and not told_in_time(t.fits_before_close, t.late_warned_at, closing))
+            warned_while_waiting = sum(1 for t in rows if t.late_warned_at is not None)
             counters = {c.id: CounterRecord(c.number, self.tellers[c.number].services, [(-300.0, "closed")])
                         for c in session.scalars(select(Counter))}
             for event in session.scalars(select(Event).where(Event.entity == "counter").order_by(Event.id)):
