@@ -162,11 +162,6 @@ class BranchLoad:
         """The estimate a customer is given: the raw one, its measured bias taken out."""
         return int(round(self.raw_estimate(service_id, position) * self.calibration))
 
-    def estimate_new(self, service_id: int) -> int:
-        """The wait a ticket issued now for this service would be estimated (as if a counter opened,
-        when none is staffed for it)."""
-        return self.estimate(service_id, self.waiting.get(service_id, 0) + 1)
-
     def staffed(self, service_id: int) -> int:
         """Open, staffed counters that may serve the service (paused ones included)."""
         return sum(1 for _state, services in self.counters if service_id in services)
