@@ -923,7 +923,7 @@ def report_csv(report: dict[str, Any], lang: str = "zh", branch_name: str = "") 
     table("counters", COUNTER_COLUMNS, report["counters"])
     table("pauses", PAUSE_COLUMNS, report["pauses"])
     table("alerts", ALERT_COLUMNS, report["alerts"])
-    table("ratings", RATING_COLUMNS, report["ratings"]["comments"])
+    table("ratings", RATING_COLUMNS, report.get("ratings", {}).get("comments", []))
     return out.getvalue()
 
 

@@ -195,3 +195,18 @@ def test_a_busy_teller_asked_to_take_a_customer_next_calls_straight_after_withou
     assert sim.answers == {"serve_ticket:done": 1}
     _step_until(sim, 10 + 300 + 1)  # done with the first: no break, the next one called at once
     assert teller.state == "calling" and teller.ticket == second["id"]
+
+
+def test_priority_customers_late_no_shows_and_holds_go_through_the_real_commands() -> None:
+    """The people the counter's tools are for: priority customers, no-shows who come back late, and
+    customers sent to fetch a document. The real commands serve them, nothing is refused, and the
+    call order gives the priority customers the shorter wait."""
+    world = small_world(priority_share=0.3, no_show_share=0.2, late_return_share=1.0, late_return_s=(60.0, 120.0),
+                        hold_share=0.25, hold_fetch_s=(60.0, 180.0))
+    s = simulate(seed=5, world=world, config_path=SMALL, manager=False, tick_s=10).summary
+    tools = s["counter_tools"]
+    assert s["refused_actions"] == {}
+    assert tools["priority"] > 5 and tools["held"] > 3 and tools["returned"] > 1
+    # Whoever was set aside and came back before closing was called back.
+    assert tools["called_back"] >= tools["held"] - 3
+    assert s["priority_wait_s"]["priority"] < s["priority_wait_s"]["others"]

@@ -164,6 +164,11 @@ class Simulation:
         self.pause_log: list[tuple[int, str, float, float | None]] = []  # (counter, reason, start, end)
         self.boss: Manager | None = None
         self.numbers: dict[str, int] = {}  # ticket number -> id
+        self.first_called: dict[int, float] = {}  # ticket id -> its first call: where its wait ended
+        self.came_back: set[int] = set()  # no-shows who came back late (they come when called again)
+        self.fetching: dict[int, float] = {}  # held ticket id -> the service still to do when they are back
+        self.back: dict[int, list[int]] = {}  # counter -> held tickets back from fetching, to call back
+        self.tools: dict[str, int] = {"priority": 0, "held": 0, "called_back": 0, "returned": 0}
         self.stories: dict[int, dict[tuple[str, str], float]] = {}  # alert -> (rule, subject) shown -> first at
 
     # --- set-up --------------------------------------------------------------------------------
@@ -266,20 +271,25 @@ class Simulation:
     def arrive(self) -> None:
         customer = self.draws.customer(self.by_kind, self.services)
         code = customer.service
-        ticket, _ = self._do("issue", tickets.issue_ticket, self.kiosk, self.branch_id, code) or (None, None)
+        ticket, _ = self._do("issue", tickets.issue_ticket, self.kiosk, self.branch_id, code, None, None,
+                             customer.priority) or (None, None)
         if ticket is None:
             # After the last-ticket time the kiosk says when to come back: a refusal at the door,
             # not a mistake of the people model.
             if self.errors.pop("issue:branch_closed", 0):
                 self.refused_at_door += 1
             return
-        self.waiting[ticket["id"]] = code
+        self.tools["priority"] += customer.priority
         self.customers[ticket["id"]] = customer
         self.numbers[ticket["number"]] = ticket["id"]
         self.open_at_issue[ticket["id"]] = sum(
             1 for t in self.tellers.values() if t.state != "closed" and code in t.services)
-        # The consoles show the new customer; one free teller who may serve them takes it (the
-        # others see that nobody is left for them, as their screens say).
+        self._in_line(ticket["id"], code)
+
+    def _in_line(self, ticket_id: int, code: str) -> None:
+        """A ticket waits (new, or back): the consoles show it; one free teller who may serve it takes
+        it (the others see that nobody is left for them, as their screens say)."""
+        self.waiting[ticket_id] = code
         free = [t for t in self.tellers.values() if t.wants_work and code in t.services]
         if free:
             teller = free[0] if len(free) == 1 else self.draws.hall.choice(free)
@@ -307,7 +317,7 @@ class Simulation:
         """The teller is free: they will press call-next after their habit's delay (or at once)."""
         if teller.state != "idle" or teller.call_pending:
             return
-        if not any(code in teller.services for code in self.waiting.values()):
+        if not self.back.get(teller.number) and not any(code in teller.services for code in self.waiting.values()):
             teller.wants_work = True
             if self.now >= self.day_s:
                 self.at(self.now, self.close, teller, teller.gen)
@@ -320,20 +330,29 @@ class Simulation:
         if gen != teller.gen or teller.state != "idle":
             return
         teller.call_pending = False
-        if not any(code in teller.services for code in self.waiting.values()):
-            self.ready(teller)  # someone else called them meanwhile: the console shows nobody waiting
-            return
-        try:
-            ticket = self._do("call_next", counters.call_next, teller.actor, self.branch_id, teller.number)
-        except NotFound:
-            teller.wants_work = True  # another counter took the last one
-            return
-        if ticket is None:
-            return
+        back = self.back.get(teller.number)
+        if back:  # a customer set aside here is back with the document: called back first
+            ticket = self._do("call", counters.call_ticket, teller.actor, self.branch_id, teller.number, back.pop(0))
+            if ticket is None:
+                self.ready(teller)
+                return
+            self.tools["called_back"] += 1
+        else:
+            if not any(code in teller.services for code in self.waiting.values()):
+                self.ready(teller)  # someone else called them meanwhile: the console shows nobody waiting
+                return
+            try:
+                ticket = self._do("call_next", counters.call_next, teller.actor, self.branch_id, teller.number)
+            except NotFound:
+                teller.wants_work = True  # another counter took the last one
+                return
+            if ticket is None:
+                return
         self.waiting.pop(ticket["id"], None)
+        self.first_called.setdefault(ticket["id"], self.now)
         teller.state, teller.ticket = "calling", ticket["id"]
         customer = self._customer(ticket["id"])
-        if customer.no_show:
+        if customer.no_show and ticket["id"] not in self.came_back:
             self.at(self.now + self.world.no_show_wait_s, self.recall, teller, teller.gen)
         else:
             self.at(self.now + customer.walk_s, self.start, teller, teller.gen)
@@ -347,9 +366,26 @@ class Simulation:
     def no_show(self, teller: Teller, gen: int) -> None:
         if gen != teller.gen or teller.state != "calling":
             return
+        ticket_id = teller.ticket
         self._do("no_show", counters.no_show, teller.actor, self.branch_id, teller.number)
         teller.state, teller.ticket = "idle", None
+        late = self._customer(ticket_id).late_return_s
+        if late is not None and ticket_id is not None:
+            self.at(self.now + late, self.comes_back, teller, ticket_id)
         self.after_customer(teller, 0.0)
+
+    def comes_back(self, teller: Teller, ticket_id: int) -> None:
+        """A no-show turns up late and asks at the counter that called them: the teller brings the
+        ticket back (to the front of its service) — while the branch still serves, else they are told
+        to come another day."""
+        if self.now >= self.day_s or teller.state == "closed":
+            return
+        back = self._do("return", tickets.return_ticket, teller.actor, self.branch_id, ticket_id)
+        if back is None:
+            return
+        self.came_back.add(ticket_id)
+        self.tools["returned"] += 1
+        self._in_line(ticket_id, back["service"])
 
     def start(self, teller: Teller, gen: int) -> None:
         if gen != teller.gen or teller.state != "calling":
@@ -358,7 +394,16 @@ class Simulation:
         teller.state, teller.customer_started = "serving", self.now
         customer = self._customer(teller.ticket)
         teller.auth_wait, teller.finish_at = False, None
-        if customer.auth is not None:
+        rest = self.fetching.pop(teller.ticket, None) if teller.ticket is not None else None
+        if rest is not None:  # back with the document: the rest of the service
+            teller.finish_at = self.now + rest
+            self.at(teller.finish_at, self.finish, teller, teller.gen, teller.finish_at)
+        elif customer.hold is not None:
+            # Part way through, a document is missing: the customer goes to fetch it.
+            done_share, fetch_s = customer.hold
+            self.at(self.now + done_share * customer.service_s, self.set_aside, teller, teller.gen,
+                    (1 - done_share) * customer.service_s, fetch_s)
+        elif customer.auth is not None:
             # Part way through, the transaction needs an authorization: the teller pages the
             # manager and waits; the back office answers after ``extra`` unless the manager comes.
             at_s, extra = customer.auth
@@ -367,6 +412,29 @@ class Simulation:
         else:
             teller.finish_at = self.now + customer.service_s
             self.at(teller.finish_at, self.finish, teller, teller.gen, teller.finish_at)
+
+    def set_aside(self, teller: Teller, gen: int, rest_s: float, fetch_s: float) -> None:
+        """The teller sets the customer aside (hold) with a note and is free for the next; the
+        customer comes back after ``fetch_s`` and this teller calls them back when next free."""
+        if gen != teller.gen or teller.state != "serving" or teller.ticket is None:
+            return
+        ticket_id = teller.ticket
+        if self._do("hold", counters.hold, teller.actor, self.branch_id, teller.number,
+                    "fetching a missing document") is None:
+            return
+        self.tools["held"] += 1
+        self.fetching[ticket_id] = rest_s
+        teller.state, teller.ticket = "idle", None
+        self.at(self.now + fetch_s, self.back_with_document, teller, ticket_id)
+        self.after_customer(teller, self.now - teller.customer_started)
+
+    def back_with_document(self, teller: Teller, ticket_id: int) -> None:
+        if ticket_id not in self.fetching:
+            return
+        self.back.setdefault(teller.number, []).append(ticket_id)
+        if teller.state == "idle":
+            teller.wants_work = False
+            self.ready(teller, prompt=True)
 
     def need_authorization(self, teller: Teller, gen: int, extra: float) -> None:
         if gen != teller.gen or teller.state != "serving":
@@ -477,15 +545,18 @@ class Simulation:
     def closing_time(self) -> None:
         """Closing: what still waits is cancelled (the server does it: phones and screens say why);
         tellers with nobody left to call sign off, the others finish the customer at their counter."""
-        self.cancelled_at_closing += close_the_days(self.rt)
+        self.cancelled_at_closing += close_the_days(self.rt)  # held tickets too
         self.waiting.clear()
+        self.fetching.clear()
+        self.back.clear()
         for teller in self.tellers.values():
             if teller.state == "idle" and teller.wants_work:
                 self.close(teller, teller.gen)
 
     def close(self, teller: Teller, gen: int) -> None:
         """After closing time, a teller with nobody left to call signs off."""
-        if gen != teller.gen or teller.state != "idle" or any(c in teller.services for c in self.waiting.values()):
+        if (gen != teller.gen or teller.state != "idle" or any(c in teller.services for c in self.waiting.values())
+                or self.back.get(teller.number)):
             return
         if self._do("close", counters.close_counter, teller.actor, self.branch_id, teller.number) is not None:
             teller.state, teller.wants_work = "closed", False
@@ -600,10 +671,11 @@ class Simulation:
             codes = {s.id: s.code for s in session.scalars(select(Service))}
             numbers = {c.id: c.number for c in session.scalars(select(Counter))}
             rows = list(session.scalars(select(Ticket).order_by(Ticket.id)))
+            # A ticket's wait ends at its first call: a no-show who came back later waited no longer.
             tickets = [
                 TicketRecord(t.id, codes[t.service_id], t.people_ahead, self._seconds(t.issued_at) or 0.0,
-                             self._seconds(t.called_at), self._seconds(t.served_at), self._seconds(t.finished_at),
-                             numbers.get(t.counter_id) if t.counter_id else None)
+                             self.first_called.get(t.id, self._seconds(t.called_at)), self._seconds(t.served_at),
+                             self._seconds(t.finished_at), numbers.get(t.counter_id) if t.counter_id else None)
                 for t in rows
             ]
             promised = {t.id: t.estimated_wait_s for t in rows}
@@ -660,6 +732,15 @@ class Simulation:
                 "p90": round(_quantile(waits, 0.9), 1) if waits else None,
                 "max": round(waits[-1], 1) if waits else None,
             },
+            # Priority customers' wait beside everyone else's, and how often the counter's tools were used.
+            "priority_wait_s": {
+                label: round(statistics.fmean(chosen), 1) if chosen else None
+                for label, chosen in (
+                    ("priority", [t.called - t.issued for t in called if t.called is not None
+                                  and t.id in self.customers and self.customers[t.id].priority]),
+                    ("others", [t.called - t.issued for t in called if t.called is not None
+                                and not (t.id in self.customers and self.customers[t.id].priority)]))},
+            "counter_tools": dict(self.tools),
             "incidents": {**{k: per_kind[k]["incidents"] for k in per_kind}, "total": len(incidents)},
             "complaints": {"total": len(complained), "short_queue": sum(c.short_queue for c in complained),
                            "long_queue": sum(not c.short_queue for c in complained)},

@@ -29,6 +29,16 @@ class World:
     no_show_share: float = 0.04  # called, never comes: recalled once, then a no-show
     no_show_wait_s: float = 40.0  # how long a teller waits before recalling, and again before giving up
     redo_share: float = 0.02  # finished with outcome redo (and error, a tenth of that)
+    # Priority customers (elderly, disabled, pregnant) who ask for a priority ticket at the kiosk.
+    priority_share: float = 0.05
+    # Of the no-shows, this share comes back late (after the no-show was recorded) and asks at a
+    # counter; a teller brings the ticket back (return) and it is called again.
+    late_return_share: float = 0.5
+    late_return_s: tuple[float, float] = (60.0, 420.0)  # from the no-show to coming back
+    # Customers sent to fetch a missing document part way through: the teller sets them aside (hold)
+    # and calls the next; they come back after fetch_s and the same teller calls them back.
+    hold_share: float = 0.03
+    hold_fetch_s: tuple[float, float] = (120.0, 600.0)
     # Tellers: each is "slow to call" or not. A prompt teller calls within seconds; a slow one,
     # now and then, lets minutes pass (paperwork, phone, chat) before pressing call-next.
     slow_teller_share: float = 0.3
@@ -115,6 +125,9 @@ class Customer:
     auth: tuple[float, float] | None  # (when in the service help is requested, extra seconds)
     outcome: str
     patience_z: float = 0.0  # a standard normal draw: where this customer's patience lies (see patience)
+    priority: bool = False
+    late_return_s: float | None = None  # a no-show who comes back this long after the no-show
+    hold: tuple[float, float] | None = None  # (share of the service done when sent to fetch, fetch seconds)
 
 
 class Draws:
@@ -127,6 +140,9 @@ class Draws:
         self.world = world
         self.seed = seed
         self.rng = random.Random(f"{seed}:customers")
+        # The traits added later (priority, late return, holds) come from their own stream, so the
+        # customers of a seed keep every earlier trait: earlier results stay comparable.
+        self.traits = random.Random(f"{seed}:traits")
         self.hall = random.Random(f"{seed}:hall")
         self.manager = random.Random(f"{seed}:manager")
         self._tellers: dict[int, random.Random] = {}
@@ -166,8 +182,15 @@ class Draws:
             auth = (rng.uniform(0.3, 0.8) * took, rng.uniform(*world.long_auth_extra_min) * 60)
         r = rng.random()
         outcome = "error" if r < world.redo_share / 10 else "redo" if r < world.redo_share else "done"
-        return Customer(code, rng.random() < world.no_show_share, rng.uniform(*world.walk_s), took, auth, outcome,
-                        rng.gauss(0.0, 1.0))
+        no_show = rng.random() < world.no_show_share
+        walk_s, patience_z = rng.uniform(*world.walk_s), rng.gauss(0.0, 1.0)
+        traits = self.traits
+        priority = traits.random() < world.priority_share
+        late = traits.uniform(*world.late_return_s) if traits.random() < world.late_return_share else None
+        hold = (traits.uniform(0.2, 0.6), traits.uniform(*world.hold_fetch_s)) \
+            if traits.random() < world.hold_share else None
+        return Customer(code, no_show, walk_s, took, auth, outcome, patience_z, priority,
+                        late if no_show else None, None if no_show else hold)
 
     def slow_teller(self, number: int) -> bool:
         return self.teller(number).random() < self.world.slow_teller_share
