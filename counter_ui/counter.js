@@ -1135,7 +1135,8 @@ function renderTimed() {
   waitText.hidden = !(wait > 0);
   noShow.dataset.wait = String(wait);
 
-  const left = undoSecondsLeft(counter, at);
+  // The server undoes only at a free counter: once the next customer is called it is too late.
+  const left = counter.state === "idle" ? undoSecondsLeft(counter, at) : 0;
   const bar = $("undo-bar");
   bar.hidden = !(left > 0);
   if (left > 0) {
@@ -1284,7 +1285,6 @@ function renderNoShows() {
       button.append(" ", Object.assign(document.createElement("kbd"), { textContent: "B" }));
       button.setAttribute("aria-keyshortcuts", "B");
     }
-    button.setAttribute("aria-label", t("came_back_label", { number: entry.number }));
     button.disabled = state.busy || !isEnabled("returnTicket", state.counter);
     button.addEventListener("click", () => run("returnTicket", entry.id));
     item.append(number, when, button);
@@ -1337,6 +1337,7 @@ function renderContext() {
       head.push(`${entry.from_service || "?"} → ${entry.to_service || "?"}`);
     }
     if (entry.counter != null) head.push(t("context_counter", { n: entry.counter }));
+    if (entry.to_counter != null) head.push(`→ ${t("context_counter", { n: entry.to_counter })}`);
     if (entry.by) head.push(entry.by);
     item.append(Object.assign(document.createElement("span"), { className: "context-head", textContent: head.filter(Boolean).join(" · ") }));
     if (entry.note) item.append(Object.assign(document.createElement("span"), { className: "context-note", textContent: `“${entry.note}”` }));
@@ -1350,10 +1351,16 @@ function renderContext() {
     const item = document.createElement("li");
     item.dataset.kind = entry.kind;
     const kind = MESSAGES[`lobby_kind_${entry.kind}`] ? t(`lobby_kind_${entry.kind}`) : entry.kind;
+    // Which alert, instruction or complaint it was, in the branch's words.
+    const which = entry.rule ? words.label("alert_rules", entry.rule)
+      : entry.instruction ? words.label("instruction_kinds", entry.instruction)
+        : entry.complaint ? words.label("complaint_kinds", entry.complaint) : "";
     item.append(Object.assign(document.createElement("span"), {
-      className: "context-head", textContent: [timeOfDay(entry.at, state.branch?.timezone), kind].filter(Boolean).join(" · "),
+      className: "context-head",
+      textContent: [timeOfDay(entry.at, state.branch?.timezone), kind, which].filter(Boolean).join(" · "),
     }));
-    item.append(Object.assign(document.createElement("span"), { className: "context-note", textContent: pick(entry.text) }));
+    const text = pick(entry.text);
+    if (text) item.append(Object.assign(document.createElement("span"), { className: "context-note", textContent: text }));
     lobbyList.append(item);
   }
   $("context-lobby-box").hidden = !(context.lobby || []).length;
@@ -1361,10 +1368,10 @@ function renderContext() {
 }
 
 // History entries worth a teller's glance (any entry with a note is shown too).
-const NOTABLE = ["transfer", "transferred", "hold", "held", "return", "returned", "no_show", "undo", "undone"];
+const NOTABLE = ["transfer", "hold", "return", "no_show", "undo_complete", "undo_no_show", "cancel"];
 
 function historyLabel(action) {
-  const key = `hist_${{ transferred: "transfer", held: "hold", returned: "return", undone: "undo" }[action] || action}`;
+  const key = `hist_${{ call_next: "call", undo_complete: "undo", undo_no_show: "undo" }[action] || action}`;
   return MESSAGES[key] ? t(key) : action;
 }
 

@@ -26,7 +26,7 @@ export const ACTIONS = {
   pause: { path: "pause", choose: "pause", states: ["idle"], keys: ["7"], label: "act_pause" },
   resume: { path: "resume", states: ["paused"], keys: ["8"], label: "act_resume" },
   close: { path: "close", choose: "close", states: ["idle", "paused"], keys: ["9"], label: "act_close" },
-  undo: { path: "undo", states: ["idle", "paused"], keys: ["Backspace"], label: "act_undo" },
+  undo: { path: "undo", states: ["idle"], keys: ["Backspace"], label: "act_undo" },
   returnTicket: {
     url: (id) => `/tickets/${id}/return`, states: ["idle", "calling", "serving", "paused"], keys: ["b", "B"],
     label: "came_back",
