@@ -59,6 +59,7 @@ const state = {
   queueSeq: 0, // the latest GET /queue asked: older answers are dropped
   queueTimer: null,
   noShows: loadNoShows(), // [{id, number, service, counter, at}], newest first: may come back
+  backAgain: new Set(), // ids of no-shows known to be no-shows no longer (returned, undone)
   armed: null, // {name, timer}: an outcome pressed once, waiting for its confirming second press
   context: null, // {id, data} of the current ticket (GET /tickets/<id>/context)
   contextSeq: 0,
@@ -297,9 +298,10 @@ function onQueueChanged(payload) {
 function onTicketChanged(ticket) {
   if (state.view === "console") queueSoon(); // held, returned, priority, a note: the list shows them
   // A no-show that is one no longer (returned from another console, undone) cannot come back again.
-  if (ticket.status !== "no_show" && state.noShows.some((n) => n.id === ticket.id)) {
+  if (ticket.status !== "no_show" && (state.noShows.some((n) => n.id === ticket.id) || state.counter?.undo?.ticket?.id === ticket.id)) {
     forgetNoShow(ticket.id);
     renderNoShows();
+    renderTimed();
   }
   const current = state.counter?.current_ticket;
   if (!current || current.id !== ticket.id) return;
@@ -444,7 +446,7 @@ async function run(name, choice) {
       return;
     }
   }
-  if (!isEnabled(name, state.counter, now())) {
+  if (!isEnabled(name, state.counter, now()) || (name === "undo" && $("undo-bar").hidden)) {
     disarm();
     nudge(name);
     return;
@@ -484,7 +486,11 @@ function now() {
 async function send(name, choice) {
   const action = ACTIONS[name];
   const number = state.mine;
-  const before = { ticket: state.counter?.current_ticket || null, undo: state.counter?.undo || null };
+  const before = {
+    ticket: state.counter?.current_ticket || null,
+    undo: state.counter?.undo || null,
+    noShow: name === "returnTicket" ? myNoShows().find((n) => n.id === choice) : null,
+  };
   const url = action.url ? action.url(choice) : `/counters/${number}/${action.path}`;
   try {
     const result = await api(url, {
@@ -529,7 +535,7 @@ function afterAction(name, choice, before) {
     rememberNoShow({ id: ticket.id, number: ticket.number, service: ticket.service, counter: state.mine,
       at: new Date(now()).toISOString() });
   } else if (name === "returnTicket") {
-    const returned = state.noShows.find((n) => n.id === choice);
+    const returned = before.noShow;
     forgetNoShow(choice);
     if (returned) {
       notice(t("returned_notice", { number: returned.number, service: serviceName(returned.service) }));
@@ -626,12 +632,14 @@ function saveNoShows() {
 }
 
 function rememberNoShow(entry) {
+  state.backAgain.delete(entry.id); // back once, gone again
   state.noShows = [entry, ...state.noShows.filter((n) => n.id !== entry.id)].slice(0, NO_SHOWS_KEPT);
   saveNoShows();
 }
 
 function forgetNoShow(id) {
   if (id === undefined) return;
+  state.backAgain.add(id); // the counter's undo may still name it: it is no no-show to show again
   state.noShows = state.noShows.filter((n) => n.id !== id);
   saveNoShows();
 }
@@ -641,7 +649,8 @@ function forgetNoShow(id) {
 function myNoShows() {
   const list = state.noShows.filter((n) => n.counter === state.mine);
   const undo = state.counter?.undo;
-  if (undo && undo.action === "no_show" && undo.ticket && !list.some((n) => n.id === undo.ticket.id)) {
+  if (undo && undo.action === "no_show" && undo.ticket && !state.backAgain.has(undo.ticket.id)
+    && !list.some((n) => n.id === undo.ticket.id)) {
     list.unshift({ id: undo.ticket.id, number: undo.ticket.number, service: undo.ticket.service, counter: state.mine,
       at: state.counter.state_since });
   }
@@ -1136,7 +1145,9 @@ function renderTimed() {
   noShow.dataset.wait = String(wait);
 
   // The server undoes only at a free counter: once the next customer is called it is too late.
-  const left = counter.state === "idle" ? undoSecondsLeft(counter, at) : 0;
+  // Nor once the no-show it would undo has come back.
+  const gone = counter.undo?.action === "no_show" && state.backAgain.has(counter.undo.ticket?.id);
+  const left = counter.state === "idle" && !gone ? undoSecondsLeft(counter, at) : 0;
   const bar = $("undo-bar");
   bar.hidden = !(left > 0);
   if (left > 0) {
@@ -1148,7 +1159,7 @@ function renderTimed() {
     else what = t("undo_what_complete_plain", { number });
     $("undo-what").textContent = what;
     $("undo-left").textContent = t("undo_left", { s: left });
-    bar.dataset.action = undo.action;
+    bar.dataset.undo = undo.action;
   }
   $("btn-undo").disabled = state.busy || !isEnabled("undo", counter, at);
 }
@@ -1162,8 +1173,23 @@ function mark(kind, text) {
 
 function renderWaiting() {
   const list = $("waiting");
+  if (!state.counter) {
+    list.replaceChildren();
+    renderWaiting.shown = null;
+    return;
+  }
+  // Rebuilt only when what it shows has changed (events come often), and a focused row's button
+  // keeps the focus when it is.
+  const shown = JSON.stringify([i18n.lang, state.mine, state.counter.services, [...state.waiting], state.queue]);
+  if (shown === renderWaiting.shown) {
+    renderNoShows();
+    renderButtons();
+    return;
+  }
+  renderWaiting.shown = shown;
+  const focused = document.activeElement?.closest?.(".waiting-card .queue-row");
+  const refocus = focused ? { id: focused.dataset.ticketId, className: document.activeElement.className } : null;
   list.replaceChildren();
-  if (!state.counter) return;
   const queue = new Map((state.queue || []).map((row) => [row.code, row]));
   let total = 0;
   const held = [];
@@ -1206,6 +1232,11 @@ function renderWaiting() {
   $("held-box").hidden = !held.length;
   renderNoShows();
   renderButtons();
+  if (refocus) {
+    const row = document.querySelector(`.waiting-card .queue-row[data-ticket-id="${CSS.escape(refocus.id)}"] button`);
+    if (row && !row.disabled) row.focus({ preventScroll: true });
+    else settleFocus();
+  }
 }
 
 function isHeld(ticket) {
@@ -1264,8 +1295,11 @@ function waitedText(element) {
 
 function renderNoShows() {
   const list = $("no-show-list");
-  list.replaceChildren();
   const noShows = state.view === "console" ? myNoShows() : [];
+  const shown = JSON.stringify([i18n.lang, noShows]);
+  if (shown === renderNoShows.shown && list.childElementCount === noShows.length) return;
+  renderNoShows.shown = shown;
+  list.replaceChildren();
   noShows.forEach((entry, index) => {
     const item = document.createElement("li");
     item.className = "queue-row is-no-show";

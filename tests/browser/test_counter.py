@@ -269,10 +269,10 @@ def test_transfer_sends_the_customer_to_another_service(fresh, open_page):
     page.keyboard.press("NumpadAdd")
     expect(page.locator("#ticket-number")).to_have_text(ticket["number"])
     page.click("#btn-transfer")
-    dialog = page.locator("#chooser")
+    dialog = page.locator("#transfer-dialog")
     expect(dialog).to_contain_text(f"把 {ticket['number']} 转到哪项业务")
-    expect(dialog.locator("button[value='A']")).to_have_count(0)  # not to its own service
-    dialog.locator("button[value='C']").click()
+    expect(dialog.locator("button[data-service='A']")).to_be_disabled()  # not to its own service
+    dialog.locator("button[data-service='C']").click()
     expect(page.locator("#state-badge")).to_have_text("空闲")
     moved = server.ticket(ticket["token"])
     assert (moved["service"], moved["status"], moved["number"]) == ("C", "waiting", ticket["number"])
