@@ -62,6 +62,7 @@ const state = {
   backAgain: new Set(), // ids of no-shows known to be no-shows no longer (returned, undone)
   armed: null, // {name, timer}: an outcome pressed once, waiting for its confirming second press
   context: null, // {id, data} of the current ticket (GET /tickets/<id>/context)
+  clockSynced: false, // the live clock has taken the branch's time at least once
   contextSeq: 0,
 };
 
@@ -84,6 +85,7 @@ async function main() {
   bindStaticControls();
   try {
     state.branch = await api("/branch");
+    state.branchOffset = Date.parse(state.branch.now) - Date.now() || 0;
     if (Array.isArray(state.branch.languages) && state.branch.languages.length) {
       // Only switch away from the stored choice if the branch does not offer it.
       if (!state.branch.languages.includes(i18n.lang)) i18n.setLang(state.branch.languages[0]);
@@ -258,6 +260,7 @@ function connect() {
 }
 
 function onSnapshot(snapshot) {
+  state.clockSynced = Boolean(snapshot.now) || state.clockSynced; // live.js has followed the branch's clock
   if (Array.isArray(snapshot.services)) setServices(snapshot.services);
   if (Array.isArray(snapshot.counters)) {
     state.counters = snapshot.counters;
@@ -477,9 +480,10 @@ async function run(name, choice) {
   else state.typedAhead = [];
 }
 
-/** The branch's time now, in milliseconds (the manual clock of tests and demos included). */
+/** The branch's time now, in milliseconds (the manual clock of tests and demos included): the live
+ * connection's clock once it has heard the branch's time, else the time GET /branch gave. */
 function now() {
-  return state.live ? state.live.clock.now() : Date.now();
+  return state.live && state.clockSynced ? state.live.clock.now() : Date.now() + (state.branchOffset || 0);
 }
 
 /** One action's request, and the counter's state after it; false if it was refused. */
@@ -1276,7 +1280,11 @@ function queueRow(ticket, held) {
   button.textContent = t(held ? "queue_call_back" : "queue_call");
   button.setAttribute("aria-label", t(held ? "queue_call_back_label" : "queue_call_label", { number: ticket.number }));
   button.addEventListener("click", () => run("callTicket", ticket.id));
-  item.append(number, marks, waited, button);
+  // Marks and the wait share one cell and wrap there: long marks never run into the wait.
+  const info = document.createElement("span");
+  info.className = "q-info";
+  info.append(marks, waited);
+  item.append(number, info, button);
   if (ticket.note) {
     const note = document.createElement("span");
     note.className = "q-note";

@@ -490,7 +490,15 @@ def test_screenshots_of_a_crowded_console_with_long_service_names(crowded, open_
                 .filter((e) => e.scrollWidth > e.clientWidth + 1).map((e) => e.textContent);
             const buttons = [...document.querySelectorAll('.waiting-card button')]
                 .filter((b) => b.getBoundingClientRect().right > card.right + 0.5).map((b) => b.textContent);
-            return [...rows, ...buttons];
+            // Within a row, the number, each mark, the wait and the button never overlap.
+            const overlapping = [...document.querySelectorAll('.queue-row')].filter((row) => {
+                const boxes = [...row.querySelectorAll('.q-number, .mark, .q-waited, button')]
+                    .map((e) => e.getBoundingClientRect());
+                return boxes.some((a, i) => boxes.slice(i + 1).some((b) =>
+                    Math.min(a.right, b.right) - Math.max(a.left, b.left) > 1
+                    && Math.min(a.bottom, b.bottom) - Math.max(a.top, b.top) > 1));
+            }).map((row) => row.textContent);
+            return [...rows, ...buttons, ...overlapping];
         }"""
     )
     assert spilling == []
