@@ -5,23 +5,36 @@
  * Every action of the console. `states`: the counter states it applies in (as
  * server/queueing/machine.py allows); `keys`: KeyboardEvent.key values that trigger it (a numeric
  * keypad with Num Lock on; "," is the decimal key of some keypad layouts); `choose`: the action
- * needs a choice first (a service, a reason, a confirmation). Keys of the lobby's own controls
- * (answering an instruction, "told something different") are in lobby.js LOBBY_KEYS.
+ * needs a choice first (a service, a reason, a note, a confirmation); `confirm`: a second press of
+ * the same key (or a second click) sends it; `url`: a path other than /counters/<n>/<path> (the
+ * choice is the ticket's id). Actions without keys start from the screen (a row of the waiting
+ * list). Keys of the lobby's own controls (answering an instruction, "told something different")
+ * are in lobby.js LOBBY_KEYS.
  */
 export const ACTIONS = {
   call: { path: "call-next", states: ["idle"], keys: ["+", "Enter"], label: "act_call" },
+  callTicket: { path: "call", states: ["idle"], keys: [], label: "queue_call" },
   recall: { path: "recall", states: ["calling"], keys: [".", ","], label: "act_recall" },
   start: { path: "start", states: ["calling"], keys: ["0"], label: "act_start" },
   noShow: { path: "no-show", states: ["calling"], keys: ["-"], label: "act_no_show" },
   done: { path: "complete", outcome: "done", states: ["serving"], keys: ["1"], label: "complete_title" },
-  redo: { path: "complete", outcome: "redo", states: ["serving"], keys: ["2"], label: "complete_title" },
-  error: { path: "complete", outcome: "error", states: ["serving"], keys: ["3"], label: "complete_title" },
+  redo: { path: "complete", outcome: "redo", confirm: true, states: ["serving"], keys: ["2"], label: "complete_title" },
+  error: { path: "complete", outcome: "error", confirm: true, states: ["serving"], keys: ["3"], label: "complete_title" },
   transfer: { path: "transfer", choose: "transfer", states: ["calling", "serving"], keys: ["4"], label: "act_transfer" },
   help: { path: "request-help", choose: "help", states: ["calling", "serving"], keys: ["5"], label: "act_help" },
+  hold: { path: "hold", choose: "hold", states: ["calling", "serving"], keys: ["h", "H"], label: "act_hold" },
   pause: { path: "pause", choose: "pause", states: ["idle"], keys: ["7"], label: "act_pause" },
   resume: { path: "resume", states: ["paused"], keys: ["8"], label: "act_resume" },
   close: { path: "close", choose: "close", states: ["idle", "paused"], keys: ["9"], label: "act_close" },
+  undo: { path: "undo", states: ["idle"], keys: ["Backspace"], label: "act_undo" },
+  returnTicket: {
+    url: (id) => `/tickets/${id}/return`, states: ["idle", "calling", "serving", "paused"], keys: ["b", "B"],
+    label: "came_back",
+  },
 };
+
+/** The transfer dialog's key for "to a counter…" (digits 1-9 are the services' fixed keys). */
+export const TO_A_COUNTER_KEY = "0";
 
 const KEYPAD = {
   NumpadAdd: "+", NumpadSubtract: "-", NumpadDecimal: ".", NumpadComma: ",", NumpadEnter: "Enter",
@@ -46,23 +59,78 @@ export function actionForKey(key) {
   return null;
 }
 
-/** Whether `name` applies to this counter view right now. */
-export function isEnabled(name, counter) {
+/**
+ * Whether `name` applies to this counter view right now. `now`: the branch's time in milliseconds
+ * (the no-show grace and the undo window depend on it); without it those two are not checked.
+ */
+export function isEnabled(name, counter, now) {
   if (!counter) return false;
   const action = ACTIONS[name];
   if (!action.states.includes(counter.state)) return false;
   // Asking twice changes nothing on the server; the button says it has been asked instead.
   if (name === "help" && counter.help_requested_at) return false;
+  if (name === "noShow" && noShowWaitSeconds(counter, now) > 0) return false;
+  if (name === "undo") return undoSecondsLeft(counter, now) > 0;
   return true;
+}
+
+/** Whole seconds until a no-show may be recorded for the counter's called ticket (0: it may). */
+export function noShowWaitSeconds(counter, now) {
+  const allowedAt = Date.parse(counter?.current_ticket?.no_show_allowed_at ?? "");
+  if (!Number.isFinite(allowedAt) || now === undefined) return 0;
+  return Math.max(0, Math.ceil((allowedAt - now) / 1000));
+}
+
+/** Whole seconds left to undo the counter's last complete or no-show (0: nothing to undo). */
+export function undoSecondsLeft(counter, now) {
+  const undo = counter?.undo;
+  if (!undo) return 0;
+  const until = Date.parse(undo.until ?? "");
+  if (!Number.isFinite(until)) return 0;
+  if (now === undefined) return 1;
+  return Math.max(0, Math.ceil((until - now) / 1000));
+}
+
+/**
+ * The transfer targets: every service of the branch with a key that is its position in the
+ * branch's list (1-9), whatever the ticket's service is, so a key always means the same service;
+ * the ticket's own service is listed, disabled, keeping its key.
+ */
+export function transferTargets(services, currentService) {
+  return services.map((service, index) => ({
+    code: service.code,
+    service,
+    key: index < 9 ? String(index + 1) : "",
+    current: service.code === currentService,
+  }));
+}
+
+/** Counters a ticket may be sent to: open ones (not closed) other than ours, by number; the key is
+ * the counter's own number. */
+export function counterTargets(counters, mine) {
+  return counters
+    .filter((counter) => counter.number !== mine && counter.state !== "closed")
+    .sort((a, b) => a.number - b.number)
+    .map((counter) => ({ number: counter.number, counter, key: counter.number <= 9 ? String(counter.number) : "" }));
 }
 
 /** The request body of an action, given the choice made for it (if any). */
 export function bodyFor(name, choice) {
   const action = ACTIONS[name];
   if (action.outcome) return { outcome: action.outcome };
-  if (action.choose === "transfer") return { service: choice };
+  if (action.choose === "transfer") {
+    // {service?, counter?, note?}; a bare service code is a service.
+    if (typeof choice === "string") return { service: choice };
+    const body = {};
+    if (choice.service) body.service = choice.service;
+    if (choice.counter != null) body.counter = choice.counter;
+    if (choice.note) body.note = choice.note;
+    return body;
+  }
+  if (action.choose === "hold") return choice && choice.note ? { note: choice.note } : {};
   if (action.choose === "pause") return { reason: choice };
   if (action.choose === "help") return choice; // {reason, text?}
+  if (name === "callTicket") return { ticket: choice };
   return undefined;
 }
 
