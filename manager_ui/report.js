@@ -101,8 +101,12 @@ async function load(date) {
 function updateCsvLink() {
   if (!state.date) return;
   const link = $("csv-link");
+  const code = state.report ? state.report.branch.code : "report";
   link.href = `/api/v1/reports/daily.csv?date=${state.date}&lang=${i18n.lang}`;
-  link.setAttribute("download", `callwise-${state.report ? state.report.branch.code : "report"}-${state.date}.csv`);
+  link.setAttribute("download", `callwise-${code}-${state.date}.csv`);
+  const ratings = $("ratings-csv-link");
+  ratings.href = `/api/v1/reports/daily?format=csv&table=ratings&date=${state.date}&lang=${i18n.lang}`;
+  ratings.setAttribute("download", `callwise-${code}-${state.date}-ratings.csv`);
 }
 
 // --- rendering ----------------------------------------------------------------------------------
@@ -116,8 +120,33 @@ function render() {
   $("report-period").textContent = `${period.complete ? i18n.t("report_complete")
     : i18n.t("report_partial", { time: timeOfDay(period.end, state.timeZone) })} · ${i18n.t("report_tz", { tz: report.timezone })}`;
   renderKpis(report.headline);
+  renderCounterTools(report);
   renderCharts(report);
   renderTables(report);
+}
+
+/** Priority customers, and what the counter tools were used for: set aside, returned, left, undone. */
+function renderCounterTools(report) {
+  const h = report.headline;
+  const priority = report.priority || h.priority || {};
+  const count = (name) => h[name] ?? report[name];
+  const set = (id, value, tone = "") => {
+    $(id).querySelector(".figure-value").textContent = value == null ? none() : String(value);
+    $(id).dataset.tone = tone;
+  };
+  set("fig-priority-issued", priority.issued);
+  set("fig-priority-served", priority.served);
+  set("fig-priority-wait", priority.mean_wait_s == null ? null : duration(priority.mean_wait_s));
+  set("fig-held", count("held"));
+  set("fig-returned", count("returned"));
+  set("fig-cancelled-by-customer", count("cancelled_by_customer"));
+  set("fig-undone", count("undone"), count("undone") > 0 ? "warn" : "");
+}
+
+/** ★★☆☆☆ for a table cell. */
+function stars(n) {
+  const whole = Math.max(0, Math.min(5, Math.round(n)));
+  return "★".repeat(whole) + "☆".repeat(5 - whole);
 }
 
 function setKpi(id, value, note = "", tone = "") {
@@ -192,12 +221,15 @@ function fillTable(table, columns, rows) {
       const tag = index === 0 ? "th" : "td";
       const td = el(tag, [column.num ? "num" : "", cell.tone || ""].join(" ").trim(), cell.text ?? none());
       if (tag === "th") td.scope = "row";
+      if (cell.label) td.setAttribute("aria-label", cell.label);
       tr.append(td);
     });
     body.append(tr);
   }
   table.replaceChildren(head, body);
 }
+
+const headlineOf = (report) => report.headline || {};
 
 function ratings(r) {
   return r.count ? i18n.t("rating_value", { n: r.count, mean: r.mean.toFixed(1) }) : none();
@@ -220,6 +252,16 @@ function renderTables(report) {
     { heading: words.short("outcomes", "redo"), num: true, value: (s) => ({ text: String(s.outcomes.redo), tone: s.outcomes.redo ? "warn" : "" }) },
     { heading: words.short("outcomes", "error"), num: true, value: (s) => ({ text: String(s.outcomes.error), tone: s.outcomes.error ? "bad" : "" }) },
   ], report.services);
+
+  const comments = (report.ratings || headlineOf(report).ratings || {}).comments || [];
+  fillTable($("table-comments"), [
+    { key: "c_time", value: (c) => timeOfDay(c.rated_at, state.timeZone) },
+    { key: "c_number", value: (c) => c.number },
+    { key: "c_stars", value: (c) => ({ text: stars(c.stars), tone: c.stars <= 2 ? "bad stars" : "stars", label: `${c.stars}★` }) },
+    { key: "c_comment", value: (c) => ({ text: c.comment || none(), tone: "comment" }) },
+    { key: "c_counter", value: (c) => ({ text: c.counter == null ? none() : i18n.t("counter_n", { n: c.counter }), tone: "nowrap" }) },
+    { key: "c_teller", value: (c) => (c.teller && typeof c.teller === "object" ? c.teller.name : c.teller) || none() },
+  ], comments);
 
   fillTable($("table-tellers"), [
     { key: "c_teller", value: (t) => t.name },
