@@ -145,6 +145,10 @@ class AlertConfig(_Strict):
     reopen_holdoff_s: Annotated[int, Field(ge=0)] = 300
     # An instruction to a counter not answered within this long is flagged on the dashboard.
     instruction_answer_s: Annotated[int, Field(gt=0)] = 60
+    # A rating of this many stars or fewer raises low_rating, shown for this long (the customer may
+    # still be in the hall: the manager can follow up at once).
+    low_rating_max_stars: Annotated[int, Field(ge=0, le=4)] = 2
+    low_rating_show_s: Annotated[int, Field(gt=0)] = 1800
 
     @field_validator("long_pause_s")
     @classmethod
@@ -187,6 +191,14 @@ class QueueConfig(_Strict):
     service_time_min_samples: Annotated[int, Field(ge=1, le=500)] = 5
     # Take the day's measured bias out of the estimates (server/queueing/estimate.py calibration).
     calibrate_estimates: bool = True
+    # Priority customers (elderly, disabled, pregnant) go before the normal tickets of their service;
+    # below 1.0, at most this share of a service's latest calls go to a priority ticket while normal
+    # ones wait (server/queueing/policy.py priority_may_go_first), so nobody else stands still.
+    priority_share: Annotated[float, Field(ge=0, le=1)] = 1.0
+    # A no-show is accepted only this long after the call: the customer has to hear it and walk up.
+    no_show_grace_s: Annotated[int, Field(ge=0, le=900)] = 60
+    # A counter's last complete or no-show can be undone for this long (a wrong key).
+    undo_window_s: Annotated[int, Field(ge=0, le=600)] = 60
 
 
 class ServiceConfig(_Strict):

@@ -160,6 +160,11 @@ class Counter(Base):
     help_responder_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))
     help_responded_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     opened_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The counter's last complete or no-show, while it may still be undone: which ticket, which
+    # action and when (cleared by the counter's next action).
+    undo_ticket_id: Mapped[int | None] = mapped_column(BigInteger().with_variant(Integer(), "sqlite"))
+    undo_action: Mapped[str | None] = mapped_column(String(16))
+    undo_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class CounterService(Base):
@@ -188,6 +193,7 @@ class Ticket(Base):
     __table_args__ = (
         UniqueConstraint("branch_id", "business_day", "number"),
         UniqueConstraint("device_id", "idempotency_key"),
+        UniqueConstraint("issued_by_staff_id", "idempotency_key"),
         # The call order of a queue: first waiting by issue time.
         Index("ix_tickets_queue", "branch_id", "status", "service_id", "issued_at", "id"),
         # A counter has at most one called-or-serving ticket, whatever the code does.
@@ -246,6 +252,18 @@ class Ticket(Base):
     # The event-log version of the latest change that only this ticket's own phone page heard (a
     # start, a recall, a finish): what the heartbeat tells that page. None until there is one.
     version: Mapped[int | None] = mapped_column(BigId)
+    # A priority customer (elderly, disabled, pregnant): called before the normal tickets of the service.
+    priority: Mapped[bool] = mapped_column(Boolean, server_default=text("false"))
+    # A no-show who came back: waiting again, at the front of its service (first returned, first called).
+    returned_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Transferred to one counter's own queue: that counter calls it before its services' queues.
+    directed_counter_id: Mapped[int | None] = mapped_column(ForeignKey("counters.id"))
+    # Stepped aside at a counter (status held; counter_id keeps the counter) and why.
+    held_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The latest hold or transfer note, for the next teller.
+    note: Mapped[str | None] = mapped_column(String(500))
+    # Issued by a member of staff rather than a kiosk (device_id None).
+    issued_by_staff_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))
 
 
 class Event(Base):

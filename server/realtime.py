@@ -156,7 +156,7 @@ def _shared_part(rt: Runtime, db: Any, branch_id: int, now: Any) -> dict[str, An
                    "timezone": branch.timezone} if branch else None,
         "services": reads.services_with_estimates(db, config, branch_id, now),
         "version": version,
-        "counters": reads.counter_views(db, branch_id),
+        "counters": reads.counter_views(db, config, branch_id),
         "recent_calls": reads.recent_calls(db, branch_id, day_start_utc(day, config.tz)),
     }
     kept[branch_id] = (key, time.monotonic(), part)

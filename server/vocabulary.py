@@ -119,6 +119,7 @@ TICKET_STATUSES = WordList("ticket_statuses", (
     Term("waiting", {"zh": "等候中", "en": "Waiting"}),
     Term("called", {"zh": "已叫号", "en": "Called"}),
     Term("serving", {"zh": "办理中", "en": "Being served"}),
+    Term("held", {"zh": "暂挂", "en": "Set aside"}),
     Term("done", {"zh": "已办结", "en": "Done"}),
     Term("no_show", {"zh": "过号", "en": "No-show"}),
     Term("cancelled", {"zh": "已取消", "en": "Cancelled"}),
@@ -177,6 +178,7 @@ ACTION_KINDS = WordList("action_kinds", (
     Term("serve_ticket", {"zh": "安排接待", "en": "Have the customer served"}),
     Term("assist", {"zh": "前往协助", "en": "Go and assist"}),
     Term("watch", {"zh": "留意", "en": "Keep an eye on it"}),
+    Term("follow_up", {"zh": "回访客户", "en": "Follow up with the customer"}),
 ))
 
 # The kinds of complaint staff record (POST /api/v1/complaints): the six of the product brief.
@@ -205,6 +207,7 @@ SERVICE_KINDS = WordList("service_kinds", (
 CANCEL_REASONS = WordList("cancel_reasons", (
     Term("branch_closed", {"zh": "网点已停止营业", "en": "The branch closed"}),
     Term("day_end", {"zh": "当日未叫号，日终取消", "en": "Not called by the end of the day"}),
+    Term("customer", {"zh": "客户取消排队", "en": "The customer left the queue"}),
 ))
 
 ALERT_SEVERITIES = WordList("alert_severities", (
@@ -223,6 +226,7 @@ ALERT_RULES = WordList("alert_rules", (
     Term("help_requested", {"zh": "请求授权/协助", "en": "Help requested"}),
     Term("service_level", {"zh": "等候超目标", "en": "Service level"}),
     Term("unstaffed_service", {"zh": "业务无人办理", "en": "Nobody serves a service"}),
+    Term("low_rating", {"zh": "客户差评", "en": "Low rating"}),
 ))
 
 ALERT_SUBJECT_KINDS = WordList("alert_subject_kinds", (

@@ -32,6 +32,7 @@ PEOPLE = {
     "admin": "admin",
 }
 DEVICES = {"kiosk": "kiosk", "kiosk2": "kiosk", "display": "display"}
+NO_SHOW_GRACE_S = 60  # [queue] no_show_grace_s, the default
 
 
 # --- parallel workers (make test: pytest-xdist, --dist loadgroup) -------------------------------------
@@ -295,6 +296,17 @@ class Api:
 
     def open(self, counter: int, who: str) -> dict[str, Any]:
         return self.ok(counter, "open", who)
+
+    def advance(self, seconds: float) -> dict[str, Any]:
+        """Move the manual clock on (as the manager; every rule due by then runs first)."""
+        response = self.post("/clock/advance", "manager", json={"seconds": seconds})
+        assert response.status_code == 200, response.get_json()
+        return response.get_json()
+
+    def no_show(self, counter: int, who: str = "teller1") -> dict[str, Any]:
+        """Record a no-show at ``counter`` once the grace after the call has passed."""
+        self.advance(NO_SHOW_GRACE_S)
+        return self.ok(counter, "no-show", who)
 
     def serve_one(self, counter: int, who: str, outcome: str = "done") -> dict[str, Any]:
         """Call, start and complete the next customer at ``counter``."""

@@ -54,7 +54,8 @@ def test_manager_hears_an_alert_within_a_second_and_its_resolution_and_a_teller_
 
         snapshot = manager.sync()
         assert all(a["id"] != alert["id"] for a in snapshot["alerts"])
-        server.post("/counters/1/no-show", who="ana")
+        server.post("/counters/1/start", who="ana")
+        server.post("/counters/1/complete", who="ana")
         server.post("/counters/1/close", who="ana")
         server.post("/counters/4/close", who="bo")
 

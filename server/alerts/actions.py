@@ -23,7 +23,7 @@ ENDABLE_PAUSES = frozenset({"break", "other"})
 
 @dataclass(frozen=True)
 class Action:
-    kind: str  # ask_to_call | end_pause | open_counter | serve_ticket | assist | watch
+    kind: str  # ask_to_call | end_pause | open_counter | serve_ticket | assist | follow_up | watch
     messages: dict[str, str]
     counter: CounterInfo | None = None
     ticket: WaitingTicket | None = None
@@ -82,6 +82,11 @@ def open_counter(counter: CounterInfo, ticket: WaitingTicket | None = None) -> A
 def assist(counter: CounterInfo) -> Action:
     who = _who(counter)
     return Action("assist", both(f"前往{who['zh']}协助", f"Go and assist at {who['en']}"), counter, None, None)
+
+
+def follow_up(number: str, counter: CounterInfo | None) -> Action:
+    """A customer left unhappy: speak to them (and to the counter that served them)."""
+    return Action("follow_up", both(f"回访{number}号客户", f"Follow up with customer {number}"), counter, None, None)
 
 
 def watch(text: dict[str, str] | None = None) -> Action:

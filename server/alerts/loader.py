@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from functools import cache
 from types import SimpleNamespace
 from typing import Any
@@ -18,6 +18,7 @@ from server.alerts.snapshot import (
     BranchSnapshot,
     CounterChange,
     CounterInfo,
+    LowRating,
     ServiceInfo,
     WaitingTicket,
 )
@@ -48,8 +49,15 @@ def _statements() -> SimpleNamespace:
         .where(Counter.branch_id == branch, Counter.active.is_(True))
         .order_by(Counter.number),
         waiting=select(Ticket.id, Ticket.number, Ticket.service_id, epoch_seconds(Ticket.issued_at),
-                       epoch_seconds(Ticket.waiting_since), Ticket.people_ahead, Ticket.estimated_wait_s)
+                       epoch_seconds(Ticket.waiting_since), Ticket.people_ahead, Ticket.estimated_wait_s,
+                       Ticket.priority, epoch_seconds(Ticket.returned_at), Ticket.directed_counter_id)
         .where(Ticket.branch_id == branch, Ticket.status == "waiting"),
+        low_ratings=select(Ticket.id, Ticket.number, Ticket.rating, Ticket.rating_comment,
+                           epoch_seconds(Ticket.rated_at), Ticket.counter_id, Staff.display_name)
+        .outerjoin(Staff, Staff.id == Ticket.served_by_staff_id)
+        .where(Ticket.branch_id == branch, Ticket.rated_at >= bindparam("rated_since", type_=Ticket.rated_at.type),
+               Ticket.rating <= bindparam("max_stars", type_=Integer()))
+        .order_by(Ticket.rated_at, Ticket.id),
         history=select(epoch_seconds(Event.at), Event.entity_id, Event.from_state, Event.to_state)
         .where(Event.branch_id == branch, Event.entity == "counter", Event.at >= bindparam("day_start_events",
                                                                                           type_=Event.at.type),
@@ -158,6 +166,9 @@ def load_snapshot(session: Session, config: Config, branch_id: int, now: datetim
     )
 
     waiting = tuple(map(WaitingTicket._make, db.execute(q.waiting, params).all()))
+    low_ratings = tuple(map(LowRating._make, db.execute(q.low_ratings, {
+        **params, "max_stars": config.alerts.low_rating_max_stars,
+        "rated_since": max(day_start, now - timedelta(seconds=config.alerts.low_rating_show_s))}).all()))
 
     # The moving average of counter time (for estimates) and the median service time (the
     # "normal" an overrun is measured against): worked out again only after a finish.
@@ -191,4 +202,5 @@ def load_snapshot(session: Session, config: Config, branch_id: int, now: datetim
         load_history=history,
         languages=branch["languages"],
         serving=hours_now(config.hours, now).serving,
+        low_ratings=low_ratings,
     )

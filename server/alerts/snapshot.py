@@ -17,6 +17,7 @@ from datetime import datetime, timezone
 from functools import cached_property
 from typing import NamedTuple
 
+from server.queueing import policy
 from server.queueing.estimate import ServiceLoad, estimate_wait_s, service_loads
 
 TallyOf = Counter  # counters per state, e.g. {"idle": 3, "paused": 2}
@@ -62,6 +63,30 @@ class WaitingTicket(NamedTuple):
     waiting_since: float  # issue time, or the time of its latest transfer
     people_ahead: int  # at issue
     promised_wait_s: int  # the estimate given at issue
+    priority: bool = False
+    returned_at: float | None = None  # a no-show who came back: at the front of its service
+    directed_counter_id: int | None = None  # sent to one counter's own queue
+
+    @property
+    def order(self) -> tuple[int, float, int]:
+        """Its place in its service's queue (:func:`server.queueing.policy.queue_key`)."""
+        directed = self.directed_counter_id is not None
+        at = self.returned_at if self.returned_at is not None else self.waiting_since if directed else self.issued_at
+        return policy.queue_key(policy.Waiting(
+            self.id, self.service_id, at,
+            policy.lane(priority=self.priority, returned=self.returned_at is not None, directed=directed)))
+
+
+class LowRating(NamedTuple):
+    """A customer's low rating of the day (recent enough to follow up)."""
+
+    ticket_id: int
+    number: str
+    stars: int
+    comment: str | None
+    rated_at: float
+    counter_id: int | None
+    teller: str | None
 
 
 @dataclass(frozen=True)
@@ -97,6 +122,7 @@ class BranchSnapshot:
     languages: tuple[str, ...] = ("zh", "en")
     serving: bool = True  # the branch is open for customers now (open, or the last tickets issued)
     open_alert_keys: frozenset[tuple[str, str, str]] = field(default_factory=frozenset)
+    low_ratings: tuple[LowRating, ...] = ()
     # Reads the day's counter history when a rule first needs it (the loader's, in the caller's
     # transaction): most sweeps never do, and a busy day has thousands of counter changes.
     load_history: Callable[[], tuple[CounterChange, ...]] | None = field(default=None, compare=False, repr=False)
@@ -107,9 +133,9 @@ class BranchSnapshot:
 
     @cached_property
     def queues(self) -> dict[int, list[WaitingTicket]]:
-        """Waiting tickets per service id, in call order (oldest first)."""
+        """Waiting tickets per service id, in queue order (server/queueing/policy.py)."""
         out: dict[int, list[WaitingTicket]] = defaultdict(list)
-        for ticket in sorted(self.waiting, key=lambda t: (t.issued_at, t.id)):
+        for ticket in sorted(self.waiting, key=lambda t: t.order):
             out[ticket.service_id].append(ticket)
         return out
 

@@ -23,7 +23,17 @@ class CompleteBody(StrictBody):
 
 
 class TransferBody(StrictBody):
-    service: str
+    service: str | None = Field(default=None, min_length=1, max_length=8)
+    counter: int | None = Field(default=None, ge=1, le=999)
+    note: str | None = Field(default=None, max_length=500)
+
+
+class CallBody(StrictBody):
+    ticket: int = Field(ge=1, le=2**53)
+
+
+class HoldBody(StrictBody):
+    note: str | None = Field(default=None, max_length=500)
 
 
 class HelpBody(StrictBody):
@@ -50,8 +60,9 @@ def list_counters() -> ResponseReturnValue:
     if not (actor.is_staff or actor.is_device("display")):
         raise Forbidden("for staff and displays", code="wrong_role")
     rt = runtime()
+    branch_id = branch_id_for(actor)
     with rt.reading() as session:
-        return jsonify(reads.counter_views(session, branch_id_for(actor)))
+        return jsonify(reads.counter_views(session, rt.config_for(branch_id), branch_id))
 
 
 @bp.post("/counters/<int:number>/open")
@@ -66,6 +77,33 @@ def call_next(number: int) -> ResponseReturnValue:
     """Call the next customer. 404 ``queue_empty`` when nobody waits for this counter's services."""
     actor, branch_id = _staff_and_branch()
     return jsonify(counters.call_next(runtime(), actor, branch_id, number))
+
+
+@bp.post("/counters/<int:number>/call")
+def call(number: int) -> ResponseReturnValue:
+    """Call one chosen ticket, waiting or held, to this free counter. 409 ``not_waiting`` if it is
+    not (or another counter has just called it), 403 ``not_your_service`` if the counter does not
+    serve its service."""
+    actor = require_staff()
+    body = parse_body(CallBody)
+    return jsonify(counters.call_ticket(runtime(), actor, branch_id_for(actor), number, body.ticket))
+
+
+@bp.post("/counters/<int:number>/hold")
+def hold(number: int) -> ResponseReturnValue:
+    """The current customer steps aside (held, out of the queue, number kept) with an optional
+    note; the counter is free. The ticket comes back only by ``call``."""
+    actor = require_staff()
+    body = parse_body(HoldBody)
+    return jsonify(counters.hold(runtime(), actor, branch_id_for(actor), number, body.note))
+
+
+@bp.post("/counters/<int:number>/undo")
+def undo(number: int) -> ResponseReturnValue:
+    """Undo the counter's last complete or no-show within the undo window (60 s by default), while
+    nothing else has happened there. 409 ``nothing_to_undo`` / ``undo_expired``."""
+    actor, branch_id = _staff_and_branch()
+    return jsonify(counters.undo(runtime(), actor, branch_id, number))
 
 
 @bp.post("/counters/<int:number>/recall")
@@ -92,17 +130,19 @@ def complete(number: int) -> ResponseReturnValue:
 
 @bp.post("/counters/<int:number>/no-show")
 def no_show(number: int) -> ResponseReturnValue:
-    """The called customer did not come."""
+    """The called customer did not come: 409 ``too_early`` within the grace after the call (60 s by default)."""
     actor, branch_id = _staff_and_branch()
     return jsonify(counters.no_show(runtime(), actor, branch_id, number))
 
 
 @bp.post("/counters/<int:number>/transfer")
 def transfer(number: int) -> ResponseReturnValue:
-    """Move the current customer to another service's queue, keeping number and place."""
+    """Move the current customer to another service's queue, keeping number and place, or to one
+    counter's own queue (``counter``), with an optional ``note`` for the next teller."""
     actor = require_staff()
     body = parse_body(TransferBody)
-    return jsonify(counters.transfer(runtime(), actor, branch_id_for(actor), number, body.service))
+    return jsonify(counters.transfer(runtime(), actor, branch_id_for(actor), number, body.service, body.counter,
+                                     body.note))
 
 
 @bp.post("/counters/<int:number>/pause")

@@ -17,7 +17,7 @@ from server import vocabulary
 from server.api import bp
 from server.api.auth import LoginBody
 from server.api.clock import AdvanceBody
-from server.api.counters import CompleteBody, HelpBody, PauseBody, TransferBody
+from server.api.counters import CallBody, CompleteBody, HelpBody, HoldBody, PauseBody, TransferBody
 from server.api.lobby import ComplaintBody, InstructBody, InstructionAnswerBody, RespondBody
 from server.api.tickets import IssueBody, RatingBody
 
@@ -74,6 +74,75 @@ TICKET = {
                        "description": "while help is requested: waiting for the manager, or the manager on the way"},
         "lang": {"type": "string"},
         "business_day": {"type": "string", "format": "date"},
+        "priority": {"type": "boolean", "description": "a priority customer (elderly, disabled, pregnant): called "
+                                                       "before the normal tickets of its service"},
+        "held_at": {"type": ["string", "null"], "format": "date-time",
+                    "description": "when it last stepped aside at a counter (status held until called back)"},
+        "directed_counter": {"type": ["integer", "null"],
+                             "description": "sent to this counter's own queue by a transfer"},
+    },
+}
+
+QUEUE_ITEM = {
+    "allOf": [{"$ref": "#/components/schemas/Ticket"}, {"type": "object", "properties": {
+        "waited_s": {"type": "integer", "description": "since issue"},
+        "people_ahead_at_issue": {"type": "integer"},
+        "at_risk": {"type": "boolean", "description": "a short-queue customer past queue.at_risk_after_s"},
+        "held": {"type": "boolean", "description": "stepped aside at a counter: back only by call"},
+        "note": {"type": ["string", "null"], "description": "the latest hold or transfer note, for the next teller"},
+    }}],
+}
+
+QUEUE = {
+    "type": "object",
+    "properties": {"services": {"type": "array", "items": {"type": "object", "properties": {
+        "code": {"type": "string"},
+        "name": {"type": "object"},
+        "waiting": {"type": "integer"},
+        "held": {"type": "integer"},
+        "estimated_wait_s": {"type": ["integer", "null"]},
+        "staffed_counters": {"type": "integer"},
+        "tickets": {"type": "array", "items": {"$ref": "#/components/schemas/QueueItem"},
+                    "description": "the waiting tickets in call order, then the held ones"},
+    }}}},
+}
+
+CONTEXT = {
+    "type": "object",
+    "properties": {
+        "ticket": {"$ref": "#/components/schemas/Ticket"},
+        "waited_s": {"type": "integer", "description": "from issue to the first call (or until now)"},
+        "lang": {"type": "string"},
+        "priority": {"type": "boolean"},
+        "note": {"type": ["string", "null"]},
+        "history": {"type": "array", "items": {"type": "object", "properties": {
+            "at": {"type": "string", "format": "date-time"},
+            "action": {"type": "string"},
+            "counter": {"type": ["integer", "null"]},
+            "note": {"type": ["string", "null"]},
+            "from_service": {"type": ["string", "null"]},
+            "to_service": {"type": ["string", "null"]},
+            "to_counter": {"type": ["integer", "null"]},
+            "reason": {"type": ["string", "null"]},
+            "by": {"type": ["string", "null"]},
+        }}},
+        "lobby": {"type": "array", "items": {"type": "object", "properties": {
+            "kind": {"enum": ["alert", "instruction", "complaint"]},
+            "at": {"type": "string", "format": "date-time"},
+        }}, "description": "alerts raised on the ticket, instructions naming it, complaints recorded on it"},
+    },
+}
+
+RATING = {
+    "type": "object",
+    "properties": {
+        "ticket": {"type": "object", "properties": {"id": {"type": "integer"}, "number": {"type": "string"}}},
+        "service": {"type": ["string", "null"]},
+        "stars": {"type": "integer", "minimum": 1, "maximum": 5},
+        "comment": {"type": ["string", "null"]},
+        "counter": {"type": ["integer", "null"]},
+        "teller": {"type": ["string", "null"]},
+        "rated_at": {"type": "string", "format": "date-time"},
     },
 }
 
@@ -89,6 +158,12 @@ COUNTER = {
         "current_ticket": {"type": ["object", "null"]},
         "pause_reason": _enum(vocabulary.PAUSE_REASONS, nullable=True),
         "help_requested_at": {"type": ["string", "null"], "format": "date-time"},
+        "undo": {"type": ["object", "null"], "description": (
+            "the counter's last complete or no-show while undo may take it back (until 'until')"), "properties": {
+            "action": {"enum": ["complete", "no_show"]},
+            "ticket": {"type": "object", "properties": {"id": {"type": "integer"}, "number": {"type": "string"}}},
+            "until": {"type": "string", "format": "date-time"},
+        }},
         "help": {"type": ["object", "null"], "description": "the open help request", "properties": {
             "requested_at": {"type": "string", "format": "date-time"},
             "reason": _enum(vocabulary.HELP_REASONS),
@@ -426,12 +501,13 @@ def _schema_ref(answer: str) -> dict[str, Any]:
 _OPEN = {
     ("get", "/health"), ("post", "/auth/login"), ("get", "/branch"), ("get", "/services"),
     ("get", "/tickets/{token}"), ("post", "/tickets/{token}/rating"), ("get", "/tickets/{token}/qr.svg"),
-    ("get", "/tickets/{token}/qr.png"), ("get", "/openapi.json"),
+    ("get", "/tickets/{token}/qr.png"), ("get", "/openapi.json"), ("post", "/tickets/{token}/cancel"),
 }
 _PATH_PARAMETERS = {
     "number": ({"type": "integer", "minimum": 1}, "the counter's number"),
     "token": ({"type": "string", "minLength": 16, "maxLength": 64}, "the ticket's token (from its QR code)"),
     "alert_id": ({"type": "integer", "minimum": 1}, "the alert's id"),
+    "ticket_id": ({"type": "integer", "minimum": 1}, "the ticket's id (staff)"),
     "instruction_id": ({"type": "integer", "minimum": 1}, "the instruction's id"),
 }
 _DATE = {"type": "string", "format": "date"}
@@ -447,6 +523,8 @@ _QUERY_PARAMETERS: dict[tuple[str, str], list[tuple[str, dict[str, Any], str]]] 
                                            ("counter", {"type": "integer", "minimum": 1}, "the counter"),
                                            ("lang", {"type": "string"}, "one of the branch's languages"),
                                            ("recall", {"enum": ["0", "1"], "default": "0"}, "a recall")],
+    ("get", "/ratings"): [("limit", {"type": "integer", "minimum": 1, "maximum": 200, "default": 20},
+                           "how many, newest first")],
     ("get", "/complaints"): [("from", _DATE, "first day (default: today)"),
                              ("to", _DATE, "last day (default: the first)")],
 }
@@ -494,7 +572,8 @@ def document() -> dict[str, Any]:
         "components": {
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
             "schemas": {"Ticket": TICKET, "Counter": COUNTER, "Service": SERVICE, "Alert": ALERT, "Branch": BRANCH,
-                        "Instruction": INSTRUCTION, "Complaint": COMPLAINT, "Error": ERROR},
+                        "Instruction": INSTRUCTION, "Complaint": COMPLAINT, "Error": ERROR,
+                        "QueueItem": QUEUE_ITEM, "Queue": QUEUE, "Context": CONTEXT, "Rating": RATING},
         },
         "security": [{"bearer": []}],
         "paths": _with_parameters({
@@ -505,27 +584,49 @@ def document() -> dict[str, Any]:
             "/branch": {"get": _op("The branch: name, languages, time zone, hours, and the vocabulary with its labels",
                                    "anyone", answer="Branch")},
             "/services": {"get": _op("Services with waiting count and estimated wait", "anyone", answer="[Service]")},
-            "/queue": {"get": _op("Waiting tickets per service in call order", "staff")},
+            "/queue": {"get": _op("Per service: the waiting tickets in call order, then the held ones, with "
+                                  "waited, priority, at-risk and the note for the next teller", "staff",
+                                  answer="Queue")},
             "/tickets": {
                 "post": _op(
                     "Issue a ticket (header Idempotency-Key makes retries safe; rate limited per kiosk; 409 "
-                    "branch_closed outside the hours, in the request's language, naming the next opening)",
-                    "kiosk device", body=IssueBody, answer="Ticket", ok="201",
+                    "branch_closed outside the hours, in the request's language, naming the next opening); "
+                    "priority: true for a priority customer",
+                    "kiosk device, or staff (a ticket issued at the desk)", body=IssueBody, answer="Ticket", ok="201",
                 )
             },
             "/tickets/{token}": {"get": _op("A ticket with live position and estimate", "its holder", answer="Ticket")},
             "/tickets/{token}/rating": {"post": _op("Rate the finished service once (1-5 stars, comment)",
                                                     "its holder", body=RatingBody, answer="Ticket")},
+            "/tickets/{token}/cancel": {"post": _op(
+                "Leave the queue (a waiting or held ticket; cancel_reason customer; 409 not_waiting once called)",
+                "its holder", answer="Ticket")},
+            "/tickets/{ticket_id}/return": {"post": _op(
+                "A no-show who came back: waiting again at the front of its service (409 not_no_show)", "staff",
+                answer="Ticket")},
+            "/tickets/{ticket_id}/context": {"get": _op(
+                "The customer's context for the teller: waited, language, priority, history with notes, what "
+                "the lobby recorded", "staff", answer="Context")},
+            "/ratings": {"get": _op("The latest ratings with comments, counter and teller, newest first", "manager",
+                                    answer="[Rating]")},
             "/tickets/{token}/qr.svg": {"get": _op("QR code of the tracking URL (SVG)", "its holder")},
             "/tickets/{token}/qr.png": {"get": _op("QR code of the tracking URL (PNG)", "its holder")},
             "/counters": {"get": _op("Counters", "staff, display", answer="[Counter]")},
             f"{n}/open": {"post": _op("Sign in at the counter", "staff", answer="Counter")},
             f"{n}/call-next": _counter_op("Call the next customer (404 queue_empty)", answer="Ticket"),
+            f"{n}/call": _counter_op("Call this waiting or held ticket (409 not_waiting if another counter has "
+                                     "just called it; 403 not_your_service)", body=CallBody, answer="Ticket"),
+            f"{n}/hold": _counter_op("The current customer steps aside (held, out of the queue, number kept) "
+                                     "with a note; back only by call", body=HoldBody, answer="Ticket"),
+            f"{n}/undo": _counter_op("Undo the counter's last complete or no-show within the undo window "
+                                     "(409 nothing_to_undo, undo_expired)", answer="Ticket"),
             f"{n}/recall": _counter_op("Call the current customer again", answer="Ticket"),
             f"{n}/start": _counter_op("Service starts", answer="Ticket"),
             f"{n}/complete": _counter_op("Finish with an outcome", body=CompleteBody, answer="Ticket"),
-            f"{n}/no-show": _counter_op("The called customer did not come", answer="Ticket"),
-            f"{n}/transfer": _counter_op("Move the ticket to another service's queue", body=TransferBody,
+            f"{n}/no-show": _counter_op("The called customer did not come (409 too_early within the grace after "
+                                        "the call)", answer="Ticket"),
+            f"{n}/transfer": _counter_op("Move the ticket to another service's queue (service) or to a counter's "
+                                         "own queue (counter), with a note for the next teller", body=TransferBody,
                                          answer="Ticket"),
             f"{n}/pause": _counter_op("Pause with a reason", body=PauseBody),
             f"{n}/resume": _counter_op("End the pause"),

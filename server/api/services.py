@@ -26,7 +26,9 @@ def list_services() -> ResponseReturnValue:
 
 @bp.get("/queue")
 def queue() -> ResponseReturnValue:
-    """Waiting tickets per service, in call order (staff only)."""
+    """Per service: its waiting tickets in call order, then those held at a counter, each with how
+    long it has waited, whether it is a priority ticket or at risk, and the note for the next
+    teller (staff only)."""
     rt = runtime()
     branch_id = branch_id_for(require_staff())
     with rt.reading() as session:
@@ -64,6 +66,9 @@ def branch() -> ResponseReturnValue:
             "service_overrun_factor": config.alerts.service_overrun_factor,
             "short_queue_complaint_s": config.alerts.short_queue_complaint_s,
             "vocabulary": vocabulary.as_json(),
+            # The counter's rules: priority share, the no-show grace and the undo window.
+            "queue": {"priority_share": config.queue.priority_share, "no_show_grace_s": config.queue.no_show_grace_s,
+                      "undo_window_s": config.queue.undo_window_s},
             # The lobby display: its idle screen, and who speaks the calls (server/lobby/voice.py).
             "display": {"idle_after_s": config.display.idle_after_s, "voice": config.display.voice,
                         "server_voice": voice.available()},

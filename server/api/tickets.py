@@ -9,11 +9,20 @@ from flask.typing import ResponseReturnValue
 from pydantic import Field
 
 from server.api import bp
-from server.api.common import StrictBody, branch_id_for, parse_body, require_device, runtime
+from server.api.common import (
+    StrictBody,
+    branch_id_for,
+    current_actor,
+    parse_body,
+    require_device,
+    require_manager,
+    require_staff,
+    runtime,
+)
 from server.errors import Invalid
 from server.limits import kiosk_key, kiosk_rate, limiter
 from server.qr import qr_png, qr_svg
-from server.queueing import tickets
+from server.queueing import customer, tickets
 
 IDEMPOTENCY_KEY = re.compile(r"^[A-Za-z0-9_.:-]{8,64}$")
 
@@ -21,19 +30,25 @@ IDEMPOTENCY_KEY = re.compile(r"^[A-Za-z0-9_.:-]{8,64}$")
 class IssueBody(StrictBody):
     service: str = Field(min_length=1, max_length=8)
     lang: str | None = Field(default=None, max_length=8)
+    priority: bool = False
 
 
 @bp.post("/tickets")
 @limiter.limit(kiosk_rate, key_func=kiosk_key)
 def issue() -> ResponseReturnValue:
-    """Issue a ticket (kiosk devices only). 201 with the ticket, or 200 with the same ticket when
-    the ``Idempotency-Key`` header repeats one this kiosk already used. 422 for an unknown service."""
-    actor = require_device("kiosk")
+    """Issue a ticket: a kiosk, or a member of staff (a ticket issued at the lobby desk). 201 with
+    the ticket, or 200 with the same ticket when the ``Idempotency-Key`` header repeats one this
+    kiosk or person already used. ``priority``: a priority customer (elderly, disabled, pregnant),
+    called before the normal tickets of the service. 422 for an unknown service."""
+    actor = current_actor()
+    if not actor.is_staff:
+        actor = require_device("kiosk")
     body = parse_body(IssueBody)
     key = request.headers.get("Idempotency-Key")
     if key is not None and not IDEMPOTENCY_KEY.match(key):
         raise Invalid("Idempotency-Key must be 8–64 letters, digits or . _ : -", code="bad_idempotency_key")
-    ticket, created = tickets.issue_ticket(runtime(), actor, branch_id_for(actor), body.service, body.lang, key)
+    ticket, created = tickets.issue_ticket(runtime(), actor, branch_id_for(actor), body.service, body.lang, key,
+                                           priority=body.priority)
     return jsonify(ticket), 201 if created else 200
 
 
@@ -55,6 +70,42 @@ def rate(token: str) -> ResponseReturnValue:
     409 ``not_finished`` before the service is done, 409 ``already_rated`` the second time."""
     body = parse_body(RatingBody)
     return jsonify(tickets.rate_ticket(runtime(), token, body.stars, body.comment))
+
+
+@bp.post("/tickets/<token>/cancel")
+@limiter.limit("10/minute")
+def cancel(token: str) -> ResponseReturnValue:
+    """The holder leaves the queue from the phone page: a waiting or held ticket is cancelled
+    (``cancel_reason: "customer"``) and everyone behind moves up. 409 ``not_waiting`` once called."""
+    parse_body(StrictBody)
+    return jsonify(tickets.cancel_by_holder(runtime(), token))
+
+
+@bp.post("/tickets/<int:ticket_id>/return")
+def return_ticket(ticket_id: int) -> ResponseReturnValue:
+    """A no-show who came back (staff): waiting again, at the front of its service. 409
+    ``not_no_show`` for any other ticket, ``branch_closed`` outside the day it was issued."""
+    actor = require_staff()
+    parse_body(StrictBody)
+    return jsonify(tickets.return_ticket(runtime(), actor, branch_id_for(actor), ticket_id))
+
+
+@bp.get("/tickets/<int:ticket_id>/context")
+def context(ticket_id: int) -> ResponseReturnValue:
+    """The customer's context for the teller (staff): waited, language, priority, the history of
+    calls, holds, transfers and returns with their notes, and what the lobby recorded about it."""
+    actor = require_staff()
+    return jsonify(customer.ticket_context(runtime(), actor, branch_id_for(actor), ticket_id))
+
+
+@bp.get("/ratings")
+def ratings() -> ResponseReturnValue:
+    """The branch's latest ratings with their comments, counter and teller, newest first (managers)."""
+    actor = require_manager()
+    limit = request.args.get("limit", "20")
+    if not limit.isdigit() or not 1 <= int(limit) <= 200:
+        raise Invalid("limit must be a whole number from 1 to 200", code="bad_limit")
+    return jsonify(customer.latest_ratings(runtime(), actor, branch_id_for(actor), int(limit)))
 
 
 @bp.get("/tickets/<token>/qr.svg")

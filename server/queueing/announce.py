@@ -8,6 +8,7 @@ audience; commands (server/queueing/tickets.py, counters.py) say which happened,
 | ticket_called     | displays, staff, the ticket's own phone page          |
 | counter_changed   | staff                                                 |
 | queue_changed     | displays, kiosks, staff, every phone page             |
+| rating_received   | managers                                              |
 """
 
 from __future__ import annotations
@@ -49,13 +50,14 @@ def ticket_called(uow: UnitOfWork, ticket: Ticket, counter: Counter, *, recall: 
         "service": service.code if service else None,
         "recall": recall,
         "called_at": when.isoformat() if when else None,
+        "priority": bool(ticket.priority),
     }
     uow.tell("ticket_called", payload, A.DISPLAYS | A.STAFF | A.HOLDER, ticket.branch_id, ticket_id=ticket.id)
 
 
 def counter_changed(uow: UnitOfWork, counter: Counter, **known: Any) -> dict[str, Any]:
     """The counter as it now is (``current=`` its ticket, when the caller knows it); returns the view."""
-    view = reads.counter_view_of(uow.session, counter, **known)
+    view = reads.counter_view_of(uow.session, uow.runtime.config_for(counter.branch_id), counter, **known)
     uow.tell("counter_changed", view, A.STAFF, counter.branch_id)
     return view
 
@@ -65,3 +67,8 @@ def queue_changed(uow: UnitOfWork, branch_id: int, now: datetime, load: BranchLo
     config = uow.runtime.config_for(branch_id)
     summary = reads.queue_summary(uow.session, config, branch_id, now, load=load)
     uow.tell("queue_changed", {"services": summary}, A.DISPLAYS | A.KIOSKS | A.STAFF | A.PHONES, branch_id)
+
+
+def rating_received(uow: UnitOfWork, rating: dict[str, Any], branch_id: int) -> None:
+    """A customer's rating (with its comment), to the managers' latest-ratings list."""
+    uow.tell("rating_received", rating, A.MANAGERS, branch_id)

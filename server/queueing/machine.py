@@ -21,6 +21,7 @@ class TicketStatus(StrEnum):
     WAITING = "waiting"
     CALLED = "called"
     SERVING = "serving"
+    HELD = "held"
     DONE = "done"
     NO_SHOW = "no_show"
     CANCELLED = "cancelled"
@@ -52,11 +53,16 @@ C = CounterState
 COUNTER_ACTIONS: dict[str, tuple[frozenset[CounterState], CounterState | None]] = {
     "open": (frozenset({C.CLOSED}), C.IDLE),
     "call_next": (frozenset({C.IDLE}), C.CALLING),
+    "call": (frozenset({C.IDLE}), C.CALLING),  # a chosen ticket
     "recall": (frozenset({C.CALLING}), None),
     "start": (frozenset({C.CALLING}), C.SERVING),
     "complete": (frozenset({C.SERVING}), C.IDLE),
     "no_show": (frozenset({C.CALLING}), C.IDLE),
     "transfer": (frozenset({C.CALLING, C.SERVING}), C.IDLE),
+    "hold": (frozenset({C.CALLING, C.SERVING}), C.IDLE),
+    # Undoing the counter's last complete or no-show (a wrong key) puts it back where it was.
+    "undo_complete": (frozenset({C.IDLE}), C.SERVING),
+    "undo_no_show": (frozenset({C.IDLE}), C.CALLING),
     "pause": (frozenset({C.IDLE}), C.PAUSED),
     "resume": (frozenset({C.PAUSED}), C.IDLE),
     "request_help": (frozenset({C.CALLING, C.SERVING}), None),
@@ -67,14 +73,18 @@ T = TicketStatus
 # ticket transitions the counter actions cause: action -> (from, to)
 TICKET_ACTIONS: dict[str, tuple[frozenset[TicketStatus], TicketStatus | None]] = {
     "issue": (frozenset(), T.WAITING),
-    "call": (frozenset({T.WAITING}), T.CALLED),
+    "call": (frozenset({T.WAITING, T.HELD}), T.CALLED),
     "recall": (frozenset({T.CALLED}), T.CALLED),
     "start": (frozenset({T.CALLED}), T.SERVING),
     "complete": (frozenset({T.SERVING}), T.DONE),
     "no_show": (frozenset({T.CALLED}), T.NO_SHOW),
     "transfer": (frozenset({T.CALLED, T.SERVING}), T.WAITING),
+    "hold": (frozenset({T.CALLED, T.SERVING}), T.HELD),
+    "return": (frozenset({T.NO_SHOW}), T.WAITING),  # a no-show who came back
+    "undo_complete": (frozenset({T.DONE}), T.SERVING),
+    "undo_no_show": (frozenset({T.NO_SHOW}), T.CALLED),
     "request_help": (frozenset({T.CALLED, T.SERVING}), None),
-    "cancel": (frozenset({T.WAITING}), T.CANCELLED),
+    "cancel": (frozenset({T.WAITING, T.HELD}), T.CANCELLED),
     "rate": (frozenset({T.DONE}), T.DONE),
 }
 

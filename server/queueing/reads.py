@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 
 from server.config import Config
 from server.models import Counter, Event, Service, Staff, Ticket
+from server.queueing import policy
 from server.queueing.catalog import (
     ServiceRow,
     branch_row,
@@ -30,6 +31,34 @@ from server.queueing.views import counter_view, service_view, ticket_view
 from server.rooms import HEARTBEAT_FAMILIES, Audience
 
 ACTIVE_TICKET = (TicketStatus.CALLED.value, TicketStatus.SERVING.value)
+IN_LINE = (TicketStatus.WAITING.value, TicketStatus.HELD.value)  # promised a call, not yet served
+
+
+def queue_lane(priority_ok: Any = None) -> Any:
+    """:func:`server.queueing.policy.lane` in SQL. ``priority_ok``: a condition that lets the
+    priority lane go first (call-next's share limit); by default it always does."""
+    front = or_(Ticket.returned_at.isnot(None), Ticket.directed_counter_id.isnot(None))
+    priority = Ticket.priority.is_(True) if priority_ok is None else and_(Ticket.priority.is_(True), priority_ok)
+    return case((front, policy.FRONT), (priority, policy.PRIORITY), else_=policy.NORMAL)
+
+
+def queue_time() -> Any:
+    """The time that orders a ticket within its lane (:class:`server.queueing.policy.Waiting`)."""
+    return case((Ticket.returned_at.isnot(None), Ticket.returned_at),
+                (Ticket.directed_counter_id.isnot(None), Ticket.waiting_since), else_=Ticket.issued_at)
+
+
+def queue_time_of(ticket: Ticket) -> datetime:
+    """:func:`queue_time` of one row."""
+    return ticket.returned_at or (ticket.waiting_since if ticket.directed_counter_id is not None else ticket.issued_at)
+
+
+def waiting_of(ticket: Ticket) -> policy.Waiting:
+    """A ticket row as the call order sees it."""
+    return policy.Waiting(ticket.id, ticket.service_id, queue_time_of(ticket).timestamp(),
+                          policy.lane(priority=bool(ticket.priority), returned=ticket.returned_at is not None,
+                                      directed=ticket.directed_counter_id is not None),
+                          ticket.directed_counter_id)
 
 
 def capacity(load: BranchLoad, service_id: int, now: datetime, closes_at: datetime | None) -> dict[str, Any]:
@@ -76,18 +105,19 @@ def services_with_estimates(session: Session, config: Config, branch_id: int, no
 
 
 def position_of(session: Session, ticket: Ticket) -> int:
-    """1 = the next of its service to be called; 0 once it is no longer waiting."""
+    """1 = the next of its service to be called (in the order of :func:`server.queueing.policy.queue_key`);
+    0 once it is no longer waiting."""
     if ticket.status != TicketStatus.WAITING.value:
         return 0
+    me, mine = waiting_of(ticket), queue_time_of(ticket)
+    lane, at = queue_lane(), queue_time()
     ahead = session.scalar(
         select(func.count()).where(
             Ticket.branch_id == ticket.branch_id,
             Ticket.status == TicketStatus.WAITING.value,
             Ticket.service_id == ticket.service_id,
-            or_(
-                Ticket.issued_at < ticket.issued_at,
-                and_(Ticket.issued_at == ticket.issued_at, Ticket.id < ticket.id),
-            ),
+            or_(lane < me.lane, and_(lane == me.lane, at < mine),
+                and_(lane == me.lane, at == mine, Ticket.id < ticket.id)),
         )
     )
     return int(ahead or 0) + 1
@@ -99,6 +129,7 @@ def ticket_with_live_estimate(
     """A ticket view with its live position and estimate."""
     service = service_row(session, ticket.branch_id, ticket.service_id)
     counter = session.get(Counter, ticket.counter_id) if ticket.counter_id is not None else None
+    directed = session.get(Counter, ticket.directed_counter_id) if ticket.directed_counter_id is not None else None
     position = position_of(session, ticket)
     eta: int | None = 0
     if position:
@@ -119,6 +150,7 @@ def ticket_with_live_estimate(
         help_requested=help_requested,
         help_state=help_state,
         public_url=config.server.public_url if for_holder else None,
+        directed_counter=directed.number if directed is not None else None,
     )
     if for_holder:
         view.update(holder_details(session, ticket, service))
@@ -156,7 +188,19 @@ def active_ticket(session: Session, counter_id: int) -> Ticket | None:
 _UNKNOWN: Any = object()
 
 
-def counter_view_of(session: Session, counter: Counter, current: Ticket | None = _UNKNOWN) -> dict[str, Any]:
+def undo_view(session: Session, config: Config, counter: Counter) -> dict[str, Any] | None:
+    """What the counter's undo would undo (its last complete or no-show, while nothing else has
+    happened there) and until when; None when there is nothing."""
+    if counter.undo_ticket_id is None or counter.undo_at is None or counter.undo_action is None:
+        return None
+    number = session.scalar(select(Ticket.number).where(Ticket.id == counter.undo_ticket_id))
+    until = counter.undo_at + timedelta(seconds=config.queue.undo_window_s)
+    return {"action": counter.undo_action, "ticket": {"id": counter.undo_ticket_id, "number": number},
+            "until": until.isoformat()}
+
+
+def counter_view_of(session: Session, config: Config, counter: Counter,
+                    current: Ticket | None = _UNKNOWN) -> dict[str, Any]:
     """One counter in the shape of API.md, from its row (``current``: its ticket, if the caller knows it)."""
     if current is _UNKNOWN:
         current = active_ticket(session, counter.id)
@@ -168,10 +212,12 @@ def counter_view_of(session: Session, counter: Counter, current: Ticket | None =
         if counter.staff_id is not None else None,
         current=current,
         current_service_code=services[current.service_id].code if current is not None else None,
+        no_show_grace_s=config.queue.no_show_grace_s,
+        undo=undo_view(session, config, counter),
     )
 
 
-def counter_views(session: Session, branch_id: int, number: int | None = None) -> list[dict[str, Any]]:
+def counter_views(session: Session, config: Config, branch_id: int, number: int | None = None) -> list[dict[str, Any]]:
     """Counters in the shape of API.md, all of a branch or just one."""
     query = select(Counter).where(Counter.branch_id == branch_id, Counter.active.is_(True)).order_by(Counter.number)
     if number is not None:
@@ -199,41 +245,65 @@ def counter_views(session: Session, branch_id: int, number: int | None = None) -
                 staff=staff.get(counter.staff_id) if counter.staff_id is not None else None,
                 current=ticket,
                 current_service_code=services[ticket.service_id].code if ticket is not None else None,
+                no_show_grace_s=config.queue.no_show_grace_s,
+                undo=undo_view(session, config, counter),
             )
         )
     return views
 
 
 def waiting_tickets(session: Session, config: Config, branch_id: int, now: datetime) -> list[dict[str, Any]]:
-    """Waiting tickets per service in call order, with positions and estimates (staff view)."""
+    """Per service, its waiting tickets in call order (:func:`server.queueing.policy.queue_key`) with
+    positions and estimates, then the tickets held at a counter (the staff's waiting list): each
+    with how long it has waited, how many were ahead at issue, whether it is at risk (the test of
+    :func:`server.queueing.policy.at_risk`), the counter that holds it or that it was sent to, and
+    the note for the next teller."""
     load = branch_load(session, config, branch_id, now)
+    numbers = {counter_id: number for counter_id, number
+               in session.execute(select(Counter.id, Counter.number).where(Counter.branch_id == branch_id)).all()}
+    rows = list(session.scalars(
+        select(Ticket)
+        .where(Ticket.branch_id == branch_id, Ticket.status.in_(IN_LINE))
+        .order_by(case((Ticket.status == TicketStatus.HELD.value, 1), else_=0), queue_lane(), queue_time(), Ticket.id)
+    ))
+    by_service: dict[int, list[Ticket]] = {}
+    for ticket in rows:
+        by_service.setdefault(ticket.service_id, []).append(ticket)
+    risk = config.alerts
     out = []
     for service in services_by_code(session, branch_id).values():
-        tickets = session.scalars(
-            select(Ticket)
-            .where(
-                Ticket.branch_id == branch_id,
-                Ticket.status == TicketStatus.WAITING.value,
-                Ticket.service_id == service.id,
-            )
-            .order_by(Ticket.issued_at, Ticket.id)
-        )
-        views = [
-            ticket_view(
+        views = []
+        position = 0
+        for ticket in by_service.get(service.id, []):
+            waiting = ticket.status == TicketStatus.WAITING.value
+            position += waiting
+            waited = (now - ticket.issued_at).total_seconds()
+            view = ticket_view(
                 ticket,
                 service_code=service.code,
-                counter_number=None,
-                position=i,
-                estimated_wait_s=load.promise(service.id, i),
+                counter_number=numbers.get(ticket.counter_id) if ticket.counter_id is not None else None,
+                position=position if waiting else 0,
+                estimated_wait_s=load.promise(service.id, position) if waiting else None,
+                directed_counter=numbers.get(ticket.directed_counter_id) if ticket.directed_counter_id else None,
             )
-            for i, ticket in enumerate(tickets, start=1)
-        ]
+            view.update(
+                waited_s=int(waited),
+                people_ahead_at_issue=ticket.people_ahead,
+                at_risk=waiting and policy.at_risk(ticket.people_ahead, waited, max_ahead=risk.short_queue_max_ahead,
+                                                   after_s=config.queue.at_risk_after_s,
+                                                   line_s=risk.short_queue_complaint_s),
+                held=not waiting,
+                note=ticket.note,
+            )
+            views.append(view)
+        waiting_count = load.waiting.get(service.id, 0)
         out.append(
             {
                 "code": service.code,
                 "name": service.name,
-                "waiting": len(views),
-                "estimated_wait_s": load.promise(service.id, len(views) + 1),
+                "waiting": waiting_count,
+                "held": len(views) - position,
+                "estimated_wait_s": load.promise(service.id, waiting_count + 1),
                 "staffed_counters": load.staffed(service.id),
                 "tickets": views,
             }
@@ -258,6 +328,7 @@ def recent_calls(session: Session, branch_id: int, since: datetime, limit: int =
             "counter": number,
             "service": code,
             "recall": ticket.recall_count > 0,
+            "priority": bool(ticket.priority),
             "called_at": ticket.last_called_at.isoformat() if ticket.last_called_at else None,
             "status": ticket.status,
         }

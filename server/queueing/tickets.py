@@ -10,7 +10,7 @@ import secrets
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -18,8 +18,9 @@ from sqlalchemy.orm import Session
 from server.actors import ANONYMOUS, SYSTEM, Actor
 from server.errors import Conflict, Forbidden, Invalid, NotFound
 from server.models import Ticket, TicketSequence
-from server.queueing import announce, reads
+from server.queueing import announce, policy, reads
 from server.queueing.catalog import services_by_code
+from server.queueing.customer import rating_view
 from server.queueing.figures import branch_load
 from server.queueing.hours import closed_message, hours_now
 from server.queueing.machine import TicketStatus, ticket_step
@@ -37,8 +38,12 @@ def issue_ticket(
     service_code: str,
     lang: str | None = None,
     idempotency_key: str | None = None,
+    priority: bool = False,
 ) -> tuple[dict[str, Any], bool]:
-    """Issue a ticket from a kiosk. Returns ``(ticket, created)``.
+    """Issue a ticket from a kiosk, or by a member of staff (at the lobby desk). Returns
+    ``(ticket, created)``. A ``priority`` ticket (elderly, disabled, pregnant: the kiosk asks the
+    customer to confirm, staff may check) goes before the normal tickets of its service
+    (server/queueing/policy.py); its ``people_ahead`` counts only who is ahead of it.
 
     The number comes from the per-service, per-day sequence, incremented in this same transaction:
     if anything fails the whole transaction rolls back, the number with it, so no gap appears. A
@@ -46,8 +51,8 @@ def issue_ticket(
     the branch's hours (before opening, from the last-ticket time, on a closed day) it is 409
     ``branch_closed``, in the customer's language, naming the next opening; nothing is stored.
     """
-    if not actor.is_device("kiosk"):
-        raise Forbidden("only a kiosk issues tickets", code="kiosk_only")
+    if not (actor.is_device("kiosk") or actor.is_staff):
+        raise Forbidden("only a kiosk or staff issue tickets", code="kiosk_only")
     config = rt.config_for(branch_id)
     languages = config.branch.languages
     if lang is None:
@@ -72,7 +77,7 @@ def issue_ticket(
             day = business_day(now, config.tz)
             sequence = _next_sequence(session, service.id, day)
             load = branch_load(session, config, branch_id, now)
-            ahead = load.waiting.get(service.id, 0)
+            ahead = _ahead_of_priority(session, branch_id, service.id) if priority else load.waiting.get(service.id, 0)
             ticket = Ticket(
                 branch_id=branch_id,
                 service_id=service.id,
@@ -90,13 +95,15 @@ def issue_ticket(
                 issued_at=now,
                 waiting_since=now,
                 recall_count=0,
-                device_id=actor.id,
+                device_id=actor.device_id,
+                issued_by_staff_id=actor.staff_id,
                 idempotency_key=idempotency_key,
+                priority=priority,
             )
             session.add(ticket)
             session.flush()
             uow.record(actor, now, ticket, "issue", None, ticket.status,
-                       {"number": ticket.number, "service": service.code})
+                       {"number": ticket.number, "service": service.code, "priority": priority})
             staff_view = ticket_view(ticket, service_code=service.code, counter_number=None, position=ahead + 1,
                                      estimated_wait_s=load.promise(service.id, ahead + 1))
             holder_view = {**staff_view, **holder_links(ticket, rt.config.server.public_url),
@@ -117,7 +124,16 @@ def issue_ticket(
 
 
 def _ticket_by_idempotency_key(session: Session, actor: Actor, key: str) -> Ticket | None:
-    return session.scalar(select(Ticket).where(Ticket.device_id == actor.id, Ticket.idempotency_key == key))
+    issuer = Ticket.issued_by_staff_id == actor.id if actor.is_staff else Ticket.device_id == actor.id
+    return session.scalar(select(Ticket).where(issuer, Ticket.idempotency_key == key))
+
+
+def _ahead_of_priority(session: Session, branch_id: int, service_id: int) -> int:
+    """How many waiting tickets of the service a new priority ticket queues behind: the front lane
+    (returned no-shows, directed tickets) and the priority customers already waiting."""
+    return int(session.scalar(select(func.count()).where(
+        Ticket.branch_id == branch_id, Ticket.service_id == service_id, Ticket.status == TicketStatus.WAITING.value,
+        reads.queue_lane() <= policy.PRIORITY)) or 0)
 
 
 def _next_sequence(session: Session, service_id: int, day: date) -> int:
@@ -169,12 +185,76 @@ def rate_ticket(rt: Runtime, token: str, stars: int, comment: str | None) -> dic
                    {"stars": stars, "commented": ticket.rating_comment is not None})
         session.flush()
         view = reads.ticket_with_live_estimate(session, rt.config_for(ticket.branch_id), ticket, now, for_holder=True)
+        announce.rating_received(uow, rating_view(session, ticket), ticket.branch_id)
+        uow.commit()
+        return view
+
+
+def cancel_by_holder(rt: Runtime, token: str) -> dict[str, Any]:
+    """The holder leaves the queue from the phone page: a waiting or held ticket is ``cancelled``
+    with reason ``customer``, and everyone behind moves up at once (their phones and the screens
+    hear the queue change). 409 ``not_waiting`` once it has been called or is finished."""
+    now = rt.clock.now()
+    with rt.uow() as uow:
+        session = uow.session
+        ticket = ticket_row_by_token(session, token, for_update=True)
+        if ticket.status not in reads.IN_LINE:
+            raise Conflict(f"ticket {ticket.number} can no longer leave the queue: it is "
+                           f"{ticket.status.replace('_', ' ')}", code="not_waiting")
+        before = ticket.status
+        ticket.status = ticket_step(TicketStatus(before), "cancel").value
+        ticket.cancel_reason = "customer"
+        ticket.finished_at = now
+        uow.record(ANONYMOUS, now, ticket, "cancel", before, ticket.status, {"reason": "customer"})
+        session.flush()
+        config = rt.config_for(ticket.branch_id)
+        announce.ticket_changed(uow, ticket, now)
+        announce.queue_changed(uow, ticket.branch_id, now)
+        view = reads.ticket_with_live_estimate(session, config, ticket, now, for_holder=True)
+        uow.commit()
+        return view
+
+
+def return_ticket(rt: Runtime, actor: Actor, branch_id: int, ticket_id: int) -> dict[str, Any]:
+    """A no-show who comes back (a teller or the manager says so): the ticket waits again, at the
+    front of its service (first returned, first called), the same day while the branch serves."""
+    if not actor.is_staff:
+        raise Forbidden("only staff bring a customer back", code="staff_only")
+    config = rt.config_for(branch_id)
+    now = rt.clock.now()
+    with rt.uow() as uow:
+        session = uow.session
+        ticket = session.get(Ticket, ticket_id, with_for_update=True)
+        if ticket is None or ticket.branch_id != branch_id:
+            raise NotFound(f"there is no ticket {ticket_id} here", code="unknown_ticket")
+        if ticket.status != TicketStatus.NO_SHOW.value:
+            raise Conflict(f"ticket {ticket.number} is not a no-show (it is {ticket.status.replace('_', ' ')})",
+                           code="not_no_show")
+        hours = hours_now(config.hours, now)
+        if not hours.serving or ticket.business_day != business_day(now, config.tz):
+            raise Conflict(f"ticket {ticket.number} can come back only the same day, while the branch serves",
+                           code="branch_closed")
+        before = ticket.status
+        ticket.status = ticket_step(TicketStatus(before), "return").value
+        ticket.returned_at = now
+        ticket.waiting_since = now
+        ticket.counter_id = None
+        ticket.called_at = None
+        ticket.last_called_at = None
+        ticket.served_at = None
+        ticket.finished_at = None
+        ticket.served_by_staff_id = None
+        ticket.directed_counter_id = None
+        uow.record(actor, now, ticket, "return", before, ticket.status, {"number": ticket.number})
+        session.flush()
+        view = announce.ticket_changed(uow, ticket, now)
+        announce.queue_changed(uow, branch_id, now)
         uow.commit()
         return view
 
 
 def close_previous_days(rt: Runtime, branch_id: int) -> int:
-    """The day rollover: once the branch has opened on a new day, tickets still waiting from an
+    """The day rollover: once the branch has opened on a new day, tickets still waiting (or held) from an
     earlier business day (the server was down at closing, say) are closed as ``cancelled`` with
     reason ``day_end`` (one event each). Numbering already follows the calendar day in the branch's
     time zone, so it has restarted. Returns how many were closed; running it again closes nothing."""
@@ -187,7 +267,7 @@ def close_previous_days(rt: Runtime, branch_id: int) -> int:
 
 
 def close_at_closing(rt: Runtime, branch_id: int) -> int:
-    """Closing time: tickets still waiting are cancelled with reason ``branch_closed``, and their
+    """Closing time: tickets still waiting or held are cancelled with reason ``branch_closed``, and their
     phone pages hear it (nobody will call them now). Returns how many; again, nothing more."""
     now = rt.clock.now()
     if hours_now(rt.config_for(branch_id).hours, now).state != "closed":
@@ -210,7 +290,7 @@ def warn_the_late(rt: Runtime, branch_id: int) -> int:
     with rt.reading() as session:
         rows = session.execute(
             select(Ticket.id, Ticket.service_id, Ticket.fits_before_close, Ticket.late_warned_at)
-            .where(*waiting).order_by(Ticket.service_id, Ticket.issued_at, Ticket.id)
+            .where(*waiting).order_by(Ticket.service_id, reads.queue_lane(), reads.queue_time(), Ticket.id)
         ).all()
         if not any(row.fits_before_close is not False and row.late_warned_at is None for row in rows):
             return 0
@@ -251,8 +331,8 @@ def close_the_days(rt: Runtime) -> int:
 
 
 def _cancel_waiting(rt: Runtime, branch_id: int, now: datetime, reason: str, *where: Any) -> int:
-    """Cancel the branch's waiting tickets (those matching ``where``) with ``reason``, one event each."""
-    waiting = select(Ticket).where(Ticket.branch_id == branch_id, Ticket.status == TicketStatus.WAITING.value, *where)
+    """Cancel the branch's waiting and held tickets (those matching ``where``) with ``reason``, one event each."""
+    waiting = select(Ticket).where(Ticket.branch_id == branch_id, Ticket.status.in_(reads.IN_LINE), *where)
     with rt.reading() as session:  # the usual answer is "nothing to do": find that out without locking
         if session.scalar(waiting.with_only_columns(Ticket.id).limit(1)) is None:
             return 0

@@ -3,7 +3,7 @@ only the ticket's holder ever gets its token and tracking URL."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from server.models import Counter, Service, Ticket
@@ -68,8 +68,10 @@ def ticket_view(
     help_requested: bool = False,
     help_state: str | None = None,
     public_url: str | None = None,
+    directed_counter: int | None = None,
 ) -> dict[str, Any]:
-    """A ticket. ``public_url`` is given only when the audience holds the ticket's token."""
+    """A ticket. ``public_url`` is given only when the audience holds the ticket's token; its
+    phone page hears this view too, so a teller's note is never in it (see :func:`staff_details`)."""
     view: dict[str, Any] = {
         "id": ticket.id,
         "number": ticket.number,
@@ -94,10 +96,20 @@ def ticket_view(
         "help_state": help_state,
         "lang": ticket.lang,
         "business_day": ticket.business_day.isoformat(),
+        "priority": bool(ticket.priority),
+        "held_at": iso(ticket.held_at),
+        "directed_counter": directed_counter,
     }
     if public_url is not None:
         view.update(holder_links(ticket, public_url))
     return view
+
+
+def staff_details(ticket: Ticket, no_show_grace_s: int) -> dict[str, Any]:
+    """What tellers see of a ticket and its holder does not: the latest hold or transfer note, and
+    when a no-show may be recorded (``no_show_grace_s`` after the first call)."""
+    allowed = ticket.called_at + timedelta(seconds=no_show_grace_s) if ticket.called_at is not None else None
+    return {"note": ticket.note, "no_show_allowed_at": iso(allowed)}
 
 
 def holder_links(ticket: Ticket, public_url: str) -> dict[str, str]:
@@ -117,7 +129,10 @@ def counter_view(
     staff: StaffNames | None,
     current: Ticket | None,
     current_service_code: str | None,
+    no_show_grace_s: int,
+    undo: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
+    """A counter; ``undo``: what its undo would undo now (:func:`undo_view`), if anything."""
     return {
         "number": counter.number,
         "name": counter.name,
@@ -136,6 +151,8 @@ def counter_view(
                 "called_at": iso(current.called_at),
                 "served_at": iso(current.served_at),
                 "recall_count": current.recall_count,
+                "priority": bool(current.priority),
+                **staff_details(current, no_show_grace_s),
             }
             if current is not None
             else None
@@ -143,6 +160,7 @@ def counter_view(
         "pause_reason": counter.pause_reason,
         "help_requested_at": iso(counter.help_requested_at),
         "help": help_view(counter),
+        "undo": undo,
     }
 
 

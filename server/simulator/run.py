@@ -526,7 +526,7 @@ class Simulation:
     def hall(self) -> Hall:
         """What the dashboard shows: the counters and the waiting counts."""
         with self.rt.reading() as session:
-            views = reads.counter_views(session, self.branch_id)
+            views = reads.counter_views(session, self.rt.config_for(self.branch_id), self.branch_id)
         waiting: dict[str, int] = {}
         for code in self.waiting.values():
             waiting[code] = waiting.get(code, 0) + 1

@@ -145,7 +145,7 @@ def test_help_requested_resolves_when_the_ticket_is_finished(api):
     api.ok(2, "call-next", "teller2")
     api.ok(2, "request-help", "teller2")
     assert len(open_alerts(api, "help_requested")) == 1
-    api.ok(2, "no-show", "teller2")
+    api.no_show(2, "teller2")
     assert open_alerts(api, "help_requested") == []
 
 

@@ -83,7 +83,7 @@ def test_no_show_finishes_the_ticket_and_frees_the_counter(api):
     api.issue("A")
     api.open(1, "teller1")
     api.ok(1, "call-next")
-    gone = api.ok(1, "no-show")
+    gone = api.no_show(1)
     assert gone["status"] == "no_show"
     assert gone["finished_at"] is not None
     assert api.get("/counters", who="teller1").get_json()[0]["state"] == "idle"

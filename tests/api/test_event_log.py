@@ -47,7 +47,7 @@ def test_the_log_replays_to_the_current_state_after_a_busy_morning(api, rt, cloc
         api.open(number, teller)
     api.serve_one(1, "teller1")
     api.ok(2, "call-next", "teller2")
-    api.ok(2, "no-show", "teller2")
+    api.no_show(2, "teller2")
     api.ok(3, "call-next", "teller3")
     api.ok(3, "transfer", "teller3", {"service": "D"})
     api.ok(4, "call-next", "teller4")

@@ -19,15 +19,18 @@ def test_anyone_lists_services(api, caller):
 
 
 @pytest.mark.parametrize(("caller", "status"), [
-    ("anonymous", 401), ("display", 403), ("teller1", 403), ("manager", 403), ("admin", 403), ("kiosk", 201),
+    ("anonymous", 401), ("display", 403), ("teller1", 201), ("manager", 201), ("admin", 201), ("kiosk", 201),
 ])
-def test_only_a_kiosk_issues_tickets(api, rt, caller, status):
+@pytest.mark.parametrize("priority", [False, True])
+def test_kiosks_and_staff_issue_tickets_priority_ones_too(api, rt, caller, status, priority):
     before = snapshot(rt)
-    response = api.post("/tickets", who(caller), json={"service": "A"})
+    response = api.post("/tickets", who(caller), json={"service": "A", "priority": priority})
     assert response.status_code == status
     if status != 201:
         assert "error" in response.get_json()
         assert snapshot(rt) == before
+    else:
+        assert response.get_json()["priority"] is priority
 
 
 @pytest.mark.parametrize("caller", ALL)
@@ -62,12 +65,16 @@ def test_staff_sign_in_at_a_counter(api, rt, caller, status):
         assert snapshot(rt) == before
 
 
-# action -> the steps (by teller1 at counter 1) that make it valid, and its body
+# action -> the steps (by teller1 at counter 1; "wait": the no-show grace passes) that make it valid,
+# and its body (a function of the waiting ticket's id, for those that name it)
 COUNTER_ACTIONS = {
     "call-next": ([], None),
+    "call": ([], lambda ticket: {"ticket": ticket}),
     "recall": (["call-next"], None),
     "start": (["call-next"], None),
-    "no-show": (["call-next"], None),
+    "no-show": (["call-next", "wait"], None),
+    "hold": (["call-next"], {"note": "fetching the ID card"}),
+    "undo": (["call-next", "start", "complete"], None),
     "transfer": (["call-next"], {"service": "C"}),
     "request-help": (["call-next"], None),
     "complete": (["call-next", "start"], {"outcome": "done"}),
@@ -77,18 +84,23 @@ COUNTER_ACTIONS = {
 }
 
 
-def prepare(api, steps):  # type: ignore[no-untyped-def]
-    api.issue("A")
+def prepare(api, steps, body):  # type: ignore[no-untyped-def]
+    """Make the steps; the action's body (for ``call``, naming the waiting ticket)."""
+    ticket = api.issue("A")["id"]
     api.open(1, "teller1")
     api.open(2, "teller2")
     for step in steps:
-        api.ok(1, step, "teller1", {"reason": "break"} if step == "pause" else None)
+        if step == "wait":
+            api.advance(60)
+        else:
+            api.ok(1, step, "teller1", {"reason": "break"} if step == "pause" else None)
+    return body(ticket) if callable(body) else body
 
 
 @pytest.mark.parametrize("action", COUNTER_ACTIONS)
 def test_counter_actions_refuse_everyone_but_its_teller_and_managers(api, rt, action):
     steps, body = COUNTER_ACTIONS[action]
-    prepare(api, steps)
+    body = prepare(api, steps, body)
     before = snapshot(rt)
     for caller, status, code in [
         ("anonymous", 401, "login_required"),
@@ -110,7 +122,7 @@ def test_counter_actions_refuse_everyone_but_its_teller_and_managers(api, rt, ac
 @pytest.mark.parametrize("action", COUNTER_ACTIONS)
 def test_counter_actions_are_allowed_to_its_teller_and_managers(api, action, caller):
     steps, body = COUNTER_ACTIONS[action]
-    prepare(api, steps)
+    body = prepare(api, steps, body)
     response = api.act(1, action, caller, body)
     assert response.status_code == 200, response.get_json()
 

@@ -127,9 +127,11 @@ def deployment_config(database_url: str, redis_url: str, port: int, public_url: 
     # On the system clock the tests run at whatever hour CI does: the branch opens around the clock.
     text_ = text_.replace("[branch]\n", '[branch]\nopening_time = "00:00"\nclosing_time = "23:59:59"\n'
                                         'last_ticket_time = "23:59:59"\n', 1)
-    # (No hold-off: the tests raise the same alert again within minutes, on purpose.)
+    # (No hold-off: the tests raise the same alert again within minutes, on purpose. No no-show grace:
+    # on the system clock a test cannot wait a minute after each call; the API suite tests the grace.)
     text_ = text_.replace("[limits]\n", "[alerts]\nidle_counter_warning_s = 1\nidle_counter_critical_s = 30\n"
-                                        "tick_s = 0.5\nreopen_holdoff_s = 0\n\n[limits]\n", 1)
+                                        "tick_s = 0.5\nreopen_holdoff_s = 0\n\n[queue]\nno_show_grace_s = 0\n\n"
+                                        "[limits]\n", 1)
     # Counters 5-9 serve A and B too: with 1, 2 and 3 that makes eight for four tellers on each process.
     counters = "".join(f"\n[[counters]]\nnumber = {n}\nservices = [\"A\", \"B\"]\n" for n in range(5, 10))
     return text_ + counters

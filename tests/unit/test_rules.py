@@ -64,7 +64,7 @@ def severities(conditions) -> list[str]:  # type: ignore[no-untyped-def]
 def test_every_rule_of_the_product_is_registered_with_a_docstring():
     rules = registry()
     assert set(rules) == {"idle_counter", "short_queue_long_wait", "eta_broken", "paused_ratio", "long_pause",
-                          "service_overrun", "help_requested", "service_level", "unstaffed_service"}
+                          "service_overrun", "help_requested", "service_level", "unstaffed_service", "low_rating"}
     assert all(function.__doc__ and len(function.__doc__) > 40 for function in rules.values())
 
 
