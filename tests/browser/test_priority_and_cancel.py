@@ -72,6 +72,11 @@ def teller(server: CallwiseServer, counter: int, action: str, **body: Any) -> di
     return dict(ok(server.post(f"/counters/{counter}/{action}", TELLERS[counter], json=body or None)))
 
 
+def advance(server: CallwiseServer, seconds: float) -> None:
+    """Move the manual clock on (calls made at one instant would be listed in either order)."""
+    ok(server.post("/clock/advance", MANAGER, json={"seconds": seconds}))
+
+
 def queue(server: CallwiseServer, code: str) -> list[dict[str, Any]]:
     """The waiting (and held) tickets of a service, as a teller's console sees them."""
     services = ok(server.get("/queue", TELLERS[1]))["services"]
@@ -177,6 +182,7 @@ def test_a_priority_customer_confirms_at_the_kiosk_is_called_first_and_marked_on
 
     # The next (ordinary) call: the priority one moves into the history, still marked.
     teller(server, 1, "start")
+    advance(server, 180)
     teller(server, 1, "complete", outcome="done")
     ordinary = teller(server, 1, "call-next")
     assert ordinary["priority"] is False and ordinary["number"] == before[0]["number"]
