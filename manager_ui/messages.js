@@ -89,7 +89,7 @@ export const MESSAGES = {
 
   // ratings
   ratings_title: { zh: "最新评价", en: "Latest ratings" },
-  ratings_none: { zh: "今天还没有评价。", en: "No ratings yet." },
+  ratings_none: { zh: "还没有评价。", en: "No ratings yet." },
   ratings_scroll_label: { zh: "最新评价（可滚动）", en: "Latest ratings (scrolls)" },
   ratings_low_label: { zh: "{n} 条差评", en: "{n} low" },
   stars_label: { zh: "{n} 星（满分 5 星）", en: "{n} of 5 stars" },
