@@ -181,6 +181,50 @@ def test_two_presses_of_call_next_at_one_counter_call_one_customer(app, api, fre
         assert session.scalar(select(func.count()).select_from(Ticket).where(Ticket.status == "waiting")) == 5
 
 
+def test_calling_a_chosen_ticket_racing_call_next_never_calls_a_ticket_twice(app, api, fresh_db, rt):
+    """teller2 calls the head of the queue by its id at the instant teller1 presses call-next (which
+    would take the same ticket): one gets it, the other gets the next one or a clear 409, never both."""
+    without_alert_engine(rt)
+    rounds = 40
+    api.open(1, "teller1")
+    api.open(2, "teller2")
+    clients = {who: Api(app.test_client(), fresh_db.tokens) for who in ("teller1", "teller2")}
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        for _ in range(rounds):
+            head = api.issue("A")
+            api.issue("A")
+            same_instant = threading.Barrier(2)
+
+            def press(who: str, same_instant: threading.Barrier = same_instant, head_id: int = head["id"]) -> Any:
+                same_instant.wait()
+                if who == "teller1":
+                    return clients[who].act(1, "call-next", who)
+                return clients[who].act(2, "call", who, {"ticket": head_id})
+
+            futures = [pool.submit(press, "teller1"), pool.submit(press, "teller2")]
+            next_answer, chosen_answer = (future.result(timeout=30) for future in futures)
+            assert next_answer.status_code == 200, next_answer.get_json()
+            if chosen_answer.status_code == 200:
+                assert chosen_answer.get_json()["number"] == head["number"]
+                assert next_answer.get_json()["number"] != head["number"]
+            else:
+                assert chosen_answer.status_code == 409, chosen_answer.get_json()
+                assert chosen_answer.get_json()["error"]["code"] == "not_waiting"
+                assert next_answer.get_json()["number"] == head["number"]
+            for number, who in ((1, "teller1"), (2, "teller2")):
+                if api.act(number, "start", who).status_code == 200:
+                    api.ok(number, "complete", who, {"outcome": "done"})
+            # Whatever is left waiting is served before the next round, so each round starts alike.
+            while api.act(1, "call-next", "teller1").status_code == 200:
+                api.ok(1, "start", "teller1")
+                api.ok(1, "complete", "teller1", {"outcome": "done"})
+
+    with rt.reading() as session:
+        calls = session.scalars(select(Event.entity_id).where(Event.entity == "ticket", Event.action == "call")).all()
+        assert len(calls) == len(set(calls)) == 2 * rounds  # every ticket called once, none twice
+        assert session.scalar(select(func.count()).select_from(Ticket).where(Ticket.status == "waiting")) == 0
+
+
 def test_kiosks_printing_at_once_give_unique_gapless_numbers(app, fresh_db, rt):
     without_alert_engine(rt)
     threads, per_thread = 8, 24

@@ -1,8 +1,11 @@
 """Random branch days, driven through the real HTTP API.
 
-Hypothesis plays kiosks, tellers and the manager in any order — issuing tickets, opening counters,
-calling, recalling, serving, transferring, pausing, asking for help, closing, moving the manual clock
-across business days — and after every step checks what must always hold:
+Hypothesis plays kiosks, tellers, the manager and the customers' phones in any order — issuing
+tickets (priority ones too, from kiosks and staff), opening counters, calling the next or a chosen
+ticket, recalling, serving, holding and calling back, recording no-shows (within and after the
+grace) and bringing them back, undoing, transferring, pausing, asking for help, closing, customers
+leaving the queue, moving the manual clock across business days — and after every step checks what
+must always hold:
 
 * every answer is a success or a JSON error of the contract's kinds, never a 500;
 * an answer that is an error changed nothing in the database;
@@ -67,9 +70,12 @@ MACHINE_ACTION = {
     "resume": "resume",
     "request-help": "request_help",
     "close": "close",
+    "hold": "hold",
+    "call": "call",
+    "undo": "undo_complete",  # (undo_no_show starts from the same state)
 }
 ALLOWED_FROM = {url: {state.value for state in COUNTER_ACTIONS[name][0]} for url, name in MACHINE_ACTION.items()}
-TICKET_ACTIONS = ("recall", "start", "complete", "no-show", "transfer")
+TICKET_ACTIONS = ("recall", "start", "complete", "no-show", "transfer", "hold")
 ERROR_STATUSES = {403, 404, 409, 422}
 
 MAX_WAITING = 12  # past this, an "issue" step serves instead: a queue that only grows tests little
@@ -78,9 +84,9 @@ MAX_WAITING = 12  # past this, an "issue" step serves instead: a queue that only
 # things it may do now (which one: the variant); "issue" and "advance" are the kiosk's and the clock's;
 # the rest are asked for whatever the counter's state.
 KINDS = st.sampled_from([
-    "next", "issue", "next", "detour", "issue", "next", "detour", "issue", "next", "advance",
+    "next", "issue", "next", "detour", "late", "next", "detour", "issue", "next", "advance",
     "transfer", "call-next", "start", "complete", "recall", "no-show", "pause", "resume", "request-help",
-    "close", "open",
+    "close", "open", "hold", "call", "undo", "return", "cancel", "priority", "oops",
 ])
 # (counter number, "ready"): when ready, the first counter from that number on where the action is
 # possible; otherwise exactly that counter (9 does not exist).
@@ -91,8 +97,10 @@ PEOPLE = st.sampled_from(["own", "own", "own", "own", "own", "own", *STAFF, "kio
 OUTCOMES = st.sampled_from(["done", "redo", "error", "done", "perfect"])
 SERVICES = st.sampled_from(["C", "A", "B", "D", "A", "B", "Z"])
 PAUSE_CHOICES = st.sampled_from([*PAUSE_REASONS, "nap"])
-VARIANTS = st.integers(0, 3)
-ISSUERS = ("kiosk", "kiosk2", "kiosk", "display")  # by variant
+VARIANTS = st.integers(0, 5)
+ISSUERS = ("kiosk", "kiosk2", "manager", "display", "kiosk", "teller2")  # by variant
+NO_SHOW_GRACE_S = 60  # [queue] no_show_grace_s
+UNDO_WINDOW_S = 60  # [queue] undo_window_s
 SECONDS = st.sampled_from([45, 300, 3600, 6 * 3600, 5, 0])
 STEPS = st.tuples(KINDS, COUNTERS, PEOPLE, OUTCOMES, SERVICES, PAUSE_CHOICES, VARIANTS, SECONDS)
 Step = tuple[str, tuple[int, bool], str, str, str, str, int, int]
@@ -108,6 +116,7 @@ class ModelCounter:
     staff: str | None = None
     pause_reason: str | None = None
     help: bool = False
+    undo: tuple[int, str, datetime] | None = None  # (ticket id, "complete" | "no-show", when)
 
 
 @dataclass
@@ -121,6 +130,10 @@ class ModelTicket:
     outcome: str | None = None
     issued: datetime | None = None
     ahead: int = 0  # waiting tickets of its service ahead of it at issue
+    token: str = ""
+    priority: bool = False
+    returned: float | None = None  # when it came back (a no-show), while it waits: POSIX seconds
+    called: datetime | None = None  # its first call since it last waited
 
 
 @dataclass(frozen=True)
@@ -171,10 +184,18 @@ class BranchModel:
         Issue times never decrease with the id (the clock only moves forward), so the id order is the
         issue-time order the service promises, also for tickets that came back by transfer."""
         ranks = policy.service_ranks(self.counters[number].services, self.at_risk_services(), self.minutes)
-        waiting = [policy.Waiting(t.id, t.service, float(t.id)) for t in self.tickets.values()
-                   if t.status == TicketStatus.WAITING.value]
-        picked = policy.next_ticket(waiting, ranks)
+        waiting = [self.as_waiting(t) for t in self.tickets.values() if t.status == TicketStatus.WAITING.value]
+        picked = policy.next_ticket(waiting, ranks, number)
         return self.tickets[picked.id] if picked is not None else None
+
+    @staticmethod
+    def as_waiting(ticket: ModelTicket) -> policy.Waiting:
+        """The ticket in the call order: returned no-shows first in the order they came back (then
+        by id), then priority customers and then the others in issue order, which is the id's (the
+        lane comes before the time, so a return time and an id are never compared)."""
+        lane = policy.lane(priority=ticket.priority, returned=ticket.returned is not None)
+        return policy.Waiting(ticket.id, ticket.service, float(ticket.returned if ticket.returned is not None
+                                                               else ticket.id), lane)
 
     def at_risk_services(self) -> set[str]:
         """The services with a ticket :func:`server.queueing.policy.at_risk` says is at risk."""
@@ -186,7 +207,7 @@ class BranchModel:
                                    after_s=self.risk.after_s, line_s=self.risk.line_s)}
 
     def expect_issue(self, who: str, service: str) -> tuple[int, str | None]:
-        if who not in ("kiosk", "kiosk2"):
+        if who not in ("kiosk", "kiosk2", *STAFF):
             return 403, "kiosk_only"
         if service not in self.services:
             return 422, "unknown_service"
@@ -195,11 +216,11 @@ class BranchModel:
         return 201, None
 
     def close_the_day(self) -> None:
-        """After closing (the clock moved past it), what still waits is cancelled."""
+        """After closing (the clock moved past it), what still waits or is held is cancelled."""
         if self.hours is not None and hours_now(self.hours, self.now).state == "closed":
             for ticket in self.tickets.values():
-                if ticket.status == TicketStatus.WAITING.value:
-                    ticket.status = TicketStatus.CANCELLED.value
+                if ticket.status in (TicketStatus.WAITING.value, TicketStatus.HELD.value):
+                    ticket.status, ticket.returned = TicketStatus.CANCELLED.value, None
 
     def expect_counter_action(self, number: int, action: str, who: str, body: dict[str, Any]) -> tuple[int, str | None]:
         """``(status, error code)`` the API should answer. The order of the checks is the contract's:
@@ -223,10 +244,25 @@ class BranchModel:
             return 200, None
         if who not in MANAGERS and counter.staff != who:
             return 403, "not_your_counter"
+        if action == "undo":
+            return self.expect_undo(counter)
         if counter.state not in ALLOWED_FROM[action]:
             return 409, "invalid_transition"
         if action == "call-next" and self.next_ticket(number) is None:
             return 404, "queue_empty"
+        if action == "call":
+            chosen = self.tickets.get(body["ticket"])
+            if chosen is None:
+                return 404, "unknown_ticket"
+            if chosen.status not in (TicketStatus.WAITING.value, TicketStatus.HELD.value):
+                return 409, "not_waiting"
+            if chosen.service not in counter.services:
+                return 403, "not_your_service"
+        if action == "no-show":
+            current = self.current_ticket(number)
+            assert current is not None and current.called is not None
+            if (self.now - current.called).total_seconds() < NO_SHOW_GRACE_S:
+                return 409, "too_early"
         if action == "transfer":
             if body["service"] not in self.services:
                 return 422, "unknown_service"
@@ -235,6 +271,38 @@ class BranchModel:
             if body["service"] == current.service:
                 return 422, "same_service"
         return 200, None
+
+    def expect_undo(self, counter: ModelCounter) -> tuple[int, str | None]:
+        if counter.undo is None or counter.state != CounterState.IDLE.value:
+            return 409, "nothing_to_undo"
+        if (self.now - counter.undo[2]).total_seconds() > UNDO_WINDOW_S:
+            return 409, "undo_expired"
+        return 200, None
+
+    def expect_return(self, ticket: ModelTicket | None, who: str) -> tuple[int, str | None]:
+        if who not in STAFF:
+            return 403, "staff_only"
+        if ticket is None:
+            return 404, "unknown_ticket"
+        if ticket.status != TicketStatus.NO_SHOW.value:
+            return 409, "not_no_show"
+        if (self.hours is not None and not hours_now(self.hours, self.now).serving) or ticket.day != self.day:
+            return 409, "branch_closed"
+        return 200, None
+
+    def apply_return(self, ticket: ModelTicket, answer: dict[str, Any]) -> None:
+        ticket.status, ticket.counter, ticket.called = TicketStatus.WAITING.value, None, None
+        ticket.returned = self.now.timestamp()
+        for counter in self.counters.values():  # the customer is back: their no-show is no longer undone
+            if counter.undo is not None and counter.undo[0] == ticket.id:
+                counter.undo = None
+        assert (answer["status"], answer["position"]) == ("waiting", self.position(ticket)), answer
+
+    def position(self, ticket: ModelTicket) -> int:
+        """Its place in its service's queue (1 = next): the order of server/queueing/policy.py."""
+        mine = policy.queue_key(self.as_waiting(ticket))
+        return 1 + sum(1 for t in self.tickets.values() if t.status == TicketStatus.WAITING.value
+                       and t.service == ticket.service and policy.queue_key(self.as_waiting(t)) < mine)
 
     def is_no_op(self, number: int, action: str, who: str) -> bool:
         counter = self.counters[number]
@@ -246,11 +314,15 @@ class BranchModel:
         assert answer["number"] == format_number(answer["service"], self.last_sequence[key]), answer
         assert answer["business_day"] == self.day.isoformat()
         assert answer["status"] == TicketStatus.WAITING.value
+        priority = bool(answer["priority"])
         ahead = sum(1 for t in self.tickets.values()
-                    if t.status == TicketStatus.WAITING.value and t.service == answer["service"])
+                    if t.status == TicketStatus.WAITING.value and t.service == answer["service"]
+                    and (not priority or policy.queue_key(self.as_waiting(t))[0] <= policy.PRIORITY))
         assert answer["people_ahead"] == ahead, answer
-        self.tickets[answer["id"]] = ModelTicket(answer["id"], answer["number"], self.day, answer["service"],
-                                                 issued=self.now, ahead=ahead)
+        ticket = ModelTicket(answer["id"], answer["number"], self.day, answer["service"], issued=self.now, ahead=ahead,
+                             token=answer["token"], priority=priority)
+        self.tickets[answer["id"]] = ticket
+        assert answer["position"] == self.position(ticket), answer
 
     def apply_counter_action(
         self, number: int, action: str, who: str, body: dict[str, Any], answer: dict[str, Any]
@@ -259,14 +331,26 @@ class BranchModel:
         counter = self.counters[number]
         if action == "open":
             counter.state, counter.staff = CounterState.IDLE.value, who
-        elif action == "call-next":
-            ticket = self.next_ticket(number)
+        elif action in ("call-next", "call"):
+            ticket = self.next_ticket(number) if action == "call-next" else self.tickets[body["ticket"]]
             assert ticket is not None
             assert (answer["number"], answer["status"], answer["counter"]) == (ticket.number, "called", number), (
                 f"counter {number} called {answer['number']}, expected {ticket.number}"
             )
-            ticket.status, ticket.counter = TicketStatus.CALLED.value, number
+            if ticket.status == TicketStatus.WAITING.value:  # a held ticket called back keeps its first call
+                ticket.called = self.now
+            ticket.status, ticket.counter, ticket.returned = TicketStatus.CALLED.value, number, None
             counter.state = CounterState.CALLING.value
+        elif action == "undo":
+            assert counter.undo is not None
+            ticket = self.tickets[counter.undo[0]]
+            assert answer["id"] == ticket.id, answer
+            if counter.undo[1] == "complete":
+                ticket.status, ticket.outcome = TicketStatus.SERVING.value, None
+                counter.state = CounterState.SERVING.value
+            else:
+                ticket.status, counter.state = TicketStatus.CALLED.value, CounterState.CALLING.value
+            assert answer["status"] == ticket.status
         elif action in TICKET_ACTIONS:
             ticket = self.current_ticket(number)
             assert ticket is not None and answer["id"] == ticket.id, (answer, ticket)
@@ -278,7 +362,10 @@ class BranchModel:
                 ticket.status = TicketStatus.NO_SHOW.value
             elif action == "transfer":
                 ticket.status, ticket.service, ticket.counter = TicketStatus.WAITING.value, body["service"], None
-            if action in ("complete", "no-show", "transfer"):
+                ticket.called = None
+            elif action == "hold":
+                ticket.status = TicketStatus.HELD.value
+            if action in ("complete", "no-show", "transfer", "hold"):
                 counter.state, counter.help = CounterState.IDLE.value, False
             assert answer["status"] == ticket.status
         elif action == "pause":
@@ -289,7 +376,9 @@ class BranchModel:
             counter.help = True
         elif action == "close":
             counter.state, counter.staff, counter.pause_reason = CounterState.CLOSED.value, None, None
-        if action not in TICKET_ACTIONS and action != "call-next":
+        # Only the counter's latest complete or no-show may be undone, and only until it does anything else.
+        counter.undo = (answer["id"], action, self.now) if action in ("complete", "no-show") else None
+        if action not in TICKET_ACTIONS and action not in ("call-next", "call", "undo"):
             assert answer["state"] == counter.state, (answer, counter)
             assert (answer["staff"] or {}).get("username") == counter.staff
 
@@ -380,8 +469,18 @@ class RandomBranchDay(RuleBasedStateMachine):
         kind, (number, ready), who, outcome, service, reason, variant, seconds = step
         if kind == "issue" and self.model.waiting() >= MAX_WAITING:
             kind = "next"  # a long enough queue: serve it rather than grow it
-        if kind == "issue":
-            self.issue_ticket(ISSUERS[variant], service)
+        if kind == "next" and self.model.waiting() == 0 and variant < 3:
+            kind = "issue" if variant else "priority"  # nobody waits: somebody comes in
+        if kind in ("issue", "priority"):
+            self.issue_ticket(ISSUERS[variant], service, priority=kind == "priority")
+        elif kind == "oops":
+            self.wrong_outcome(number, outcome, variant)
+        elif kind == "late":
+            self.late_customer(number, variant)
+        elif kind == "cancel":
+            self.cancel_from_the_phone(variant)
+        elif kind == "return":
+            self.return_a_no_show(variant, "teller1" if who == "own" else who)
         elif kind == "advance":
             self.advance_clock(seconds, "teller1" if who == "kiosk" else "manager")
         else:
@@ -392,14 +491,82 @@ class RandomBranchDay(RuleBasedStateMachine):
                 action = self.natural_step(number, detour=kind == "detour", variant=variant)
             elif ready:
                 number = self.ready_counter(number, action)
-            body = {"complete": {"outcome": outcome}, "transfer": {"service": service}, "pause": {"reason": reason}}
+            body = {"complete": {"outcome": outcome}, "transfer": {"service": service}, "pause": {"reason": reason},
+                    "hold": {"note": f"back in {variant} minutes"}, "call": {"ticket": self.chosen(number, variant)}}
             self.counter_action(number, action, who, body.get(action))
 
-    def issue_ticket(self, who: str, service: str) -> None:
+    def issue_ticket(self, who: str, service: str, priority: bool = False) -> None:
         expected = self.model.expect_issue(who, service)
-        answer = self.send("/tickets", who, {"service": service}, expected)
+        answer = self.send("/tickets", who, {"service": service, "priority": priority}, expected)
         if expected[0] == 201:
             self.model.apply_issue(answer)
+
+    def chosen(self, number: int, variant: int) -> int:
+        """A ticket for ``call``: mostly one the counter may call (a held one first), sometimes any."""
+        counter = self.model.counters.get(number)
+        services = counter.services if counter is not None else []
+        line = (TicketStatus.HELD.value, TicketStatus.WAITING.value)
+        mine = sorted((t for t in self.model.tickets.values() if t.status in line and t.service in services),
+                      key=lambda t: (t.status != TicketStatus.HELD.value, -t.id))
+        if mine and variant < 4:
+            return mine[variant % len(mine)].id
+        others = sorted(self.model.tickets)
+        return others[variant % len(others)] if others and variant < 5 else 99_999
+
+    def late_customer(self, number: int, variant: int) -> None:
+        """A called customer does not come within the grace: the no-show is recorded once it has
+        passed (early, it is refused), and mostly the customer turns up a little later."""
+        number = self.ready_counter(number, "no-show")
+        if self.model.counters.get(number) is None or self.model.counters[number].state != CounterState.CALLING.value:
+            return
+        if variant > 0:
+            self.advance_clock(NO_SHOW_GRACE_S, "manager")
+        self.counter_action(number, "no-show", "own")
+        gone = self.model.current_ticket(number) is None
+        if gone and variant < 4:
+            self.return_a_no_show(0, "own" if variant % 2 else "manager")
+        elif gone and variant == 4:  # the wrong key: it was the customer at the counter after all
+            self.counter_action(number, "undo", "own")
+
+    def wrong_outcome(self, number: int, outcome: str, variant: int) -> None:
+        """A teller finishes a customer with a key and undoes it (at once, or too late), then finishes again."""
+        number = self.ready_counter(number, "complete")
+        if self.model.counters.get(number) is None or self.model.counters[number].state != CounterState.SERVING.value:
+            return
+        self.counter_action(number, "complete", "own", {"outcome": outcome})
+        if variant == 5:
+            self.advance_clock(UNDO_WINDOW_S + 1, "manager")
+        self.counter_action(number, "undo", "own" if variant % 2 else "manager")
+        if self.model.counters[number].state == CounterState.SERVING.value:
+            self.counter_action(number, "complete", "own", {"outcome": "done"})
+
+    def cancel_from_the_phone(self, variant: int) -> None:
+        """A customer leaves the queue (mostly one still waiting; sometimes one already called or done)."""
+        tickets = sorted(self.model.tickets.values(), key=lambda t: (t.status != TicketStatus.WAITING.value, t.id))
+        if not tickets:
+            return
+        ticket = tickets[variant % len(tickets)]
+        in_line = ticket.status in (TicketStatus.WAITING.value, TicketStatus.HELD.value)
+        expected: tuple[int, str | None] = (200, None) if in_line else (409, "not_waiting")
+        answer = self.send(f"/tickets/{ticket.token}/cancel", "kiosk", None, expected)
+        if in_line:
+            ticket.status, ticket.returned = TicketStatus.CANCELLED.value, None
+            assert (answer["status"], answer["cancel_reason"]) == ("cancelled", "customer")
+
+    def return_a_no_show(self, variant: int, who: str) -> None:
+        """A no-show comes back (mostly a real one; sometimes a ticket that is not, or none)."""
+        gone = sorted((t for t in self.model.tickets.values() if t.status == TicketStatus.NO_SHOW.value),
+                      key=lambda t: -t.id)
+        others = sorted(self.model.tickets)
+        ticket_id = (gone[variant % len(gone)].id if gone and variant < 4 else
+                     others[variant % len(others)] if others and variant < 5 else 99_999)
+        ticket = self.model.tickets.get(ticket_id)
+        who = self.resolve(who, number=ticket.counter or 0 if ticket is not None else 0)
+        expected = self.model.expect_return(ticket, who)
+        answer = self.send(f"/tickets/{ticket_id}/return", who, None, expected)
+        if expected[0] == 200:
+            assert ticket is not None
+            self.model.apply_return(ticket, answer)
 
     def advance_clock(self, seconds: int, who: str) -> None:
         if who not in MANAGERS:
@@ -421,11 +588,11 @@ class RandomBranchDay(RuleBasedStateMachine):
             return {"closed": "open", "idle": "call-next", "calling": "start", "serving": "complete",
                     "paused": "resume"}[state]
         return {
-            "closed": ["open"] * 4,
-            "idle": ["pause", "close", "pause", "call-next"],
-            "calling": ["recall", "transfer", "request-help", "no-show"],
-            "serving": ["transfer", "request-help", "transfer", "complete"],
-            "paused": ["resume", "close", "resume", "close"],
+            "closed": ["open"] * 6,
+            "idle": ["pause", "close", "undo", "call-next", "call", "undo"],
+            "calling": ["recall", "transfer", "request-help", "no-show", "hold", "no-show"],
+            "serving": ["transfer", "request-help", "hold", "complete", "transfer", "complete"],
+            "paused": ["resume", "close", "resume", "close", "resume", "close"],
         }[state][variant]
 
     def counter_with_work(self, number: int, *, busy_first: bool) -> int:

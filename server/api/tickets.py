@@ -6,7 +6,7 @@ import re
 
 from flask import Response, jsonify, request
 from flask.typing import ResponseReturnValue
-from pydantic import Field
+from pydantic import Field, StrictBool
 
 from server.api import bp
 from server.api.common import (
@@ -30,7 +30,7 @@ IDEMPOTENCY_KEY = re.compile(r"^[A-Za-z0-9_.:-]{8,64}$")
 class IssueBody(StrictBody):
     service: str = Field(min_length=1, max_length=8)
     lang: str | None = Field(default=None, max_length=8)
-    priority: bool = False
+    priority: StrictBool = False
 
 
 @bp.post("/tickets")

@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from server.actors import ANONYMOUS, SYSTEM, Actor
 from server.errors import Conflict, Forbidden, Invalid, NotFound
-from server.models import Ticket, TicketSequence
+from server.models import Counter, Ticket, TicketSequence
 from server.queueing import announce, policy, reads
 from server.queueing.catalog import services_by_code
 from server.queueing.customer import rating_view
@@ -246,6 +246,11 @@ def return_ticket(rt: Runtime, actor: Actor, branch_id: int, ticket_id: int) -> 
         ticket.served_by_staff_id = None
         ticket.directed_counter_id = None
         uow.record(actor, now, ticket, "return", before, ticket.status, {"number": ticket.number})
+        # The no-show can no longer be undone at the counter that recorded it: the customer is back.
+        for counter in session.scalars(select(Counter).where(Counter.undo_ticket_id == ticket.id)):
+            counter.undo_ticket_id, counter.undo_action, counter.undo_at = None, None, None
+            session.flush()
+            announce.counter_changed(uow, counter)
         session.flush()
         view = announce.ticket_changed(uow, ticket, now)
         announce.queue_changed(uow, branch_id, now)
