@@ -63,12 +63,16 @@ def _load_rows(session: Session, branch_id: int, day: ReportDay) -> dict[str, An
         .order_by(Service.position, Service.id)
     ).all()
     code_of = {row.id: row.code for row in services}
+    counter_numbers: dict[int, int] = {
+        counter_id: number
+        for counter_id, number in db.execute(select(Counter.id, Counter.number).where(Counter.branch_id == branch_id))}
 
     ticket_rows = db.execute(
         select(Ticket.id, Ticket.number, Ticket.service_id, Ticket.original_service_id, Ticket.status,
                Ticket.issued_at, Ticket.called_at, Ticket.served_at, Ticket.finished_at,
                Ticket.served_by_staff_id, Ticket.outcome, Ticket.rating, Ticket.estimated_wait_s,
-               Ticket.raw_estimate_s, Ticket.fits_before_close, Ticket.cancel_reason, Ticket.late_warned_at)
+               Ticket.raw_estimate_s, Ticket.fits_before_close, Ticket.cancel_reason, Ticket.late_warned_at,
+               Ticket.priority, Ticket.rating_comment, Ticket.rated_at, Ticket.counter_id)
         .where(Ticket.branch_id == branch_id, Ticket.business_day == day.date)
         .order_by(Ticket.id)
     ).all()
@@ -77,7 +81,8 @@ def _load_rows(session: Session, branch_id: int, day: ReportDay) -> dict[str, An
         TicketRow(t.id, t.number, code_of[t.service_id], code_of[t.original_service_id], t.status,
                   t.issued_at, t.called_at, t.served_at, t.finished_at,
                   t.served_by_staff_id, t.outcome, t.rating, t.estimated_wait_s, t.raw_estimate_s,
-                  t.fits_before_close, t.cancel_reason, t.late_warned_at)
+                  t.fits_before_close, t.cancel_reason, t.late_warned_at, bool(t.priority), t.rating_comment,
+                  t.rated_at, counter_numbers.get(t.counter_id))
         for t in ticket_rows
     ]
     used = {t.service for t in tickets} | {t.issued_service for t in tickets}

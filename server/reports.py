@@ -101,6 +101,10 @@ class TicketRow(NamedTuple):
     fits_before_close: bool | None = None  # what the kiosk said about closing (None: no hours kept)
     cancel_reason: str | None = None
     late_warned_at: datetime | None = None  # when, waiting, it was found unlikely to be reached before closing
+    priority: bool = False
+    rating_comment: str | None = None
+    rated_at: datetime | None = None
+    counter: int | None = None  # the number of the counter it was last at
 
 
 class EventRow(NamedTuple):
@@ -502,7 +506,10 @@ def daily_report(
             "paused_s": seconds(sum(replay.paused_s.values())),
             "instructions": _instruction_figures(instructions, until),
             "estimates": _estimate_figures(tickets, day.local(day.closing)),
+            "priority": _priority_figures(tickets),
+            "counter_tools": _counter_tool_figures(tickets, events),
         },
+        "ratings": {**_ratings(ratings), "comments": _rating_comments(tickets, staff, until)},
         "services": service_rows,
         "tickets_per_hour": _tickets_per_hour(day, tickets, codes),
         "tellers": _teller_rows(staff, tickets, replay, instructions, until),
@@ -570,6 +577,40 @@ def _outcomes(tickets: Iterable[TicketRow]) -> dict[str, int]:
 
 def _ratings(stars: Sequence[int]) -> dict[str, Any]:
     return {"count": len(stars), "mean": round(sum(stars) / len(stars), 2) if stars else None}
+
+
+def _priority_figures(tickets: Sequence[TicketRow]) -> dict[str, Any]:
+    """Priority customers: how many, how many served, and their mean wait (issue to first call)
+    beside everyone else's."""
+    def waits(rows: Iterable[TicketRow]) -> list[float]:
+        return [_span(t.issued_at, t.called_at) for t in rows if t.called_at is not None]
+
+    priority = [t for t in tickets if t.priority]
+    return {"issued": len(priority), "served": sum(t.status == "done" for t in priority),
+            "mean_wait_s": seconds(mean(waits(priority))),
+            "others_mean_wait_s": seconds(mean(waits(t for t in tickets if not t.priority)))}
+
+
+def _counter_tool_figures(tickets: Sequence[TicketRow], events: Sequence[EventRow]) -> dict[str, int]:
+    """How often the counter's tools were used: customers set aside (hold), no-shows who came back
+    (return), outcomes undone, tickets called by choice rather than call-next, and customers who left
+    the queue from their phone."""
+    actions = Counter(e.action for e in events if e.entity == "ticket")
+    chosen = sum(1 for e in events
+                 if e.entity == "ticket" and e.action == "call" and (e.data or {}).get("by") == "call")
+    return {"held": actions["hold"], "returned": actions["return"],
+            "undone": actions["undo_complete"] + actions["undo_no_show"], "called_by_choice": chosen,
+            "cancelled_by_customer": sum(1 for t in tickets if t.cancel_reason == "customer")}
+
+
+def _rating_comments(tickets: Sequence[TicketRow], staff: Sequence[StaffRow], until: datetime) -> list[dict[str, Any]]:
+    """Every rating of the day, newest first, with its comment, counter and teller."""
+    names = {person.id: person.name for person in staff}
+    rated = sorted((t for t in tickets if t.rating is not None and (t.rated_at is None or t.rated_at <= until)),
+                   key=lambda t: (t.rated_at or t.issued_at, t.id), reverse=True)
+    return [{"number": t.number, "service": t.service, "stars": t.rating, "comment": t.rating_comment,
+             "counter": t.counter, "teller": names.get(t.staff_id) if t.staff_id is not None else None,
+             "rated_at": t.rated_at.isoformat() if t.rated_at else None} for t in rated]
 
 
 def _tickets_per_hour(day: ReportDay, tickets: Sequence[TicketRow], codes: Sequence[str]) -> dict[str, Any]:
@@ -750,6 +791,7 @@ SECTION_TITLES = {
     "counters": {"zh": "按窗口", "en": "By counter"},
     "pauses": {"zh": "暂停原因", "en": "Pauses by reason"},
     "alerts": {"zh": "预警", "en": "Alerts by rule"},
+    "ratings": {"zh": "客户评价", "en": "Ratings and comments"},
 }
 
 # (key in the row, zh header, en header); "%" keys are shares shown as percentages. Headers that
@@ -818,6 +860,19 @@ SUMMARY_ROWS = [
     ("estimates.cancelled_unwarned", "其中取号时未提示", "Of which not warned at the kiosk"),
     ("idle_with_waiting_s", "有客等候时窗口空闲(秒)", "Counter idle with customers waiting (s)"),
     ("paused_s", "窗口暂停(秒)", "Counter paused (s)"),
+    ("priority.issued", "优先号", "Priority tickets"),
+    ("priority.mean_wait_s", "优先客户平均等候(秒)", "Priority customers: average wait (s)"),
+    ("priority.others_mean_wait_s", "其他客户平均等候(秒)", "Other customers: average wait (s)"),
+    ("counter_tools.held", "暂挂", "Set aside (held)"),
+    ("counter_tools.returned", "过号后回来", "No-shows who came back"),
+    ("counter_tools.undone", "撤销结果", "Outcomes undone"),
+    ("counter_tools.called_by_choice", "指定叫号", "Called by choice"),
+    ("counter_tools.cancelled_by_customer", "客户自行取消", "Left the queue from the phone"),
+]
+RATING_COLUMNS = [
+    ("rated_at", "时间", "Time"), ("number", "号码", "Number"), ("service", "业务", "Service"),
+    ("stars", "星级", "Stars"), ("comment", "留言", "Comment"), ("counter", "窗口", "Counter"),
+    ("teller", "柜员", "Teller"),
 ]
 
 
@@ -826,7 +881,8 @@ def report_csv(report: dict[str, Any], lang: str = "zh", branch_name: str = "") 
 
     Layout: a title row, then one section per table — a row with the section's title alone, a header
     row, the data rows, and an empty row. Sections: summary (figure, value), services, tickets per
-    hour (one column per service), tellers, counters, pauses by reason, alerts by rule. Headers and
+    hour (one column per service), tellers, counters, pauses by reason, alerts by rule, ratings with
+    their comments. Headers and
     service names are in ``lang``; durations in seconds, shares in percent. The caller adds the BOM.
     """
     en = lang == "en"
@@ -867,6 +923,7 @@ def report_csv(report: dict[str, Any], lang: str = "zh", branch_name: str = "") 
     table("counters", COUNTER_COLUMNS, report["counters"])
     table("pauses", PAUSE_COLUMNS, report["pauses"])
     table("alerts", ALERT_COLUMNS, report["alerts"])
+    table("ratings", RATING_COLUMNS, report["ratings"]["comments"])
     return out.getvalue()
 
 

@@ -407,7 +407,22 @@ DAILY_REPORT = {
             "error_rate": {**_SHARE, "description": "(redo + error) / served"}, "outcomes": _OUTCOMES,
             "avg_service_s": {**_SECONDS, "description": "service start to finish of served tickets"},
             "ratings": _RATINGS, "alerts": {"type": "integer"}, "instructions": _INSTRUCTIONS,
-            "estimates": _ESTIMATES, "idle_with_waiting_s": _SECONDS, "paused_s": _SECONDS}},
+            "estimates": _ESTIMATES, "idle_with_waiting_s": _SECONDS, "paused_s": _SECONDS,
+            "priority": {"type": "object", "description": "priority customers, and their wait (issue to first "
+                         "call) beside everyone else's", "properties": {
+                "issued": {"type": "integer"}, "served": {"type": "integer"}, "mean_wait_s": _SECONDS,
+                "others_mean_wait_s": _SECONDS}},
+            "counter_tools": {"type": "object", "properties": {
+                "held": {"type": "integer"}, "returned": {"type": "integer"}, "undone": {"type": "integer"},
+                "called_by_choice": {"type": "integer"}, "cancelled_by_customer": {"type": "integer"}}}}},
+        "ratings": {"type": "object", "properties": {
+            "count": {"type": "integer"}, "mean": {"type": ["number", "null"]},
+            "comments": {"type": "array", "description": "every rating of the day, newest first", "items": {
+                "type": "object", "properties": {
+                    "number": {"type": "string"}, "service": {"type": "string"}, "stars": {"type": "integer"},
+                    "comment": {"type": ["string", "null"]}, "counter": {"type": ["integer", "null"]},
+                    "teller": {"type": ["string", "null"]},
+                    "rated_at": {"type": ["string", "null"], "format": "date-time"}}}}}},
         "services": {"type": "array", "items": {"type": "object", "properties": {
             "code": {"type": "string"}, "name": {"type": "object"}, "target_wait_s": {"type": "integer"},
             "tickets": {"type": "integer"}, "transferred_in": {"type": "integer"}, "called": {"type": "integer"},
@@ -668,8 +683,8 @@ def document() -> dict[str, Any]:
             "/reports/daily.csv": {"get": _answering(_op(
                 "The daily report as CSV for Excel (UTF-8 with BOM; ?date= as above, ?lang=zh|en). Sections, "
                 "each a title row, a header row, data rows and an empty row: summary, by service, tickets per "
-                "hour, by teller, by counter, pauses by reason, alerts by rule. Durations in seconds, shares "
-                "in percent", "manager or admin"), "text/csv", {"type": "string"})},
+                "hour, by teller, by counter, pauses by reason, alerts by rule, ratings with their comments. "
+                "Durations in seconds, shares in percent", "manager or admin"), "text/csv", {"type": "string"})},
             "/openapi.json": {"get": _op("This document", "anyone")},
         }),
     }

@@ -449,3 +449,44 @@ def test_only_managers_read_the_ratings(api, caller, status):
     assert api.get("/ratings", None if caller == "anonymous" else caller).status_code == status
     if status == 200:
         assert api.get("/ratings?limit=0", caller).status_code == 422
+
+
+# --- the daily report ----------------------------------------------------------------------------
+
+
+def test_the_daily_report_counts_the_tools_priority_waits_and_lists_ratings_with_comments(api, clock):
+    normal = api.issue("A")
+    clock.advance(60)
+    elderly = api.issue("A", priority=True)
+    leaving = api.issue("A")
+    api.post(f"/tickets/{leaving['token']}/cancel")
+    api.open(1, "teller1")
+    clock.advance(60)
+    assert api.ok(1, "call-next")["number"] == elderly["number"]  # waited 60 s
+    api.ok(1, "start")
+    api.ok(1, "hold", json={"note": "fetching a document"})
+    assert api.ok(1, "call-next")["number"] == normal["number"]
+    api.no_show(1)
+    api.post(f"/tickets/{normal['id']}/return", "teller1")
+    api.ok(1, "call", json={"ticket": elderly["id"]})
+    api.ok(1, "start")
+    api.ok(1, "complete", json={"outcome": "redo"})
+    api.ok(1, "undo")
+    api.ok(1, "complete", json={"outcome": "done"})
+    api.post(f"/tickets/{elderly['token']}/rating", json={"stars": 2, "comment": "=had to come back twice"})
+    clock.advance(30)
+    # The no-show who came back is called again: their wait runs from issue to this call (210 s).
+    assert api.ok(1, "call-next")["number"] == normal["number"]
+    report = api.get("/reports/daily", "manager").get_json()
+    headline = report["headline"]
+    assert headline["priority"] == {"issued": 1, "served": 1, "mean_wait_s": 60.0, "others_mean_wait_s": 210.0}
+    assert headline["counter_tools"] == {"held": 1, "returned": 1, "undone": 1, "called_by_choice": 1,
+                                         "cancelled_by_customer": 1}
+    assert headline["outcomes"]["done"] == 1 and headline["outcomes"]["redo"] == 0  # the undone redo is gone
+    [comment] = report["ratings"]["comments"]
+    assert (comment["number"], comment["stars"], comment["counter"]) == (elderly["number"], 2, 1)
+    assert comment["comment"] == "=had to come back twice" and comment["teller"]
+    csv_text = api.get("/reports/daily.csv?lang=en", "manager").get_data(as_text=True)
+    section = csv_text.split("Ratings and comments", 1)[1]
+    assert "'=had to come back twice" in section  # kept, and never run as a formula
+    assert "Left the queue from the phone,1" in csv_text

@@ -409,7 +409,7 @@ def test_csv_has_one_section_per_table_with_chinese_names_and_no_formulas():
     text = report_csv(report, "zh", "测试支行")
     rows = list(csv.reader(io.StringIO(text)))
     titles = [row[0] for row in rows if len(row) == 1]
-    assert titles == ["概要", "按业务", "每小时取号数", "按柜员", "按窗口", "暂停原因", "预警"]
+    assert titles == ["概要", "按业务", "每小时取号数", "按柜员", "按窗口", "暂停原因", "预警", "客户评价"]
     assert rows[0][:2] == ["Callwise 日报 · 测试支行", "2026-11-30"]
     services = rows[rows.index(["按业务"]) + 1:]
     assert services[0][:2] == ["业务代码", "业务名称"] and services[1][:2] == ["A", "现金存取"]
