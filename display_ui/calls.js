@@ -13,6 +13,7 @@ export function fromServer(row) {
     counter: row.counter,
     service: row.service ?? null,
     recall: Boolean(row.recall),
+    priority: Boolean(row.priority),
     calledAt,
     lastCalledAt: calledAt,
     status: row.status ?? "called",
@@ -40,7 +41,10 @@ export function applyCall(calls, event) {
   const previous = calls.find((row) => sameTicket(row, incoming));
   let call = incoming;
   if (event.recall && previous) {
-    call = { ...previous, counter: incoming.counter, recall: true, lastCalledAt: incoming.calledAt };
+    call = {
+      ...previous, counter: incoming.counter, recall: true, lastCalledAt: incoming.calledAt,
+      priority: previous.priority || incoming.priority,
+    };
   } else if (event.recall) {
     call = { ...incoming, recall: true };
   }

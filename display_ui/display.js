@@ -124,6 +124,10 @@ function renderCalls() {
   $("current-number").classList.toggle("long", Boolean(current && current.number.length > 4));
   $("current-counter").textContent = current ? String(current.counter) : "—";
   $("current-recall").hidden = !(current && current.recall);
+  $("current-priority").hidden = !(current && current.priority);
+  $("call-badges").hidden = !(current && (current.recall || current.priority));
+  $("current").dataset.priority = String(Boolean(current && current.priority));
+  $("now").classList.toggle("is-priority", Boolean(current && current.priority));
   $("current").dataset.number = current ? current.number : "";
   $("current").dataset.counter = current ? String(current.counter) : "";
   $("now").classList.toggle("is-recall", Boolean(current && current.recall));
@@ -143,6 +147,8 @@ function renderCalls() {
       row.classList.toggle("is-recall", call.recall);
       row.querySelector(".h-number-text").textContent = call.number;
       row.querySelector(".h-recall").hidden = !call.recall;
+      row.querySelector(".h-priority").hidden = !call.priority;
+      row.dataset.priority = String(call.priority);
       row.querySelector(".h-counter-zh").textContent = i18n.t("counter", { n: call.counter }, "zh");
       row.querySelector(".h-counter-en").textContent = i18n.t("counter", { n: call.counter }, "en");
       row.querySelector(".h-time").textContent = timeOfDay(new Date(call.lastCalledAt).toISOString(), state.timeZone);

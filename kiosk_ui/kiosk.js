@@ -49,6 +49,16 @@ const messages = {
   takes_about: { zh: "办理约需 {m} 分钟", en: "Takes about {m} min at the counter" },
   back: { zh: "返回", en: "Back" },
   confirm: { zh: "确认取号", en: "Take a ticket" },
+  priority_option: { zh: "优先服务", en: "Priority customer" },
+  priority_who: { zh: "老年人、残障人士、孕妇", en: "Elderly, disabled or pregnant" },
+  priority_title: { zh: "优先服务", en: "Priority service" },
+  priority_text: {
+    zh: "优先服务适用于老年人、残障人士和孕妇——工作人员可能会核实。",
+    en: "For elderly, disabled or pregnant customers — a staff member may check.",
+  },
+  priority_confirm: { zh: "确认，取优先号", en: "Confirm: priority ticket" },
+  priority_for: { zh: "您选择了：{service}", en: "You chose: {service}" },
+  paper_priority: { zh: "优先", en: "Priority" },
   issuing: { zh: "正在出票，请稍候…", en: "Printing your ticket…" },
   take_ticket: { zh: "请取走您的号票", en: "Please take your ticket" },
   take_ticket_lead: { zh: "扫描号票上的二维码，可在手机上查看排队进度。", en: "Scan the QR code on your ticket to follow your place in the queue on your phone." },
@@ -91,7 +101,8 @@ const ERRORS = {
 };
 
 const $ = (id) => document.getElementById(id);
-const screens = ["loading", "unpaired", "services", "documents", "closed", "error", "ticket"];
+const screens = ["loading", "unpaired", "services", "documents", "priority", "closed", "error", "ticket"];
+const CHOOSING = ["services", "documents", "priority"]; // the screens where the customer may switch language
 const HOURS_ASK_EVERY_MS = 60_000; // past the hours we hold, ask the server for new ones this often
 
 const state = {
@@ -99,7 +110,7 @@ const state = {
   branch: null,
   services: [],
   chosen: null,       // the service on the documents screen
-  pending: null,      // {service, key}: an attempt not yet answered; a retry reuses its key
+  pending: null,      // {service, priority, key}: an attempt not yet answered; a retry reuses its key
   issuing: false,
   live: null,
   clock: serverClock(),
@@ -133,7 +144,7 @@ function show(name) {
   for (const screen of screens) $(`screen-${screen}`).hidden = screen !== name;
   state.screen = name;
   // Not on the ticket: it is printed in the language it was asked in.
-  $("lang-toggle").hidden = !["services", "documents"].includes(name) || i18n.languages.length < 2;
+  $("lang-toggle").hidden = !CHOOSING.includes(name) || i18n.languages.length < 2;
   // Keyboard and screen-reader users land on the new screen's heading, not on a vanished button.
   const heading = $(`screen-${name}`).querySelector("h1");
   if (heading) heading.focus({ preventScroll: true });
@@ -360,14 +371,47 @@ function renderDocuments() {
   $("doc-notes-text").textContent = notes;
 }
 
+// --- priority -----------------------------------------------------------------------------------
+
+/** A priority customer (elderly, disabled, pregnant) says so on a screen of its own, then confirms. */
+function choosePriority() {
+  if (!state.chosen || state.issuing) return;
+  renderPriority();
+  setIssuing(false);
+  show("priority");
+  armIdle(DOCUMENTS_IDLE_MS, startOver);
+}
+
+/** The conditions in the customer's language, and under them in the other, for whoever is with them. */
+function renderPriority() {
+  const service = state.chosen;
+  if (!service) return;
+  const other = i18n.languages.find((lang) => lang !== i18n.lang);
+  $("priority-service").textContent = i18n.t("priority_for", { service: i18n.pick(service.name) });
+  $("priority-title").textContent = i18n.t("priority_title");
+  $("priority-text").textContent = i18n.t("priority_text");
+  $("priority-title-other").textContent = other ? i18n.t("priority_title", {}, other) : "";
+  $("priority-text-other").textContent = other ? i18n.t("priority_text", {}, other) : "";
+  for (const id of ["priority-title-other", "priority-text-other"]) {
+    $(id).lang = other === "zh" ? "zh-CN" : other || "";
+    $(id).hidden = !other;
+  }
+  $("priority-back").textContent = i18n.t("back");
+  $("priority-confirm").textContent = i18n.t("priority_confirm");
+}
+
 function setIssuing(issuing) {
   state.issuing = issuing;
   $("confirm").disabled = issuing;
   $("back").disabled = issuing;
+  $("priority").disabled = issuing;
+  $("priority-confirm").disabled = issuing;
+  $("priority-back").disabled = issuing;
   $("retry").disabled = issuing;
   $("error-back").disabled = issuing;
   $("lang-toggle").disabled = issuing;  // the ticket is asked for, and printed, in one language
   $("issuing").hidden = !issuing || state.screen !== "documents";
+  $("priority-issuing").hidden = !issuing || state.screen !== "priority";
   $("retry").textContent = issuing ? "正在重试… / Retrying…" : "重试 / Try again";
 }
 
@@ -376,13 +420,13 @@ function setIssuing(issuing) {
 /**
  * Ask for the ticket. The idempotency key belongs to the customer's decision, not to the request:
  * a retry after a timeout or an error sends the same key, so the server answers with the ticket it
- * may already have made instead of making a second one.
+ * may already have made instead of making a second one. `priority`: confirmed on the priority screen.
  */
-async function issue() {
+async function issue(priority = false) {
   if (state.issuing || !state.chosen) return;
   const service = state.chosen;
-  if (!state.pending || state.pending.service !== service.code) {
-    state.pending = { service: service.code, key: newIdempotencyKey() };
+  if (!state.pending || state.pending.service !== service.code || state.pending.priority !== priority) {
+    state.pending = { service: service.code, priority, key: newIdempotencyKey() };
   }
   const attempt = state.pending;
   clearTimers();
@@ -390,7 +434,7 @@ async function issue() {
   let ticket;
   try {
     ticket = await api("/tickets", {
-      body: { service: service.code, lang: i18n.lang },
+      body: priority ? { service: service.code, lang: i18n.lang, priority: true } : { service: service.code, lang: i18n.lang },
       token: state.token,
       headers: { "Idempotency-Key": attempt.key },
       timeoutMs: 15000,
@@ -435,6 +479,9 @@ async function showTicket(ticket, service) {
   const lang = i18n.lang;
   $("paper-branch").textContent = i18n.pick(state.branch?.name);
   $("paper-number").textContent = ticket.number;
+  // Marked as the server recorded it; in both languages, for the staff member who may check.
+  $("paper-priority").hidden = !ticket.priority;
+  $("paper-priority").textContent = `${messages.paper_priority.zh} · ${messages.paper_priority.en}`;
   $("paper-service").textContent = i18n.pick(service.name);
   $("paper-ahead").textContent = i18n.t("people_n", { n: ticket.people_ahead ?? 0 });
   $("paper-wait").textContent = ticket.estimated_wait_s == null
@@ -569,6 +616,7 @@ function onLanguageChanged() {
     armListIdle();
   }
   if (state.screen === "documents") renderDocuments();
+  if (state.screen === "priority") renderPriority();
 }
 
 // --- branch, clock, connection -------------------------------------------------------------------
@@ -673,8 +721,16 @@ $("lang-toggle").addEventListener("click", () => {
   touched();
 });
 $("back").addEventListener("click", showServices);
-$("confirm").addEventListener("click", issue);
-$("retry").addEventListener("click", issue);
+$("confirm").addEventListener("click", () => issue(false));
+$("priority").addEventListener("click", choosePriority);
+$("priority-back").addEventListener("click", () => {
+  renderDocuments();
+  show("documents");
+  armIdle(DOCUMENTS_IDLE_MS, startOver);
+});
+$("priority-confirm").addEventListener("click", () => issue(true));
+// A retry is the same decision again: the same service, priority or not, and the same key.
+$("retry").addEventListener("click", () => issue(Boolean(state.pending?.priority)));
 $("error-back").addEventListener("click", showServices);
 $("done").addEventListener("click", startOver);
 for (const event of ["pointerdown", "keydown"]) document.addEventListener(event, touched, { passive: true });

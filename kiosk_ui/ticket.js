@@ -57,6 +57,31 @@ const messages = {
   no_show_title: { zh: "您的号码已过号", en: "You missed your call" },
   no_show_text: { zh: "叫号时您未到窗口。如仍需办理，请重新取号或咨询大堂经理。", en: "Your number was called but you were not at the counter. If you still need help, please take a new ticket or ask the lobby staff." },
   cancelled_title: { zh: "此号码已取消", en: "This ticket was cancelled" },
+  left_title: { zh: "您已取消排队", en: "You have left the queue" },
+  left_text: {
+    zh: "号码 {number} 已作废，不会再叫号。如仍需办理，请重新取号。",
+    en: "Ticket {number} will not be called. If you still need us, please take a new ticket.",
+  },
+  priority: { zh: "优先服务", en: "Priority customer" },
+  held_title: { zh: "您的业务已暂挂，稍后会再叫您", en: "Set aside — you will be called back" },
+  held_at_counter: {
+    zh: "已在 {n} 号窗口暂挂，稍后会再叫您",
+    en: "Set aside at counter {n} — you will be called back",
+  },
+  held_text: {
+    zh: "准备好后请在附近稍候，柜员会再次叫您的号码，本页也会提醒您。",
+    en: "When you are ready, please wait nearby: the teller will call your number again, and this page will alert you.",
+  },
+  leave_ask: { zh: "取消排队", en: "Leave the queue" },
+  leave_question: { zh: "确定要取消排队吗？", en: "Leave the queue?" },
+  leave_text: {
+    zh: "取消后号码 {number} 将作废，不能恢复。如仍需办理，需要重新取号。",
+    en: "Ticket {number} will no longer be called, and this cannot be undone. To be served later you would take a new ticket.",
+  },
+  leave_keep: { zh: "继续排队", en: "Keep my place" },
+  leave_yes: { zh: "确定取消", en: "Yes, leave the queue" },
+  leave_too_late: { zh: "您的号码已被叫到，无法取消。", en: "Your number has already been called, so it cannot be cancelled." },
+  leave_failed: { zh: "取消未成功，请稍后再试。", en: "That did not work. Please try again." },
   cancelled_text: { zh: "如仍需办理，请重新取号或咨询大堂经理。", en: "If you still need help, please take a new ticket or ask the lobby staff." },
   closed_cancelled_title: { zh: "营业已结束，此号码已取消", en: "We closed before your turn: this ticket was cancelled" },
   closed_cancelled_text: {
@@ -77,7 +102,8 @@ const messages = {
   switch_label: { zh: "Switch to English", en: "切换到中文" },
 };
 
-const STATES = ["waiting", "called", "serving", "help", "done", "no-show", "cancelled"];
+const STATES = ["waiting", "called", "held", "serving", "help", "done", "no-show", "cancelled"];
+const LEAVABLE = ["waiting", "held"]; // the statuses from which the holder may leave the queue
 const $ = (id) => document.getElementById(id);
 
 const token = decodeURIComponent(location.pathname.split("/").filter(Boolean)[1] || "");
@@ -96,6 +122,8 @@ const state = {
   online: false,
   clock: serverClock(),
   hoursAsked: 0,
+  leaving: "no",      // the leave-the-queue control: "no", "asking" (confirmation shown), "sending"
+  leaveError: null,   // a message key after a refused or failed cancel
 };
 let i18n = createI18n(messages);
 let soundOn = false; // a tap has let the page make sound
@@ -115,6 +143,7 @@ function stateOf(ticket) {
   switch (ticket.status) {
     case "waiting": return "waiting";
     case "called": return ticket.help_requested ? "help" : "called";
+    case "held": return "held";
     case "serving": return ticket.help_requested ? "help" : "serving";
     case "done": return "done";
     case "no_show": return "no-show";
@@ -130,10 +159,13 @@ function render() {
   const current = stateOf(ticket);
 
   $("number").textContent = ticket.number;
+  $("priority").hidden = !ticket.priority;
+  $("priority").textContent = i18n.t("priority");
   $("service-name").textContent = service ? i18n.pick(service.name) : ticket.service;
 
   for (const name of STATES) $(`state-${name}`).hidden = name !== current;
   $("state").className = `card state state-${current}`;
+  $("state").dataset.reason = current === "cancelled" ? ticket.cancel_reason || "" : "";
   document.body.dataset.state = current;
 
   if (current === "waiting") {
@@ -163,6 +195,10 @@ function render() {
     $("called-other").textContent = other ? i18n.t("go_to_counter", { n: ticket.counter }, other) : "";
     $("called-other").lang = other === "zh" ? "zh-CN" : other || "";
   }
+  if (current === "held") {
+    $("held-title").textContent = ticket.counter
+      ? i18n.t("held_at_counter", { n: ticket.counter }) : i18n.t("held_title");
+  }
   if (current === "serving") $("serving-text").textContent = i18n.t("serving", { n: ticket.counter });
   if (current === "help") {
     $("help-counter").textContent = ticket.counter ? i18n.t("counter_n", { n: ticket.counter }) : "";
@@ -177,7 +213,8 @@ function render() {
   // What to bring matters until the customer is at the counter.
   const documents = service ? service.documents || [] : [];
   const notes = service ? i18n.pick(service.notes) : "";
-  const showDocuments = ["waiting", "called"].includes(current) && (documents.length > 0 || notes);
+  // Set aside, the customer may be fetching one of them.
+  const showDocuments = ["waiting", "called", "held"].includes(current) && (documents.length > 0 || notes);
   $("documents").hidden = !showDocuments;
   if (showDocuments) {
     const list = $("document-list");
@@ -190,6 +227,8 @@ function render() {
     $("notes").hidden = !notes;
     $("notes").textContent = notes;
   }
+
+  renderLeave();
 
   $("issued").textContent = ticket.issued_at
     ? i18n.t("issued", { t: timeOfDay(ticket.issued_at, state.branch?.timezone) })
@@ -205,12 +244,15 @@ function renderLive() {
   $("live-text").textContent = i18n.t(state.online ? "live" : "offline");
 }
 
-/** Cancelled: by the holder, or at closing (cancel_reason "branch_closed"), which says so and why. */
+/** Cancelled: by the holder ("customer"), at closing ("branch_closed", which says so and why), or otherwise. */
 function renderCancelled(ticket) {
   const closing = ticket.cancel_reason === "branch_closed";
+  const left = ticket.cancel_reason === "customer";
   $("state-cancelled").dataset.reason = ticket.cancel_reason || "";
-  $("cancelled-title").textContent = i18n.t(closing ? "closed_cancelled_title" : "cancelled_title");
-  $("cancelled-text").textContent = i18n.t(closing ? "closed_cancelled_text" : "cancelled_text");
+  $("cancelled-title").textContent = i18n.t(closing ? "closed_cancelled_title" : left ? "left_title" : "cancelled_title");
+  $("cancelled-text").textContent = left
+    ? i18n.t("left_text", { number: ticket.number })
+    : i18n.t(closing ? "closed_cancelled_text" : "cancelled_text");
   const next = $("cancelled-next");
   next.hidden = !closing;
   if (closing) {
@@ -253,6 +295,61 @@ function askForHours(now = false) {
     if (branch.now) state.clock.sync(branch.now);
     render();
   }).catch(() => {});
+}
+
+// --- leaving the queue ----------------------------------------------------------------------------
+
+/** The button while the ticket may still leave the queue; the question once it was tapped. */
+function renderLeave() {
+  const ticket = state.ticket;
+  const open = Boolean(ticket) && LEAVABLE.includes(ticket.status);
+  if (!open && state.leaving !== "sending") state.leaving = "no";
+  // "Already called" stays beside the call it explains, and goes with it.
+  if (!open && ticket && ticket.status !== "called") state.leaveError = null;
+  const leave = $("leave");
+  leave.hidden = !open && !state.leaveError;
+  leave.dataset.step = state.leaving;
+  $("leave-ask").hidden = !open || state.leaving !== "no";
+  $("leave-confirm").hidden = !open || state.leaving === "no";
+  $("leave-text").textContent = ticket ? i18n.t("leave_text", { number: ticket.number }) : "";
+  for (const id of ["leave-yes", "leave-keep"]) $(id).disabled = state.leaving === "sending";
+  $("leave-error").hidden = !state.leaveError;
+  $("leave-error").textContent = state.leaveError ? i18n.t(state.leaveError) : "";
+}
+
+function askToLeave() {
+  state.leaving = "asking";
+  state.leaveError = null;
+  renderLeave();
+  $("leave-question").focus();
+}
+
+function keepPlace() {
+  state.leaving = "no";
+  renderLeave();
+  $("leave-ask").focus();
+}
+
+async function leaveQueue() {
+  if (state.leaving !== "asking") return;
+  state.leaving = "sending";
+  renderLeave();
+  let ticket = null;
+  try {
+    ticket = await api(`/tickets/${encodeURIComponent(token)}/cancel`, { method: "POST" });
+  } catch (error) {
+    // Called (or finished) in the meantime: the ticket as it is now says what happened instead.
+    const tooLate = error instanceof ApiError && error.code === "not_waiting";
+    state.leaveError = tooLate ? "leave_too_late" : "leave_failed";
+    state.leaving = tooLate ? "no" : "asking";
+    if (tooLate && state.live) state.live.refresh();
+    render();
+    return;
+  }
+  state.leaving = "no";
+  state.leaveError = null;
+  setTicket(ticket);
+  window.scrollTo(0, 0);
 }
 
 // --- rating -------------------------------------------------------------------------------------
@@ -458,6 +555,9 @@ async function start() {
 $("lang-toggle").addEventListener("click", () => i18n.setLang(i18n.next()));
 $("reload").addEventListener("click", () => location.reload());
 $("rating").addEventListener("submit", submitRating);
+$("leave-ask").addEventListener("click", askToLeave);
+$("leave-keep").addEventListener("click", keepPlace);
+$("leave-yes").addEventListener("click", leaveQueue);
 $("alerts-on").addEventListener("click", () => {
   enableSound();
   beep();

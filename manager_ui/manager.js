@@ -29,6 +29,8 @@ const REPORT_EVERY_MS = 60_000;
 const REPORT_AFTER_ACTIVITY_MS = 4_000;
 const SEVERITY_RANK = { critical: 2, warning: 1 };
 const ANSWERS_KEPT_S = 600; // an answered instruction stays on the dashboard this long
+const RATINGS_SHOWN = 10;   // the latest ratings panel: GET /ratings?limit=10, then rating_received
+const LOW_STARS = 2;        // a rating of this many stars or fewer is a low one (the low_rating rule's)
 
 const $ = (id) => document.getElementById(id);
 
@@ -42,12 +44,14 @@ const state = {
   hoursAsked: 0,
   services: [], // [{code, name, waiting, estimated_wait_s, target_wait_s}] in display order
   counters: new Map(), // number -> counter
-  waiting: new Map(), // ticket id -> {service, issued_at}
+  waiting: new Map(), // ticket id -> {service, issued_at, priority}
   alerts: new Map(), // id -> alert
   instructions: new Map(), // id -> instruction (unanswered, or answered in the last ten minutes)
   overdue: new Set(), // ids of instructions already flagged overdue (each sounds once)
   complaints: new Map(), // id -> complaint recorded today
   pending: new Set(), // ids of alerts whose button has a request in flight
+  ratings: [], // the latest ratings, newest first (GET /ratings, then rating_received)
+  expanded: new Set(), // keys of long comments shown in full ("rating-<ticket id>", "alert-<id>")
   report: null,
   snapshots: 0,
   reportTimer: null,
@@ -170,6 +174,7 @@ function start({ token, me }) {
       instruction: onInstruction,
       instruction_answered: onInstruction,
       complaint_recorded: onComplaint,
+      rating_received: onRating,
       // A manual clock jumped (tests, demos): the hours may have moved on; they come with a snapshot.
       clock_changed: () => state.live.refresh(),
     },
@@ -189,7 +194,11 @@ function onSnapshot(snapshot) {
   state.counters = new Map((snapshot.counters || []).map((c) => [c.number, c]));
   state.waiting = new Map();
   for (const queue of snapshot.queue || []) {
-    for (const ticket of queue.tickets || []) state.waiting.set(ticket.id, { service: queue.code, issued_at: ticket.issued_at });
+    for (const ticket of queue.tickets || []) {
+      // Held tickets are out of the queue (they come back only when a teller calls them).
+      if (ticket.held || (ticket.status && ticket.status !== "waiting")) continue;
+      state.waiting.set(ticket.id, { service: queue.code, issued_at: ticket.issued_at, priority: Boolean(ticket.priority) });
+    }
   }
   state.alerts = new Map((snapshot.alerts || []).map((a) => [a.id, a]));
   // After a reconnect, a critical alert raised while we were away still deserves the sound.
@@ -204,6 +213,8 @@ function onSnapshot(snapshot) {
   }
   state.snapshots += 1;
   renderAll();
+  // The latest ratings: on opening, and after a reconnect (any heard of meanwhile are missed).
+  loadRatings();
 }
 
 function onCounterChanged(counter) {
@@ -225,10 +236,41 @@ function onQueueChanged(payload) {
 }
 
 function onTicketChanged(ticket) {
-  if (ticket.status === "waiting") state.waiting.set(ticket.id, { service: ticket.service, issued_at: ticket.issued_at });
+  if (ticket.status === "waiting") {
+    state.waiting.set(ticket.id, { service: ticket.service, issued_at: ticket.issued_at, priority: Boolean(ticket.priority) });
+  }
   else state.waiting.delete(ticket.id);
   sawServerTime(ticket.called_at, ticket.finished_at);
   renderQueues();
+}
+
+// --- ratings ------------------------------------------------------------------------------------
+
+function ratingKey(rating) {
+  return `${rating.ticket?.id ?? rating.ticket?.number}|${rating.rated_at}`;
+}
+
+async function loadRatings() {
+  try {
+    const ratings = await api(`/ratings?limit=${RATINGS_SHOWN}`, { token: state.token });
+    // One heard live while the request was on its way is kept.
+    const known = new Set(ratings.map(ratingKey));
+    const newer = state.ratings.filter((r) => !known.has(ratingKey(r)) && (!ratings[0] || r.rated_at > ratings[0].rated_at));
+    state.ratings = [...newer, ...ratings].slice(0, RATINGS_SHOWN);
+    renderRatings();
+  } catch (error) {
+    // The panel fills from the live events anyway; a failed read is not worth a banner.
+  }
+}
+
+function onRating(rating) {
+  if (!rating) return;
+  sawServerTime(rating.rated_at);
+  const key = ratingKey(rating);
+  state.ratings = [rating, ...state.ratings.filter((r) => ratingKey(r) !== key)].slice(0, RATINGS_SHOWN);
+  renderRatings();
+  $("ratings-scroll").scrollTo({ top: 0 });
+  scheduleReport();
 }
 
 function onAlertRaised(alert) {
@@ -414,6 +456,7 @@ function renderAll() {
   renderQueues();
   renderAlerts();
   renderLobby();
+  renderRatings();
   renderKpis();
   renderChart();
   renderStatus(renderStatus.last || "connecting");
@@ -523,7 +566,9 @@ function renderTiles() {
     const current = counter.current_ticket;
     const body = el("p", "tile-ticket");
     if (current) {
-      body.append(el("span", "ticket-number", current.number), el("span", "ticket-service", serviceName(current.service)));
+      body.append(el("span", "ticket-number", current.number));
+      if (current.priority) body.append(priorityPill());
+      body.append(el("span", "ticket-service", serviceName(current.service)));
     } else if (counter.state === "paused") {
       body.append(el("span", "pause-reason", words.label("pause_reasons", counter.pause_reason || "other")));
     } else if (counter.state === "idle" && eligibleWaiting(counter) > 0) {
@@ -586,6 +631,13 @@ function renderQueues() {
     badge.style.backgroundColor = colourOf(index);
     const label = el("span", "service-label");
     label.append(badge, el("span", "service-name", i18n.pick(service.name)));
+    const priority = [...state.waiting.values()].filter((t) => t.service === service.code && t.priority).length;
+    if (priority) {
+      const pill = el("span", "priority-pill", i18n.t("priority_waiting", { n: priority }));
+      pill.title = i18n.t("priority_waiting_label", { n: priority });
+      label.append(pill);
+    }
+    row.dataset.priority = String(priority);
     name.append(label);
     const waiting = el("td", "num waiting-count", String(service.waiting ?? 0));
     if (!service.waiting) waiting.classList.add("zero");
@@ -643,8 +695,14 @@ function alertCard(alert) {
   head.append(age);
   item.append(head);
 
-  item.append(el("p", "alert-message", message));
   const data = alert.data || {};
+  if (alert.rule === "low_rating" && data.stars != null) {
+    // The customer's own words, whole but folded when long, under the stars and where it happened.
+    item.append(ratingSummary({ ...data, number: alert.subject?.label }));
+    if (data.comment) item.append(...foldedText(data.comment, `alert-${alert.id}`, "alert-comment"));
+  } else {
+    item.append(el("p", "alert-message", message));
+  }
   if (alert.rule === "help_requested" && data.reason) {
     // The teller's own word is on the counter's help request (the alert keeps the reason).
     const word = data.text || state.counters.get(alert.counter)?.help?.text;
@@ -681,6 +739,91 @@ function alertCard(alert) {
   }
   item.append(foot);
   return item;
+}
+
+/** "优先" beside a ticket number. */
+function priorityPill() {
+  const pill = el("span", "priority-pill", i18n.t("priority"));
+  pill.title = i18n.t("priority_ticket");
+  return pill;
+}
+
+/** ★★☆☆☆, read out as "2 of 5 stars". */
+function starsOf(stars) {
+  const n = Math.max(0, Math.min(5, Math.round(stars)));
+  const line = el("span", `stars${n <= LOW_STARS ? " low" : ""}`, "★".repeat(n) + "☆".repeat(5 - n));
+  line.setAttribute("role", "img");
+  line.setAttribute("aria-label", i18n.t("stars_label", { n }));
+  return line;
+}
+
+function tellerName(teller) {
+  return teller && typeof teller === "object" ? teller.name || teller.username || "" : teller || "";
+}
+
+/** The stars of a rating, the customer's number, and the counter with its teller. */
+function ratingSummary(rating) {
+  const line = el("p", "rating-summary");
+  line.append(starsOf(rating.stars));
+  const number = rating.ticket?.number ?? rating.number;
+  const where = [
+    number ? i18n.t("rating_ticket", { number }) : "",
+    rating.counter != null ? counterName(rating.counter, tellerName(rating.teller) || undefined) : tellerName(rating.teller),
+  ].filter(Boolean).join(" · ");
+  if (where) line.append(el("span", "rating-where", where));
+  return line;
+}
+
+/**
+ * A customer's text, possibly long: folded to a few lines, with a button to show it all when it is
+ * longer than that (the button appears once the browser has measured it). `key` remembers the choice.
+ */
+function foldedText(text, key, className) {
+  const open = state.expanded.has(key);
+  const body = el("p", `${className} folded-text${open ? " open" : ""}`, text);
+  const button = el("button", "secondary fold-toggle", i18n.t(open ? "show_less" : "show_all"));
+  button.type = "button";
+  button.hidden = !open;
+  button.setAttribute("aria-expanded", String(open));
+  button.addEventListener("click", () => {
+    if (state.expanded.has(key)) state.expanded.delete(key);
+    else state.expanded.add(key);
+    const now = state.expanded.has(key);
+    body.classList.toggle("open", now);
+    button.textContent = i18n.t(now ? "show_less" : "show_all");
+    button.setAttribute("aria-expanded", String(now));
+  });
+  requestAnimationFrame(() => {
+    if (!body.isConnected || body.classList.contains("open")) return;
+    button.hidden = body.scrollHeight <= body.clientHeight + 1;
+  });
+  return [body, button];
+}
+
+function renderRatings() {
+  const ratings = state.ratings;
+  $("ratings-none").hidden = ratings.length > 0;
+  const low = ratings.filter((r) => r.stars <= LOW_STARS).length;
+  $("ratings-low").hidden = low === 0;
+  $("ratings-low").textContent = String(low);
+  $("ratings-low").dataset.severity = low ? "warning" : "none";
+  $("ratings-low").setAttribute("aria-label", i18n.t("ratings_low_label", { n: low }));
+  $("rating-list").replaceChildren(...ratings.map((rating) => {
+    const item = el("li", `rating${rating.stars <= LOW_STARS ? " low" : ""}`);
+    item.dataset.stars = String(rating.stars);
+    if (rating.ticket?.number) item.dataset.ticket = rating.ticket.number;
+    const head = el("div", "rating-head");
+    head.append(ratingSummary(rating));
+    const age = el("span", "rating-age");
+    age.dataset.since = rating.rated_at;
+    age.dataset.format = "ago";
+    head.append(age);
+    item.append(head);
+    if (rating.comment) item.append(...foldedText(rating.comment, `rating-${ratingKey(rating)}`, "rating-comment"));
+    else item.append(el("p", "rating-comment muted", i18n.t("rating_no_comment")));
+    return item;
+  }));
+  tick();
 }
 
 /** The button that does the card's action, or null when no button can (open a counter, watch). */

@@ -81,6 +81,23 @@ export const MESSAGES = {
   chart_title: { zh: "今日各业务等候人数", en: "Waiting per service today" },
   chart_empty: { zh: "今天还没有数据。", en: "No data yet today." },
 
+  // priority customers
+  priority: { zh: "优先", en: "Priority" },
+  priority_ticket: { zh: "优先客户", en: "Priority customer" },
+  priority_waiting: { zh: "优先 {n}", en: "{n} priority" },
+  priority_waiting_label: { zh: "其中优先客户 {n} 人", en: "{n} of them priority customers" },
+
+  // ratings
+  ratings_title: { zh: "最新评价", en: "Latest ratings" },
+  ratings_none: { zh: "还没有评价。", en: "No ratings yet." },
+  ratings_scroll_label: { zh: "最新评价（可滚动）", en: "Latest ratings (scrolls)" },
+  ratings_low_label: { zh: "{n} 条差评", en: "{n} low" },
+  stars_label: { zh: "{n} 星（满分 5 星）", en: "{n} of 5 stars" },
+  rating_ticket: { zh: "客户 {number}", en: "customer {number}" },
+  rating_no_comment: { zh: "未留言", en: "No comment" },
+  show_all: { zh: "展开全文", en: "Show all" },
+  show_less: { zh: "收起", en: "Show less" },
+
   // alerts
   alerts_title: { zh: "预警", en: "Alerts" },
   alerts_none: { zh: "当前没有预警。", en: "No open alerts." },
@@ -172,6 +189,26 @@ export const MESSAGES = {
   c_ack_mean: { zh: "平均确认用时", en: "Time to acknowledge" },
   c_lead: { zh: "提前量（平均/最短）", en: "Lead time (mean/min)" },
   rating_value: { zh: "{n} 条 · {mean}★", en: "{n} · {mean}★" },
+  t_counter_tools: { zh: "优先客户与柜台操作", en: "Priority customers and counter tools" },
+  f_priority_issued: { zh: "优先取号", en: "Priority tickets" },
+  f_priority_served: { zh: "优先办结", en: "Priority served" },
+  f_priority_wait: { zh: "优先平均等候", en: "Priority mean wait" },
+  f_held: { zh: "暂挂", en: "Set aside" },
+  f_returned: { zh: "过号后回来", en: "No-shows returned" },
+  f_cancelled_by_customer: { zh: "客户取消排队", en: "Left the queue" },
+  f_undone: { zh: "撤销操作", en: "Undone" },
+  f_called_by_choice: { zh: "指定叫号", en: "Called by choice" },
+  f_others_wait: { zh: "其他客户 {wait}", en: "others {wait}" },
+  t_comments: { zh: "客户评价与留言", en: "Ratings and comments" },
+  report_ratings_csv: { zh: "下载评价 CSV", en: "Ratings CSV" },
+  c_time: { zh: "时间", en: "Time" },
+  c_number: { zh: "号码", en: "Ticket" },
+  c_stars: { zh: "评分", en: "Stars" },
+  c_comment: { zh: "留言", en: "Comment" },
+  def_counter_tools: {
+    zh: "优先：取号时选择优先服务的客户（老年人、残障人士、孕妇）；等候按其叫号计。暂挂：柜员让客户暂离窗口的次数；过号后回来：过号后又回到队首的号码；客户取消排队：在手机上取消的号码；撤销：一分钟内撤销的办结或过号；指定叫号：柜员从等候名单中选定叫号（而非叫下一位）。",
+    en: "Priority: customers who chose priority service (elderly, disabled, pregnant); their wait counts to their call. Set aside: times a teller set a customer aside; no-shows returned: missed numbers put back at the front; left the queue: tickets cancelled from the phone; undone: completions or no-shows undone within a minute; called by choice: customers a teller picked from the waiting list rather than calling the next.",
+  },
 
   definitions_title: { zh: "口径说明", en: "How the figures are counted" },
   def_wait: {

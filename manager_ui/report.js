@@ -101,8 +101,14 @@ async function load(date) {
 function updateCsvLink() {
   if (!state.date) return;
   const link = $("csv-link");
+  const code = state.report ? state.report.branch.code : "report";
   link.href = `/api/v1/reports/daily.csv?date=${state.date}&lang=${i18n.lang}`;
-  link.setAttribute("download", `callwise-${state.report ? state.report.branch.code : "report"}-${state.date}.csv`);
+  link.setAttribute("download", `callwise-${code}-${state.date}.csv`);
+  // The ratings are a section of the report's CSV ("客户评价" / "Ratings and comments"); `table`
+  // names it, for a server that serves that section alone.
+  const ratings = $("ratings-csv-link");
+  ratings.href = `/api/v1/reports/daily.csv?date=${state.date}&lang=${i18n.lang}&table=ratings`;
+  ratings.setAttribute("download", `callwise-${code}-${state.date}-ratings.csv`);
 }
 
 // --- rendering ----------------------------------------------------------------------------------
@@ -116,8 +122,38 @@ function render() {
   $("report-period").textContent = `${period.complete ? i18n.t("report_complete")
     : i18n.t("report_partial", { time: timeOfDay(period.end, state.timeZone) })} · ${i18n.t("report_tz", { tz: report.timezone })}`;
   renderKpis(report.headline);
+  renderCounterTools(report);
   renderCharts(report);
   renderTables(report);
+}
+
+/**
+ * Priority customers (their wait beside everyone else's), and what the counter tools were used for:
+ * set aside, returned, left from the phone, undone, called by choice (headline.priority, .counter_tools).
+ */
+function renderCounterTools(report) {
+  const priority = report.headline.priority || {};
+  const tools = report.headline.counter_tools || {};
+  const set = (id, value, tone = "") => {
+    $(id).querySelector(".figure-value").textContent = value == null ? none() : String(value);
+    $(id).dataset.tone = tone;
+  };
+  set("fig-priority-issued", priority.issued);
+  set("fig-priority-served", priority.served);
+  set("fig-priority-wait", priority.mean_wait_s == null ? null : duration(priority.mean_wait_s));
+  $("fig-priority-wait").querySelector(".figure-note").textContent = priority.others_mean_wait_s == null
+    ? "" : i18n.t("f_others_wait", { wait: duration(priority.others_mean_wait_s) });
+  set("fig-held", tools.held);
+  set("fig-returned", tools.returned);
+  set("fig-cancelled-by-customer", tools.cancelled_by_customer);
+  set("fig-undone", tools.undone, tools.undone > 0 ? "warn" : "");
+  set("fig-called-by-choice", tools.called_by_choice);
+}
+
+/** ★★☆☆☆ for a table cell. */
+function stars(n) {
+  const whole = Math.max(0, Math.min(5, Math.round(n)));
+  return "★".repeat(whole) + "☆".repeat(5 - whole);
 }
 
 function setKpi(id, value, note = "", tone = "") {
@@ -192,6 +228,7 @@ function fillTable(table, columns, rows) {
       const tag = index === 0 ? "th" : "td";
       const td = el(tag, [column.num ? "num" : "", cell.tone || ""].join(" ").trim(), cell.text ?? none());
       if (tag === "th") td.scope = "row";
+      if (cell.label) td.setAttribute("aria-label", cell.label);
       tr.append(td);
     });
     body.append(tr);
@@ -220,6 +257,16 @@ function renderTables(report) {
     { heading: words.short("outcomes", "redo"), num: true, value: (s) => ({ text: String(s.outcomes.redo), tone: s.outcomes.redo ? "warn" : "" }) },
     { heading: words.short("outcomes", "error"), num: true, value: (s) => ({ text: String(s.outcomes.error), tone: s.outcomes.error ? "bad" : "" }) },
   ], report.services);
+
+  const comments = report.ratings?.comments || [];
+  fillTable($("table-comments"), [
+    { key: "c_time", value: (c) => timeOfDay(c.rated_at, state.timeZone) },
+    { key: "c_number", value: (c) => c.number },
+    { key: "c_stars", value: (c) => ({ text: stars(c.stars), tone: c.stars <= 2 ? "bad stars" : "stars", label: `${c.stars}★` }) },
+    { key: "c_comment", value: (c) => ({ text: c.comment || none(), tone: "comment" }) },
+    { key: "c_counter", value: (c) => ({ text: c.counter == null ? none() : i18n.t("counter_n", { n: c.counter }), tone: "nowrap" }) },
+    { key: "c_teller", value: (c) => (c.teller && typeof c.teller === "object" ? c.teller.name : c.teller) || none() },
+  ], comments);
 
   fillTable($("table-tellers"), [
     { key: "c_teller", value: (t) => t.name },

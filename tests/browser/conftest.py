@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 
 from tests.support.callwise import PASSWORD, CallwiseServer
+from tests.support.process import REPO
 
 CHROMIUM = os.environ.get("CALLWISE_CHROMIUM", "/usr/bin/chromium")
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "screenshots"
@@ -97,6 +98,37 @@ def open_page(browser: Any) -> Iterator[Any]:
 def branch_server(tmp_path_factory: pytest.TempPathFactory, name: str, **accounts: Any) -> Iterator[CallwiseServer]:
     """A module's own server: ``yield from branch_server(tmp_path_factory, "kiosk", staff=..., devices=...)``."""
     with CallwiseServer.running(tmp_path_factory.mktemp(name), **accounts) as server:
+        yield server
+
+
+class DemoConfigServer(CallwiseServer):
+    """A server on the demo config's branch (config.toml: its long service names, five services, six
+    counters, 09:00-17:00), on the manual clock from ``start`` and without the kiosk's rate limit."""
+
+    start_at = "2026-11-30T10:00:00+08:00"  # a Monday, open
+
+    def write_config(self) -> Path:
+        text = (REPO / "config.toml").read_text(encoding="utf-8")
+        database = self.directory / "callwise.db"
+        server = (f'[server]\nmode = "demo"\ndatabase_url = "sqlite:///{database}"\n'
+                  f'public_url = "http://127.0.0.1:{self.port}"\nhost = "127.0.0.1"\nport = {self.port}\n\n')
+        replacements = {
+            "server": server,
+            "clock": f'[clock]\nmode = "manual"\nstart = "{self.start_at}"\n\n',
+            "limits": "[limits]\nkiosk_tickets_per_minute = 100000\nlogin_attempts_per_minute = 100000\n\n",
+        }
+        for section, replacement in replacements.items():
+            text, count = re.subn(rf"(?ms)^\[{section}\]\n.*?(?=^\[)", replacement, text, count=1)
+            assert count == 1, f"no [{section}] section in config.toml"
+        path = self.directory / "config.toml"
+        path.write_text(text, encoding="utf-8")
+        return path
+
+
+def demo_branch_server(tmp_path_factory: pytest.TempPathFactory, name: str,
+                       **accounts: Any) -> Iterator[CallwiseServer]:
+    """Like :func:`branch_server`, on the demo config's branch (:class:`DemoConfigServer`)."""
+    with DemoConfigServer.running(tmp_path_factory.mktemp(name), **accounts) as server:
         yield server
 
 

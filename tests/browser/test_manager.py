@@ -82,8 +82,9 @@ def test_an_idle_counter_alert_appears_is_acknowledged_and_clears_on_call_next(s
         advance(server, minutes * 60)
         act(server, "complete", {"outcome": outcome})
     act(server, "call-next")
+    advance(server, 60)  # a no-show is taken only after [queue] no_show_grace_s (60 s) since the call
     act(server, "no-show")
-    # 09:09: zhou starts serving a transfer at counter 2, qian opens counter 3 and goes on a break.
+    # 09:10: zhou starts serving a transfer at counter 2, qian opens counter 3 and goes on a break.
     act(server, "open", counter=2, who="zhou")
     server.issue("B", "door")
     act(server, "call-next", counter=2, who="zhou")

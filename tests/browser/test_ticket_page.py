@@ -23,7 +23,8 @@ LIVE_MS = 5000  # "within a few seconds"
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CallwiseServer]:
     yield from branch_server(
-        tmp_path_factory, "phone", staff={"tom": "teller", "tess": "teller"}, devices={"door": "kiosk"}
+        tmp_path_factory, "phone", staff={"tom": "teller", "tess": "teller", "mia": "manager"},
+        devices={"door": "kiosk"}
     )
 
 
@@ -124,6 +125,8 @@ def test_missed_call_is_explained(server, open_page):
     teller(server, 1, "open")
     assert teller(server, 1, "call-next")["number"] == ticket["number"]
     page.wait_for_selector("#state-called:not([hidden])", timeout=LIVE_MS)
+    # A no-show is taken only after [queue] no_show_grace_s (60 s) since the call: the manager moves the clock.
+    assert server.post("/clock/advance", who="mia", json={"seconds": 60}).status_code == 200
     teller(server, 1, "no-show")
     page.wait_for_selector("#state-no-show:not([hidden]):has-text('您的号码已过号')", timeout=LIVE_MS)
     assert page.is_hidden("#documents")
