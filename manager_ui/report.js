@@ -104,8 +104,7 @@ function updateCsvLink() {
   const code = state.report ? state.report.branch.code : "report";
   link.href = `/api/v1/reports/daily.csv?date=${state.date}&lang=${i18n.lang}`;
   link.setAttribute("download", `callwise-${code}-${state.date}.csv`);
-  // The ratings are a section of the report's CSV ("客户评价" / "Ratings and comments"); `table`
-  // names it, for a server that serves that section alone.
+  // The ratings with their comments alone (they are also the last section of the whole report's CSV).
   const ratings = $("ratings-csv-link");
   ratings.href = `/api/v1/reports/daily.csv?date=${state.date}&lang=${i18n.lang}&table=ratings`;
   ratings.setAttribute("download", `callwise-${code}-${state.date}-ratings.csv`);

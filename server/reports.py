@@ -927,6 +927,16 @@ def report_csv(report: dict[str, Any], lang: str = "zh", branch_name: str = "") 
     return out.getvalue()
 
 
+def ratings_csv(report: dict[str, Any], lang: str = "zh") -> str:
+    """The day's ratings with their comments alone, as one table (header row, data rows)."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\r\n")
+    writer.writerow([en_h if lang == "en" else zh_h for _, zh_h, en_h in RATING_COLUMNS])
+    for row in report.get("ratings", {}).get("comments", []):
+        writer.writerow([_cell(row, column, lang) for column, _, _ in RATING_COLUMNS])
+    return out.getvalue()
+
+
 def _cell(row: dict[str, Any], column: str, lang: str) -> Any:
     percent = column.endswith("%")
     value: Any = row

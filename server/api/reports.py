@@ -12,7 +12,7 @@ from server.api import bp
 from server.api.common import branch_id_for, parse_day, require_manager, runtime
 from server.errors import Invalid
 from server.report_loader import load_daily_report
-from server.reports import report_csv
+from server.reports import ratings_csv, report_csv
 from server.runtime import Runtime
 from server.vocabulary import LANGUAGES
 
@@ -28,17 +28,25 @@ def daily() -> ResponseReturnValue:
 @bp.get("/reports/daily.csv")
 def daily_csv() -> ResponseReturnValue:
     """The same report as a CSV file in sections (UTF-8 with a BOM, so Excel reads Chinese);
-    ``?lang=zh|en`` picks the headers' language (default: the branch's first)."""
+    ``?lang=zh|en`` picks the headers' language (default: the branch's first); ``?table=ratings``
+    gives only the ratings with their comments, as one plain table."""
     actor = require_manager()
     rt = runtime()
     branch_id = branch_id_for(actor)
     lang = request.args.get("lang") or rt.config_for(branch_id).branch.languages[0]
     if lang not in LANGUAGES:
         raise Invalid(f"lang is one of {', '.join(LANGUAGES)}", code="bad_lang")
+    table = request.args.get("table")
+    if table not in (None, "ratings"):
+        raise Invalid("table is ratings, or absent for the whole report", code="bad_table")
     report = _report(rt, branch_id)
     name = report["branch"]["name"]
-    text = report_csv(report, lang, name.get(lang) or report["branch"]["code"])
-    filename = f"callwise-{report['branch']['code']}-{report['date']}.csv"
+    if table == "ratings":
+        text = ratings_csv(report, lang)
+        filename = f"callwise-{report['branch']['code']}-{report['date']}-ratings.csv"
+    else:
+        text = report_csv(report, lang, name.get(lang) or report["branch"]["code"])
+        filename = f"callwise-{report['branch']['code']}-{report['date']}.csv"
     return Response(
         text.encode("utf-8-sig"),
         mimetype="text/csv",

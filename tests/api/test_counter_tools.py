@@ -490,3 +490,8 @@ def test_the_daily_report_counts_the_tools_priority_waits_and_lists_ratings_with
     section = csv_text.split("Ratings and comments", 1)[1]
     assert "'=had to come back twice" in section  # kept, and never run as a formula
     assert "Left the queue from the phone,1" in csv_text
+    alone = api.get("/reports/daily.csv?lang=en&table=ratings", "manager")
+    assert alone.status_code == 200 and "ratings.csv" in alone.headers["Content-Disposition"]
+    lines = alone.get_data(as_text=True).lstrip("\ufeff").splitlines()
+    assert lines[0] == "Time,Number,Service,Stars,Comment,Counter,Teller" and len(lines) == 2
+    assert api.get("/reports/daily.csv?table=alerts", "manager").status_code == 422

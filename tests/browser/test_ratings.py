@@ -190,8 +190,7 @@ def test_the_report_lists_the_comments_with_their_csv_and_the_priority_and_count
     expect(page.locator("#fig-held .figure-value")).to_have_text("0")
     expect(page.locator("#fig-called-by-choice .figure-value")).to_have_text("3")  # served() calls by number
 
-    # The ratings CSV: the report's CSV, whose ratings section has the comments (the contract's
-    # `?format=csv&table=ratings` is not served: the link names the table for when it is).
+    # The ratings CSV: the day's ratings with their comments alone (`?table=ratings`).
     link = page.locator("#ratings-csv-link")
     href = link.get_attribute("href")
     assert href.startswith("/api/v1/reports/daily.csv?") and re.search(r"[?&]table=ratings(&|$)", href), href
@@ -201,6 +200,7 @@ def test_the_report_lists_the_comments_with_their_csv_and_the_priority_and_count
     assert "csv" in answer.headers["Content-Type"]
     text = answer.content.decode("utf-8-sig")
     assert LONG_COMMENT in text and ticket["number"] in text
+    assert text.splitlines()[0].startswith("时间,号码,业务,星级,留言") and "按业务" not in text  # only the ratings
     page.screenshot_as("ratings-report-1440-zh", full_page=True)
 
     page.click("#lang-toggle")
