@@ -139,6 +139,8 @@ def bench_config(server: Any) -> None:
     """The test branch with counters 5..20 added, all serving A: one per teller, each with a queue."""
     extra = "".join(f'\n[[counters]]\nnumber = {n}\nservices = ["A"]\n'
                     for n in range(FIRST_COUNTER, FIRST_COUNTER + COUNTERS))
+    # The tellers free their counter with a no-show at once: load, not customers (no 60 s grace).
+    extra += "\n[queue]\nno_show_grace_s = 0\n"
     server.config_path.write_text(server.config_path.read_text(encoding="utf-8") + extra, encoding="utf-8")
 
 

@@ -255,6 +255,10 @@ def branches_config(directory: Path, port: int, branches: int, counters: int) ->
         "idle_counter_warning_s = 3600",
         "idle_counter_critical_s = 7200",
         "",
+        "[queue]",
+        "# The tellers free their counter with a no-show at once: load, not customers (no 60 s grace).",
+        "no_show_grace_s = 0",
+        "",
     ]
     for b in range(1, branches + 1):
         lines += [

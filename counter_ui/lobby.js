@@ -69,12 +69,22 @@ export function createLobby(ctx) {
     render();
   }
 
+  /** A "serve this customer" the console can carry out itself: the counter is free to call them. */
+  function callable(instruction) {
+    return Boolean(instruction && instruction.kind === "serve_ticket" && instruction.ticket
+      && ctx.counter()?.state === "idle");
+  }
+
   async function answer(reply, text) {
     const instruction = first();
     if (!instruction || answering) return;
     answering = true;
     render();
     try {
+      if (reply === "done" && callable(instruction)) {
+        // "Done" calls the customer the manager named, then answers: one tap, as the card asked.
+        await api(`/counters/${ctx.counter().number}/call`, { body: { ticket: instruction.ticket.id }, token: ctx.token() });
+      }
       const body = text ? { answer: reply, text } : { answer: reply };
       const answered = await api(`/instructions/${instruction.id}/ack`, { body, token: ctx.token() });
       open.delete(instruction.id);
@@ -250,6 +260,8 @@ export function createLobby(ctx) {
     $("instruction-note").textContent = instruction.text || "";
     $("instruction-queue").textContent = open.size > 1 ? t("instruction_more", { n: open.size }) : "";
     $("instruction-done").disabled = answering;
+    $("instruction-done").querySelector("span").textContent = callable(instruction)
+      ? t("instruction_call_now", { number: instruction.ticket.number }) : t("instruction_done");
     $("instruction-cannot").disabled = answering;
     tick();
   }

@@ -107,6 +107,7 @@ export const MESSAGES = {
   instruction_meta: { zh: "{who} 发出 · {ago}", en: "sent by {who} · {ago}" },
   instruction_ticket: { zh: "客户 {number}", en: "customer {number}" },
   instruction_done: { zh: "已照办", en: "Done" },
+  instruction_call_now: { zh: "叫 {number}（照办）", en: "Call {number} now" },
   instruction_cannot: { zh: "无法照办…", en: "Cannot…" },
   instruction_answered: { zh: "已回复大堂经理：{answer}", en: "Answered the manager: {answer}" },
   choose_cannot: { zh: "无法照办：原因", en: "Cannot do it: why?" },

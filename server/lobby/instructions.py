@@ -110,7 +110,7 @@ def _check_ticket(session: Session, branch_id: int, counter: Counter, ticket_id:
     if ticket_id is None:
         raise Invalid("serve_ticket names the ticket", code="ticket_required")
     ticket = _ticket(session, branch_id, ticket_id)
-    if ticket.status != TicketStatus.WAITING.value:
+    if ticket.status not in (TicketStatus.WAITING.value, TicketStatus.HELD.value):  # (a held one is called back)
         raise Conflict(f"{ticket.number} is not waiting", code="not_waiting")
     if ticket.service_id not in counter_services(session, branch_id).get(counter.id, []):
         raise Invalid(f"counter {counter.number} does not serve {ticket.number}'s service", code="wrong_service")

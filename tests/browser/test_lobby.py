@@ -269,3 +269,23 @@ def test_the_customer_was_told_something_different_in_the_lobby_reaches_the_dash
     press(teller, "Numpad1")  # the service goes on: done
     expect(teller.locator("#state-badge")).to_have_text("空闲")
     expect(teller.locator("#btn-told-otherwise")).to_be_disabled()
+
+
+def test_serve_this_customer_is_one_tap_at_a_free_counter_it_calls_them_and_answers(server, open_page):
+    teller = console(open_page, server, "zhou", 2)  # free since the last test
+    expect(teller.locator("#state-badge")).to_have_text("空闲")
+    server.issue("A", KIOSK)
+    named = server.issue("B", KIOSK)  # not the one call-next would take
+    sent = ok(server.post("/counters/2/instruct", MANAGER, json={"kind": "serve_ticket", "ticket": named["id"]}))
+
+    done = teller.locator("#instruction-done")
+    expect(done).to_contain_text(f"叫 {named['number']}（照办）")
+    teller.screenshot_as("console-instruction-serve-ticket")
+    done.click()
+    expect(teller.locator("#state-badge")).to_have_text("呼叫中")
+    expect(teller.locator("#ticket-number")).to_have_text(named["number"])
+    expect(teller.locator("#instruction-banner")).to_be_hidden()
+    answered = next(i for i in instructions(server) if i["id"] == sent["id"])
+    assert answered["answer"] == "done"
+    counter = next(c for c in ok(server.get("/counters", MANAGER)) if c["number"] == 2)
+    assert counter["current_ticket"]["number"] == named["number"]
