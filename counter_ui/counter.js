@@ -62,6 +62,7 @@ const state = {
   backAgain: new Set(), // ids of no-shows known to be no-shows no longer (returned, undone)
   armed: null, // {name, timer}: an outcome pressed once, waiting for its confirming second press
   context: null, // {id, data} of the current ticket (GET /tickets/<id>/context)
+  reading: new Set(), // the waiting list's and the context's reads on their way
   clockSynced: false, // the live clock has taken the branch's time at least once
   contextSeq: 0,
 };
@@ -195,6 +196,14 @@ async function onLogout() {
       }
     }
   }
+  // Nothing more is asked with this token: the live connection stops (its events would ask for the
+  // queue again), and what is already on its way is answered before the token is revoked.
+  clearTimeout(state.queueTimer);
+  if (state.live) {
+    state.live.close();
+    state.live = null;
+  }
+  await Promise.allSettled([...state.reading]);
   try {
     await api("/auth/logout", { method: "POST", token: state.token });
   } catch (error) {
@@ -603,7 +612,7 @@ async function loadQueue() {
   const seq = ++state.queueSeq;
   const token = state.token;
   try {
-    const answer = await api("/queue", { token });
+    const answer = await reading(api("/queue", { token }));
     if (seq !== state.queueSeq || token !== state.token) return;
     state.queue = Array.isArray(answer) ? answer : answer.services || [];
     if (state.view === "console") renderWaiting();
@@ -1337,11 +1346,19 @@ function renderNoShows() {
 
 // --- the customer's context -----------------------------------------------------------------------------
 
+/** A read in flight, kept until it is answered (log-out waits for them: see onLogout). */
+function reading(promise) {
+  state.reading.add(promise);
+  const done = () => state.reading.delete(promise);
+  promise.then(done, done);
+  return promise;
+}
+
 async function loadContext(id) {
   const seq = ++state.contextSeq;
   state.context = { id, data: null };
   try {
-    const data = await api(`/tickets/${id}/context`, { token: state.token });
+    const data = await reading(api(`/tickets/${id}/context`, { token: state.token }));
     if (seq !== state.contextSeq) return;
     state.context = { id, data };
     if (state.view === "console") renderTicket();
