@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 from playwright.sync_api import expect
 
-from tests.browser.conftest import branch_server, expect_refusals, open_dashboard
+from tests.browser.conftest import branch_server, demo_branch_server, expect_refusals, open_dashboard
 from tests.support.callwise import CallwiseServer
 
 MANAGER, TELLER, KIOSK = "mia", "lin", "door"
@@ -31,6 +31,12 @@ AXE = Path(__file__).resolve().parents[1] / "vendor" / "axe-core-4.14.1" / "axe.
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CallwiseServer]:
     yield from branch_server(tmp_path_factory, "desk", staff={MANAGER: "manager", TELLER: "teller"},
                              devices={KIOSK: "kiosk"})
+
+
+@pytest.fixture(scope="module")
+def demo_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CallwiseServer]:
+    """The demo config's branch: five services with long English names."""
+    yield from demo_branch_server(tmp_path_factory, "desk-demo", staff={MANAGER: "manager"})
 
 
 def ok(response: Any) -> Any:
@@ -291,6 +297,25 @@ def test_the_dialog_and_the_ticket_fit_the_desk_and_the_tablet(server, open_page
     page.screenshot_as(f"desk-ticket-result-{width}-{lang}")
     violations = page.evaluate("axe.run(document.getElementById('desk-dialog'), {resultTypes: ['violations']})")
     assert [(v["id"], [n["target"] for n in v["nodes"]][:3]) for v in violations["violations"]] == []
+
+
+def test_five_services_with_long_names_still_fit_the_tablet(demo_server, open_page):
+    page = open_dashboard(open_page, demo_server, MANAGER, TABLET)
+    english(page)
+    page.click("#issue-ticket")
+    dialog = page.locator("#desk-dialog")
+    expect(dialog.locator("label.desk-service")).to_have_count(5)
+    expect(dialog.locator("label.desk-service[data-service='A']")).to_contain_text("Cash deposit & withdrawal")
+    dialog.locator("label.desk-service[data-service='E']").click()
+    dialog.locator("label.desk-priority").click()
+    assert_fits(page)
+    page.screenshot_as("desk-ticket-form-demo-1024-en")
+    dialog.locator("#desk-confirm").click()
+    expect(dialog.locator("#desk-ticket .desk-number")).to_have_text(re.compile(r"^E\d{3}$"))
+    expect(dialog.locator("#desk-ticket .desk-ticket-service")).to_have_text("E · Business banking")
+    qr_loaded(page)
+    assert_fits(page)
+    page.screenshot_as("desk-ticket-result-demo-1024-en")
 
 
 def test_after_closing_time_the_dialog_says_the_branch_is_closed_and_names_the_next_opening(server, open_page):
