@@ -15,7 +15,7 @@ import { api } from "/static/js/api.js";
 import { createI18n } from "/static/js/i18n.js";
 import { connectLive } from "/static/js/live.js";
 import { ago, duration as spelled } from "/static/js/format.js";
-import { hoursAt, summaryText } from "/static/js/hours.js";
+import { hoursAt, openingText, summaryText } from "/static/js/hours.js";
 import { createWords } from "/static/js/vocabulary.js";
 import { MESSAGES } from "./messages.js";
 import { logOut, signIn, startPage } from "./session.js";
@@ -24,6 +24,7 @@ import { unlockAudio } from "/static/js/audio.js";
 import { isMuted, playAlarm, setMuted } from "./sound.js";
 import { colourOf, waitingChart } from "./charts.js";
 import { openInstructDialog } from "./instruct.js";
+import { openDeskTicketDialog, refreshDeskWaits } from "./desk_ticket.js";
 
 const REPORT_EVERY_MS = 60_000;
 const REPORT_AFTER_ACTIVITY_MS = 4_000;
@@ -143,7 +144,9 @@ function start({ token, me }) {
   $("view-loading").hidden = true;
   $("view-login").hidden = true;
   $("view-dashboard").hidden = false;
-  for (const id of ["live", "sound-toggle", "report-link", "who", "logout", "server-clock"]) $(id).hidden = false;
+  for (const id of ["live", "sound-toggle", "report-link", "who", "logout", "server-clock", "issue-ticket"]) {
+    $(id).hidden = false;
+  }
   $("who").textContent = me.name;
   $("logout").addEventListener("click", async () => {
     if (state.live) state.live.close();
@@ -156,6 +159,7 @@ function start({ token, me }) {
     renderSound();
   });
   renderSound();
+  $("issue-ticket").addEventListener("click", openDeskTicket);
   for (const type of ["pointerdown", "keydown"]) document.addEventListener(type, unlockAudio, { once: true });
 
   chart = waitingChart($("waiting-chart"), { height: "fill" });
@@ -230,6 +234,7 @@ function onQueueChanged(payload) {
     const service = state.services.find((s) => s.code === update.code);
     if (service) Object.assign(service, { waiting: update.waiting, estimated_wait_s: update.estimated_wait_s });
   }
+  refreshDeskWaits(payload.services);
   renderQueues();
   renderTiles();
   scheduleReport();
@@ -242,6 +247,24 @@ function onTicketChanged(ticket) {
   else state.waiting.delete(ticket.id);
   sawServerTime(ticket.called_at, ticket.finished_at);
   renderQueues();
+}
+
+// --- a ticket issued at the desk ---------------------------------------------------------------------
+
+function openDeskTicket() {
+  openDeskTicketDialog({
+    i18n, token: state.token, timeZone: state.timeZone,
+    languages: state.branch?.languages || i18n.languages,
+    branchName: state.branch?.name,
+    services: state.services.map((service) => ({ ...service })),
+    opener: $("issue-ticket"),
+    closedText(lang) {
+      if (!state.live) return "";
+      const now = state.live.clock.now();
+      const view = hoursAt(state.hours, now, state.timeZone);
+      return view ? openingText(view, lang, state.timeZone, now) : "";
+    },
+  });
 }
 
 // --- ratings ------------------------------------------------------------------------------------

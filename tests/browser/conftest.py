@@ -151,3 +151,13 @@ def open_dashboard(open_page: Any, server: CallwiseServer, username: str, viewpo
     sign_in(page, username)
     expect(page.locator("#live")).to_have_attribute("data-status", "online")
     return page
+
+
+def expect_refusals(page: Any, *statuses: int) -> None:
+    """Chromium logs every 4xx answer to fetch() as a console error; take the ones a test caused on
+    purpose (one per status given) off the page's error list, failing if one was not logged."""
+    for status in statuses:
+        logged = f"status of {status} "
+        match = next((e for e in page.errors if "Failed to load resource" in e and logged in e), None)
+        assert match is not None, f"no {status} answer was logged: {page.errors}"
+        page.errors.remove(match)
