@@ -216,11 +216,16 @@ class BranchModel:
         return 201, None
 
     def close_the_day(self) -> None:
-        """After closing (the clock moved past it), what still waits or is held is cancelled."""
-        if self.hours is not None and hours_now(self.hours, self.now).state == "closed":
-            for ticket in self.tickets.values():
-                if ticket.status in (TicketStatus.WAITING.value, TicketStatus.HELD.value):
-                    ticket.status, ticket.returned = TicketStatus.CANCELLED.value, None
+        """After closing (the clock moved past it), what still waits is cancelled; what is held stays
+        for its teller until the branch opens on a later day."""
+        if self.hours is None:
+            return
+        hours = hours_now(self.hours, self.now)
+        for ticket in self.tickets.values():
+            if ((ticket.status == TicketStatus.WAITING.value and hours.state == "closed")
+                    or (ticket.status in (TicketStatus.WAITING.value, TicketStatus.HELD.value)
+                        and hours.serving and ticket.day < self.day)):
+                ticket.status, ticket.returned = TicketStatus.CANCELLED.value, None
 
     def expect_counter_action(self, number: int, action: str, who: str, body: dict[str, Any]) -> tuple[int, str | None]:
         """``(status, error code)`` the API should answer. The order of the checks is the contract's:

@@ -259,7 +259,7 @@ def return_ticket(rt: Runtime, actor: Actor, branch_id: int, ticket_id: int) -> 
 
 
 def close_previous_days(rt: Runtime, branch_id: int) -> int:
-    """The day rollover: once the branch has opened on a new day, tickets still waiting (or held) from an
+    """The day rollover: once the branch has opened on a new day, tickets still waiting or held from an
     earlier business day (the server was down at closing, say) are closed as ``cancelled`` with
     reason ``day_end`` (one event each). Numbering already follows the calendar day in the branch's
     time zone, so it has restarted. Returns how many were closed; running it again closes nothing."""
@@ -268,16 +268,19 @@ def close_previous_days(rt: Runtime, branch_id: int) -> int:
     if not hours_now(config.hours, now).serving:
         return 0
     today = business_day(now, config.tz)
-    return _cancel_waiting(rt, branch_id, now, "day_end", Ticket.business_day < today)
+    return _cancel_waiting(rt, branch_id, now, "day_end", reads.IN_LINE, Ticket.business_day < today)
 
 
 def close_at_closing(rt: Runtime, branch_id: int) -> int:
-    """Closing time: tickets still waiting or held are cancelled with reason ``branch_closed``, and their
-    phone pages hear it (nobody will call them now). Returns how many; again, nothing more."""
+    """Closing time: tickets still waiting are cancelled with reason ``branch_closed``, and their
+    phone pages hear it (nobody will call them now). Returns how many; again, nothing more. A held
+    ticket stays: its customer was being served and is fetching something, and the teller may call
+    them back after closing, as they finish the customer at the counter (the day's rollover closes
+    what is left)."""
     now = rt.clock.now()
     if hours_now(rt.config_for(branch_id).hours, now).state != "closed":
         return 0
-    return _cancel_waiting(rt, branch_id, now, "branch_closed")
+    return _cancel_waiting(rt, branch_id, now, "branch_closed", (TicketStatus.WAITING.value,))
 
 
 def warn_the_late(rt: Runtime, branch_id: int) -> int:
@@ -335,9 +338,10 @@ def close_the_days(rt: Runtime) -> int:
     return cancelled
 
 
-def _cancel_waiting(rt: Runtime, branch_id: int, now: datetime, reason: str, *where: Any) -> int:
-    """Cancel the branch's waiting and held tickets (those matching ``where``) with ``reason``, one event each."""
-    waiting = select(Ticket).where(Ticket.branch_id == branch_id, Ticket.status.in_(reads.IN_LINE), *where)
+def _cancel_waiting(rt: Runtime, branch_id: int, now: datetime, reason: str, statuses: tuple[str, ...],
+                    *where: Any) -> int:
+    """Cancel the branch's tickets in ``statuses`` (and matching ``where``) with ``reason``, one event each."""
+    waiting = select(Ticket).where(Ticket.branch_id == branch_id, Ticket.status.in_(statuses), *where)
     with rt.reading() as session:  # the usual answer is "nothing to do": find that out without locking
         if session.scalar(waiting.with_only_columns(Ticket.id).limit(1)) is None:
             return 0

@@ -545,10 +545,8 @@ class Simulation:
     def closing_time(self) -> None:
         """Closing: what still waits is cancelled (the server does it: phones and screens say why);
         tellers with nobody left to call sign off, the others finish the customer at their counter."""
-        self.cancelled_at_closing += close_the_days(self.rt)  # held tickets too
-        self.waiting.clear()
-        self.fetching.clear()
-        self.back.clear()
+        self.cancelled_at_closing += close_the_days(self.rt)
+        self.waiting.clear()  # (a customer set aside is still called back by their teller)
         for teller in self.tellers.values():
             if teller.state == "idle" and teller.wants_work:
                 self.close(teller, teller.gen)

@@ -169,14 +169,20 @@ def test_hold_needs_a_customer_at_the_counter(api, rt):
     assert snapshot(rt) == before
 
 
-def test_a_held_ticket_is_cancelled_at_closing_like_a_waiting_one(api, clock):
+def test_a_held_ticket_outlives_closing_for_its_teller_and_closes_at_the_next_days_rollover(api):
     ticket = api.issue("A")
+    waiting = api.issue("A")
     api.open(1, "teller1")
     api.ok(1, "call-next")
     api.ok(1, "hold")
-    api.advance(9 * 3600)  # past closing (17:00)
+    api.advance(9 * 3600)  # past closing (17:00): the waiting customer is sent home, the held one is not
+    assert api.ticket(waiting["token"])["cancel_reason"] == "branch_closed"
+    assert api.ticket(ticket["token"])["status"] == "held"
+    assert api.ok(1, "call", json={"ticket": ticket["id"]})["status"] == "called"  # back after closing
+    api.ok(1, "hold")
+    api.advance(16 * 3600 + 60)  # the next morning, open again
     after = api.ticket(ticket["token"])
-    assert (after["status"], after["cancel_reason"]) == ("cancelled", "branch_closed")
+    assert (after["status"], after["cancel_reason"]) == ("cancelled", "day_end")
 
 
 # --- no-show grace, return -----------------------------------------------------------------------
