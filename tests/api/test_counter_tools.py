@@ -501,3 +501,15 @@ def test_the_daily_report_counts_the_tools_priority_waits_and_lists_ratings_with
     lines = alone.get_data(as_text=True).lstrip("\ufeff").splitlines()
     assert lines[0] == "Time,Number,Service,Stars,Comment,Counter,Teller" and len(lines) == 2
     assert api.get("/reports/daily.csv?table=alerts", "manager").status_code == 422
+
+
+@pytest.mark.parametrize(("caller", "status"), [
+    ("anonymous", 401), ("kiosk", 403), ("display", 403), ("teller2", 200), ("manager", 200), ("admin", 200),
+])
+def test_staff_read_a_customers_context_and_nobody_else(api, caller, status):
+    ticket = api.issue("A")
+    response = api.get(f"/tickets/{ticket['id']}/context", None if caller == "anonymous" else caller)
+    assert response.status_code == status
+    if status == 200:
+        assert response.get_json()["ticket"]["number"] == ticket["number"]
+        assert api.get("/tickets/999999/context", caller).status_code == 404
