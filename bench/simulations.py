@@ -172,6 +172,14 @@ def _variant_figures(days: list[dict[str, Any]]) -> dict[str, Any]:
         "hours": None if not all("refused_at_door" in d for d in days) else {
             k: {"total": sum(d.get(k, 0) for d in days), "per_day": _mean([d.get(k, 0) for d in days], 2)}
             for k in ("refused_at_door", "cancelled_at_closing", "cancelled_unwarned", "warned_while_waiting")},
+        # Priority customers' mean wait beside everyone else's (means of the days' means), and how often
+        # a day used the counter's tools.
+        "counter_tools": None if not all("counter_tools" in d for d in days) else {
+            "priority_wait_s": _mean([d["priority_wait_s"]["priority"] for d in days], 1),
+            "others_wait_s": _mean([d["priority_wait_s"]["others"] for d in days], 1),
+            "per_day": {k: _mean([d["counter_tools"][k] for d in days], 1)
+                        for k in ("priority", "held", "called_back", "returned")},
+        },
         "manager": None if not work else {
             "reactions_per_hour": _mean([w["reactions_per_hour"] for w in work], 2),
             "reactions_peak_10min_max": max(w["reactions_peak_10min"] for w in work),
