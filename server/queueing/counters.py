@@ -37,6 +37,7 @@ from server.queueing.machine import (
     ticket_step,
 )
 from server.queueing.numbering import business_day, day_start_utc
+from server.queueing.tickets import wait_again
 from server.runtime import Runtime, UnitOfWork
 from server.vocabulary import HELP_REASONS
 
@@ -371,13 +372,7 @@ def transfer(rt: Runtime, actor: Actor, branch_id: int, number: int, service_cod
         data = {"counter": number, "from_service": source.code if source else None, "to_service": target.code,
                 "to_counter": to_counter, "note": note}
         ticket.service_id = target.id
-        ticket.waiting_since = now
-        ticket.counter_id = None
-        ticket.called_at = None
-        ticket.last_called_at = None
-        ticket.served_at = None
-        ticket.served_by_staff_id = None
-        ticket.returned_at = None
+        wait_again(ticket, now)
         ticket.directed_counter_id = directed.id if directed is not None else None
         if note is not None:
             ticket.note = note

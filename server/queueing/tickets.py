@@ -236,15 +236,9 @@ def return_ticket(rt: Runtime, actor: Actor, branch_id: int, ticket_id: int) -> 
                            code="branch_closed")
         before = ticket.status
         ticket.status = ticket_step(TicketStatus(before), "return").value
-        ticket.returned_at = now
-        ticket.waiting_since = now
-        ticket.counter_id = None
-        ticket.called_at = None
-        ticket.last_called_at = None
-        ticket.served_at = None
+        wait_again(ticket, now)
+        ticket.returned_at = now  # at the front of its service
         ticket.finished_at = None
-        ticket.served_by_staff_id = None
-        ticket.directed_counter_id = None
         uow.record(actor, now, ticket, "return", before, ticket.status, {"number": ticket.number})
         # The no-show can no longer be undone at the counter that recorded it: the customer is back.
         for counter in session.scalars(select(Counter).where(Counter.undo_ticket_id == ticket.id)):
@@ -256,6 +250,19 @@ def return_ticket(rt: Runtime, actor: Actor, branch_id: int, ticket_id: int) -> 
         announce.queue_changed(uow, branch_id, now)
         uow.commit()
         return view
+
+
+def wait_again(ticket: Ticket, now: datetime) -> None:
+    """The ticket waits in a queue again (a transfer, a no-show's return): its wait in this queue
+    counts from now, no counter holds it, and no call, service or lane of its last visit stands."""
+    ticket.waiting_since = now
+    ticket.counter_id = None
+    ticket.called_at = None
+    ticket.last_called_at = None
+    ticket.served_at = None
+    ticket.served_by_staff_id = None
+    ticket.returned_at = None
+    ticket.directed_counter_id = None
 
 
 def close_previous_days(rt: Runtime, branch_id: int) -> int:
