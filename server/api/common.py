@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hmac
 import json
+import logging
 import re
 from datetime import date
 from typing import Any, TypeVar
@@ -19,6 +20,7 @@ from server.runtime import Runtime
 
 Body = TypeVar("Body", bound=BaseModel)
 SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
+log = logging.getLogger(__name__)
 
 
 class StrictBody(BaseModel):
@@ -103,21 +105,37 @@ def parse_body(model: type[Body]) -> Body:
     An empty body counts as ``{}`` so that actions without parameters need no body at all.
     """
     raw = request.get_data(cache=True)
-    if not raw.strip():
-        data: Any = {}
-    else:
-        try:
-            data = json.loads(raw)
-        except (ValueError, UnicodeDecodeError):
-            raise Malformed("the request body is not valid JSON", code="malformed_json") from None
-    if not isinstance(data, dict):
-        raise Malformed("the request body must be a JSON object", code="malformed_json")
+    data = _json_object(raw) if raw.strip() else {}
     try:
         return model.model_validate(data)
     except ValidationError as exc:
         error = exc.errors()[0]
         field = ".".join(str(part) for part in error["loc"]) or "body"
         raise Invalid(f"{field}: {error['msg']}", code="invalid_field") from None
+
+
+def _json_object(raw: bytes) -> dict[str, Any]:
+    """``raw`` parsed as a JSON object; :class:`Malformed` for anything else.
+
+    Python's parser recurses once per nesting level, so 30,000 ``[`` (well under the size limit)
+    exhaust the stack: that is a malformed body, logged in one line rather than as a traceback.
+    ``NaN`` and ``Infinity`` are not JSON either, though Python's parser accepts them.
+    """
+    try:
+        data = json.loads(raw, parse_constant=_not_json)
+    except RecursionError:
+        log.warning("refused a JSON body nested too deeply (%d bytes) on %s %s", len(raw), request.method,
+                    request.path)
+        raise Malformed("the request body is nested too deeply", code="malformed_json") from None
+    except (ValueError, UnicodeDecodeError):
+        raise Malformed("the request body is not valid JSON", code="malformed_json") from None
+    if not isinstance(data, dict):
+        raise Malformed("the request body must be a JSON object", code="malformed_json")
+    return data
+
+
+def _not_json(constant: str) -> Any:
+    raise ValueError(f"{constant} is not JSON")
 
 
 DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
