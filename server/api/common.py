@@ -15,18 +15,20 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 from server import accounts
 from server.actors import ANONYMOUS, Actor
 from server.branches import branch_for
-from server.errors import Forbidden, Invalid, Malformed, Unauthorized
+from server.errors import Forbidden, Invalid, Malformed, Unauthorized, UnsupportedMediaType
 from server.runtime import Runtime
 
 Body = TypeVar("Body", bound=BaseModel)
 SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
+BODY_METHODS = ("POST", "PUT", "PATCH", "DELETE")
 log = logging.getLogger(__name__)
 
 
 class StrictBody(BaseModel):
-    """Request bodies reject unknown fields, so a typo is an error rather than silently ignored."""
+    """Request bodies reject unknown fields, so a typo is an error rather than silently ignored, and
+    take values as they are typed: ``true`` or ``"60"`` is not a number (a whole number is a float)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)
 
 
 def runtime() -> Runtime:
@@ -97,6 +99,19 @@ def branch_id_for(actor: Actor) -> int:
     """The branch a request is about: ``?branch=CODE`` or the caller's own (see
     :func:`server.branches.branch_for`)."""
     return branch_for(runtime(), actor, request.args.get("branch"))
+
+
+def require_json_content_type() -> None:
+    """A request that sends a body must label it ``Content-Type: application/json`` (415 otherwise).
+
+    A form on another site can post ``text/plain`` that happens to be JSON, without the preflight a
+    JSON request needs: parsed regardless, it could log a browser in to an attacker's account.
+    An empty body needs no type, so actions without parameters can be posted bare.
+    """
+    if request.method not in BODY_METHODS or request.is_json:
+        return
+    if request.get_data(cache=True).strip():
+        raise UnsupportedMediaType("send the body as JSON with 'Content-Type: application/json'")
 
 
 def parse_body(model: type[Body]) -> Body:
