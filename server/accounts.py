@@ -20,9 +20,8 @@ from server.actors import DEVICE_KINDS, STAFF_ROLES, Actor
 from server.clock import wall_now
 from server.errors import Conflict, Invalid, NotFound, Unauthorized, require_one_of
 from server.models import AuthToken, Branch, Device, Staff
+from server.passwords import password_problem
 from server.runtime import Runtime
-
-MIN_PASSWORD_LENGTH = 8
 
 
 @cache
@@ -49,15 +48,17 @@ def save_staff(
     rt: Runtime, username: str, role: str, password: str, *, display_name: str | None = None,
     branch_code: str | None = None,
 ) -> tuple[Staff, bool]:
-    """Create or update a staff account. Returns ``(staff, created)``.
+    """Create or update a staff account. Returns ``(staff, created)``. :class:`Invalid`
+    (``weak_password``, 422 in the API) for a password the policy of :mod:`server.passwords` refuses.
 
     Tellers and managers belong to one branch (the config's, unless named); admins to every branch.
     """
     require_one_of(STAFF_ROLES, role, "role", "unknown_role")
     if not username or len(username) > 64 or not username.replace("_", "").replace("-", "").replace(".", "").isalnum():
         raise Invalid("a username is 1–64 letters, digits, '.', '_' or '-'", code="bad_username")
-    if len(password) < MIN_PASSWORD_LENGTH:
-        raise Invalid(f"a password needs at least {MIN_PASSWORD_LENGTH} characters", code="weak_password")
+    problem = password_problem(password, username)
+    if problem is not None:
+        raise Invalid(problem, code="weak_password")
     now = rt.clock.now()
     with rt.uow() as uow:
         session = uow.session

@@ -26,6 +26,7 @@ from server.queueing.hours import WEEKDAYS, Hours
 SUPPORTED_LANGUAGES = vocabulary.LANGUAGES
 PAUSE_REASONS = vocabulary.PAUSE_REASONS.codes
 SERVICE_KINDS = vocabulary.SERVICE_KINDS.codes
+MAX_COUNTER_NUMBER = 999  # also bounds counter numbers in API paths and bodies
 Language = Literal[SUPPORTED_LANGUAGES]  # type: ignore[valid-type]
 ServiceKind = vocabulary.SERVICE_KINDS.literal()
 
@@ -212,7 +213,7 @@ class ServiceConfig(_Strict):
 
 
 class CounterConfig(_Strict):
-    number: Annotated[int, Field(ge=1, le=999)]
+    number: Annotated[int, Field(ge=1, le=MAX_COUNTER_NUMBER)]
     services: Annotated[list[str], Field(min_length=1)]
     name: Localized | None = None
 

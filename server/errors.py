@@ -22,6 +22,10 @@ class Malformed(CallwiseError):
     status, code = 400, "malformed"
 
 
+class UnsupportedMediaType(CallwiseError):
+    status, code = 415, "unsupported_media_type"
+
+
 class Unauthorized(CallwiseError):
     status, code = 401, "unauthorized"
 

@@ -71,7 +71,32 @@ def test_staff_add_refuses_a_short_password(tmp_path):
     config = write_config(tmp_path)
     result = cli("staff", "add", "x", "--role", "teller", "--password-stdin", "--config", str(config), stdin="short\n")
     assert result.returncode != 0
-    assert "at least 8 characters" in result.stderr
+    assert "at least 10 characters" in result.stderr
+
+
+@pytest.mark.parametrize("password, why", [
+    ("12345678", "at least 10 characters"),
+    ("password", "at least 10 characters"),
+    ("li.na-password", "username"),
+    ("LI.NA.2024!", "username"),
+    (" " * 8, "only spaces"),
+    ("x" * 100_000, "at most 256 characters"),
+    ("password2024", "most common"),
+    ("1234567890", "most common"),
+    ("abcdefghijkl", "simple sequence"),
+    ("zzzzzzzzzzzz", "repeated"),
+])
+def test_staff_add_refuses_a_weak_password_in_one_line(tmp_path, password, why):
+    config = write_config(tmp_path)
+    result = cli("staff", "add", "li.na", "--role", "teller", "--password-stdin", "--config", str(config),
+                 stdin=password + "\n")
+    assert result.returncode != 0
+    assert why in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+    engine = create_engine(f"sqlite:///{tmp_path}/data/callwise.db")
+    with Session(engine) as session:
+        assert session.scalar(select(Staff).where(Staff.username == "li.na")) is None
+    engine.dispose()
 
 
 def test_device_add_prints_its_token_on_the_last_line(tmp_path):

@@ -28,7 +28,7 @@ def alerts() -> ResponseReturnValue:
     return jsonify(list_alerts(runtime(), branch_id_for(actor), state, limit))
 
 
-@bp.post("/alerts/<int:alert_id>/ack")
+@bp.post("/alerts/<id:alert_id>/ack")
 def acknowledge(alert_id: int) -> ResponseReturnValue:
     """Acknowledge an alert (stops reminders; answers a help request). 409 if already resolved."""
     actor = require_manager()

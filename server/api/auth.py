@@ -13,11 +13,12 @@ from server.api.common import StrictBody, current_actor, parse_body, require_sta
 from server.errors import Unauthorized
 from server.limits import limiter, login_rate
 from server.models import Counter
+from server.passwords import MAX_LENGTH
 
 
 class LoginBody(StrictBody):
     username: str = Field(min_length=1, max_length=64)
-    password: str = Field(min_length=1, max_length=256)
+    password: str = Field(min_length=1, max_length=MAX_LENGTH)  # every password staff add accepts
 
 
 @bp.post("/auth/login")

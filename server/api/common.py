@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hmac
 import json
+import logging
 import re
 from datetime import date
 from typing import Any, TypeVar
@@ -14,17 +15,20 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 from server import accounts
 from server.actors import ANONYMOUS, Actor
 from server.branches import branch_for
-from server.errors import Forbidden, Invalid, Malformed, Unauthorized
+from server.errors import Forbidden, Invalid, Malformed, Unauthorized, UnsupportedMediaType
 from server.runtime import Runtime
 
 Body = TypeVar("Body", bound=BaseModel)
 SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
+BODY_METHODS = ("POST", "PUT", "PATCH", "DELETE")
+log = logging.getLogger(__name__)
 
 
 class StrictBody(BaseModel):
-    """Request bodies reject unknown fields, so a typo is an error rather than silently ignored."""
+    """Request bodies reject unknown fields, so a typo is an error rather than silently ignored, and
+    take values as they are typed: ``true`` or ``"60"`` is not a number (a whole number is a float)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)
 
 
 def runtime() -> Runtime:
@@ -97,27 +101,56 @@ def branch_id_for(actor: Actor) -> int:
     return branch_for(runtime(), actor, request.args.get("branch"))
 
 
+def require_json_content_type() -> None:
+    """A request that sends a body must label it ``Content-Type: application/json`` (415 otherwise).
+
+    A form on another site can post ``text/plain`` that happens to be JSON, without the preflight a
+    JSON request needs: parsed regardless, it could log a browser in to an attacker's account.
+    An empty body needs no type, so actions without parameters can be posted bare.
+    """
+    if request.method not in BODY_METHODS or request.is_json:
+        return
+    if request.get_data(cache=True).strip():
+        raise UnsupportedMediaType("send the body as JSON with 'Content-Type: application/json'")
+
+
 def parse_body(model: type[Body]) -> Body:
     """The JSON body validated against ``model``: 400 if it is not JSON, 422 if values are wrong.
 
     An empty body counts as ``{}`` so that actions without parameters need no body at all.
     """
     raw = request.get_data(cache=True)
-    if not raw.strip():
-        data: Any = {}
-    else:
-        try:
-            data = json.loads(raw)
-        except (ValueError, UnicodeDecodeError):
-            raise Malformed("the request body is not valid JSON", code="malformed_json") from None
-    if not isinstance(data, dict):
-        raise Malformed("the request body must be a JSON object", code="malformed_json")
+    data = _json_object(raw) if raw.strip() else {}
     try:
         return model.model_validate(data)
     except ValidationError as exc:
         error = exc.errors()[0]
         field = ".".join(str(part) for part in error["loc"]) or "body"
         raise Invalid(f"{field}: {error['msg']}", code="invalid_field") from None
+
+
+def _json_object(raw: bytes) -> dict[str, Any]:
+    """``raw`` parsed as a JSON object; :class:`Malformed` for anything else.
+
+    Python's parser recurses once per nesting level, so 30,000 ``[`` (well under the size limit)
+    exhaust the stack: that is a malformed body, logged in one line rather than as a traceback.
+    ``NaN`` and ``Infinity`` are not JSON either, though Python's parser accepts them.
+    """
+    try:
+        data = json.loads(raw, parse_constant=_not_json)
+    except RecursionError:
+        log.warning("refused a JSON body nested too deeply (%d bytes) on %s %s", len(raw), request.method,
+                    request.path)
+        raise Malformed("the request body is nested too deeply", code="malformed_json") from None
+    except (ValueError, UnicodeDecodeError):
+        raise Malformed("the request body is not valid JSON", code="malformed_json") from None
+    if not isinstance(data, dict):
+        raise Malformed("the request body must be a JSON object", code="malformed_json")
+    return data
+
+
+def _not_json(constant: str) -> Any:
+    raise ValueError(f"{constant} is not JSON")
 
 
 DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")

@@ -9,6 +9,7 @@ from pydantic import Field
 from server.actors import Actor
 from server.api import bp
 from server.api.common import StrictBody, branch_id_for, current_actor, parse_body, require_staff, runtime
+from server.config import MAX_COUNTER_NUMBER
 from server.errors import Forbidden, Unauthorized
 from server.queueing import counters, reads
 from server.vocabulary import HELP_REASONS, OUTCOMES, PAUSE_REASONS
@@ -24,7 +25,7 @@ class CompleteBody(StrictBody):
 
 class TransferBody(StrictBody):
     service: str | None = Field(default=None, min_length=1, max_length=8)
-    counter: int | None = Field(default=None, ge=1, le=999)
+    counter: int | None = Field(default=None, ge=1, le=MAX_COUNTER_NUMBER)
     note: str | None = Field(default=None, max_length=500)
 
 
@@ -65,21 +66,21 @@ def list_counters() -> ResponseReturnValue:
         return jsonify(reads.counter_views(session, rt.config_for(branch_id), branch_id))
 
 
-@bp.post("/counters/<int:number>/open")
+@bp.post("/counters/<counter:number>/open")
 def open_counter(number: int) -> ResponseReturnValue:
     """Sign the caller in at counter ``number``. 409 if someone else holds it or the caller holds another."""
     actor, branch_id = _staff_and_branch()
     return jsonify(counters.open_counter(runtime(), actor, branch_id, number))
 
 
-@bp.post("/counters/<int:number>/call-next")
+@bp.post("/counters/<counter:number>/call-next")
 def call_next(number: int) -> ResponseReturnValue:
     """Call the next customer. 404 ``queue_empty`` when nobody waits for this counter's services."""
     actor, branch_id = _staff_and_branch()
     return jsonify(counters.call_next(runtime(), actor, branch_id, number))
 
 
-@bp.post("/counters/<int:number>/call")
+@bp.post("/counters/<counter:number>/call")
 def call(number: int) -> ResponseReturnValue:
     """Call one chosen ticket, waiting or held, to this free counter. 409 ``not_waiting`` if it is
     not (or another counter has just called it), 403 ``not_your_service`` if the counter does not
@@ -89,7 +90,7 @@ def call(number: int) -> ResponseReturnValue:
     return jsonify(counters.call_ticket(runtime(), actor, branch_id_for(actor), number, body.ticket))
 
 
-@bp.post("/counters/<int:number>/hold")
+@bp.post("/counters/<counter:number>/hold")
 def hold(number: int) -> ResponseReturnValue:
     """The current customer steps aside (held, out of the queue, number kept) with an optional
     note; the counter is free. The ticket comes back only by ``call``."""
@@ -98,7 +99,7 @@ def hold(number: int) -> ResponseReturnValue:
     return jsonify(counters.hold(runtime(), actor, branch_id_for(actor), number, body.note))
 
 
-@bp.post("/counters/<int:number>/undo")
+@bp.post("/counters/<counter:number>/undo")
 def undo(number: int) -> ResponseReturnValue:
     """Undo the counter's last complete or no-show within the undo window (60 s by default), while
     nothing else has happened there. 409 ``nothing_to_undo`` / ``undo_expired``."""
@@ -106,21 +107,21 @@ def undo(number: int) -> ResponseReturnValue:
     return jsonify(counters.undo(runtime(), actor, branch_id, number))
 
 
-@bp.post("/counters/<int:number>/recall")
+@bp.post("/counters/<counter:number>/recall")
 def recall(number: int) -> ResponseReturnValue:
     """Call the current customer again."""
     actor, branch_id = _staff_and_branch()
     return jsonify(counters.recall(runtime(), actor, branch_id, number))
 
 
-@bp.post("/counters/<int:number>/start")
+@bp.post("/counters/<counter:number>/start")
 def start(number: int) -> ResponseReturnValue:
     """The called customer has arrived: service starts."""
     actor, branch_id = _staff_and_branch()
     return jsonify(counters.start_service(runtime(), actor, branch_id, number))
 
 
-@bp.post("/counters/<int:number>/complete")
+@bp.post("/counters/<counter:number>/complete")
 def complete(number: int) -> ResponseReturnValue:
     """Finish the customer being served with an outcome (done, redo, error; default done)."""
     actor = require_staff()
@@ -128,14 +129,14 @@ def complete(number: int) -> ResponseReturnValue:
     return jsonify(counters.complete(runtime(), actor, branch_id_for(actor), number, body.outcome))
 
 
-@bp.post("/counters/<int:number>/no-show")
+@bp.post("/counters/<counter:number>/no-show")
 def no_show(number: int) -> ResponseReturnValue:
     """The called customer did not come: 409 ``too_early`` within the grace after the call (60 s by default)."""
     actor, branch_id = _staff_and_branch()
     return jsonify(counters.no_show(runtime(), actor, branch_id, number))
 
 
-@bp.post("/counters/<int:number>/transfer")
+@bp.post("/counters/<counter:number>/transfer")
 def transfer(number: int) -> ResponseReturnValue:
     """Move the current customer to another service's queue, keeping number and place, or to one
     counter's own queue (``counter``), with an optional ``note`` for the next teller."""
@@ -145,7 +146,7 @@ def transfer(number: int) -> ResponseReturnValue:
                                      body.note))
 
 
-@bp.post("/counters/<int:number>/pause")
+@bp.post("/counters/<counter:number>/pause")
 def pause(number: int) -> ResponseReturnValue:
     """Pause a free counter with a reason."""
     actor = require_staff()
@@ -153,14 +154,14 @@ def pause(number: int) -> ResponseReturnValue:
     return jsonify(counters.pause(runtime(), actor, branch_id_for(actor), number, body.reason))
 
 
-@bp.post("/counters/<int:number>/resume")
+@bp.post("/counters/<counter:number>/resume")
 def resume(number: int) -> ResponseReturnValue:
     """End the counter's pause."""
     actor, branch_id = _staff_and_branch()
     return jsonify(counters.resume(runtime(), actor, branch_id, number))
 
 
-@bp.post("/counters/<int:number>/request-help")
+@bp.post("/counters/<counter:number>/request-help")
 def request_help(number: int) -> ResponseReturnValue:
     """Page the manager about the current customer, with a reason (default authorization) and a word."""
     actor = require_staff()
@@ -168,7 +169,7 @@ def request_help(number: int) -> ResponseReturnValue:
     return jsonify(counters.request_help(runtime(), actor, branch_id_for(actor), number, body.reason, body.text))
 
 
-@bp.post("/counters/<int:number>/close")
+@bp.post("/counters/<counter:number>/close")
 def close(number: int) -> ResponseReturnValue:
     """Sign out of the counter (it must be free or paused)."""
     actor, branch_id = _staff_and_branch()

@@ -20,6 +20,7 @@ from server.api.common import (
     require_staff,
     runtime,
 )
+from server.config import MAX_COUNTER_NUMBER
 from server.errors import Invalid
 from server.lobby import complaints, instructions
 from server.vocabulary import COMPLAINT_KINDS, INSTRUCTION_ANSWERS, INSTRUCTION_KINDS
@@ -50,11 +51,11 @@ class ComplaintBody(StrictBody):
     kind: ComplaintKind  # type: ignore[valid-type]
     text: str = Field(min_length=1, max_length=1000)
     ticket: int | None = Field(default=None, ge=1, le=2**53)
-    counter: int | None = Field(default=None, ge=1, le=999)
+    counter: int | None = Field(default=None, ge=1, le=MAX_COUNTER_NUMBER)
     subject: str | None = Field(default=None, max_length=200, description="the document or rule in question")
 
 
-@bp.post("/counters/<int:number>/instruct")
+@bp.post("/counters/<counter:number>/instruct")
 def instruct(number: int) -> ResponseReturnValue:
     """Send the teller at counter ``number`` an instruction (managers). 201 with the instruction."""
     actor = require_manager()
@@ -72,7 +73,7 @@ def list_instructions() -> ResponseReturnValue:
     return jsonify(instructions.list_instructions(runtime(), actor, branch_id_for(actor)))
 
 
-@bp.post("/instructions/<int:instruction_id>/ack")
+@bp.post("/instructions/<id:instruction_id>/ack")
 def answer_instruction(instruction_id: int) -> ResponseReturnValue:
     """The teller at the instruction's counter answers: done, or cannot with a reason."""
     actor = require_staff()
@@ -81,7 +82,7 @@ def answer_instruction(instruction_id: int) -> ResponseReturnValue:
                                        body.text))
 
 
-@bp.post("/alerts/<int:alert_id>/respond")
+@bp.post("/alerts/<id:alert_id>/respond")
 def respond(alert_id: int) -> ResponseReturnValue:
     """Answer a help request: on_my_way, then done (which resolves it)."""
     actor = require_manager()

@@ -33,6 +33,7 @@ ERRORS = {
     "403": "not allowed for this caller",
     "404": "unknown thing",
     "409": "state conflict; nothing changed",
+    "415": "a body sent without 'Content-Type: application/json'",
     "422": "valid JSON, invalid values",
     "429": "rate limit",
     "503": "database unavailable",

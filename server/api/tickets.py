@@ -81,7 +81,7 @@ def cancel(token: str) -> ResponseReturnValue:
     return jsonify(tickets.cancel_by_holder(runtime(), token))
 
 
-@bp.post("/tickets/<int:ticket_id>/return")
+@bp.post("/tickets/<id:ticket_id>/return")
 def return_ticket(ticket_id: int) -> ResponseReturnValue:
     """A no-show who came back (staff): waiting again, at the front of its service. 409
     ``not_no_show`` for any other ticket, ``branch_closed`` outside the day it was issued."""
@@ -90,7 +90,7 @@ def return_ticket(ticket_id: int) -> ResponseReturnValue:
     return jsonify(tickets.return_ticket(runtime(), actor, branch_id_for(actor), ticket_id))
 
 
-@bp.get("/tickets/<int:ticket_id>/context")
+@bp.get("/tickets/<id:ticket_id>/context")
 def context(ticket_id: int) -> ResponseReturnValue:
     """The customer's context for the teller (staff): waited, language, priority, the history of
     calls, holds, transfers and returns with their notes, and what the lobby recorded about it."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from sqlalchemy import select
 
 from server.accounts import hash_token
@@ -115,3 +116,30 @@ def test_ticket_issuing_is_rate_limited_per_kiosk(app_factory, fresh_db):
     assert api.post("/tickets", "kiosk2", json={"service": "A"}).status_code == 201  # its own budget
     numbers = [t["number"] for t in api.get("/queue", "teller1").get_json()["services"][0]["tickets"]]
     assert numbers == ["A001", "A002", "A003"]  # the refused request took no number
+
+
+# --- the password policy (issue 16, finding 8) -------------------------------------------------------------
+
+
+@pytest.mark.parametrize("weak", ["12345678", "password", "password123", "teller1", "Teller1-at-desk", " " * 8,
+                                  "x" * 100_000, "1234567890", "aaaaaaaaaaaa"])
+def test_a_weak_password_is_refused_with_422_and_the_old_one_keeps_working(api, rt, weak):
+    from server.accounts import save_staff
+    from server.errors import Invalid
+
+    with pytest.raises(Invalid) as refused:
+        save_staff(rt, "teller1", "teller", weak)
+    assert (refused.value.status, refused.value.code) == (422, "weak_password")
+    assert login(api).status_code == 200
+
+
+def test_the_longest_password_accepted_can_log_in(api, rt):
+    from server.accounts import save_staff
+    from server.errors import Invalid
+    from server.passwords import MAX_LENGTH
+
+    longest = ("correct horse battery staple " * 9)[:MAX_LENGTH]
+    save_staff(rt, "teller1", "teller", longest)
+    assert login(api, password=longest).status_code == 200
+    with pytest.raises(Invalid):
+        save_staff(rt, "teller1", "teller", longest + "!")
