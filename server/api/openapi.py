@@ -17,9 +17,11 @@ from server import vocabulary
 from server.api import bp
 from server.api.auth import LoginBody
 from server.api.clock import AdvanceBody
+from server.api.converters import MAX_ROW_ID
 from server.api.counters import CallBody, CompleteBody, HelpBody, HoldBody, PauseBody, TransferBody
 from server.api.lobby import ComplaintBody, InstructBody, InstructionAnswerBody, RespondBody
 from server.api.tickets import IssueBody, RatingBody
+from server.config import MAX_COUNTER_NUMBER
 
 
 def _enum(words: vocabulary.WordList, nullable: bool = False) -> dict[str, Any]:
@@ -519,12 +521,14 @@ _OPEN = {
     ("get", "/tickets/{token}"), ("post", "/tickets/{token}/rating"), ("get", "/tickets/{token}/qr.svg"),
     ("get", "/tickets/{token}/qr.png"), ("get", "/openapi.json"), ("post", "/tickets/{token}/cancel"),
 }
+# The bounds are the path converters' (server/api/converters.py): past them a path names nothing (404).
+_ROW_ID = {"type": "integer", "minimum": 1, "maximum": MAX_ROW_ID}
 _PATH_PARAMETERS = {
-    "number": ({"type": "integer", "minimum": 1}, "the counter's number"),
+    "number": ({"type": "integer", "minimum": 1, "maximum": MAX_COUNTER_NUMBER}, "the counter's number"),
     "token": ({"type": "string", "minLength": 16, "maxLength": 64}, "the ticket's token (from its QR code)"),
-    "alert_id": ({"type": "integer", "minimum": 1}, "the alert's id"),
-    "ticket_id": ({"type": "integer", "minimum": 1}, "the ticket's id (staff)"),
-    "instruction_id": ({"type": "integer", "minimum": 1}, "the instruction's id"),
+    "alert_id": (_ROW_ID, "the alert's id"),
+    "ticket_id": (_ROW_ID, "the ticket's id (staff)"),
+    "instruction_id": (_ROW_ID, "the instruction's id"),
 }
 _DATE = {"type": "string", "format": "date"}
 _QUERY_PARAMETERS: dict[tuple[str, str], list[tuple[str, dict[str, Any], str]]] = {

@@ -106,3 +106,17 @@ def test_numbers_beyond_range_in_bodies_are_422(api, path, who, body):
     response = api.post(path, who, json=body)
     assert response.status_code == 422, response.get_json()
     assert response.get_json()["error"]["code"] == "invalid_field"
+
+
+def test_the_openapi_document_declares_the_path_numbers_bounds(api):
+    """Every numeric path parameter is documented with the bounds its converter enforces."""
+    from server.api.converters import MAX_ROW_ID
+    from server.config import MAX_COUNTER_NUMBER
+
+    document = api.get("/openapi.json").get_json()
+    numeric = [(path, p) for path, ops in document["paths"].items() for op in ops.values()
+               for p in op.get("parameters", []) if p["in"] == "path" and p["schema"].get("type") == "integer"]
+    assert numeric
+    for path, parameter in numeric:
+        expected = MAX_COUNTER_NUMBER if parameter["name"] == "number" else MAX_ROW_ID
+        assert (parameter["schema"]["minimum"], parameter["schema"]["maximum"]) == (1, expected), (path, parameter)
