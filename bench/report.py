@@ -10,6 +10,7 @@ import argparse
 import json
 import os
 import platform
+from collections.abc import Callable
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -405,52 +406,51 @@ def _call_order(busy: list[dict[str, Any]]) -> list[str]:
     return out + [""]
 
 
-def _hours_table(blocks: list[dict[str, Any]]) -> list[str]:
-    """The branch's hours in the simulation: the door, closing, and promises kept."""
-    out = ["### Hours: refused at the door, sent home at closing, and who had been told", "",
-           "Customers who come after the last-ticket time are refused at the door; those still waiting at",
-           "closing are cancelled. *Unwarned*: of those, customers never told they might not be served today",
-           "— not by the kiosk (`fits_before_close: false`) nor, while waiting, at least 15 minutes before",
-           "closing (the minute housekeeping's `late_warned_at`, on the phone page and the lobby screen).",
-           "Target: zero.", "",
-           "| seeds, load | variant | days | refused at the door | cancelled at closing | of which unwarned "
-           "| told while waiting |",
-           "| --- | --- | ---: | ---: | ---: | ---: | ---: |"]
+def _variant_table(blocks: list[dict[str, Any]], head: list[str], key: str,
+                   cells: Callable[[dict[str, Any]], str]) -> list[str]:
+    """``head`` (title, text, table header), then a row per seed set, load and variant with the
+    figures under ``key`` (``cells`` makes the row's last cells of them); nothing when none has them."""
+    out = list(head)
     rows = 0
     for b in sorted(blocks, key=lambda b: (b["seeds"] != "held_out", b["load"] != "busy")):
         for name, v in b["variants"].items():
-            h = v.get("hours")
-            if not h:
+            figures = v.get(key)
+            if not figures:
                 continue
             rows += 1
-            out.append(f"| {_set_name(b)}, {b['load']} | {name} | {v['days']} | {h['refused_at_door']['total']} "
-                       f"| {h['cancelled_at_closing']['total']} | {h['cancelled_unwarned']['total']} "
-                       f"| {h['warned_while_waiting']['total']} |")
+            out.append(f"| {_set_name(b)}, {b['load']} | {name} | {v['days']} | {cells(figures)} |")
     return out + [""] if rows else []
+
+
+def _hours_table(blocks: list[dict[str, Any]]) -> list[str]:
+    """The branch's hours in the simulation: the door, closing, and promises kept."""
+    head = ["### Hours: refused at the door, sent home at closing, and who had been told", "",
+            "Customers who come after the last-ticket time are refused at the door; those still waiting at",
+            "closing are cancelled. *Unwarned*: of those, customers never told they might not be served today",
+            "— not by the kiosk (`fits_before_close: false`) nor, while waiting, at least 15 minutes before",
+            "closing (the minute housekeeping's `late_warned_at`, on the phone page and the lobby screen).",
+            "Target: zero.", "",
+            "| seeds, load | variant | days | refused at the door | cancelled at closing | of which unwarned "
+            "| told while waiting |",
+            "| --- | --- | ---: | ---: | ---: | ---: | ---: |"]
+    return _variant_table(blocks, head, "hours", lambda h: (
+        f"{h['refused_at_door']['total']} | {h['cancelled_at_closing']['total']} "
+        f"| {h['cancelled_unwarned']['total']} | {h['warned_while_waiting']['total']}"))
 
 
 def _tools_table(blocks: list[dict[str, Any]]) -> list[str]:
     """Priority customers and the counter's tools in the simulation (what they cost the others)."""
-    out = ["### Priority customers, holds and late no-shows", "",
-           "5% of customers take a priority ticket (`[queue] priority_share` 1.0: always first within their",
-           "service); half the no-shows come back 1–7 min late and the teller returns their ticket to the",
-           "front; 3% are sent to fetch a document part way through, set aside (`hold`) and called back by",
-           "the same teller. Means of the days' mean waits (issue to first call) and per-day counts:", "",
-           "| seeds, load | variant | days | priority customers' wait | others' wait | priority tickets "
-           "| set aside | called back | late no-shows returned |",
-           "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
-    rows = 0
-    for b in sorted(blocks, key=lambda b: (b["seeds"] != "held_out", b["load"] != "busy")):
-        for name, v in b["variants"].items():
-            t = v.get("counter_tools")
-            if not t:
-                continue
-            rows += 1
-            per = t["per_day"]
-            out.append(f"| {_set_name(b)}, {b['load']} | {name} | {v['days']} | {minutes(t['priority_wait_s'])} "
-                       f"| {minutes(t['others_wait_s'])} | {per['priority']} | {per['held']} | {per['called_back']} "
-                       f"| {per['returned']} |")
-    return out + [""] if rows else []
+    head = ["### Priority customers, holds and late no-shows", "",
+            "5% of customers take a priority ticket (`[queue] priority_share` 1.0: always first within their",
+            "service); half the no-shows come back 1–7 min late and the teller returns their ticket to the",
+            "front; 3% are sent to fetch a document part way through, set aside (`hold`) and called back by",
+            "the same teller. Means of the days' mean waits (issue to first call) and per-day counts:", "",
+            "| seeds, load | variant | days | priority customers' wait | others' wait | priority tickets "
+            "| set aside | called back | late no-shows returned |",
+            "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
+    return _variant_table(blocks, head, "counter_tools", lambda t: (
+        f"{minutes(t['priority_wait_s'])} | {minutes(t['others_wait_s'])} | {t['per_day']['priority']} "
+        f"| {t['per_day']['held']} | {t['per_day']['called_back']} | {t['per_day']['returned']}"))
 
 
 def http_section(data: dict[str, Any]) -> list[str]:
