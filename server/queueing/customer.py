@@ -5,7 +5,6 @@ them), and the customers' ratings with their comments. Reads only.
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
@@ -94,23 +93,29 @@ def _lobby(session: Session, config: Config, ticket: Ticket) -> list[dict[str, A
 
 def rating_view(session: Session, ticket: Ticket) -> dict[str, Any]:
     """One rating as the dashboard lists it: the ticket, stars, comment, counter and teller."""
-    number = session.scalar(select(Counter.number).where(Counter.id == ticket.counter_id)) \
-        if ticket.counter_id is not None else None
-    teller = session.scalar(select(Staff.display_name).where(Staff.id == ticket.served_by_staff_id)) \
-        if ticket.served_by_staff_id is not None else None
-    service = session.scalar(select(Service.code).where(Service.id == ticket.service_id))
-    return {"ticket": {"id": ticket.id, "number": ticket.number}, "service": service, "stars": ticket.rating,
-            "comment": ticket.rating_comment, "counter": number, "teller": teller, "rated_at": iso(ticket.rated_at)}
+    return _ratings(session, Ticket.id == ticket.id)[0]
 
 
-def latest_ratings(rt: Runtime, actor: Actor, branch_id: int, limit: int = 20,
-                   since: datetime | None = None) -> list[dict[str, Any]]:
+def latest_ratings(rt: Runtime, actor: Actor, branch_id: int, limit: int = 20) -> list[dict[str, Any]]:
     """The branch's latest ratings, newest first (managers)."""
     if not actor.is_manager:
         raise Forbidden("for the lobby manager", code="wrong_role")
     with rt.reading() as session:
-        query = (select(Ticket).where(Ticket.branch_id == branch_id, Ticket.rated_at.isnot(None))
-                 .order_by(Ticket.rated_at.desc(), Ticket.id.desc()).limit(limit))
-        if since is not None:
-            query = query.where(Ticket.rated_at >= since)
-        return [rating_view(session, ticket) for ticket in session.scalars(query)]
+        return _ratings(session, Ticket.branch_id == branch_id, Ticket.rated_at.isnot(None), limit=limit)
+
+
+def _ratings(session: Session, *where: Any, limit: int | None = None) -> list[dict[str, Any]]:
+    """The ratings of the tickets ``where`` selects, newest first, with their counter, teller and
+    service in the same query."""
+    rows = session.execute(
+        select(Ticket, Counter.number, Staff.display_name, Service.code)
+        .outerjoin(Counter, Counter.id == Ticket.counter_id)
+        .outerjoin(Staff, Staff.id == Ticket.served_by_staff_id)
+        .join(Service, Service.id == Ticket.service_id)
+        .where(*where)
+        .order_by(Ticket.rated_at.desc(), Ticket.id.desc())
+        .limit(limit)
+    ).all()
+    return [{"ticket": {"id": ticket.id, "number": ticket.number}, "service": code, "stars": ticket.rating,
+             "comment": ticket.rating_comment, "counter": number, "teller": teller, "rated_at": iso(ticket.rated_at)}
+            for ticket, number, teller, code in rows]
