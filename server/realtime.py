@@ -11,7 +11,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from flask import current_app, session
+from flask import current_app, request, session
 from flask_socketio import ConnectionRefusedError, SocketIO, disconnect, emit, join_room
 
 from server import accounts, rooms
@@ -74,7 +74,39 @@ def on_connect(auth: Any = None) -> None:
     }
     for room in rooms_for(actor, branch_id):
         join_room(room)
+    _credential_sockets(rt)[request.sid] = _credential_of(actor)  # type: ignore[attr-defined]
     emit("state_snapshot", snapshot(rt, actor, branch_id))
+
+
+@socketio.on("disconnect")
+def on_disconnect(*_args: Any) -> None:
+    _credential_sockets(_runtime()).pop(request.sid, None)  # type: ignore[attr-defined]
+
+
+def _credential_of(actor: Actor) -> dict[str, int | None]:
+    if actor.kind == "device":
+        return {"device_id": actor.id, "staff_id": None, "token_id": None}
+    return {"device_id": None, "staff_id": actor.id, "token_id": actor.token_id}
+
+
+def _credential_sockets(rt: Runtime) -> dict[str, dict[str, int | None]]:
+    """This process's authenticated sockets: Socket.IO sid -> the credential it connected with."""
+    kept: dict[str, dict[str, int | None]] = rt.caches.setdefault("credential_sockets", {})
+    return kept
+
+
+def end_sockets(rt: Runtime, *, staff_id: int | None = None, token_id: int | None = None,
+                device_id: int | None = None) -> int:
+    """Disconnect this process's sockets that connected with a credential that has just ended: a
+    log-in token (logout), every log-in of a staff member (disabled), a device (revoked). Returns how
+    many were disconnected."""
+    wanted = {"staff_id": staff_id, "token_id": token_id, "device_id": device_id}
+    ended = [sid for sid, who in list(_credential_sockets(rt).items())
+             if any(value is not None and who.get(key) == value for key, value in wanted.items())]
+    for sid in ended:
+        _credential_sockets(rt).pop(sid, None)
+        socketio.server.disconnect(sid, namespace="/")
+    return len(ended)
 
 
 @socketio.on("request_snapshot")
