@@ -23,6 +23,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
     text,
     true,
 )
@@ -107,6 +108,11 @@ class Staff(Base):
     branch_id: Mapped[int | None] = mapped_column(ForeignKey("branches.id"))  # None: an admin of every branch
     active: Mapped[bool] = mapped_column(Boolean, server_default=true())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # Wall-clock time of the account's latest authenticated request or socket (written at most
+    # once a minute), for `staff list` and the admin page.
+    last_seen_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Created by demo mode (server/demo.py): production refuses to start while any exists.
+    demo: Mapped[bool] = mapped_column(Boolean, server_default=false())
 
 
 class AuthToken(Base):
@@ -136,6 +142,26 @@ class Device(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     last_seen_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    demo: Mapped[bool] = mapped_column(Boolean, server_default=false())
+
+
+class AuditEntry(Base):
+    """One administrative action (an account or device added, disabled, enabled, revoked, a password
+    reset, a role changed), by whom and through what (the admin page/API or the command line). Kept
+    for good; shown on the /admin page."""
+
+    __tablename__ = "audit_log"
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer(), "sqlite"), primary_key=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    via: Mapped[str] = mapped_column(String(16))  # api | cli
+    actor_staff_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))
+    actor_name: Mapped[str] = mapped_column(String(128))  # the admin's username, or the OS user of the CLI
+    action: Mapped[str] = mapped_column(String(32))
+    target_kind: Mapped[str] = mapped_column(String(16))  # staff | device
+    target_name: Mapped[str] = mapped_column(String(128))
+    branch_id: Mapped[int | None] = mapped_column(ForeignKey("branches.id"))
+    detail: Mapped[dict[str, Any] | None] = mapped_column(JSON)
 
 
 class Counter(Base):
