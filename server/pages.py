@@ -58,11 +58,10 @@ def _security_headers(response: Response) -> Response:
     if response.mimetype == "text/html":
         response.headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
         response.headers.setdefault("X-Frame-Options", "DENY")
-    if request.path.startswith("/api/") and response.mimetype == "application/json" \
-            and "Cache-Control" not in response.headers:
-        # Answers carry tokens (log-in, a ticket's, the CSRF token of /auth/me) or live data no
-        # cache should keep or serve to someone else; nothing in the JSON API is meant to be cached.
-        # Files that may be (QR codes, voice) set their own Cache-Control and are not JSON.
+    if request.path.startswith("/api/") and "Cache-Control" not in response.headers:
+        # Answers carry tokens (log-in, a ticket's, the CSRF token of /auth/me, a device's pairing)
+        # or live data that no cache should keep or hand to someone else. The few answers meant to
+        # be cached (a ticket's QR code, a spoken call) say so themselves.
         response.headers["Cache-Control"] = "no-store"
         response.headers["Pragma"] = "no-cache"
     return response

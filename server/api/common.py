@@ -73,10 +73,11 @@ LINE_MAX = 200
 Line = Annotated[str, Field(max_length=LINE_MAX, description=f"one line of at most {LINE_MAX} characters; {_RULES}"),
                  _LINE]
 """A short one-line text: a complaint's subject."""
-DISPLAY_NAME_MAX = 64
+DISPLAY_NAME_MAX = 128
 DisplayName = Annotated[str, Field(min_length=1, max_length=DISPLAY_NAME_MAX,
                                    description=f"one line of 1 to {DISPLAY_NAME_MAX} characters; {_RULES}"), _LINE]
-"""A person's or a device's name as screens show it."""
+"""A person's name as the screens show it (staff.display_name's size); for a device's name (64),
+``Annotated[DisplayName, Field(max_length=64)]``."""
 
 
 def runtime() -> Runtime:

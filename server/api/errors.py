@@ -35,7 +35,7 @@ def register_error_handlers(app: Flask) -> None:
     def _rate_limited(exc: RateLimitExceeded) -> ResponseReturnValue:
         if exc.limit.scope == LOGIN_ACCOUNT_SCOPE:
             response = error_response(429, "login_throttled", "too many failed log-ins for this account "
-                                      f"({exc.description}); wait and try again, or ask an admin")
+                                      f"({exc.description}); try again once Retry-After has passed")
         else:
             response = error_response(429, "rate_limited", f"too many requests ({exc.description}); try again shortly")
         retry = getattr(exc, "retry_after", None)

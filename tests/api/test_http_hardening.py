@@ -384,3 +384,22 @@ def test_query_parameters_take_only_their_own_form(api, path):
     response = api.get(path, "manager")
     assert response.status_code == 422, (path, response.get_json())
     assert response.get_json()["error"]["code"].startswith("bad_")
+
+
+def test_the_display_name_type_for_names_shown_on_screens():
+    """The admin API's staff and device names use the same type (server/api/common.py)."""
+    from typing import Annotated
+
+    from pydantic import Field, TypeAdapter, ValidationError
+
+    from server.api.common import DisplayName
+
+    names = TypeAdapter(DisplayName)
+    assert names.validate_python("王小明 (Teller 3)") == "王小明 (Teller 3)"
+    for bad in ("", "x" * 129, "Ann\u202eeb", "two\nlines", "tab\there", "bell\x07"):
+        with pytest.raises(ValidationError):
+            names.validate_python(bad)
+    devices = TypeAdapter(Annotated[DisplayName, Field(max_length=64)])
+    assert devices.validate_python("x" * 64) == "x" * 64
+    with pytest.raises(ValidationError):
+        devices.validate_python("x" * 65)
