@@ -4,6 +4,7 @@ reused idempotency keys, and numbers that must be numbers in bodies and query st
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 from typing import Any
 
@@ -311,6 +312,13 @@ def test_the_openapi_document_shows_each_texts_limit(api):
     assert note["maxLength"] == 500 and "bidi" in note["description"]
     complaint = schemas["/complaints"]["post"]["requestBody"]["content"]["application/json"]["schema"]
     assert complaint["properties"]["text"]["maxLength"] == 1000
+    # The documented pattern refuses exactly what the server refuses (ECMA-262 reads ``$`` as the end).
+    [subject] = [s for s in complaint["properties"]["subject"]["anyOf"] if s.get("type") == "string"]
+    several, one = re.compile(note["pattern"]), re.compile(subject["pattern"])
+    for code in [*range(0x300), *range(0x2000, 0x2100)]:
+        accepted = api.post("/complaints", "teller1", json={"kind": "teller_error", "text": f"a{chr(code)}b",
+                                                            "subject": f"a{chr(code)}b"}).status_code == 201
+        assert accepted == bool(several.fullmatch(chr(code)) and one.fullmatch(chr(code))), hex(code)
 
 
 # --- finding 10: an Idempotency-Key reused for another ticket -------------------------------------------------
