@@ -7,7 +7,7 @@ import json
 import logging
 
 from flask import Response, current_app, request
-from flask_limiter import Limiter
+from flask_limiter import Limiter, RequestLimit
 from flask_limiter.util import get_remote_address
 
 limiter = Limiter(key_func=get_remote_address, default_limits=[], headers_enabled=True)
@@ -62,10 +62,15 @@ def login_account_key() -> str:
 def failed_login(response: Response) -> bool:
     """Only refused passwords spend an account's budget: its owner logging in on several screens,
     or a body refused before any password check, must not lock it."""
-    if response.status_code == 401:
-        log.info("failed log-in for %r from %s", login_account_key()[len("account:"):], get_remote_address())
-        return True
-    return False
+    return response.status_code == 401
+
+
+def account_throttled(limit: RequestLimit) -> None:
+    """Say so in the log each time a log-in is refused for its account's failures: someone is guessing
+    that password, or keeping its owner out (the username is shown as repr, control characters escaped)."""
+    log.warning("log-in for %r refused from %s: %d failed log-ins for it within %d minutes",
+                login_account_key()[len("account:"):], get_remote_address(), limit.limit.amount,
+                ACCOUNT_WINDOW_MINUTES)
 
 
 def kiosk_key() -> str:

@@ -11,7 +11,15 @@ from server import accounts
 from server.api import bp
 from server.api.common import StrictBody, current_actor, parse_body, require_staff, runtime
 from server.errors import Unauthorized
-from server.limits import LOGIN_ACCOUNT_SCOPE, failed_login, limiter, login_account_key, login_account_rate, login_rate
+from server.limits import (
+    LOGIN_ACCOUNT_SCOPE,
+    account_throttled,
+    failed_login,
+    limiter,
+    login_account_key,
+    login_account_rate,
+    login_rate,
+)
 from server.models import Counter
 from server.passwords import MAX_LENGTH
 
@@ -23,7 +31,8 @@ class LoginBody(StrictBody):
 
 @bp.post("/auth/login")
 @limiter.limit(login_rate)
-@limiter.limit(login_account_rate, key_func=login_account_key, deduct_when=failed_login, scope=LOGIN_ACCOUNT_SCOPE)
+@limiter.limit(login_account_rate, key_func=login_account_key, deduct_when=failed_login, on_breach=account_throttled,
+               scope=LOGIN_ACCOUNT_SCOPE)
 def login() -> ResponseReturnValue:
     """Log in. Sets the session cookie and returns a bearer token plus the CSRF token that
     cookie-authenticated changes must send as ``X-CSRF-Token``. 401 on a wrong name or password;

@@ -26,7 +26,7 @@ def _login(client: Any, username: str, password: str, address: str = "10.0.0.1")
 # --- finding 8: failed log-ins are throttled per account as well as per address ---------------------------
 
 
-def test_guessing_one_password_from_many_addresses_is_throttled_per_account(app_factory):
+def test_guessing_one_password_from_many_addresses_is_throttled_per_account(app_factory, caplog):
     """Issue 16, finding 8: the per-address limit let a guesser with many addresses go on for ever."""
     app = app_factory(limits={"login_attempts_per_minute": 1000, "login_failures_per_account_per_15_minutes": 3})
     client = app.test_client()
@@ -36,6 +36,7 @@ def test_guessing_one_password_from_many_addresses_is_throttled_per_account(app_
     assert refused.status_code == 429
     assert refused.get_json()["error"]["code"] == "login_throttled"
     assert 0 < int(refused.headers["Retry-After"]) <= 15 * 60
+    assert "log-in for 'manager' refused from 10.0.1.99: 3 failed log-ins for it within 15 minutes" in caplog.text
     # The right password is refused too while the account waits: else the limit would tell a guesser
     # which attempt was right. And nothing is set: no cookie, no token.
     right = _login(client, "manager", PASSWORD, "10.0.1.100")
