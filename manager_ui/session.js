@@ -1,6 +1,8 @@
 // The manager's log-in, shared by the dashboard and the report page. The token lives in
 // sessionStorage: a reload keeps it, closing the tab forgets it. Logging in also sets the session
-// cookie, which is what lets the plain CSV download link authenticate.
+// cookie, which is what lets the plain CSV download link authenticate: a browser-session cookie (no
+// expiry date), so closing the browser forgets it too, and the server ends it after
+// token_lifetime_hours in any case; logging out ends both at once.
 
 import { api, ApiError } from "/static/js/api.js";
 import { createI18n } from "/static/js/i18n.js";

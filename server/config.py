@@ -163,6 +163,9 @@ class AlertConfig(_Strict):
 class LimitsConfig(_Strict):
     kiosk_tickets_per_minute: Annotated[int, Field(gt=0)] = 30
     login_attempts_per_minute: Annotated[int, Field(gt=0)] = 10
+    # Failed log-ins per username per 15 minutes, from any address (server/limits.py says why a
+    # slowing window and not a lock-out).
+    login_failures_per_account_per_15_minutes: Annotated[int, Field(gt=0)] = 10
 
 
 class DisplayConfig(_Strict):

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from flask import Blueprint, Response, abort, render_template, send_from_directory
+from flask import Blueprint, Response, abort, render_template, request, send_from_directory
 from flask.typing import ResponseReturnValue
 
 from server.api.common import runtime
@@ -29,10 +29,12 @@ PAGES = {
     "manager": ("大堂经理看板", "Manager dashboard", "Counters, queues and early-warning alerts, live."),
 }
 
-# No inline scripts, nothing from elsewhere: a page can only load this server's files.
+# No inline scripts, nothing from elsewhere: a page can only load this server's files. connect-src
+# 'self' covers the page's own ws:// and wss:// origin too (CSP Level 3, which every browser the
+# screens run on implements); "ws: wss:" would let an injected script talk to any host.
 CONTENT_SECURITY_POLICY = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; "
-    "connect-src 'self' ws: wss:; media-src 'self' data:; font-src 'self'; object-src 'none'; "
+    "connect-src 'self'; media-src 'self' data:; font-src 'self'; object-src 'none'; "
     "base-uri 'none'; frame-ancestors 'none'; form-action 'self'"
 )
 
@@ -56,6 +58,12 @@ def _security_headers(response: Response) -> Response:
     if response.mimetype == "text/html":
         response.headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
         response.headers.setdefault("X-Frame-Options", "DENY")
+    if request.path.startswith("/api/") and "Cache-Control" not in response.headers:
+        # Answers carry tokens (log-in, a ticket's, the CSRF token of /auth/me, a device's pairing)
+        # or live data that no cache should keep or hand to someone else. The few answers meant to
+        # be cached (a ticket's QR code, a spoken call) say so themselves.
+        response.headers["Cache-Control"] = "no-store"
+        response.headers["Pragma"] = "no-cache"
     return response
 
 

@@ -11,7 +11,15 @@ from server import accounts
 from server.api import bp
 from server.api.common import StrictBody, current_actor, parse_body, require_staff, runtime
 from server.errors import Unauthorized
-from server.limits import limiter, login_rate
+from server.limits import (
+    LOGIN_ACCOUNT_SCOPE,
+    account_throttled,
+    failed_login,
+    limiter,
+    login_account_key,
+    login_account_rate,
+    login_rate,
+)
 from server.models import Counter
 from server.passwords import MAX_LENGTH
 
@@ -23,14 +31,23 @@ class LoginBody(StrictBody):
 
 @bp.post("/auth/login")
 @limiter.limit(login_rate)
+@limiter.limit(login_account_rate, key_func=login_account_key, deduct_when=failed_login, on_breach=account_throttled,
+               scope=LOGIN_ACCOUNT_SCOPE)
 def login() -> ResponseReturnValue:
     """Log in. Sets the session cookie and returns a bearer token plus the CSRF token that
-    cookie-authenticated changes must send as ``X-CSRF-Token``. 401 on a wrong name or password."""
+    cookie-authenticated changes must send as ``X-CSRF-Token``. 401 on a wrong name or password;
+    429 ``rate_limited`` past the attempts per address, 429 ``login_throttled`` past the failed
+    log-ins per account (server/limits.py), both with ``Retry-After``.
+
+    The cookie is a browser-session cookie (no ``Expires``): closing the browser forgets it, as the
+    sign-in screens say. The token inside still expires after ``token_lifetime_hours`` on the server
+    (and Flask's signature check refuses a cookie older than that), so a browser kept open does not
+    stay signed in for ever."""
     body = parse_body(LoginBody)
     result = accounts.login(runtime(), body.username, body.password)
     session.clear()
     session["token"] = result["token"]
-    session.permanent = True
+    session.permanent = False
     result["csrf_token"] = accounts.csrf_token_for(current_app.secret_key or "", result["token"])
     return jsonify(result)
 

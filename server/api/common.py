@@ -7,10 +7,11 @@ import json
 import logging
 import re
 from datetime import date
-from typing import Any, TypeVar
+from typing import Annotated, Any, TypeVar
 
 from flask import current_app, g, request, session
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
+from pydantic_core import PydanticCustomError
 
 from server import accounts
 from server.actors import ANONYMOUS, Actor
@@ -29,6 +30,62 @@ class StrictBody(BaseModel):
     take values as they are typed: ``true`` or ``"60"`` is not a number (a whole number is a float)."""
 
     model_config = ConfigDict(extra="forbid", strict=True)
+
+
+# Characters no operator or customer text may hold: C0 controls (but newline and tab where a text may
+# have several lines), DEL and the C1 controls; the Unicode bidi embeddings, overrides and isolates
+# (U+202A-U+202E, U+2066-U+2069), which make a note read differently on screen from what it says
+# ("Trojan Source"); and lone surrogates, which JSON can carry but no database can store.
+_NEVER_IN_TEXT = "\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069\ud800-\udfff"
+_BAD_LINE = re.compile(f"[{_NEVER_IN_TEXT}\t\n]")
+_BAD_LINES = re.compile(f"[{_NEVER_IN_TEXT}]")
+
+
+def _refuse(pattern: re.Pattern[str]) -> AfterValidator:
+    def check(value: str) -> str:
+        found = pattern.search(value)
+        if found:
+            raise PydanticCustomError(
+                "bad_text", "the character U+{char} (at {at}) is not allowed here: no control or bidi-override "
+                "characters", {"char": f"{ord(found.group()):04X}", "at": found.start()})
+        return value
+
+    return AfterValidator(check)
+
+
+_LINES = _refuse(_BAD_LINES)
+_LINE = _refuse(_BAD_LINE)
+_RULES = "no control or bidi-override characters (422 bad_text)"
+# The same rule as a JSON Schema pattern (ECMA-262), so that the OpenAPI document says it too and a
+# generator of valid bodies (schemathesis) does not send what the server refuses. The validators
+# above do the refusing: a ``pattern`` constraint would answer with a less helpful message.
+_ALLOWED = "\\u0000-\\u0008\\u000b-\\u001f\\u007f-\\u009f\\u202a-\\u202e\\u2066-\\u2069"
+_LINES_SCHEMA = {"pattern": f"^[^{_ALLOWED}]*$"}
+_LINE_SCHEMA = {"pattern": f"^[^{_ALLOWED}\\t\\n]*$"}
+
+# The free texts operators and customers write. Each field of a request body that carries one uses
+# one of these types, so the limit (the database column's size) and the refused characters are the
+# same everywhere and show in the OpenAPI document. Refused: 422 ``bad_text`` (characters) or
+# ``invalid_field`` (length), and nothing is changed.
+NOTE_MAX = 500
+Note = Annotated[str, Field(max_length=NOTE_MAX, description=f"at most {NOTE_MAX} characters, several lines "
+                                                             f"allowed; {_RULES}", json_schema_extra=_LINES_SCHEMA),
+                 _LINES]
+"""A note, an answer, a help request's word, an instruction, a rating's comment."""
+COMPLAINT_MAX = 1000
+ComplaintText = Annotated[str, Field(min_length=1, max_length=COMPLAINT_MAX,
+                                     description=f"1 to {COMPLAINT_MAX} characters, several lines allowed; {_RULES}",
+                                     json_schema_extra=_LINES_SCHEMA), _LINES]
+LINE_MAX = 200
+Line = Annotated[str, Field(max_length=LINE_MAX, description=f"one line of at most {LINE_MAX} characters; {_RULES}",
+                            json_schema_extra=_LINE_SCHEMA), _LINE]
+"""A short one-line text: a complaint's subject."""
+DISPLAY_NAME_MAX = 128
+DisplayName = Annotated[str, Field(min_length=1, max_length=DISPLAY_NAME_MAX,
+                                   description=f"one line of 1 to {DISPLAY_NAME_MAX} characters; {_RULES}",
+                                   json_schema_extra=_LINE_SCHEMA), _LINE]
+"""A person's name as the screens show it (staff.display_name's size); for a device's name (64),
+``Annotated[DisplayName, Field(max_length=64)]``."""
 
 
 def runtime() -> Runtime:
@@ -126,7 +183,8 @@ def parse_body(model: type[Body]) -> Body:
     except ValidationError as exc:
         error = exc.errors()[0]
         field = ".".join(str(part) for part in error["loc"]) or "body"
-        raise Invalid(f"{field}: {error['msg']}", code="invalid_field") from None
+        code = "bad_text" if error["type"] == "bad_text" else "invalid_field"
+        raise Invalid(f"{field}: {error['msg']}", code=code) from None
 
 
 def _json_object(raw: bytes) -> dict[str, Any]:

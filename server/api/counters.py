@@ -8,7 +8,7 @@ from pydantic import Field
 
 from server.actors import Actor
 from server.api import bp
-from server.api.common import StrictBody, branch_id_for, current_actor, parse_body, require_staff, runtime
+from server.api.common import Note, StrictBody, branch_id_for, current_actor, parse_body, require_staff, runtime
 from server.config import MAX_COUNTER_NUMBER
 from server.errors import Forbidden, Unauthorized
 from server.queueing import counters, reads
@@ -26,7 +26,7 @@ class CompleteBody(StrictBody):
 class TransferBody(StrictBody):
     service: str | None = Field(default=None, min_length=1, max_length=8)
     counter: int | None = Field(default=None, ge=1, le=MAX_COUNTER_NUMBER)
-    note: str | None = Field(default=None, max_length=500)
+    note: Note | None = Field(default=None, description="for the next teller")
 
 
 class CallBody(StrictBody):
@@ -34,12 +34,12 @@ class CallBody(StrictBody):
 
 
 class HoldBody(StrictBody):
-    note: str | None = Field(default=None, max_length=500)
+    note: Note | None = Field(default=None, description="why the customer stepped aside")
 
 
 class HelpBody(StrictBody):
     reason: HelpReasonCode = "authorization"  # type: ignore[valid-type]
-    text: str | None = Field(default=None, max_length=500)
+    text: Note | None = Field(default=None, description="a word for the manager")
 
 
 class PauseBody(StrictBody):

@@ -11,6 +11,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from werkzeug.exceptions import HTTPException
 
 from server.errors import CallwiseError
+from server.limits import LOGIN_ACCOUNT_SCOPE
 
 log = logging.getLogger(__name__)
 
@@ -32,7 +33,11 @@ def register_error_handlers(app: Flask) -> None:
 
     @app.errorhandler(RateLimitExceeded)
     def _rate_limited(exc: RateLimitExceeded) -> ResponseReturnValue:
-        response = error_response(429, "rate_limited", f"too many requests ({exc.description}); try again shortly")
+        if exc.limit.scope == LOGIN_ACCOUNT_SCOPE:
+            response = error_response(429, "login_throttled", "too many failed log-ins for this account "
+                                      f"({exc.description}); try again once Retry-After has passed")
+        else:
+            response = error_response(429, "rate_limited", f"too many requests ({exc.description}); try again shortly")
         retry = getattr(exc, "retry_after", None)
         if retry:
             response.headers["Retry-After"] = str(int(retry))

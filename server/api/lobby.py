@@ -12,6 +12,9 @@ from pydantic import Field
 
 from server.api import bp
 from server.api.common import (
+    ComplaintText,
+    Line,
+    Note,
     StrictBody,
     branch_id_for,
     parse_body,
@@ -34,13 +37,13 @@ MAX_RANGE_DAYS = 366
 class InstructBody(StrictBody):
     kind: InstructionKind  # type: ignore[valid-type]
     ticket: int | None = Field(default=None, ge=1, le=2**53)
-    text: str | None = Field(default=None, max_length=500)
+    text: Note | None = Field(default=None, description="what the teller should do")
     alert: int | None = Field(default=None, ge=1, le=2**53, description="the alert this acts on")
 
 
 class InstructionAnswerBody(StrictBody):
     answer: InstructionAnswer  # type: ignore[valid-type]
-    text: str | None = Field(default=None, max_length=500)
+    text: Note | None = Field(default=None, description="why not, when the answer is cannot")
 
 
 class RespondBody(StrictBody):
@@ -49,10 +52,10 @@ class RespondBody(StrictBody):
 
 class ComplaintBody(StrictBody):
     kind: ComplaintKind  # type: ignore[valid-type]
-    text: str = Field(min_length=1, max_length=1000)
+    text: ComplaintText  # what the customer complains of
     ticket: int | None = Field(default=None, ge=1, le=2**53)
     counter: int | None = Field(default=None, ge=1, le=MAX_COUNTER_NUMBER)
-    subject: str | None = Field(default=None, max_length=200, description="the document or rule in question")
+    subject: Line | None = Field(default=None, description="the document or rule in question")
 
 
 @bp.post("/counters/<counter:number>/instruct")

@@ -599,7 +599,9 @@ def document() -> dict[str, Any]:
         "security": [{"bearer": []}],
         "paths": _with_parameters({
             "/health": {"get": _op("Liveness and database check", "anyone")},
-            "/auth/login": {"post": _op("Log in (rate limited per address)", "staff", body=LoginBody)},
+            "/auth/login": {"post": _op(
+                "Log in (rate limited per address, 429 rate_limited; and per account, 429 login_throttled after too "
+                "many failed log-ins; both with Retry-After). Sets a browser-session cookie", "staff", body=LoginBody)},
             "/auth/logout": {"post": _op("Log out", "staff")},
             "/auth/me": {"get": _op("Who am I", "staff or device")},
             "/branch": {"get": _op("The branch: name, languages, time zone, hours, and the vocabulary with its labels",
@@ -610,7 +612,8 @@ def document() -> dict[str, Any]:
                                   answer="Queue")},
             "/tickets": {
                 "post": _op(
-                    "Issue a ticket (header Idempotency-Key makes retries safe; rate limited per kiosk; 409 "
+                    "Issue a ticket (header Idempotency-Key makes retries safe; the same key with another service, "
+                    "lang or priority is 422 idempotency_key_reused; rate limited per kiosk; 409 "
                     "branch_closed outside the hours, in the request's language, naming the next opening); "
                     "priority: true for a priority customer",
                     "kiosk device, or staff (a ticket issued at the desk)", body=IssueBody, answer="Ticket", ok="201",
@@ -679,9 +682,12 @@ def document() -> dict[str, Any]:
                 "A call announcement spoken by the server (espeak-ng) as audio/wav, for a display without a "
                 "speech voice; the words are the server's, from ?number=&counter=&lang=[&recall=1] "
                 "(503 no_voice without espeak-ng)", "display, staff")},
-            "/clock": {"get": _op("Manual clock time (404 unless [clock] mode = manual)", "manager")},
+            "/clock": {"get": _op("Manual clock time (404 unless [clock] mode = manual)",
+                                "manager of every branch served (several: an admin; else 403 not_your_branch)")},
             "/clock/advance": {
-                "post": _op("Advance the manual clock and evaluate what is due", "manager", body=AdvanceBody)
+                "post": _op("Advance the manual clock and evaluate what is due",
+                            "manager of every branch served (several: an admin; else 403 not_your_branch)",
+                            body=AdvanceBody)
             },
             "/reports/daily": {"get": _answering(_op(
                 "The day's figures (?date=YYYY-MM-DD, default today in the branch's time zone; 422 bad_date)",

@@ -10,6 +10,7 @@ from pydantic import Field, StrictBool
 
 from server.api import bp
 from server.api.common import (
+    Note,
     StrictBody,
     branch_id_for,
     current_actor,
@@ -60,7 +61,7 @@ def get_ticket(token: str) -> ResponseReturnValue:
 
 class RatingBody(StrictBody):
     stars: int = Field(ge=1, le=5)
-    comment: str | None = Field(default=None, max_length=500)
+    comment: Note | None = Field(default=None, description="the customer's own words")
 
 
 @bp.post("/tickets/<token>/rating")
@@ -103,7 +104,7 @@ def ratings() -> ResponseReturnValue:
     """The branch's latest ratings with their comments, counter and teller, newest first (managers)."""
     actor = require_manager()
     limit = request.args.get("limit", "20")
-    if not limit.isdigit() or not 1 <= int(limit) <= 200:
+    if not (limit.isascii() and limit.isdigit()) or not 1 <= int(limit) <= 200:  # "５".isdigit() too
         raise Invalid("limit must be a whole number from 1 to 200", code="bad_limit")
     return jsonify(customer.latest_ratings(runtime(), actor, branch_id_for(actor), int(limit)))
 

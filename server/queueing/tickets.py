@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from server.actors import ANONYMOUS, SYSTEM, Actor
 from server.errors import Conflict, Forbidden, Invalid, NotFound
-from server.models import Counter, Ticket, TicketSequence
+from server.models import Counter, Service, Ticket, TicketSequence
 from server.queueing import announce, policy, reads
 from server.queueing.catalog import services_by_code
 from server.queueing.customer import rating_view
@@ -67,6 +67,7 @@ def issue_ticket(
             if idempotency_key is not None:
                 existing = _ticket_by_idempotency_key(session, actor, idempotency_key)
                 if existing is not None:
+                    _check_same_request(session, existing, service_code, lang, priority)
                     return reads.ticket_with_live_estimate(session, config, existing, now, for_holder=True), False
             service = services_by_code(session, branch_id).get(service_code)
             if service is None:
@@ -120,12 +121,33 @@ def issue_ticket(
             existing = _ticket_by_idempotency_key(session, actor, idempotency_key)
             if existing is None:
                 raise
+            _check_same_request(session, existing, service_code, lang, priority)
             return reads.ticket_with_live_estimate(session, config, existing, now, for_holder=True), False
 
 
 def _ticket_by_idempotency_key(session: Session, actor: Actor, key: str) -> Ticket | None:
     issuer = Ticket.issued_by_staff_id == actor.id if actor.is_staff else Ticket.device_id == actor.id
     return session.scalar(select(Ticket).where(issuer, Ticket.idempotency_key == key))
+
+
+def _check_same_request(session: Session, ticket: Ticket, service_code: str, lang: str, priority: bool) -> None:
+    """A repeated ``Idempotency-Key`` must come with the request that first used it: a retry.
+
+    With another service, language or priority it is a different request that reused a key (a
+    kiosk bug, or two screens sharing a key generator); handing back the first ticket would give
+    the customer a ticket for the wrong service without a word. So it is 422
+    ``idempotency_key_reused``, as Stripe answers. The stored ticket itself says what was asked
+    (its original service: a transfer since does not make the retry different), so no hash of the
+    body needs storing.
+    """
+    first_service = session.get(Service, ticket.original_service_id)
+    asked = {"service": service_code, "lang": lang, "priority": priority}
+    stored = {"service": first_service.code if first_service is not None else None, "lang": ticket.lang,
+              "priority": bool(ticket.priority)}
+    if asked != stored:
+        differ = ", ".join(name for name in asked if asked[name] != stored[name])
+        raise Invalid(f"this Idempotency-Key was used for ticket {ticket.number} with another {differ}; "
+                      "use a new key for a new ticket", code="idempotency_key_reused")
 
 
 def _ahead_of_priority(session: Session, branch_id: int, service_id: int) -> int:
