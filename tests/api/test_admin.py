@@ -412,3 +412,11 @@ def test_a_reset_password_and_a_replaced_device_token_end_their_sockets(app, api
     ok(api.post(f"/admin/staff/{staff_id(rt, 'teller1')}/password", who=ADMIN))
     ok(api.post("/admin/devices", who=ADMIN, json={"name": "kiosk", "kind": "kiosk"}), 201)
     assert not teller.is_connected() and not kiosk.is_connected()
+
+
+def test_a_socket_connect_notes_last_seen(app, api, rt):
+    display = socketio.test_client(app, auth={"token": api.tokens["display"]})
+    assert display.is_connected()
+    with rt.reading() as session:
+        assert session.scalar(select(Device.last_seen_at).where(Device.name == "display")) is not None
+    display.disconnect()
