@@ -11,7 +11,9 @@ import hashlib
 import hmac
 import logging
 import os
+import re
 import secrets
+import unicodedata
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import cache
@@ -242,12 +244,12 @@ class ByWhom:
         return cls(via="cli", name=user)
 
 
-def generate_password() -> str:
-    """A strong password for a reset, shown once: random, readable aloud, and always within the policy."""
+def generate_password(username: str = "") -> str:
+    """A strong password for ``username``, shown once: random, readable aloud, and always within the policy."""
     while True:
         chars = "".join(secrets.choice(GENERATED_ALPHABET) for _ in range(4 * GENERATED_GROUPS))
         password = "-".join(chars[i:i + 4] for i in range(0, len(chars), 4))
-        if password_problem(password) is None:
+        if password_problem(password, username) is None:
             return password
 
 
@@ -277,8 +279,13 @@ def _device_row(device: Device, codes: dict[int, str]) -> dict[str, Any]:
     }
 
 
+BRANCH_CODE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,31}$")  # the config's own rule (server/config.py)
+
+
 def _branch_id(session: Any, code: str) -> int:
-    branch_id = session.scalar(select(Branch.id).where(Branch.code == code))
+    """The id of the branch ``code`` names; 404 ``unknown_branch`` (a code no config can have is not
+    even looked up: PostgreSQL refuses a NUL in a query, which would be a 500)."""
+    branch_id = session.scalar(select(Branch.id).where(Branch.code == code)) if BRANCH_CODE.match(code) else None
     if branch_id is None:
         raise NotFound(f"there is no branch {code!r}", code="unknown_branch")
     return int(branch_id)
@@ -319,6 +326,13 @@ def list_audit(rt: Runtime, limit: int = 100, before: int | None = None) -> list
             "target": entry.target_name, "branch": codes.get(entry.branch_id) if entry.branch_id else None,
             "detail": entry.detail or {},
         } for entry in session.scalars(query)]
+
+
+def _check_name(value: str, what: str) -> None:
+    """:class:`Invalid` for a name with control or format characters: a NUL (which PostgreSQL refuses),
+    a line break that would break the CLI's table, a bidi override that shows another name than it is."""
+    if any(unicodedata.category(char).startswith("C") for char in value):
+        raise Invalid(f"a {what} cannot contain control or formatting characters", code="bad_name")
 
 
 def _audit(session: Any, by: ByWhom, now: datetime, action: str, target: Staff | Device,
@@ -419,7 +433,7 @@ def reset_password(rt: Runtime, who: int | str, by: ByWhom, password: str | None
         session = uow.session
         staff = _find_staff(session, who)
         generated = password is None
-        new = generate_password() if password is None else password
+        new = generate_password(staff.username) if password is None else password
         problem = password_problem(new, staff.username)
         if problem is not None:
             raise Invalid(problem, code="weak_password")
@@ -474,8 +488,10 @@ def create_staff(rt: Runtime, username: str, role: str, by: ByWhom, *, display_n
     require_one_of(STAFF_ROLES, role, "role", "unknown_role")
     if not username or len(username) > 64 or not username.replace("_", "").replace("-", "").replace(".", "").isalnum():
         raise Invalid("a username is 1–64 letters, digits, '.', '_' or '-'", code="bad_username")
+    if display_name is not None:
+        _check_name(display_name, "name")
     generated = password is None
-    new = generate_password() if password is None else password
+    new = generate_password(username) if password is None else password
     problem = password_problem(new, username)
     if problem is not None:
         raise Invalid(problem, code="weak_password")
@@ -530,6 +546,7 @@ def register_device(rt: Runtime, name: str, kind: str, by: ByWhom,
     require_one_of(DEVICE_KINDS, kind, "device kind", "unknown_kind")
     if not name or len(name) > 64:
         raise Invalid("a device name is 1–64 characters", code="bad_name")
+    _check_name(name, "device name")
     token = new_token()
     now = wall_now()
     with rt.uow() as uow:

@@ -420,3 +420,30 @@ def test_a_socket_connect_notes_last_seen(app, api, rt):
     with rt.reading() as session:
         assert session.scalar(select(Device.last_seen_at).where(Device.name == "display")) is not None
     display.disconnect()
+
+
+@pytest.mark.parametrize("path, body", [
+    ("/admin/devices", {"name": "door\u0000kiosk", "kind": "kiosk"}),
+    ("/admin/devices", {"name": "\u202eksoik", "kind": "kiosk"}),  # a bidi override: shows another name
+    ("/admin/devices", {"name": "two\nlines", "kind": "kiosk"}),
+    ("/admin/staff", {"username": "wang", "name": "Wang\u0000", "role": "teller"}),
+    ("/admin/staff", {"username": "wang\u0000", "role": "teller"}),
+])
+def test_names_with_control_characters_are_422_never_a_500(api, rt, path, body):
+    before = audit_count(rt)
+    response = api.post(path, who=ADMIN, json=body)
+    assert response.status_code == 422, response.get_json()
+    assert audit_count(rt) == before
+
+
+@pytest.mark.parametrize("code", ["no%00pe", "UPPER", "x" * 40])
+def test_a_branch_code_no_config_can_have_is_404(api, code):
+    response = api.get(f"/admin/staff?branch={code}", who=ADMIN)
+    assert response.status_code == 404 and response.get_json()["error"]["code"] == "unknown_branch"
+    refused = api.post("/admin/devices", who=ADMIN, json={"name": "x", "kind": "kiosk", "branch": code[:32]})
+    assert refused.status_code == 404
+
+
+def test_a_generated_password_never_contains_the_username():
+    for _ in range(200):
+        assert "abc" not in accounts.generate_password("abc")
