@@ -572,9 +572,16 @@ def _note_seen(rt: Runtime, model: type[Staff] | type[Device], row_id: int, seen
                now: datetime) -> None:
     """Record when a staff member or device was last seen, at most once per ``LAST_SEEN_EVERY``: a
     write on every request would cost every request a write (issue 17 measures request cost). A tiny
-    transaction of its own; a failure to write only loses the note, never the request."""
+    transaction of its own; a failure to write only loses the note, never the request. Tried at most
+    once a minute per row in this process too, so a database that cannot be written (full, read-only,
+    locked) does not make every request wait for its busy timeout."""
     if seen is not None and now - seen < LAST_SEEN_EVERY:
         return
+    tried: dict[tuple[str, int], datetime] = rt.caches.setdefault("last_seen_tried", {})
+    key = (model.__tablename__, row_id)
+    if key in tried and timedelta(0) <= now - tried[key] < LAST_SEEN_EVERY:
+        return
+    tried[key] = now
     stale = now - LAST_SEEN_EVERY
     try:
         with rt.db.writing() as session:

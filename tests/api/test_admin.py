@@ -447,3 +447,18 @@ def test_a_branch_code_no_config_can_have_is_404(api, code):
 def test_a_generated_password_never_contains_the_username():
     for _ in range(200):
         assert "abc" not in accounts.generate_password("abc")
+
+
+def test_a_database_that_cannot_note_last_seen_fails_no_request_and_is_not_retried_each_time(api, rt, monkeypatch):
+    from sqlalchemy.exc import OperationalError
+
+    attempts = []
+
+    def full_disk() -> Any:
+        attempts.append(1)
+        raise OperationalError("UPDATE staff", {}, Exception("database or disk is full"))
+
+    monkeypatch.setattr(rt.db, "writing", full_disk)
+    for _ in range(3):
+        ok(api.get("/queue", who="teller1"))
+    assert attempts == [1]
