@@ -16,7 +16,9 @@ const KINDS = ["kiosk", "display"];
 const AUDIT_PAGE = 50;
 
 const $ = (id) => document.getElementById(id);
-const state = { token: null, me: null, branch: null, staff: [], devices: [], audit: [], auditDone: false };
+const state = {
+  token: null, me: null, branch: null, staff: [], devices: [], audit: [], auditDone: false, notice: null,
+};
 let i18n = createI18n(MESSAGES, ["zh", "en"], LANG_KEY);
 
 // --- calls, errors and notices ------------------------------------------------------------------
@@ -41,14 +43,23 @@ function showError(error) {
   const box = $("error");
   box.textContent = error.code === "network" ? i18n.t("err_network") : i18n.t("err_generic", { message: error.message });
   box.hidden = false;
-  $("notice").hidden = true;
+  state.notice = null;
+  drawNotice();
 }
 
+/** A line saying what was just done, kept so that it follows a change of language. */
 function notice(key, params) {
   $("error").hidden = true;
+  state.notice = { key, params };
+  drawNotice();
+}
+
+function drawNotice() {
   const box = $("notice");
-  box.textContent = i18n.t(key, params);
-  box.hidden = false;
+  box.hidden = !state.notice;
+  if (!state.notice) return;
+  const { key, params } = state.notice;
+  box.textContent = i18n.t(key, params.role ? { ...params, role: i18n.t(`role_${params.role}`) } : params);
 }
 
 // --- log-in ------------------------------------------------------------------------------------------
@@ -66,6 +77,8 @@ function showLogin(errorKey) {
 
 function endSession(errorKey) {
   sessionStorage.removeItem(TOKEN_KEY);
+  state.notice = null;
+  drawNotice();
   state.token = state.me = null;
   showLogin(errorKey);
 }
@@ -477,7 +490,7 @@ function wireActions() {
     const body = { role };
     if (role !== "admin" && $("role-branch").value) body.branch = $("role-branch").value;
     const row = await call(`/admin/staff/${roleTarget.id}/role`, { body });
-    notice("done_role", { name: row.name, role: i18n.t(`role_${row.role}`) });
+    notice("done_role", { name: row.name, role: row.role });
     await reload();
   });
   wireDialog("device-dialog", "device-form", "device-form-error", async () => {
@@ -508,6 +521,7 @@ function wireLanguage() {
   });
   i18n.onChange(() => {
     label();
+    drawNotice();
     if (state.me) render();
   });
   label();

@@ -12,6 +12,7 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.browser.conftest import branch_server, sign_in
+from tests.browser.test_manager import accessibility_violations
 from tests.support.callwise import CallwiseServer
 
 LONG_NAME = "欧阳娜娜·Schwarzenegger-Featherstonehaugh of the Savings Desk"
@@ -101,9 +102,11 @@ def test_an_admin_disables_a_teller_after_confirming_and_the_audit_log_says_so(s
     expect(first).to_contain_text("root")
     assert server.post("/auth/login", None, json={"username": "lin", "password": "correct-horse-9"}).status_code == 401
     page.screenshot_as("admin-en-1280", full_page=True)
+    assert accessibility_violations(page) == []
     set_language(page, "zh")
     expect(row.locator(".state-disabled")).to_have_text("已停用")
     expect(first).to_contain_text("停用账户")
+    expect(page.locator("#notice")).to_have_text("已停用 lin。")  # the notice follows the language
     page.screenshot_as("admin-zh-1280", full_page=True)
 
 
