@@ -6,22 +6,31 @@ which only the SHA-256 is stored, so a copy of the database does not let anyone 
 
 from __future__ import annotations
 
+import getpass
 import hashlib
 import hmac
+import logging
+import os
+import re
 import secrets
+import unicodedata
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import cache
 from typing import Any
 
-from sqlalchemy import String, bindparam, select
+from sqlalchemy import String, bindparam, select, text, update
+from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from server.actors import DEVICE_KINDS, STAFF_ROLES, Actor
 from server.clock import wall_now
 from server.errors import Conflict, Invalid, NotFound, Unauthorized, require_one_of
-from server.models import AuthToken, Branch, Device, Staff
+from server.models import AuditEntry, AuthToken, Branch, Device, Staff
 from server.passwords import password_problem
 from server.runtime import Runtime
+
+log = logging.getLogger(__name__)
 
 
 @cache
@@ -170,12 +179,18 @@ def resolve(rt: Runtime, token: str) -> Actor | None:
         if staff is not None:
             if staff.revoked_at is not None or not staff.active or _expired(staff.expires_at, now):
                 return None
-            return Actor(kind="staff", id=staff.id, role=staff.role, branch_id=staff.branch_id,
-                         name=staff.display_name, token_id=staff.token_id)
-        device = db.execute(device_q, {"digest": digest}).first()
-        if device is not None:
-            return Actor(kind="device", id=device.id, role=device.kind, branch_id=device.branch_id, name=device.name)
-    return None
+            actor = Actor(kind="staff", id=staff.id, role=staff.role, branch_id=staff.branch_id,
+                          name=staff.display_name, token_id=staff.token_id)
+            model: type[Staff] | type[Device] = Staff
+            seen = staff.last_seen_at
+        else:
+            device = db.execute(device_q, {"digest": digest}).first()
+            if device is None:
+                return None
+            actor = Actor(kind="device", id=device.id, role=device.kind, branch_id=device.branch_id, name=device.name)
+            model, seen = Device, device.last_seen_at
+    _note_seen(rt, model, actor.id or 0, seen, now)
+    return actor
 
 
 @cache
@@ -184,12 +199,411 @@ def _resolve_statements() -> tuple[Any, Any]:
     digest = bindparam("digest", type_=String())
     return (
         select(AuthToken.id.label("token_id"), AuthToken.revoked_at, AuthToken.expires_at, Staff.id, Staff.role,
-               Staff.branch_id, Staff.display_name, Staff.active)
+               Staff.branch_id, Staff.display_name, Staff.active, Staff.last_seen_at)
         .join(Staff, Staff.id == AuthToken.staff_id).where(AuthToken.token_hash == digest),
-        select(Device.id, Device.kind, Device.branch_id, Device.name)
+        select(Device.id, Device.kind, Device.branch_id, Device.name, Device.last_seen_at)
         .where(Device.token_hash == digest, Device.revoked_at.is_(None)),
     )
 
 
 def _expired(expires_at: datetime, now: datetime) -> bool:
     return expires_at <= now
+
+
+# --- Administration: listing, disabling, enabling, passwords, roles, revoking (issue 16, finding 3) --------
+#
+# Every change below is refused whole (nothing written) or written together with its AuditEntry in one
+# transaction. Ending a credential's open sockets is the caller's part once the change is committed
+# (server/api/admin.py calls server.realtime.end_sockets; a CLI process has no sockets, and the servers'
+# own periodic check ends them there): this module knows nothing of Socket.IO.
+
+LAST_SEEN_EVERY = timedelta(minutes=1)
+# Generated passwords: no 0/o, 1/l/i, so one read aloud or copied from a screen is typed right.
+GENERATED_ALPHABET = "23456789abcdefghjkmnpqrstuvwxyz"
+GENERATED_GROUPS = 4  # xxxx-xxxx-xxxx-xxxx: 16 characters of 31, about 79 bits
+
+
+@dataclass(frozen=True)
+class ByWhom:
+    """Who does an administrative action, as the audit log records it."""
+
+    via: str  # api | cli
+    name: str  # the admin's username, or the OS user running the command
+    staff_id: int | None = None
+
+    @classmethod
+    def admin(cls, actor: Actor, username: str) -> ByWhom:
+        return cls(via="api", name=username, staff_id=actor.id)
+
+    @classmethod
+    def command_line(cls) -> ByWhom:
+        try:
+            user = getpass.getuser()
+        except (KeyError, OSError):  # no name for this uid (a bare container)
+            user = f"uid {os.getuid()}" if hasattr(os, "getuid") else "unknown"
+        return cls(via="cli", name=user)
+
+
+def generate_password(username: str = "") -> str:
+    """A strong password for ``username``, shown once: random, readable aloud, and always within the policy."""
+    while True:
+        chars = "".join(secrets.choice(GENERATED_ALPHABET) for _ in range(4 * GENERATED_GROUPS))
+        password = "-".join(chars[i:i + 4] for i in range(0, len(chars), 4))
+        if password_problem(password, username) is None:
+            return password
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+def _branch_codes(session: Any) -> dict[int, str]:
+    return {branch_id: code for branch_id, code in session.execute(select(Branch.id, Branch.code))}
+
+
+def _staff_row(staff: Staff, codes: dict[int, str]) -> dict[str, Any]:
+    return {
+        "id": staff.id, "username": staff.username, "name": staff.display_name, "role": staff.role,
+        "branch": codes.get(staff.branch_id) if staff.branch_id is not None else None,
+        "state": "active" if staff.active else "disabled", "last_seen_at": _iso(staff.last_seen_at),
+        "created_at": _iso(staff.created_at), "demo": bool(staff.demo),
+    }
+
+
+def _device_row(device: Device, codes: dict[int, str]) -> dict[str, Any]:
+    return {
+        "id": device.id, "name": device.name, "kind": device.kind, "branch": codes.get(device.branch_id),
+        "state": "revoked" if device.revoked_at is not None else "active",
+        "revoked_at": _iso(device.revoked_at), "last_seen_at": _iso(device.last_seen_at),
+        "created_at": _iso(device.created_at), "demo": bool(device.demo),
+    }
+
+
+BRANCH_CODE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,31}$")  # the config's own rule (server/config.py)
+
+
+def _branch_id(session: Any, code: str) -> int:
+    """The id of the branch ``code`` names; 404 ``unknown_branch`` (a code no config can have is not
+    even looked up: PostgreSQL refuses a NUL in a query, which would be a 500)."""
+    branch_id = session.scalar(select(Branch.id).where(Branch.code == code)) if BRANCH_CODE.match(code) else None
+    if branch_id is None:
+        raise NotFound(f"there is no branch {code!r}", code="unknown_branch")
+    return int(branch_id)
+
+
+def list_staff(rt: Runtime, branch_code: str | None = None) -> list[dict[str, Any]]:
+    """Every staff account (of one branch when named; admins of every branch are listed with each),
+    by username, with role, branch, state, last seen and whether demo mode created it."""
+    with rt.reading() as session:
+        query = select(Staff).order_by(Staff.username)
+        if branch_code is not None:
+            branch_id = _branch_id(session, branch_code)
+            query = query.where((Staff.branch_id == branch_id) | Staff.branch_id.is_(None))
+        codes = _branch_codes(session)
+        return [_staff_row(staff, codes) for staff in session.scalars(query)]
+
+
+def list_devices(rt: Runtime, branch_code: str | None = None) -> list[dict[str, Any]]:
+    """Every kiosk and display (of one branch when named), by branch and name, with state and last seen."""
+    with rt.reading() as session:
+        query = select(Device).order_by(Device.branch_id, Device.name)
+        if branch_code is not None:
+            query = query.where(Device.branch_id == _branch_id(session, branch_code))
+        codes = _branch_codes(session)
+        return [_device_row(device, codes) for device in session.scalars(query)]
+
+
+def list_audit(rt: Runtime, limit: int = 100, before: int | None = None) -> list[dict[str, Any]]:
+    """The audit log, newest first: ``limit`` entries older than the entry ``before`` (an id) when given."""
+    with rt.reading() as session:
+        query = select(AuditEntry).order_by(AuditEntry.id.desc()).limit(limit)
+        if before is not None:
+            query = query.where(AuditEntry.id < before)
+        codes = _branch_codes(session)
+        return [{
+            "id": entry.id, "at": _iso(entry.at), "via": entry.via, "actor": entry.actor_name,
+            "actor_staff_id": entry.actor_staff_id, "action": entry.action, "target_kind": entry.target_kind,
+            "target": entry.target_name, "branch": codes.get(entry.branch_id) if entry.branch_id else None,
+            "detail": entry.detail or {},
+        } for entry in session.scalars(query)]
+
+
+def _check_name(value: str, what: str) -> None:
+    """:class:`Invalid` for a name with control or format characters: a NUL (which PostgreSQL refuses),
+    a line break that would break the CLI's table, a bidi override that shows another name than it is."""
+    if any(unicodedata.category(char).startswith("C") for char in value):
+        raise Invalid(f"a {what} cannot contain control or formatting characters", code="bad_name")
+
+
+def _audit(session: Any, by: ByWhom, now: datetime, action: str, target: Staff | Device,
+           detail: dict[str, Any] | None = None) -> None:
+    session.add(AuditEntry(
+        at=now, via=by.via, actor_staff_id=by.staff_id, actor_name=by.name, action=action,
+        target_kind="staff" if isinstance(target, Staff) else "device",
+        target_name=target.username if isinstance(target, Staff) else target.name,
+        branch_id=target.branch_id, detail=detail or None,
+    ))
+
+
+ACCOUNTS_LOCK = 0x43414C41  # any constant shared by every Callwise process ("CALA")
+
+
+def _one_change_at_a_time(session: Any) -> None:
+    """Administrative changes run one after another: two admins disabling the last two other admins
+    at once must not both pass the last-admin check. SQLite's BEGIN IMMEDIATE already serializes writes;
+    PostgreSQL takes a transaction-scoped advisory lock (rare changes: nothing waits for long)."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": ACCOUNTS_LOCK})
+
+
+def _find_staff(session: Any, who: int | str) -> Staff:
+    """The account with this id (the API) or username (the CLI), after :func:`_one_change_at_a_time`;
+    404 otherwise."""
+    _one_change_at_a_time(session)
+    column = Staff.id if isinstance(who, int) else Staff.username
+    staff: Staff | None = session.scalar(select(Staff).where(column == who))
+    if staff is None:
+        raise NotFound(f"there is no staff account {who!r}", code="unknown_staff")
+    return staff
+
+
+def _end_log_ins(session: Any, staff: Staff, now: datetime) -> int:
+    """Revoke every live log-in token of ``staff``; how many there were."""
+    ended = 0
+    for token in session.scalars(
+        select(AuthToken).where(AuthToken.staff_id == staff.id, AuthToken.revoked_at.is_(None))
+    ):
+        token.revoked_at = now
+        ended += 1
+    return ended
+
+
+def _other_active_admins(session: Any, staff: Staff) -> int:
+    query = select(Staff.id).where(Staff.role == "admin", Staff.active.is_(True), Staff.id != staff.id)
+    return len(session.scalars(query).all())
+
+
+def _refuse_losing_an_admin(session: Any, staff: Staff, by: ByWhom, doing: str) -> None:
+    """Nobody locks themselves out, and the last active admin stays: someone must be able to undo it."""
+    if by.staff_id is not None and by.staff_id == staff.id:
+        raise Conflict(f"you cannot {doing} your own account; ask another admin", code="own_account")
+    if staff.role == "admin" and staff.active and _other_active_admins(session, staff) == 0:
+        raise Conflict(f"{staff.username!r} is the last active admin; add or enable another admin first",
+                       code="last_admin")
+
+
+def disable_staff(rt: Runtime, who: int | str, by: ByWhom) -> dict[str, Any]:
+    """Disable an account: it cannot log in, and every log-in token of it stops working at once (the
+    caller then ends its open sockets). 409 for the caller's own account, the last active admin, or an
+    account already disabled."""
+    now = wall_now()
+    with rt.uow() as uow:
+        session = uow.session
+        staff = _find_staff(session, who)
+        if not staff.active:
+            raise Conflict(f"{staff.username!r} is already disabled", code="already_disabled")
+        _refuse_losing_an_admin(session, staff, by, "disable")
+        staff.active = False
+        ended = _end_log_ins(session, staff, now)
+        _audit(session, by, now, "staff_disabled", staff, {"log_ins_ended": ended})
+        uow.commit()
+        return _staff_row(staff, _branch_codes(session))
+
+
+def enable_staff(rt: Runtime, who: int | str, by: ByWhom) -> dict[str, Any]:
+    """Let a disabled account log in again (with its password; its old log-ins stay ended)."""
+    now = wall_now()
+    with rt.uow() as uow:
+        session = uow.session
+        staff = _find_staff(session, who)
+        if staff.active:
+            raise Conflict(f"{staff.username!r} is already active", code="already_active")
+        staff.active = True
+        _audit(session, by, now, "staff_enabled", staff)
+        uow.commit()
+        return _staff_row(staff, _branch_codes(session))
+
+
+def reset_password(rt: Runtime, who: int | str, by: ByWhom, password: str | None = None) -> tuple[dict[str, Any], str]:
+    """Give an account a new password and end every log-in of it. Without ``password`` the server
+    generates a strong one (:func:`generate_password`), returned here to be shown once and never
+    stored in clear; one given must pass the policy (422 ``weak_password``). Returns ``(account, password)``."""
+    now = wall_now()
+    with rt.uow() as uow:
+        session = uow.session
+        staff = _find_staff(session, who)
+        generated = password is None
+        new = generate_password(staff.username) if password is None else password
+        problem = password_problem(new, staff.username)
+        if problem is not None:
+            raise Invalid(problem, code="weak_password")
+        staff.password_hash = generate_password_hash(new)
+        ended = _end_log_ins(session, staff, now)
+        _audit(session, by, now, "password_reset", staff, {"generated": generated, "log_ins_ended": ended})
+        uow.commit()
+        return _staff_row(staff, _branch_codes(session)), new
+
+
+def set_role(rt: Runtime, who: int | str, role: str, by: ByWhom, branch_code: str | None = None) -> dict[str, Any]:
+    """Change an account's role, ending its log-ins (what it may hear and do changes with the role).
+    Branch rules as :func:`save_staff`: admins belong to every branch; tellers and managers to the
+    branch named, else the one they had, else the config's. 422 ``unknown_role``; 409 for the caller's
+    own account or demoting the last active admin."""
+    require_one_of(STAFF_ROLES, role, "role", "unknown_role")
+    now = wall_now()
+    with rt.uow() as uow:
+        session = uow.session
+        staff = _find_staff(session, who)
+        if role != "admin":
+            if branch_code is not None:
+                branch_id: int | None = _branch_id(session, branch_code)
+            elif staff.branch_id is not None:
+                branch_id = staff.branch_id
+            else:
+                branch_id = _branch_id(session, rt.config.branch.code)
+        else:
+            branch_id = None
+        if role == staff.role and branch_id == staff.branch_id:
+            raise Conflict(f"{staff.username!r} is already a {role} there", code="unchanged")
+        if staff.role == "admin" and role != "admin":
+            _refuse_losing_an_admin(session, staff, by, "demote")
+        elif by.staff_id is not None and by.staff_id == staff.id:
+            raise Conflict("you cannot change your own account's role; ask another admin", code="own_account")
+        codes = _branch_codes(session)
+        detail = {"role": [staff.role, role],
+                  "branch": [codes.get(staff.branch_id) if staff.branch_id else None,
+                             codes.get(branch_id) if branch_id else None]}
+        staff.role = role
+        staff.branch_id = branch_id
+        detail["log_ins_ended"] = _end_log_ins(session, staff, now)
+        _audit(session, by, now, "role_changed", staff, detail)
+        uow.commit()
+        return _staff_row(staff, codes)
+
+
+def create_staff(rt: Runtime, username: str, role: str, by: ByWhom, *, display_name: str | None = None,
+                 branch_code: str | None = None, password: str | None = None) -> tuple[dict[str, Any], str]:
+    """Add an account (409 ``username_taken`` if it exists: the admin page never overwrites one).
+    Without ``password`` one is generated, as for a reset. Returns ``(account, password)``."""
+    require_one_of(STAFF_ROLES, role, "role", "unknown_role")
+    if not username or len(username) > 64 or not username.replace("_", "").replace("-", "").replace(".", "").isalnum():
+        raise Invalid("a username is 1–64 letters, digits, '.', '_' or '-'", code="bad_username")
+    if display_name is not None:
+        _check_name(display_name, "name")
+    generated = password is None
+    new = generate_password(username) if password is None else password
+    problem = password_problem(new, username)
+    if problem is not None:
+        raise Invalid(problem, code="weak_password")
+    now = wall_now()
+    with rt.uow() as uow:
+        session = uow.session
+        _one_change_at_a_time(session)
+        branch_id = None if role == "admin" else _branch_id(session, branch_code or rt.config.branch.code)
+        if session.scalar(select(Staff.id).where(Staff.username == username)) is not None:
+            raise Conflict(f"there is already an account {username!r}", code="username_taken")
+        staff = Staff(username=username, display_name=display_name or username, role=role, branch_id=branch_id,
+                      password_hash=generate_password_hash(new), active=True, created_at=rt.clock.now())
+        session.add(staff)
+        session.flush()
+        _audit(session, by, now, "staff_added", staff, {"role": role, "generated_password": generated})
+        uow.commit()
+        return _staff_row(staff, _branch_codes(session)), new
+
+
+def _find_device(session: Any, who: int | str, branch_code: str | None, default_code: str) -> Device:
+    _one_change_at_a_time(session)
+    device: Device | None
+    if isinstance(who, int):
+        device = session.scalar(select(Device).where(Device.id == who))
+    else:
+        branch_id = _branch_id(session, branch_code or default_code)
+        device = session.scalar(select(Device).where(Device.branch_id == branch_id, Device.name == who))
+    if device is None:
+        raise NotFound(f"there is no device {who!r}", code="unknown_device")
+    return device
+
+
+def revoke_device(rt: Runtime, who: int | str, by: ByWhom, branch_code: str | None = None) -> dict[str, Any]:
+    """Revoke a kiosk or display (by id, or by name in a branch): its token stops working at once (the
+    caller then ends its open sockets). Adding it again gives it a new token. 409 if already revoked."""
+    now = wall_now()
+    with rt.uow() as uow:
+        session = uow.session
+        device = _find_device(session, who, branch_code, rt.config.branch.code)
+        if device.revoked_at is not None:
+            raise Conflict(f"device {device.name!r} is already revoked", code="already_revoked")
+        device.revoked_at = now
+        _audit(session, by, now, "device_revoked", device, {"kind": device.kind})
+        uow.commit()
+        return _device_row(device, _branch_codes(session))
+
+
+def register_device(rt: Runtime, name: str, kind: str, by: ByWhom,
+                    branch_code: str | None = None) -> tuple[dict[str, Any], str, bool]:
+    """:func:`add_device` with its audit entry: returns ``(device, token, replaced)``; ``replaced``
+    when the device existed, so its old token's sockets must end."""
+    require_one_of(DEVICE_KINDS, kind, "device kind", "unknown_kind")
+    if not name or len(name) > 64:
+        raise Invalid("a device name is 1–64 characters", code="bad_name")
+    _check_name(name, "device name")
+    token = new_token()
+    now = wall_now()
+    with rt.uow() as uow:
+        session = uow.session
+        _one_change_at_a_time(session)
+        branch_id = _branch_id(session, branch_code or rt.config.branch.code)
+        device = session.scalar(select(Device).where(Device.branch_id == branch_id, Device.name == name))
+        replaced = device is not None
+        if device is None:
+            device = Device(branch_id=branch_id, name=name, kind=kind, created_at=rt.clock.now())
+            session.add(device)
+        elif device.kind != kind:
+            raise Conflict(f"device {name!r} exists and is a {device.kind}", code="device_kind_mismatch")
+        device.token_hash = hash_token(token)
+        device.revoked_at = None
+        session.flush()
+        _audit(session, by, now, "device_token_replaced" if replaced else "device_added", device, {"kind": kind})
+        uow.commit()
+        return _device_row(device, _branch_codes(session)), token, replaced
+
+
+def _note_seen(rt: Runtime, model: type[Staff] | type[Device], row_id: int, seen: datetime | None,
+               now: datetime) -> None:
+    """Record when a staff member or device was last seen, at most once per ``LAST_SEEN_EVERY``: a
+    write on every request would cost every request a write (issue 17 measures request cost). A tiny
+    transaction of its own; a failure to write only loses the note, never the request. Tried at most
+    once a minute per row in this process too, so a database that cannot be written (full, read-only,
+    locked) does not make every request wait for its busy timeout."""
+    if seen is not None and now - seen < LAST_SEEN_EVERY:
+        return
+    tried: dict[tuple[str, int], datetime] = rt.caches.setdefault("last_seen_tried", {})
+    key = (model.__tablename__, row_id)
+    if key in tried and timedelta(0) <= now - tried[key] < LAST_SEEN_EVERY:
+        return
+    tried[key] = now
+    stale = now - LAST_SEEN_EVERY
+    try:
+        with rt.db.writing() as session:
+            session.execute(
+                update(model).where(model.id == row_id)
+                .where(model.last_seen_at.is_(None) | (model.last_seen_at <= stale))
+                .values(last_seen_at=now)
+            )
+            session.commit()
+    except SQLAlchemyError as exc:
+        log.warning("could not note when %s %s was last seen: %s", model.__tablename__, row_id, exc)
+
+
+def audit_staff_saved(rt: Runtime, staff_id: int, created: bool, by: ByWhom) -> None:
+    """The audit entry of ``staff add`` (:func:`save_staff`, which creates or updates an account and
+    sets its password). Its own transaction just after save_staff's: that function is shared with the
+    log-in work of the same issue and is left as it is."""
+    now = wall_now()
+    with rt.uow() as uow:
+        staff = uow.session.get(Staff, staff_id)
+        if staff is None:
+            return
+        _audit(uow.session, by, now, "staff_added" if created else "staff_updated", staff,
+               {"role": staff.role, "password_set": True})
+        uow.commit()

@@ -309,12 +309,13 @@ def staff() -> None:
 def staff_add(username: str, role: str, password_stdin: bool, name: str | None, branch: str | None,
               config_path: str | None) -> None:
     """Create or update a staff account (a new password ends its existing log-ins)."""
-    from server.accounts import save_staff
+    from server.accounts import ByWhom, audit_staff_saved, save_staff
 
     password = sys.stdin.readline().rstrip("\r\n")
     try:
         with _runtime(config_path) as rt:
             account, created = save_staff(rt, username, role, password, display_name=name, branch_code=branch)
+            audit_staff_saved(rt, account.id, created, ByWhom.command_line())
     except CallwiseError as exc:
         raise click.ClickException(exc.message) from None
     click.echo(f"{'created' if created else 'updated'} {account.role} {account.username}")
@@ -332,13 +333,124 @@ def device() -> None:
 @config_option
 def device_add(name: str, kind: str, branch: str | None, config_path: str | None) -> None:
     """Register a device and print its token on the last line (adding it again replaces the token)."""
-    from server.accounts import add_device
+    from server.accounts import ByWhom, register_device
 
     try:
         with _runtime(config_path) as rt:
-            token = add_device(rt, name, kind, branch_code=branch)
+            _device, token, _replaced = register_device(rt, name, kind, ByWhom.command_line(), branch_code=branch)
             base = rt.config.server.public_url
     except CallwiseError as exc:
         raise click.ClickException(exc.message) from None
     click.echo(f"{kind} {name!r} registered; pair a browser with {base}/{kind}?device=<token>")
     click.echo(token)
+
+
+# --- Accounts and devices (issue 16, finding 3): list, disable, enable, reset a password, revoke ----------
+
+
+def _table(rows: list[dict[str, Any]], columns: list[tuple[str, str]]) -> str:
+    """``rows`` as a plain text table with a header, each column as wide as its widest cell."""
+    cells = [[title for _key, title in columns]]
+    cells += [["-" if row.get(key) in (None, "") else str(row[key]) for key, _title in columns] for row in rows]
+    widths = [max(len(line[i]) for line in cells) for i in range(len(columns))]
+    return "\n".join("  ".join(cell.ljust(width) for cell, width in zip(line, widths, strict=True)).rstrip()
+                     for line in cells)
+
+
+def _seen(value: str | None) -> str | None:
+    """A last-seen time as ``2026-11-30 09:14 UTC`` (to the minute: it is noted once a minute)."""
+    return f"{value[:10]} {value[11:16]} UTC" if value else "never"
+
+
+def _admin_command(action: Any, config_path: str | None) -> Any:
+    """Run one administrative change as the OS user; a refusal is one line on stderr, exit code 1."""
+    from server.accounts import ByWhom
+
+    try:
+        with _runtime(config_path) as rt:
+            return action(rt, ByWhom.command_line())
+    except CallwiseError as exc:
+        raise click.ClickException(exc.message) from None
+
+
+@staff.command("list")
+@click.option("--branch", default=None, help="only this branch's accounts (and the admins of every branch)")
+@config_option
+def staff_list(branch: str | None, config_path: str | None) -> None:
+    """Staff accounts with role, branch, state and last seen."""
+    from server.accounts import list_staff
+
+    rows = _admin_command(lambda rt, _by: list_staff(rt, branch), config_path)
+    for row in rows:
+        row["last_seen"] = _seen(row["last_seen_at"])
+        row["branch"] = row["branch"] or "(all)"
+        row["demo"] = "demo" if row["demo"] else ""
+    click.echo(_table(rows, [("username", "USERNAME"), ("name", "NAME"), ("role", "ROLE"), ("branch", "BRANCH"),
+                             ("state", "STATE"), ("last_seen", "LAST SEEN"), ("demo", "")]))
+
+
+@staff.command("disable")
+@click.argument("username")
+@config_option
+def staff_disable(username: str, config_path: str | None) -> None:
+    """Disable an account: it cannot log in; its log-ins and open sockets end at once."""
+    from server.accounts import disable_staff
+
+    row = _admin_command(lambda rt, by: disable_staff(rt, username, by), config_path)
+    click.echo(f"disabled {row['role']} {row['username']}; every log-in of it has ended")
+
+
+@staff.command("enable")
+@click.argument("username")
+@config_option
+def staff_enable(username: str, config_path: str | None) -> None:
+    """Let a disabled account log in again (with its password)."""
+    from server.accounts import enable_staff
+
+    row = _admin_command(lambda rt, by: enable_staff(rt, username, by), config_path)
+    click.echo(f"enabled {row['role']} {row['username']}")
+
+
+@staff.command("reset-password")
+@click.argument("username")
+@click.option("--password-stdin", is_flag=True,
+              help="read the new password from standard input (default: generate a strong one)")
+@config_option
+def staff_reset_password(username: str, password_stdin: bool, config_path: str | None) -> None:
+    """Give an account a new password and end every log-in of it. The generated password is printed
+    once, on the last line."""
+    from server.accounts import reset_password
+
+    given = sys.stdin.readline().rstrip("\r\n") if password_stdin else None
+    row, password = _admin_command(lambda rt, by: reset_password(rt, username, by, given), config_path)
+    click.echo(f"new password set for {row['username']}; every log-in of it has ended")
+    if given is None:
+        click.echo(password)
+
+
+@device.command("list")
+@click.option("--branch", default=None, help="only this branch's devices")
+@config_option
+def device_list(branch: str | None, config_path: str | None) -> None:
+    """Kiosks and displays with branch, state and last seen."""
+    from server.accounts import list_devices
+
+    rows = _admin_command(lambda rt, _by: list_devices(rt, branch), config_path)
+    for row in rows:
+        row["last_seen"] = _seen(row["last_seen_at"])
+        row["demo"] = "demo" if row["demo"] else ""
+    click.echo(_table(rows, [("name", "NAME"), ("kind", "KIND"), ("branch", "BRANCH"), ("state", "STATE"),
+                             ("last_seen", "LAST SEEN"), ("demo", "")]))
+
+
+@device.command("revoke")
+@click.argument("name")
+@click.option("--branch", default=None, help="branch code (default: the config's branch)")
+@config_option
+def device_revoke(name: str, branch: str | None, config_path: str | None) -> None:
+    """Revoke a kiosk or display: its token stops working and its open sockets are disconnected."""
+    from server.accounts import revoke_device
+
+    row = _admin_command(lambda rt, by: revoke_device(rt, name, by, branch), config_path)
+    click.echo(f"revoked {row['kind']} {row['name']!r} of branch {row['branch']}; "
+               f"`device add {row['name']} --kind {row['kind']}` pairs it again with a new token")

@@ -1,5 +1,5 @@
 """The pages of API.md, served from the UI folders (kiosk_ui/, counter_ui/, display_ui/,
-manager_ui/), and the shared static files (server/static/). Pages are plain HTML and ES modules;
+manager_ui/, admin_ui/), and the shared static files (server/static/). Pages are plain HTML and ES modules;
 they talk to the API and to Socket.IO like any other client."""
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ UI_FOLDERS = {
     "counter": ROOT / "counter_ui",
     "display": ROOT / "display_ui",
     "manager": ROOT / "manager_ui",
+    "admin": ROOT / "admin_ui",
 }
 STATIC = Path(__file__).resolve().parent / "static"
 
@@ -27,6 +28,7 @@ PAGES = {
     "counter": ("柜员台", "Teller console", "Tellers sign in at a counter and call the next customer."),
     "display": ("大厅叫号屏", "Lobby display", "Shows and announces every call (paired with a display token)."),
     "manager": ("大堂经理看板", "Manager dashboard", "Counters, queues and early-warning alerts, live."),
+    "admin": ("账户与设备", "Accounts and devices", "Admins add, disable and revoke staff accounts and devices."),
 }
 
 # No inline scripts, nothing from elsewhere: a page can only load this server's files. connect-src
@@ -101,6 +103,12 @@ def display() -> ResponseReturnValue:
 def manager() -> ResponseReturnValue:
     """The manager's live dashboard."""
     return _page("manager", "manager.html")
+
+
+@bp.get("/admin")
+def admin() -> ResponseReturnValue:
+    """Accounts and devices, for admins (issue 16, finding 3)."""
+    return _page("admin", "admin.html")
 
 
 @bp.get("/manager/report")

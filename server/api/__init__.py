@@ -19,6 +19,7 @@ bp.before_request(require_json_content_type)
 
 
 from server.api import (  # noqa: E402,F401  (routes register on bp)
+    admin,
     alerts,
     auth,
     clock,

@@ -15,6 +15,7 @@ from flask.typing import ResponseReturnValue
 
 from server import vocabulary
 from server.api import bp
+from server.api.admin import AUDIT_PAGE_MAX, DeviceAddBody, PasswordBody, RoleBody, StaffAddBody
 from server.api.auth import LoginBody
 from server.api.clock import AdvanceBody
 from server.api.converters import MAX_ROW_ID
@@ -558,10 +559,11 @@ def _with_parameters(paths: dict[str, Any]) -> dict[str, Any]:
     for path, operations in paths.items():
         names = re.findall(r"{(\w+)}", path)
         for method, op in operations.items():
-            parameters = [{"name": name, "in": "path", "required": True, "schema": _PATH_PARAMETERS[name][0],
-                           "description": _PATH_PARAMETERS[name][1]} for name in names]
-            query = list(_QUERY_PARAMETERS.get((method, path), []))
-            if not path.startswith(("/auth", "/health", "/openapi", "/tickets/{token}", "/clock")):
+            known = {**_PATH_PARAMETERS, **ADMIN_PATH_PARAMETERS}
+            parameters = [{"name": name, "in": "path", "required": True, "schema": known[name][0],
+                           "description": known[name][1]} for name in names]
+            query = list({**_QUERY_PARAMETERS, **ADMIN_QUERY_PARAMETERS}.get((method, path), []))
+            if not path.startswith(("/auth", "/health", "/openapi", "/tickets/{token}", "/clock", "/admin")):
                 query.append(_BRANCH)
             parameters += [{"name": name, "in": "query", "required": False, "schema": schema,
                             "description": text} for name, schema, text in query]
@@ -570,6 +572,121 @@ def _with_parameters(paths: dict[str, Any]) -> dict[str, Any]:
             if (method, path) in _OPEN:
                 op["security"] = []
     return paths
+
+
+# --- Accounts and devices, for admins (server/api/admin.py; issue 16, finding 3) -------------------------
+
+ADMIN_STAFF = {
+    "type": "object",
+    "required": ["id", "username", "name", "role", "branch", "state", "last_seen_at", "demo"],
+    "properties": {
+        "id": {"type": "integer"},
+        "username": {"type": "string"},
+        "name": {"type": "string"},
+        "role": {"enum": ["teller", "manager", "admin"]},
+        "branch": {"type": ["string", "null"], "description": "branch code; null for an admin of every branch"},
+        "state": {"enum": ["active", "disabled"]},
+        "last_seen_at": {"type": ["string", "null"], "format": "date-time",
+                         "description": "latest authenticated request or socket (noted at most once a minute)"},
+        "created_at": {"type": ["string", "null"], "format": "date-time"},
+        "demo": {"type": "boolean", "description": "created by demo mode"},
+    },
+}
+ADMIN_DEVICE = {
+    "type": "object",
+    "required": ["id", "name", "kind", "branch", "state", "last_seen_at", "demo"],
+    "properties": {
+        "id": {"type": "integer"},
+        "name": {"type": "string"},
+        "kind": {"enum": ["kiosk", "display"]},
+        "branch": {"type": ["string", "null"]},
+        "state": {"enum": ["active", "revoked"]},
+        "revoked_at": {"type": ["string", "null"], "format": "date-time"},
+        "last_seen_at": {"type": ["string", "null"], "format": "date-time",
+                         "description": "latest authenticated request or socket (noted at most once a minute)"},
+        "created_at": {"type": ["string", "null"], "format": "date-time"},
+        "demo": {"type": "boolean", "description": "created by demo mode"},
+    },
+}
+AUDIT_ENTRY = {
+    "type": "object",
+    "properties": {
+        "id": {"type": "integer", "description": "?before= this id gives the next (older) page"},
+        "at": {"type": "string", "format": "date-time"},
+        "via": {"enum": ["api", "cli"], "description": "the admin page/API, or the command line"},
+        "actor": {"type": "string", "description": "the admin's username, or the OS user of the command"},
+        "actor_staff_id": {"type": ["integer", "null"]},
+        "action": {"enum": ["staff_added", "staff_updated", "staff_disabled", "staff_enabled", "password_reset",
+                            "role_changed", "device_added", "device_token_replaced", "device_revoked"]},
+        "target_kind": {"enum": ["staff", "device"]},
+        "target": {"type": "string", "description": "username or device name"},
+        "branch": {"type": ["string", "null"]},
+        "detail": {"type": "object"},
+    },
+}
+_WITH_PASSWORD = {"type": "object", "properties": {
+    "staff": {"$ref": "#/components/schemas/AdminStaff"},
+    "password": {"type": ["string", "null"], "description": "the generated password, shown once (null when the "
+                                                            "admin gave one)"},
+}}
+_PAIRING = {"type": "object", "properties": {
+    "device": {"$ref": "#/components/schemas/AdminDevice"},
+    "token": {"type": "string", "description": "the device token, shown once (only its hash is kept)"},
+    "pairing_url": {"type": "string", "description": "<public_url>/<kind>?device=<token>"},
+    "qr_svg": {"type": "string", "description": "the pairing URL's QR code, a data:image/svg+xml URL"},
+    "replaced": {"type": "boolean", "description": "the device existed: its old token and sockets ended"},
+}}
+_NO_STORE = {"Cache-Control": {"description": "no-store: the answer carries a secret", "schema": {"type": "string"}}}
+ADMIN_SCHEMAS = {"AdminStaff": ADMIN_STAFF, "AdminDevice": ADMIN_DEVICE, "AuditEntry": AUDIT_ENTRY}
+ADMIN_PATH_PARAMETERS = {"staff_id": (_ROW_ID, "the account's id"), "device_id": (_ROW_ID, "the device's id")}
+_ADMIN_BRANCH = ("branch", {"type": "string"}, "only this branch's (staff: and the admins of every branch)")
+ADMIN_QUERY_PARAMETERS: dict[tuple[str, str], list[tuple[str, dict[str, Any], str]]] = {
+    ("get", "/admin/staff"): [_ADMIN_BRANCH],
+    ("get", "/admin/devices"): [_ADMIN_BRANCH],
+    ("get", "/admin/audit"): [
+        ("limit", {"type": "integer", "minimum": 1, "maximum": AUDIT_PAGE_MAX, "default": 100}, "how many"),
+        ("before", _ROW_ID, "entries older than this id (the last id of the page before)"),
+    ],
+}
+
+
+def _secret_op(summary: str, body: Any, schema: dict[str, Any], ok: str) -> dict[str, Any]:
+    op = _op(summary, "admin", body=body, ok=ok)
+    op["responses"][ok]["content"] = {"application/json": {"schema": schema}}
+    op["responses"][ok]["headers"] = _NO_STORE
+    return op
+
+
+def admin_paths() -> dict[str, Any]:
+    """The admin endpoints (every one for admins only: 401 without a log-in, 403 for anyone else)."""
+    one = "/admin/staff/{staff_id}"
+    return {
+        "/admin/staff": {
+            "get": _op("Staff accounts with role, branch, state and last seen", "admin", answer="[AdminStaff]"),
+            "post": _secret_op("Add an account (409 username_taken); without a password one is generated and "
+                               "answered once", StaffAddBody, _WITH_PASSWORD, "201"),
+        },
+        f"{one}/disable": {"post": _op(
+            "Disable: no more log-ins; its tokens and open sockets end at once (409 own_account, last_admin, "
+            "already_disabled)", "admin", answer="AdminStaff")},
+        f"{one}/enable": {"post": _op("Enable a disabled account (409 already_active)", "admin",
+                                      answer="AdminStaff")},
+        f"{one}/password": {"post": _secret_op(
+            "Reset the password (generated unless given, answered once); every log-in of it ends", PasswordBody,
+            _WITH_PASSWORD, "200")},
+        f"{one}/role": {"post": _op("Change the role (and branch); its log-ins end (409 own_account, last_admin, "
+                                    "unchanged)", "admin", body=RoleBody, answer="AdminStaff")},
+        "/admin/devices": {
+            "get": _op("Kiosks and displays with state and last seen", "admin", answer="[AdminDevice]"),
+            "post": _secret_op("Add a device, or give one a new token (the old one and its sockets end): the "
+                               "token once, its pairing URL and QR code", DeviceAddBody, _PAIRING, "201"),
+        },
+        "/admin/devices/{device_id}/revoke": {"post": _op(
+            "Revoke: its token stops working and its sockets end at once (409 already_revoked)", "admin",
+            answer="AdminDevice")},
+        "/admin/audit": {"get": _op("The audit log of administrative actions, newest first (?limit=, ?before=)",
+                                    "admin", answer="[AuditEntry]")},
+    }
 
 
 def _counter_op(summary: str, body: Any = None, answer: str = "Counter") -> dict[str, Any]:
@@ -594,7 +711,8 @@ def document() -> dict[str, Any]:
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
             "schemas": {"Ticket": TICKET, "Counter": COUNTER, "Service": SERVICE, "Alert": ALERT, "Branch": BRANCH,
                         "Instruction": INSTRUCTION, "Complaint": COMPLAINT, "Error": ERROR,
-                        "QueueItem": QUEUE_ITEM, "Queue": QUEUE, "Context": CONTEXT, "Rating": RATING},
+                        "QueueItem": QUEUE_ITEM, "Queue": QUEUE, "Context": CONTEXT, "Rating": RATING,
+                        **ADMIN_SCHEMAS},
         },
         "security": [{"bearer": []}],
         "paths": _with_parameters({
@@ -698,6 +816,7 @@ def document() -> dict[str, Any]:
                 "hour, by teller, by counter, pauses by reason, alerts by rule, ratings with their comments. "
                 "Durations in seconds, shares in percent", "manager or admin"), "text/csv", {"type": "string"})},
             "/openapi.json": {"get": _op("This document", "anyone")},
+            **admin_paths(),
         }),
     }
 
