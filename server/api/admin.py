@@ -9,7 +9,7 @@ Answers that carry a secret (a new password, a device token) are ``Cache-Control
 from __future__ import annotations
 
 import base64
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from flask import Response, jsonify, request
 from flask.typing import ResponseReturnValue
@@ -19,7 +19,7 @@ from sqlalchemy import select
 from server import accounts
 from server.actors import Actor
 from server.api import bp
-from server.api.common import StrictBody, parse_body, require_staff, runtime
+from server.api.common import DisplayName, StrictBody, parse_body, require_staff, runtime
 from server.api.converters import MAX_ROW_ID
 from server.errors import Invalid
 from server.models import Staff
@@ -32,7 +32,7 @@ AUDIT_PAGE_MAX = 500
 
 class StaffAddBody(StrictBody):
     username: str = Field(min_length=1, max_length=64)
-    name: str | None = Field(default=None, min_length=1, max_length=128)
+    name: DisplayName | None = None
     role: Literal["teller", "manager", "admin"]
     branch: str | None = Field(default=None, min_length=1, max_length=32,
                                description="branch code for a teller or manager (default: the config's)")
@@ -52,7 +52,7 @@ class RoleBody(StrictBody):
 
 
 class DeviceAddBody(StrictBody):
-    name: str = Field(min_length=1, max_length=64)
+    name: Annotated[DisplayName, Field(max_length=64)]
     kind: Literal["kiosk", "display"]
     branch: str | None = Field(default=None, min_length=1, max_length=32,
                                description="branch code (default: the config's)")
