@@ -81,6 +81,9 @@ def on_connect(auth: Any = None) -> None:
 @socketio.on("disconnect")
 def on_disconnect(*_args: Any) -> None:
     _credential_sockets(_runtime()).pop(request.sid, None)  # type: ignore[attr-defined]
+    limits = getattr(socketio.server, "callwise_limits", None)
+    if limits is not None:  # a namespace that ended takes its transport with it
+        limits.namespace_left(request.sid)  # type: ignore[attr-defined]
 
 
 def _credential_of(actor: Actor) -> dict[str, int | None]:
