@@ -14,6 +14,7 @@ from server.errors import Unauthorized
 from server.limits import limiter, login_rate
 from server.models import Counter
 from server.passwords import MAX_LENGTH
+from server.realtime import end_sockets
 
 
 class LoginBody(StrictBody):
@@ -44,7 +45,9 @@ def logout() -> ResponseReturnValue:
     if header.lower().startswith("bearer "):
         token = header[7:].strip()
     if token:
-        accounts.logout(runtime(), token)
+        token_id = accounts.logout(runtime(), token)
+        if token_id is not None:
+            end_sockets(runtime(), token_id=token_id)  # its live connections end now, not at the next check
     session.clear()
     return jsonify({"logged_out": actor.name})
 
