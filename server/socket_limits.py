@@ -23,7 +23,12 @@ per engine.io session (one browser tab, one screen):
   for sooner is answered when the interval has passed (once, however often it was asked), so an
   honest page that asks twice still gets the state as it is then.
 - **Per address**: at most ``sockets_per_address`` engine.io sessions open from one client address
-  (behind ``proxy_count`` proxies, the address they forward).
+  (behind ``proxy_count`` proxies, the address they forward). 100 by default: a branch LAN behind
+  one NAT address holds a few dozen screens (30 counters' consoles, displays, kiosks), each may hold
+  a second session for the 20 s a reconnect overlaps the old one, and customers' phones on the
+  branch's Wi-Fi share it too; one attacker's 100 sessions, each under the limits above, are
+  harmless. Loopback addresses are not capped: behind a local proxy not declared in
+  ``proxy_count`` every client has the proxy's address. 0 turns the cap off.
 - **Garbage**: a packet that does not decode is one warning line (no traceback) and closes its
   connection; events the server does not handle are dropped unread.
 
@@ -34,7 +39,10 @@ from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
+import ipaddress
 import logging
+import socket
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -118,7 +126,7 @@ class SocketLimits:
 
     def _on_eio_connect(self, eio_sid: str, environ: dict[str, Any]) -> bool:
         address = self._address(environ)
-        if self.per_address and self.addresses[address] >= self.per_address:
+        if self.per_address and self.addresses[address] >= self.per_address and not _loopback(address):
             now = self.monotonic()
             if now - self._address_warned.get(address, float("-inf")) >= ADDRESS_WARNING_EVERY_S:
                 self._address_warned[address] = now
@@ -130,9 +138,9 @@ class SocketLimits:
         self.connections[eio_sid] = conn
         self.unconnected[eio_sid] = conn
         self.addresses[address] += 1
-        socket = self.eio.sockets.get(eio_sid)
-        if socket is not None:  # every engine.io packet, of either transport, is counted here first
-            socket.receive = _counted(self, conn, socket.receive)
+        session = self.eio.sockets.get(eio_sid)
+        if session is not None:  # every engine.io packet, of either transport, is counted here first
+            session.receive = _counted(self, conn, session.receive)
         self.server._handle_eio_connect(eio_sid, environ)
         if not self._sweeping:
             self._sweeping = True
@@ -164,13 +172,13 @@ class SocketLimits:
         """Close a connection's engine.io session (its Socket.IO namespace goes with it); ``why``
         is logged as one warning line."""
         self.unconnected.pop(conn.eio_sid, None)
-        socket = self.eio.sockets.get(conn.eio_sid)
+        session = self.eio.sockets.get(conn.eio_sid)
         if why is not None:
             log.warning("socket %s from %s closed: %s", conn.eio_sid, conn.address, why)
-        if socket is not None and not socket.closed and not socket.closing:
+        if session is not None and not session.closed and not session.closing:
             # Not eio.disconnect(): that waits until the client has read everything queued, which a
             # long-polling client that stopped polling never does.
-            socket.close(wait=False, abort=False, reason=self.eio.reason.SERVER_DISCONNECT)
+            session.close(wait=False, abort=False, reason=self.eio.reason.SERVER_DISCONNECT)
 
     def namespace_left(self, sid: str) -> None:
         """A connection's Socket.IO namespace was disconnected (by the client, or by the server:
@@ -302,6 +310,15 @@ def _counted(limits: SocketLimits, conn: _Connection, receive: Callable[[Any], A
     return receive_counted
 
 
+def _loopback(address: str) -> bool:
+    """This machine: a local proxy that ``proxy_count`` does not declare (every client would then
+    share its address, and a cap would refuse the branch's screens), a local screen, the benchmarks."""
+    try:
+        return ipaddress.ip_address(address).is_loopback
+    except ValueError:
+        return False
+
+
 def _preview(data: Any) -> str:
     text = repr(data)
     return text if len(text) <= 40 else text[:37] + "..."
@@ -340,6 +357,8 @@ def _bounded_websocket_class(base: Any, sleep: Callable[[float], Any]) -> Any:
         def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
             self.ws = BoundedServer(environ, max_message_size=MAX_PACKET_BYTES, **self.server_args)
             ret = self.app(self)
+            if self.ws.mode == "gevent":
+                _end_gevent_connection(environ)
             if self.ws.mode == "gunicorn":
                 raise StopIteration()
             if self.ws.mode == "werkzeug":
@@ -355,6 +374,19 @@ def _bounded_websocket_class(base: Any, sleep: Callable[[float], Any]) -> Any:
             return data
 
     return BoundedWebSocket
+
+
+def _end_gevent_connection(environ: dict[str, Any]) -> None:
+    """After a WebSocket ends, gevent's pywsgi reads on from the same connection as if for the next
+    HTTP request: what a flooding client sent after the close was logged whole as one invalid
+    request line. The WebSocket was the connection's last request: end it."""
+    wsgi_input: Any = environ.get("wsgi.input")
+    if not hasattr(wsgi_input, "raw") and hasattr(wsgi_input, "rfile"):
+        wsgi_input = wsgi_input.rfile
+    connection = getattr(getattr(wsgi_input, "raw", None), "_sock", None)
+    if connection is not None:
+        with contextlib.suppress(OSError):
+            connection.shutdown(socket.SHUT_RDWR)
 
 
 def _one_line_for_bad_payloads(record: logging.LogRecord) -> bool:
