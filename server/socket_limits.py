@@ -197,6 +197,8 @@ class SocketLimits:
             for conn in list(self.unconnected.values()):
                 if conn.close_at <= now:
                     self.close(conn, "no Socket.IO connect in time" if conn.state == NEW else None)
+            self._address_warned = {address: at for address, at in self._address_warned.items()
+                                    if now - at < ADDRESS_WARNING_EVERY_S}
 
     # --- packets ---------------------------------------------------------------------------------
 

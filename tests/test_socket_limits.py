@@ -281,8 +281,8 @@ def test_unknown_events_are_dropped_and_the_connection_goes_on(server: CallwiseS
 def test_request_snapshot_is_answered_at_most_once_per_interval_and_the_last_one_is_not_lost(
     server: CallwiseServer,
 ) -> None:
-    """Asked five times at once, right after the connect's own snapshot: answered once when the
-    2-second interval has passed, with the state as it is then (a ticket issued meanwhile counts)."""
+    """Asked five times at once: the first is answered at once, the other four together, once, when
+    the 2-second interval has passed (so the last ask still gets the state as it is by then)."""
     ticket = server.issue("A", kiosk=KIOSK)
     raw = RawSocket(server)
     assert raw.connect({"ticket": ticket["token"]}).startswith("40")
@@ -299,7 +299,6 @@ def test_request_snapshot_is_answered_at_most_once_per_interval_and_the_last_one
     except TimeoutError:
         pass
     raw.close()
-    # The connect's own snapshot does not count against the interval: the first answer is at once.
     assert answers == 2, answers
     assert time.monotonic() - began >= 2.0
 
