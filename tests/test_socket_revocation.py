@@ -73,7 +73,7 @@ def refused(server: CallwiseServer, token: str) -> bool:
     return False
 
 
-def test_logout_ends_that_logins_sockets_at_once_and_they_hear_nothing_more(server: CallwiseServer) -> None:
+def test_logout_ends_that_logins_sockets_at_once_and_they_hear_no_alert(server: CallwiseServer) -> None:
     token = server.login(MANAGER)
     other_login = server.login(MANAGER)  # the same manager's other log-in is not ended
     manager, other = connected(server, token), connected(server, other_login)
@@ -82,13 +82,20 @@ def test_logout_ends_that_logins_sockets_at_once_and_they_hear_nothing_more(serv
         assert response.status_code == 200
         assert wait_until(lambda: manager.count(DISCONNECTED) == 1, 2.0) < 1.0  # at once, not at the next check
         heard = len(manager.events)
-        server.issue("A", kiosk=KIOSK)  # staff and managers hear queue_changed
-        other.wait_for("queue_changed")
+        # An idle counter with a customer waiting, for longer than the warning's 60 s: an alert.
+        server.tokens[TELLER] = server.login(TELLER)
+        assert server.post("/counters/2/open", who=TELLER).status_code == 200
+        server.issue("A", kiosk=KIOSK)
+        advanced = server.post("/clock/advance", headers={"Authorization": f"Bearer {other_login}"},
+                               json={"seconds": 120})
+        assert advanced.status_code == 200, advanced.text
+        other.wait_for("alert_raised", timeout=10)
         other.sync()
         assert len(manager.events) == heard, manager.events[heard:]
         assert other.connected
         assert refused(server, token)
     finally:
+        server.post("/counters/2/close", who=TELLER)
         manager.close()
         other.close()
 
