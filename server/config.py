@@ -170,6 +170,8 @@ class LimitsConfig(_Strict):
     sockets_per_address: Annotated[int, Field(ge=0)] = 100
     socket_connect_timeout_s: Annotated[float, Field(gt=0, le=300)] = 10
     snapshot_interval_s: Annotated[float, Field(ge=0, le=60)] = 2
+    # How often each server process checks its sockets' credentials (revoked, expired, disabled).
+    socket_credential_check_s: Annotated[float, Field(gt=0, le=300)] = 2
 
 
 class DisplayConfig(_Strict):

@@ -14,6 +14,7 @@ from typing import Any
 
 from flask import current_app, request, session
 from flask_socketio import ConnectionRefusedError, SocketIO, disconnect, emit, join_room
+from socketio import PubSubManager
 from sqlalchemy import select
 from sqlalchemy.exc import OperationalError
 
@@ -109,13 +110,47 @@ def _credential_sockets(rt: Runtime) -> dict[str, dict[str, Any]]:
 
 def end_sockets(rt: Runtime, *, staff_id: int | None = None, token_id: int | None = None,
                 device_id: int | None = None) -> int:
-    """Disconnect this process's sockets that connected with a credential that has just ended: a
-    log-in token (logout), every log-in of a staff member (disabled), a device (revoked). Returns how
-    many were disconnected. Other processes' sockets of the same credential end at their own next
-    :func:`check_credentials`, within ``CREDENTIAL_CHECK_S``."""
+    """Disconnect the sockets that connected with a credential that has just ended: a log-in token
+    (logout), every log-in of a staff member (disabled), a device (revoked). Returns how many of this
+    process's were disconnected. With a message queue, the other server processes are told at once
+    and end theirs too (:func:`listen_for_ended_credentials`); in any case each process's own
+    :func:`check_credentials` ends them within ``[limits] socket_credential_check_s``."""
     wanted = {"staff_id": staff_id, "token_id": token_id, "device_id": device_id}
+    ended = _end_local(rt, wanted)
+    if isinstance(socketio.server.manager, PubSubManager):
+        socketio.emit(CREDENTIAL_ENDED, wanted, to=INTERNAL_ROOM)
+    return ended
+
+
+def _end_local(rt: Runtime, wanted: dict[str, Any]) -> int:
     return _disconnect(rt, [sid for sid, who in list(_credential_sockets(rt).items())
                             if any(value is not None and who.get(key) == value for key, value in wanted.items())])
+
+
+# A credential that ended, told to every process through the message queue: an emit to a room no
+# client is ever in, which each process's manager takes out before delivery.
+CREDENTIAL_ENDED = "callwise:credential_ended"
+INTERNAL_ROOM = "callwise:internal"
+
+
+def listen_for_ended_credentials(rt: Runtime) -> bool:
+    """With a message queue, end this process's sockets of a credential another process ended
+    (:func:`end_sockets`), as soon as its message arrives. Returns whether there is a queue to hear."""
+    manager = socketio.server.manager
+    if not isinstance(manager, PubSubManager):
+        return False
+    deliver = manager._handle_emit
+
+    def handle_emit(message: dict[str, Any]) -> None:
+        if message.get("event") != CREDENTIAL_ENDED:
+            deliver(message)
+            return
+        data = message.get("data")
+        wanted = data[0] if isinstance(data, list) and data and isinstance(data[0], dict) else {}
+        _end_local(rt, {key: wanted.get(key) for key in ("staff_id", "token_id", "device_id")})
+
+    manager._handle_emit = handle_emit
+    return True
 
 
 def _disconnect(rt: Runtime, sids: list[str]) -> int:
@@ -123,12 +158,10 @@ def _disconnect(rt: Runtime, sids: list[str]) -> int:
         _credential_sockets(rt).pop(sid, None)
         # The page hears "io server disconnect", tries again and is refused: live.js then shows the
         # log-in (staff) or "pair this screen again" (devices).
-        socketio.server.disconnect(sid, namespace="/")
+        socketio.server.disconnect(sid, namespace="/", ignore_queue=True)
     return len(sids)
 
 
-# How often every server process checks the credentials its sockets connected with.
-CREDENTIAL_CHECK_S = 2.0
 _IN_CHUNK = 500  # ids per IN (...) list: SQLite's limit on bound parameters is far above it
 
 
@@ -164,14 +197,17 @@ def check_credentials(rt: Runtime) -> int:
 
 
 class CredentialWatch:
-    """Runs :func:`check_credentials` every ``CREDENTIAL_CHECK_S`` in a background task of its own,
-    in every server process (not only the alert sweeper's: each process holds its own sockets)."""
+    """Runs :func:`check_credentials` every ``[limits] socket_credential_check_s`` (2 s) in a
+    background task of its own, in every server process (not only the alert sweeper's: each process
+    holds its own sockets); with a message queue, also hears the other processes' ended credentials."""
 
-    def __init__(self, rt: Runtime, every_s: float = CREDENTIAL_CHECK_S) -> None:
-        self.rt, self.every_s = rt, every_s
+    def __init__(self, rt: Runtime, every_s: float | None = None) -> None:
+        self.rt = rt
+        self.every_s = every_s if every_s is not None else rt.config.limits.socket_credential_check_s
         self._stopped = False
 
     def start(self, start_task: Any, sleep: Any) -> CredentialWatch:
+        listen_for_ended_credentials(self.rt)
         start_task(self._loop, sleep)
         return self
 

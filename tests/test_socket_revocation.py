@@ -3,7 +3,7 @@
 A real server process; the credentials are ended the ways an operator and the clock end them: a
 log-out over HTTP (its sockets end at once), and changes made outside the server process — the CLI
 giving a display a new token, a token's expiry passing, an account disabled or a device revoked in
-the database — which every server process's periodic check (realtime.CREDENTIAL_CHECK_S, 2 s)
+the database — which every server process's periodic check ([limits] socket_credential_check_s, 2 s)
 notices within a few seconds.
 """
 
@@ -12,6 +12,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterator
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 import socketio
@@ -21,7 +22,8 @@ from sqlalchemy.engine import Engine
 from server.accounts import hash_token
 from server.clock import wall_now
 from server.models import AuthToken, Device, Staff
-from tests.support.callwise import CallwiseServer
+from tests.integration.harness import RedisServer
+from tests.support.callwise import CallwiseServer, write_config
 from tests.support.listener import DISCONNECTED, Listener, listening
 
 pytestmark = pytest.mark.server
@@ -182,3 +184,41 @@ def test_valid_sockets_stay_connected_through_the_checks(server: CallwiseServer)
     finally:
         display.close()
         teller.close()
+
+
+def test_with_a_message_queue_a_logout_on_one_process_ends_its_sockets_on_another_at_once(tmp_path: Path) -> None:
+    """Two server processes on one database and a Redis message queue, their periodic checks slowed
+    to a minute: only the message from the process that logged out can end the other's socket in time."""
+    try:
+        redis = RedisServer()
+    except FileNotFoundError as exc:
+        pytest.skip(str(exc))
+    redis.start()
+
+    class QueueServer(CallwiseServer):
+        def write_config(self) -> Path:
+            path = write_config(self.directory, self.port, message_queue=redis.url)
+            text = path.read_text(encoding="utf-8")
+            path.write_text(text.replace("[limits]\n", "[limits]\nsocket_credential_check_s = 60\n", 1),
+                            encoding="utf-8")
+            return path
+
+    try:
+        with QueueServer.running(tmp_path, staff={MANAGER: "manager"}) as first:
+            second = QueueServer(tmp_path)  # the same config file and database, its own port
+            second.name = "serve-b"
+            second.start()
+            try:
+                token = first.login(MANAGER)
+                on_second = connected(second, token)
+                try:
+                    assert first.post("/auth/logout", headers={"Authorization": f"Bearer {token}"}).status_code == 200
+                    took = wait_until(lambda: on_second.count(DISCONNECTED) == 1, 5.0)
+                    print(f"logout on one process ended the socket on the other in {took:.2f} s")
+                    assert took < 2.0
+                finally:
+                    on_second.close()
+            finally:
+                second.kill()
+    finally:
+        redis.close()
