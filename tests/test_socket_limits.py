@@ -7,8 +7,11 @@ floods ``42["request_snapshot"]`` after a ticket-token connect or after a refuse
 ``GET /api/v1/health`` is timed in parallel; refused and never-connected sessions; garbage packets;
 the per-address cap.
 
-Figures (2-core machine, flooding for 4 s): before the limits, health's median was seconds and its
-worst over 10 s (the test's 10 s request timeout); with them, a few milliseconds.
+Figures (the shared 2-core machine, flooding for 4 s, health timed for 5 s). Before the limits, on
+gevent: 3 health checks answered in those 5 s, the worst after 5.0 s, RSS +30 MB, and the next
+test's connection timed out while the server worked off the backlog; on threading: median 19 ms,
+worst 135 ms, RSS +15 MB (the threading test guards the limits there, it did not fail before).
+With the limits: median 3–6 ms, worst 25–40 ms, RSS under +1 MB, on both.
 """
 
 from __future__ import annotations
