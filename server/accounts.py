@@ -153,13 +153,15 @@ def login(rt: Runtime, username: str, password: str) -> dict[str, Any]:
         return {"token": token, "staff": staff_view(staff)}
 
 
-def logout(rt: Runtime, token: str) -> None:
+def logout(rt: Runtime, token: str) -> int | None:
+    """Revoke a log-in token; returns its id (for ending its sockets), None for an unknown token."""
     now = wall_now()
     with rt.uow() as uow:
         row = uow.session.scalar(select(AuthToken).where(AuthToken.token_hash == hash_token(token)))
         if row is not None and row.revoked_at is None:
             row.revoked_at = now
         uow.commit()
+        return row.id if row is not None else None
 
 
 def staff_view(staff: Staff) -> dict[str, Any]:

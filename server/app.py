@@ -23,6 +23,7 @@ def create_app(config_path: str | os.PathLike[str] | None = None, **overrides: A
     from server.limits import limiter
     from server.pages import bp as pages_blueprint
     from server.realtime import SocketIOPublisher, socketio
+    from server.socket_limits import SocketLimits
 
     config = load_config(config_path, overrides)
     app = Flask(__name__, static_folder=None)
@@ -61,7 +62,9 @@ def create_app(config_path: str | os.PathLike[str] | None = None, **overrides: A
         channel="callwise",
         ping_interval=10,
         ping_timeout=10,
+        async_handlers=False,  # one connection's events run in order, one at a time (server/socket_limits.py)
     )
+    SocketLimits(socketio.server, config.limits, proxy_count=config.server.proxy_count).install()
     return app
 
 

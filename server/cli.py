@@ -118,7 +118,7 @@ def _run(app: Any, host: str, port: int, credentials: dict[str, Any] | None, *, 
     from server.demo import banner
     from server.leader import SweepLeader
     from server.maintenance import Housekeeping
-    from server.realtime import Heartbeat, socketio
+    from server.realtime import CredentialWatch, Heartbeat, socketio
 
     runtime = app.extensions["callwise"]
     leader = SweepLeader(runtime.db.engine)
@@ -126,6 +126,7 @@ def _run(app: Any, host: str, port: int, credentials: dict[str, Any] | None, *, 
     runtime.alerts.sweeper_tasks.append(Heartbeat(runtime))
     runtime.alerts.sweeper_tasks.append(Housekeeping(runtime))
     runtime.alerts.start_background(socketio.start_background_task, socketio.sleep)
+    CredentialWatch(runtime).start(socketio.start_background_task, socketio.sleep)  # every process
     click.echo(banner(runtime, credentials, f"http://{host}:{port}"))
     sys.stdout.flush()
     if before is not None:

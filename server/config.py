@@ -166,6 +166,15 @@ class LimitsConfig(_Strict):
     # Failed log-ins per username per 15 minutes, from any address (server/limits.py says why a
     # slowing window and not a lock-out).
     login_failures_per_account_per_15_minutes: Annotated[int, Field(gt=0)] = 10
+    # Socket.IO, per connection and per address (server/socket_limits.py says why these numbers).
+    socket_packets_per_second: Annotated[float, Field(gt=0, le=1000)] = 10
+    socket_packet_burst: Annotated[int, Field(ge=1, le=10000)] = 30
+    socket_flood_close_s: Annotated[float, Field(gt=0, le=3600)] = 5
+    sockets_per_address: Annotated[int, Field(ge=0)] = 100
+    socket_connect_timeout_s: Annotated[float, Field(gt=0, le=300)] = 10
+    snapshot_interval_s: Annotated[float, Field(ge=0, le=60)] = 2
+    # How often each server process checks its sockets' credentials (revoked, expired, disabled).
+    socket_credential_check_s: Annotated[float, Field(gt=0, le=300)] = 2
 
 
 class DisplayConfig(_Strict):

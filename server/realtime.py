@@ -8,25 +8,32 @@ Each connection joins only the rooms its role may hear (server/rooms.py) and imm
 
 from __future__ import annotations
 
+import logging
 import time
 from typing import Any
 
 from flask import current_app, request, session
 from flask_socketio import ConnectionRefusedError, SocketIO, disconnect, emit, join_room
+from socketio import PubSubManager
+from sqlalchemy import select
+from sqlalchemy.exc import OperationalError
 
 from server import accounts, rooms
 from server.actors import Actor
 from server.alerts.engine import open_alerts_for
 from server.branches import branch_for
+from server.clock import wall_now
 from server.errors import CallwiseError, NotFound
 from server.lobby.instructions import current_instructions
-from server.models import Branch, Ticket
+from server.models import AuthToken, Branch, Device, Staff, Ticket
 from server.queueing import reads
 from server.queueing.hours import hours_now
 from server.queueing.numbering import day_start_utc
 from server.queueing.tickets import ticket_row_by_token
 from server.rooms import HEARTBEAT_FAMILIES, Audience
 from server.runtime import Runtime
+
+log = logging.getLogger(__name__)
 
 socketio = SocketIO()
 
@@ -74,39 +81,148 @@ def on_connect(auth: Any = None) -> None:
     }
     for room in rooms_for(actor, branch_id):
         join_room(room)
-    _credential_sockets(rt)[request.sid] = _credential_of(actor)  # type: ignore[attr-defined]
+    token = str(auth["token"] if isinstance(auth.get("token"), str) else session["token"])  # the one resolved
+    _credential_sockets(rt)[request.sid] = _credential_of(actor, token)  # type: ignore[attr-defined]
     emit("state_snapshot", snapshot(rt, actor, branch_id))
 
 
 @socketio.on("disconnect")
 def on_disconnect(*_args: Any) -> None:
     _credential_sockets(_runtime()).pop(request.sid, None)  # type: ignore[attr-defined]
+    limits = getattr(socketio.server, "callwise_limits", None)
+    if limits is not None:  # a namespace that ended takes its transport with it
+        limits.namespace_left(request.sid)  # type: ignore[attr-defined]
 
 
-def _credential_of(actor: Actor) -> dict[str, int | None]:
+def _credential_of(actor: Actor, token: str) -> dict[str, Any]:
+    """What a socket connected with: the log-in token (staff) or the device and the hash of the
+    token it showed, so that a device given a new token is told apart from the one that connected."""
     if actor.kind == "device":
-        return {"device_id": actor.id, "staff_id": None, "token_id": None}
-    return {"device_id": None, "staff_id": actor.id, "token_id": actor.token_id}
+        return {"device_id": actor.id, "staff_id": None, "token_id": None, "token_hash": accounts.hash_token(token)}
+    return {"device_id": None, "staff_id": actor.id, "token_id": actor.token_id, "token_hash": None}
 
 
-def _credential_sockets(rt: Runtime) -> dict[str, dict[str, int | None]]:
+def _credential_sockets(rt: Runtime) -> dict[str, dict[str, Any]]:
     """This process's authenticated sockets: Socket.IO sid -> the credential it connected with."""
-    kept: dict[str, dict[str, int | None]] = rt.caches.setdefault("credential_sockets", {})
+    kept: dict[str, dict[str, Any]] = rt.caches.setdefault("credential_sockets", {})
     return kept
 
 
 def end_sockets(rt: Runtime, *, staff_id: int | None = None, token_id: int | None = None,
                 device_id: int | None = None) -> int:
-    """Disconnect this process's sockets that connected with a credential that has just ended: a
-    log-in token (logout), every log-in of a staff member (disabled), a device (revoked). Returns how
-    many were disconnected."""
+    """Disconnect the sockets that connected with a credential that has just ended: a log-in token
+    (logout), every log-in of a staff member (disabled), a device (revoked). Returns how many of this
+    process's were disconnected. With a message queue, the other server processes are told at once
+    and end theirs too (:func:`listen_for_ended_credentials`); in any case each process's own
+    :func:`check_credentials` ends them within ``[limits] socket_credential_check_s``."""
     wanted = {"staff_id": staff_id, "token_id": token_id, "device_id": device_id}
-    ended = [sid for sid, who in list(_credential_sockets(rt).items())
-             if any(value is not None and who.get(key) == value for key, value in wanted.items())]
-    for sid in ended:
+    ended = _end_local(rt, wanted)
+    if isinstance(socketio.server.manager, PubSubManager):
+        socketio.emit(CREDENTIAL_ENDED, wanted, to=INTERNAL_ROOM)
+    return ended
+
+
+def _end_local(rt: Runtime, wanted: dict[str, Any]) -> int:
+    return _disconnect(rt, [sid for sid, who in list(_credential_sockets(rt).items())
+                            if any(value is not None and who.get(key) == value for key, value in wanted.items())])
+
+
+# A credential that ended, told to every process through the message queue: an emit to a room no
+# client is ever in, which each process's manager takes out before delivery.
+CREDENTIAL_ENDED = "callwise:credential_ended"
+INTERNAL_ROOM = "callwise:internal"
+
+
+def listen_for_ended_credentials(rt: Runtime) -> bool:
+    """With a message queue, end this process's sockets of a credential another process ended
+    (:func:`end_sockets`), as soon as its message arrives. Returns whether there is a queue to hear."""
+    manager = socketio.server.manager
+    if not isinstance(manager, PubSubManager):
+        return False
+    deliver = manager._handle_emit
+
+    def handle_emit(message: dict[str, Any]) -> None:
+        if message.get("event") != CREDENTIAL_ENDED:
+            deliver(message)
+            return
+        data = message.get("data")
+        wanted = data[0] if isinstance(data, list) and data and isinstance(data[0], dict) else {}
+        _end_local(rt, {key: wanted.get(key) for key in ("staff_id", "token_id", "device_id")})
+
+    manager._handle_emit = handle_emit
+    return True
+
+
+def _disconnect(rt: Runtime, sids: list[str]) -> int:
+    for sid in sids:
         _credential_sockets(rt).pop(sid, None)
-        socketio.server.disconnect(sid, namespace="/")
-    return len(ended)
+        # The page hears "io server disconnect", tries again and is refused: live.js then shows the
+        # log-in (staff) or "pair this screen again" (devices).
+        socketio.server.disconnect(sid, namespace="/", ignore_queue=True)
+    return len(sids)
+
+
+_IN_CHUNK = 500  # ids per IN (...) list: SQLite's limit on bound parameters is far above it
+
+
+def check_credentials(rt: Runtime) -> int:
+    """Disconnect this process's sockets whose credential has ended since they connected: a log-in
+    token revoked (logout, new password) or expired, its staff member disabled, a device revoked or
+    given a new token. One query per kind over the distinct ids held, whoever made the change (this
+    process, another one, the CLI). Returns how many were disconnected."""
+    held = list(_credential_sockets(rt).items())
+    if not held:
+        return 0
+    token_ids = sorted({who["token_id"] for _, who in held if who.get("token_id") is not None})
+    device_ids = sorted({who["device_id"] for _, who in held if who.get("device_id") is not None})
+    now = wall_now()
+    live_tokens: set[int] = set()
+    device_hashes: dict[int, str] = {}
+    with rt.reading() as db:
+        for start in range(0, len(token_ids), _IN_CHUNK):
+            rows = db.execute(
+                select(AuthToken.id, AuthToken.revoked_at, AuthToken.expires_at, Staff.active)
+                .join(Staff, Staff.id == AuthToken.staff_id)
+                .where(AuthToken.id.in_(token_ids[start:start + _IN_CHUNK])))
+            live_tokens.update(row.id for row in rows
+                               if row.revoked_at is None and row.active and row.expires_at > now)
+        for start in range(0, len(device_ids), _IN_CHUNK):
+            rows = db.execute(select(Device.id, Device.token_hash).where(
+                Device.id.in_(device_ids[start:start + _IN_CHUNK]), Device.revoked_at.is_(None)))
+            device_hashes.update((row.id, row.token_hash) for row in rows)
+    ended = [sid for sid, who in held
+             if (who.get("token_id") is not None and who["token_id"] not in live_tokens)
+             or (who.get("device_id") is not None and device_hashes.get(who["device_id"]) != who["token_hash"])]
+    return _disconnect(rt, [sid for sid in ended if sid in _credential_sockets(rt)])
+
+
+class CredentialWatch:
+    """Runs :func:`check_credentials` every ``[limits] socket_credential_check_s`` (2 s) in a
+    background task of its own, in every server process (not only the alert sweeper's: each process
+    holds its own sockets); with a message queue, also hears the other processes' ended credentials."""
+
+    def __init__(self, rt: Runtime, every_s: float | None = None) -> None:
+        self.rt = rt
+        self.every_s = every_s if every_s is not None else rt.config.limits.socket_credential_check_s
+        self._stopped = False
+
+    def start(self, start_task: Any, sleep: Any) -> CredentialWatch:
+        listen_for_ended_credentials(self.rt)
+        start_task(self._loop, sleep)
+        return self
+
+    def stop(self) -> None:
+        self._stopped = True
+
+    def _loop(self, sleep: Any) -> None:
+        while not self._stopped:
+            sleep(self.every_s)
+            try:
+                check_credentials(self.rt)
+            except OperationalError as exc:  # database away: the sockets keep going until it is back
+                log.warning("socket credential check skipped, database unavailable: %s", exc.orig)
+            except Exception:  # noqa: BLE001 - the loop must outlive any one bad check
+                log.exception("socket credential check failed")
 
 
 @socketio.on("request_snapshot")

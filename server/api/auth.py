@@ -22,6 +22,7 @@ from server.limits import (
 )
 from server.models import Counter
 from server.passwords import MAX_LENGTH
+from server.realtime import end_sockets
 
 
 class LoginBody(StrictBody):
@@ -61,7 +62,9 @@ def logout() -> ResponseReturnValue:
     if header.lower().startswith("bearer "):
         token = header[7:].strip()
     if token:
-        accounts.logout(runtime(), token)
+        token_id = accounts.logout(runtime(), token)
+        if token_id is not None:
+            end_sockets(runtime(), token_id=token_id)  # its live connections end now, not at the next check
     session.clear()
     return jsonify({"logged_out": actor.name})
 

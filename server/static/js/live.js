@@ -41,7 +41,13 @@ export function connectLive({ auth, onSnapshot, on = {}, onStatus = () => {}, ow
     if (beat && typeof beat.version === "number" && beat.version > seen[audience]) socket.emit("request_snapshot");
   });
   socket.on("connect", () => onStatus("online"));
-  socket.on("disconnect", () => onStatus("offline"));
+  socket.on("disconnect", (reason) => {
+    onStatus("offline");
+    // The server ended this connection (a log-out, a revoked device, an expired log-in): Socket.IO
+    // does not reconnect by itself then. Ask once more: an ended credential is refused, and the page
+    // shows its log-in or "pair again"; one still valid comes straight back.
+    if (reason === "io server disconnect") socket.connect();
+  });
   socket.on("connect_error", (error) => {
     onStatus(error && error.message === "unauthorized" ? "refused" : "offline");
   });
