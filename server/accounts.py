@@ -14,20 +14,19 @@ from functools import cache
 from typing import Any
 
 from sqlalchemy import String, bindparam, select
-from werkzeug.security import check_password_hash, generate_password_hash
 
 from server.actors import DEVICE_KINDS, STAFF_ROLES, Actor
 from server.clock import wall_now
 from server.errors import Conflict, Invalid, NotFound, Unauthorized, require_one_of
 from server.models import AuthToken, Branch, Device, Staff
-from server.passwords import password_problem
+from server.passwords import check_password, hash_password, password_problem
 from server.runtime import Runtime
 
 
 @cache
 def _dummy_hash() -> str:
     """Checked against when the username is unknown, so a wrong name costs as long as a wrong password."""
-    return generate_password_hash(secrets.token_urlsafe(16))
+    return hash_password(secrets.token_urlsafe(16))
 
 
 def hash_token(token: str) -> str:
@@ -59,6 +58,7 @@ def save_staff(
     problem = password_problem(password, username)
     if problem is not None:
         raise Invalid(problem, code="weak_password")
+    password_hash = hash_password(password)  # before the transaction: it holds the write lock
     now = rt.clock.now()
     with rt.uow() as uow:
         session = uow.session
@@ -76,7 +76,7 @@ def save_staff(
         staff.display_name = display_name or staff.display_name or username
         staff.role = role
         staff.branch_id = branch_id
-        staff.password_hash = generate_password_hash(password)
+        staff.password_hash = password_hash
         if not created:
             # A new password ends every existing log-in of the account.
             for token in session.scalars(
@@ -121,15 +121,23 @@ def login(rt: Runtime, username: str, password: str) -> dict[str, Any]:
 
     Log-in lifetimes run on the wall clock, not the branch clock: a simulated day on a manual clock
     must not log everyone out, and a real log-in must expire in real hours.
+
+    The password is checked off the event loop and outside any transaction (it takes a while, and a
+    write transaction holds the database's write lock); the account is read again in the transaction
+    that stores the token, so a password changed or an account disabled meanwhile is honoured.
     """
+    with rt.reading() as session:
+        found = session.execute(select(Staff.password_hash, Staff.active).where(Staff.username == username)).first()
+    if found is None or not found.active:
+        check_password(_dummy_hash(), password)
+        raise Unauthorized("wrong username or password", code="bad_credentials")
+    if not check_password(found.password_hash, password):
+        raise Unauthorized("wrong username or password", code="bad_credentials")
     now = wall_now()
     with rt.uow() as uow:
         session = uow.session
         staff = session.scalar(select(Staff).where(Staff.username == username))
-        if staff is None or not staff.active:
-            check_password_hash(_dummy_hash(), password)
-            raise Unauthorized("wrong username or password", code="bad_credentials")
-        if not check_password_hash(staff.password_hash, password):
+        if staff is None or not staff.active or staff.password_hash != found.password_hash:
             raise Unauthorized("wrong username or password", code="bad_credentials")
         token = new_token()
         session.add(
