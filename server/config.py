@@ -480,11 +480,24 @@ def _check_branch(spec: BranchSpec, source: str, prefix: str = "") -> None:
         fail("queue.service_time_min_samples", "must not exceed service_time_window")
 
 
+# The secret key signs the staff session cookie and derives CSRF tokens: a short one can be guessed
+# offline from one cookie. 32 characters of `python -c "import secrets; print(secrets.token_hex(32))"`
+# (64) are far beyond that; 32 is the least accepted in production.
+MIN_SECRET_KEY_LENGTH = 32
+
+
 def _check_server(config: Config, source: str) -> None:
     if config.server.mode == "production" and not config.secret_key:
         raise ConfigError(
             f"{source}: server.secret_key: production mode needs a secret key; "
             "set CALLWISE_SECRET_KEY in the environment"
+        )
+    if config.server.mode == "production" and len(config.secret_key) < MIN_SECRET_KEY_LENGTH:
+        where = "CALLWISE_SECRET_KEY" if os.environ.get("CALLWISE_SECRET_KEY") else "server.secret_key"
+        raise ConfigError(
+            f"{source}: server.secret_key: the secret key ({where}) has {len(config.secret_key)} characters; "
+            f"production needs at least {MIN_SECRET_KEY_LENGTH}: make one with "
+            "python -c \"import secrets; print(secrets.token_hex(32))\""
         )
     if config.server.mode == "production" and config.clock.mode == "manual":
         raise ConfigError(f"{source}: clock.mode: the manual clock is for tests and simulation, not production")
