@@ -47,8 +47,9 @@ def private_folder(path: Path) -> Path:
     instance folder and the backups hold the database, its copies, secrets and demo log-ins, which
     other users of the machine have no business reading (issue 16, finding 10)."""
     path.mkdir(mode=0o700, parents=True, exist_ok=True)
-    if path.stat().st_mode & 0o077:
-        path.chmod(0o700)
+    mode = path.stat().st_mode
+    if mode & 0o077:
+        path.chmod(mode & 0o700)  # the owner's own bits stay as they were (a read-only folder stays so)
     return path
 
 

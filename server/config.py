@@ -92,6 +92,24 @@ class ServerConfig(_Strict):
     # so rate limits count real client addresses. 0 when clients connect directly.
     proxy_count: Annotated[int, Field(ge=0, le=5)] = 0
 
+    @field_validator("database_url")
+    @classmethod
+    def _a_database_callwise_runs_on(cls, value: str) -> str:
+        """A URL SQLAlchemy can read, for SQLite or PostgreSQL: anything else fails here, in one line,
+        rather than deep inside start-up (issue 16, finding 9)."""
+        from sqlalchemy.engine import make_url
+        from sqlalchemy.exc import ArgumentError
+
+        try:
+            backend = make_url(value).get_backend_name()
+        except ArgumentError:
+            raise ValueError("not a database URL; use e.g. sqlite:///instance/callwise.db or "
+                             "postgresql+psycopg://callwise@127.0.0.1/callwise") from None
+        if backend not in ("sqlite", "postgresql"):
+            raise ValueError(f"Callwise runs on SQLite or PostgreSQL, not {backend!r}; "
+                             "use sqlite:///... or postgresql+psycopg://...")
+        return value
+
     @field_validator("public_url")
     @classmethod
     def _no_trailing_slash(cls, value: str) -> str:
@@ -352,6 +370,8 @@ def load_config(path: str | os.PathLike[str] | None = None, overrides: dict[str,
         raw = tomllib.loads(file.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise ConfigError(f"{file}: file not found (set --config or CALLWISE_CONFIG)") from None
+    except OSError as exc:  # a folder, or not readable by this user
+        raise ConfigError(f"{file}: cannot read the config file: {exc.strerror or exc}") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{file}: not valid TOML: {exc}") from None
     return config_from_dict(raw, source=str(file), overrides=overrides)
