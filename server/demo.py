@@ -208,14 +208,15 @@ def remove_demo_accounts(rt: Runtime) -> dict[str, Any]:
     removed: dict[str, Any] = {"staff": [], "devices": [], "files": []}
     with rt.uow() as uow:
         session = uow.session
-        for staff in session.scalars(select(Staff).where(Staff.demo, Staff.active)):
+        for staff in session.scalars(select(Staff).where(Staff.demo, Staff.active).order_by(Staff.username)):
             removed["staff"].append(staff.username)
             staff.active = False
             staff.password_hash = unknown_hash
             staff.username = f"demo-removed-{staff.id}-{staff.username}"[:64]
             session.execute(update(AuthToken).where(AuthToken.staff_id == staff.id, AuthToken.revoked_at.is_(None))
                             .values(revoked_at=wall_now()))
-        for device in session.scalars(select(Device).where(Device.demo, Device.revoked_at.is_(None))):
+        devices = select(Device).where(Device.demo, Device.revoked_at.is_(None)).order_by(Device.name)
+        for device in session.scalars(devices):
             removed["devices"].append(device.name)
             device.revoked_at = now
             device.token_hash = hash_token(new_token())

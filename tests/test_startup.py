@@ -311,3 +311,133 @@ def _healthy(server: ServerProcess, failures: list[BaseException]) -> None:
         server.wait_until_healthy(60)
     except BaseException as exc:  # noqa: BLE001 - collected for the test's own assertion
         failures.append(exc)
+
+
+# --- finding 4: demo accounts in production ------------------------------------------------------------------
+
+
+def make_demo_database(folder: Path) -> dict:  # type: ignore[type-arg]
+    """A database that ran in demo mode (its accounts made, their log-ins in instance/); returns them."""
+    from server import create_app
+    from server.demo import ensure_demo_accounts
+
+    app = create_app(config_file(folder))
+    runtime = app.extensions["callwise"]
+    try:
+        return ensure_demo_accounts(runtime)
+    finally:
+        runtime.db.dispose()
+
+
+def demo_rows(folder: Path, **values: object) -> list[tuple[str, bool, bool]]:
+    """(name, demo, usable) of every staff account and device; ``values`` are first written to every row
+    (e.g. ``demo=False``: a database from before the mark)."""
+    engine = create_engine(f"sqlite:///{folder / 'data' / 'callwise.db'}")
+    with engine.begin() as connection:
+        for table in ("staff", "devices"):
+            for column, value in values.items():
+                connection.execute(text(f"UPDATE {table} SET {column} = :value"), {"value": value})
+    with Session(engine) as session:
+        rows = [(s.username, s.demo, s.active) for s in session.scalars(select(Staff))]
+        rows += [(d.name, d.demo, d.revoked_at is None) for d in session.scalars(select(Device))]
+    engine.dispose()
+    return sorted(rows)
+
+
+def test_demo_mode_marks_the_accounts_and_devices_it_makes(tmp_path):
+    make_demo_database(tmp_path)
+    rows = demo_rows(tmp_path)
+    assert [name for name, *_ in rows] == ["admin", "display-1", "kiosk-1", "manager", "teller1", "teller2", "teller3"]
+    assert all(demo and usable for _, demo, usable in rows)
+
+
+@pytest.mark.server
+def test_production_refuses_to_start_while_demo_log_ins_work_and_starts_once_they_are_removed(tmp_path, monkeypatch):
+    """Issue 16, finding 4: demo accounts and demo device tokens kept working in production, with their
+    passwords in plain text in instance/demo-credentials.json."""
+    from server.accounts import login, resolve
+    from server.bootstrap import open_runtime
+    from server.config import load_config
+    from server.errors import Unauthorized
+    from tests.support.cli import run_cli
+
+    demo = make_demo_database(tmp_path)
+    config = config_file(tmp_path, mode="production")
+    env = {"CALLWISE_SECRET_KEY": SECRET}
+    refused = run("serve", "--config", str(config), "--port", str(free_port()), cwd=tmp_path, env=env)
+    line = assert_fails_in_one_line(refused, "production mode: demo mode's accounts and devices still work",
+                                    "teller1", "kiosk-1",
+                                    f"remove them first with: python -m server demo-accounts remove --config {config}")
+    assert demo["staff"]["admin"] not in line  # names, never passwords
+
+    removed = run_cli("demo-accounts", "remove", "--config", str(config), env=env)
+    assert removed.exit_code == 0, removed.stderr
+    assert "5 demo staff accounts disabled: admin, manager, teller1, teller2, teller3" in removed.stdout
+    assert "2 demo devices revoked: display-1, kiosk-1" in removed.stdout
+    assert not (tmp_path / "instance" / "demo-credentials.json").exists()
+    assert all(not usable for _, _, usable in demo_rows(tmp_path))
+
+    monkeypatch.setenv("CALLWISE_SECRET_KEY", SECRET)
+    runtime = open_runtime(load_config(config))
+    try:
+        for username, password in demo["staff"].items():
+            with pytest.raises(Unauthorized):
+                login(runtime, username, password)
+        for token in demo["devices"].values():
+            assert resolve(runtime, token) is None
+    finally:
+        runtime.db.dispose()
+    # The names are free for real accounts, and real accounts do not count as demo ones.
+    added = run_cli("staff", "add", "admin", "--role", "admin", "--password-stdin", "--config", str(config),
+                    stdin="real-boss-password-7\n", env=env)
+    assert added.exit_code == 0, added.stderr
+    server = ServerProcess(tmp_path)
+    try:
+        server.spawn([sys.executable, "-m", "server", "serve", "--config", str(config), "--port", str(server.port)],
+                     repo_env(**env))
+        answer = requests.post(f"{server.base_url}/api/v1/auth/login", timeout=10,
+                               json={"username": "admin", "password": "real-boss-password-7"})
+        assert answer.status_code == 200, answer.text
+    finally:
+        server.kill()
+
+
+@pytest.mark.parametrize("keep_file", [True, False])
+def test_demo_accounts_of_a_database_from_before_the_mark_are_recognised(tmp_path, monkeypatch, keep_file):
+    """A database that ran demo mode before migration 0008 has no demo marks: its accounts are known by
+    demo mode's display names (or their passwords in a credentials file still there), its devices by
+    their tokens in that file or by demo mode's names next to a demo account's creation."""
+    from server.bootstrap import open_runtime
+    from server.config import load_config
+    from server.demo import refuse_demo_leftovers
+    from server.startup import StartupError
+
+    make_demo_database(tmp_path)
+    demo_rows(tmp_path, demo=False)
+    if not keep_file:
+        (tmp_path / "instance" / "demo-credentials.json").unlink()
+    monkeypatch.setenv("CALLWISE_SECRET_KEY", SECRET)
+    runtime = open_runtime(load_config(config_file(tmp_path, mode="production")))
+    try:
+        with pytest.raises(StartupError, match="admin, manager, teller1, teller2, teller3, display-1, kiosk-1"):
+            refuse_demo_leftovers(runtime)
+    finally:
+        runtime.db.dispose()
+    assert all(demo for _, demo, _ in demo_rows(tmp_path))
+
+
+def test_an_account_that_only_shares_a_demo_username_is_not_taken_for_a_demo_one(tmp_path, monkeypatch):
+    from server.accounts import add_device, save_staff
+    from server.bootstrap import open_runtime
+    from server.config import load_config
+    from server.demo import refuse_demo_leftovers
+
+    monkeypatch.setenv("CALLWISE_SECRET_KEY", SECRET)
+    runtime = open_runtime(load_config(config_file(tmp_path, mode="production")))
+    try:
+        save_staff(runtime, "manager", "manager", "lobby-lead-password-7", display_name="Li Na")
+        add_device(runtime, "kiosk-1", "kiosk")
+        refuse_demo_leftovers(runtime)  # nothing to refuse
+    finally:
+        runtime.db.dispose()
+    assert not any(demo for _, demo, _ in demo_rows(tmp_path))
