@@ -118,7 +118,10 @@ def _prepare(config: Any) -> None:
     check_database_url(url)
     check_sqlite_folder(url)
     if instance_dir(config).is_dir():
-        private_folder(instance_dir(config))  # one an older version made readable by everyone
+        # One an older version made readable by everyone; a folder on a read-only file system
+        # (systemd's ProtectSystem=strict for /etc) stays as it is rather than stopping the start.
+        with contextlib.suppress(OSError):
+            private_folder(instance_dir(config))
     hold_serve_lock(config, url)
 
 
