@@ -14,6 +14,7 @@ accounts and the others find them, and all print the same log-ins.
 from __future__ import annotations
 
 import fcntl
+import getpass
 import json
 import os
 import secrets
@@ -28,7 +29,7 @@ from sqlalchemy import select, update
 from server.accounts import add_device, hash_token, new_token, save_staff
 from server.bootstrap import instance_dir, private_folder
 from server.clock import wall_now
-from server.models import AuthToken, Device, Staff
+from server.models import AuditEntry, AuthToken, Device, Staff
 from server.passwords import check_password, hash_password, password_problem
 from server.runtime import Runtime
 from server.startup import StartupError
@@ -206,21 +207,32 @@ def remove_demo_accounts(rt: Runtime) -> dict[str, Any]:
     now = rt.clock.now()
     unknown_hash = hash_password(secrets.token_urlsafe(32))
     removed: dict[str, Any] = {"staff": [], "devices": [], "files": []}
+    by = _command_line_user()
+
+    def audit(action: str, kind: str, name: str, branch_id: int | None, renamed: str) -> None:
+        session.add(AuditEntry(at=now, via="cli", actor_staff_id=None, actor_name=by, action=action,
+                               target_kind=kind, target_name=name, branch_id=branch_id,
+                               detail={"demo_accounts_removed": True, "renamed_to": renamed}))
+
     with rt.uow() as uow:
         session = uow.session
         for staff in session.scalars(select(Staff).where(Staff.demo, Staff.active).order_by(Staff.username)):
             removed["staff"].append(staff.username)
+            renamed = f"demo-removed-{staff.id}-{staff.username}"[:64]
+            audit("staff_disabled", "staff", staff.username, staff.branch_id, renamed)
             staff.active = False
             staff.password_hash = unknown_hash
-            staff.username = f"demo-removed-{staff.id}-{staff.username}"[:64]
+            staff.username = renamed
             session.execute(update(AuthToken).where(AuthToken.staff_id == staff.id, AuthToken.revoked_at.is_(None))
                             .values(revoked_at=wall_now()))
         devices = select(Device).where(Device.demo, Device.revoked_at.is_(None)).order_by(Device.name)
         for device in session.scalars(devices):
             removed["devices"].append(device.name)
+            renamed = f"demo-removed-{device.id}-{device.name}"[:64]
+            audit("device_revoked", "device", device.name, device.branch_id, renamed)
             device.revoked_at = now
             device.token_hash = hash_token(new_token())
-            device.name = f"demo-removed-{device.id}-{device.name}"[:64]
+            device.name = renamed
         uow.commit()
     folder = instance_dir(rt.config)
     for filename in CREDENTIAL_FILES:
@@ -230,6 +242,14 @@ def remove_demo_accounts(rt: Runtime) -> dict[str, Any]:
                 if path.suffix == ".json":
                     removed["files"].append(str(path))
     return removed
+
+
+def _command_line_user() -> str:
+    """Who runs the command, for the audit log: the OS user's name (or uid in a bare container)."""
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return f"uid {os.getuid()}"
 
 
 def banner(rt: Runtime, credentials: dict[str, Any] | None, base_url: str) -> str:

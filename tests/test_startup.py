@@ -376,6 +376,13 @@ def test_production_refuses_to_start_while_demo_log_ins_work_and_starts_once_the
     assert "2 demo devices revoked: display-1, kiosk-1" in removed.stdout
     assert not (tmp_path / "instance" / "demo-credentials.json").exists()
     assert all(not usable for _, _, usable in demo_rows(tmp_path))
+    engine = create_engine(f"sqlite:///{tmp_path / 'data' / 'callwise.db'}")
+    with engine.connect() as connection:
+        audit = connection.execute(text("SELECT via, action, target_name FROM audit_log ORDER BY id")).all()
+    engine.dispose()
+    assert [tuple(row) for row in audit] == [("cli", "staff_disabled", name) for name in
+                                             ("admin", "manager", "teller1", "teller2", "teller3")] + \
+        [("cli", "device_revoked", name) for name in ("display-1", "kiosk-1")]
 
     monkeypatch.setenv("CALLWISE_SECRET_KEY", SECRET)
     runtime = open_runtime(load_config(config))
