@@ -32,7 +32,9 @@ def _runtime(config_path: str | None) -> Iterator[Any]:
     CLI also runs in-process, in tests)."""
     from server.bootstrap import open_runtime
 
-    rt = open_runtime(_load(config_path))
+    config = _load(config_path)
+    with _starting(config):  # a database that is away or read-only: one line, not a traceback
+        rt = open_runtime(config)
     try:
         yield rt
     finally:
@@ -58,11 +60,12 @@ def db_upgrade(config_path: str | None) -> None:
     from server.db import Database
 
     config = _load(config_path)
-    database = Database(resolve_database_url(config))
-    before = migrate.current_revision(database.engine)
-    migrate.upgrade(database.engine)
-    database.dispose()
-    open_runtime(config).db.dispose()  # sync the branch, services and counters from the config
+    with _starting(config):
+        database = Database(resolve_database_url(config))
+        before = migrate.current_revision(database.engine)
+        migrate.upgrade(database.engine)
+        database.dispose()
+        open_runtime(config).db.dispose()  # sync the branch, services and counters from the config
     click.echo(f"database at revision {migrate.head_revision()} (was {before or 'empty'})")
 
 
@@ -285,7 +288,7 @@ def demo_accounts_remove(config_path: str | None) -> None:
     from server.demo import remove_demo_accounts
 
     config = _load(config_path)
-    with _starting(config), _runtime(config_path) as rt:
+    with _runtime(config_path) as rt:
         removed = remove_demo_accounts(rt)
     for kind, label in (("staff", "staff accounts disabled"), ("devices", "devices revoked")):
         click.echo(f"{len(removed[kind])} demo {label}" + (f": {', '.join(removed[kind])}" if removed[kind] else ""))

@@ -158,6 +158,18 @@ def test_an_unreachable_or_unsupported_database_is_one_line(tmp_path, url, phras
     assert_fails_in_one_line(result, *phrases)
 
 
+@pytest.mark.parametrize("command", [
+    ("db", "upgrade"),
+    ("staff", "add", "li.na", "--role", "teller", "--password-stdin"),
+    ("device", "add", "door", "--kind", "kiosk"),
+    ("demo-accounts", "remove"),
+])
+def test_other_commands_report_an_unreachable_database_in_one_line(tmp_path, command):
+    config = config_file(tmp_path, database_url="postgresql+psycopg://callwise@127.0.0.1:1/callwise?connect_timeout=3")
+    result = run(*command, "--config", str(config), cwd=tmp_path)
+    assert_fails_in_one_line(result, "cannot use PostgreSQL at 127.0.0.1:1")
+
+
 def test_a_short_secret_key_is_refused_in_production(tmp_path):
     """Issue 16, finding 10: a 1-character secret key was accepted."""
     config = config_file(tmp_path, mode="production")
