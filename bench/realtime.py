@@ -209,8 +209,8 @@ def provision(config_path: Path, plan: dict[str, dict[str, int]]) -> dict[str, d
     from server.config import load_config
 
     runtime = open_runtime(load_config(config_path))
-    original = accounts.generate_password_hash
-    accounts.generate_password_hash = functools.partial(generate_password_hash, method=FAST_PASSWORD_HASH)
+    original = accounts.hash_password
+    accounts.hash_password = functools.partial(generate_password_hash, method=FAST_PASSWORD_HASH)
     tokens: dict[str, dict[str, Any]] = {}
     try:
         for code, counts in plan.items():
@@ -225,7 +225,7 @@ def provision(config_path: Path, plan: dict[str, dict[str, int]]) -> dict[str, d
                         mine[role].append(accounts.login(runtime, name, PASSWORD)["token"])
             tokens[code] = mine
     finally:
-        accounts.generate_password_hash = original
+        accounts.hash_password = original
         runtime.db.dispose()
     return tokens
 
