@@ -259,6 +259,23 @@ def test_a_second_serve_on_the_same_sqlite_file_is_refused_and_a_crash_does_not_
         first.kill()
 
 
+@pytest.mark.server
+def test_a_second_demo_does_not_delete_the_database_the_first_one_serves(tmp_path):
+    """``demo`` makes its database afresh at every start: a second one used to delete the first's."""
+    config = config_file(tmp_path)
+    first = ServerProcess(tmp_path, name="demo")
+    first.spawn([sys.executable, "-m", "server", "demo", "--config", str(config), "--speed", "60",
+                 "--port", str(first.port)], repo_env())
+    try:
+        second = run("demo", "--config", str(config), "--port", str(free_port()), cwd=tmp_path)
+        assert_fails_in_one_line(second, f"another Callwise server (pid {first.pid}) already serves "
+                                         f"{tmp_path / 'instance' / 'demo-day.db'}")
+        assert (tmp_path / "instance" / "demo-day.db").exists()
+        assert requests.get(f"{first.base_url}/api/v1/health", timeout=5).status_code == 200
+    finally:
+        first.kill()
+
+
 @pytest.fixture
 def redis_url():
     from tests.integration.harness import RedisServer
