@@ -21,13 +21,12 @@ from typing import Any
 
 from sqlalchemy import String, bindparam, select, text, update
 from sqlalchemy.exc import SQLAlchemyError
-from werkzeug.security import check_password_hash, generate_password_hash
 
 from server.actors import DEVICE_KINDS, STAFF_ROLES, Actor
 from server.clock import wall_now
 from server.errors import Conflict, Invalid, NotFound, Unauthorized, require_one_of
 from server.models import AuditEntry, AuthToken, Branch, Device, Staff
-from server.passwords import password_problem
+from server.passwords import check_password, hash_password, password_problem
 from server.runtime import Runtime
 
 log = logging.getLogger(__name__)
@@ -36,7 +35,7 @@ log = logging.getLogger(__name__)
 @cache
 def _dummy_hash() -> str:
     """Checked against when the username is unknown, so a wrong name costs as long as a wrong password."""
-    return generate_password_hash(secrets.token_urlsafe(16))
+    return hash_password(secrets.token_urlsafe(16))
 
 
 def hash_token(token: str) -> str:
@@ -68,6 +67,7 @@ def save_staff(
     problem = password_problem(password, username)
     if problem is not None:
         raise Invalid(problem, code="weak_password")
+    password_hash = hash_password(password)  # before the transaction: it holds the write lock
     now = rt.clock.now()
     with rt.uow() as uow:
         session = uow.session
@@ -85,7 +85,7 @@ def save_staff(
         staff.display_name = display_name or staff.display_name or username
         staff.role = role
         staff.branch_id = branch_id
-        staff.password_hash = generate_password_hash(password)
+        staff.password_hash = password_hash
         if not created:
             # A new password ends every existing log-in of the account.
             for token in session.scalars(
@@ -130,15 +130,23 @@ def login(rt: Runtime, username: str, password: str) -> dict[str, Any]:
 
     Log-in lifetimes run on the wall clock, not the branch clock: a simulated day on a manual clock
     must not log everyone out, and a real log-in must expire in real hours.
+
+    The password is checked off the event loop and outside any transaction (it takes a while, and a
+    write transaction holds the database's write lock); the account is read again in the transaction
+    that stores the token, so a password changed or an account disabled meanwhile is honoured.
     """
+    with rt.reading() as session:
+        found = session.execute(select(Staff.password_hash, Staff.active).where(Staff.username == username)).first()
+    if found is None or not found.active:
+        check_password(_dummy_hash(), password)
+        raise Unauthorized("wrong username or password", code="bad_credentials")
+    if not check_password(found.password_hash, password):
+        raise Unauthorized("wrong username or password", code="bad_credentials")
     now = wall_now()
     with rt.uow() as uow:
         session = uow.session
         staff = session.scalar(select(Staff).where(Staff.username == username))
-        if staff is None or not staff.active:
-            check_password_hash(_dummy_hash(), password)
-            raise Unauthorized("wrong username or password", code="bad_credentials")
-        if not check_password_hash(staff.password_hash, password):
+        if staff is None or not staff.active or staff.password_hash != found.password_hash:
             raise Unauthorized("wrong username or password", code="bad_credentials")
         token = new_token()
         session.add(
@@ -439,7 +447,7 @@ def reset_password(rt: Runtime, who: int | str, by: ByWhom, password: str | None
         problem = password_problem(new, staff.username)
         if problem is not None:
             raise Invalid(problem, code="weak_password")
-        staff.password_hash = generate_password_hash(new)
+        staff.password_hash = hash_password(new)  # an admin action: the lock is held for one hash, off the event loop
         ended = _end_log_ins(session, staff, now)
         _audit(session, by, now, "password_reset", staff, {"generated": generated, "log_ins_ended": ended})
         uow.commit()
@@ -497,6 +505,7 @@ def create_staff(rt: Runtime, username: str, role: str, by: ByWhom, *, display_n
     problem = password_problem(new, username)
     if problem is not None:
         raise Invalid(problem, code="weak_password")
+    password_hash = hash_password(new)  # before the transaction: it holds the write lock
     now = wall_now()
     with rt.uow() as uow:
         session = uow.session
@@ -505,7 +514,7 @@ def create_staff(rt: Runtime, username: str, role: str, by: ByWhom, *, display_n
         if session.scalar(select(Staff.id).where(Staff.username == username)) is not None:
             raise Conflict(f"there is already an account {username!r}", code="username_taken")
         staff = Staff(username=username, display_name=display_name or username, role=role, branch_id=branch_id,
-                      password_hash=generate_password_hash(new), active=True, created_at=rt.clock.now())
+                      password_hash=password_hash, active=True, created_at=rt.clock.now())
         session.add(staff)
         session.flush()
         _audit(session, by, now, "staff_added", staff, {"role": role, "generated_password": generated})

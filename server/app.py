@@ -11,7 +11,7 @@ from flask import Flask
 from flask.json.provider import DefaultJSONProvider
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from server.bootstrap import instance_dir, open_runtime
+from server.bootstrap import instance_dir, open_runtime, private_folder
 from server.config import Config, load_config
 
 
@@ -49,6 +49,10 @@ def create_app(config_path: str | os.PathLike[str] | None = None, **overrides: A
         app.json.ensure_ascii = False
 
     runtime = open_runtime(config, publisher=SocketIOPublisher())
+    if config.server.mode == "production":
+        from server.demo import refuse_demo_leftovers
+
+        refuse_demo_leftovers(runtime)  # StartupError: demo log-ins must not work in production
     app.extensions["callwise"] = runtime
 
     register_error_handlers(app)
@@ -77,9 +81,18 @@ def _secret_key(config: Config) -> str:
     path = instance_dir(config) / "demo-secret-key"
     if path.exists():
         return path.read_text().strip()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    key = secrets.token_hex(32)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    private_folder(path.parent)
+    # Written whole under a name of its own, then linked into place: several demo processes starting
+    # at once all end up with the first one's key (a link fails if the name exists) and none reads a
+    # half-written file.
+    temporary = path.with_name(f".demo-secret-key.{os.getpid()}")
+    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as handle:
-        handle.write(key)
-    return key
+        handle.write(secrets.token_hex(32))
+    try:
+        os.link(temporary, path)
+    except FileExistsError:
+        pass
+    finally:
+        temporary.unlink()
+    return path.read_text().strip()

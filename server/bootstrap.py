@@ -42,6 +42,17 @@ def instance_dir(config: Config) -> Path:
     return base / "instance"
 
 
+def private_folder(path: Path) -> Path:
+    """Make ``path`` (and its parents) if missing, and leave it open to its owner only (0700): the
+    instance folder and the backups hold the database, its copies, secrets and demo log-ins, which
+    other users of the machine have no business reading (issue 16, finding 10)."""
+    path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    mode = path.stat().st_mode
+    if mode & 0o077:
+        path.chmod(mode & 0o700)  # the owner's own bits stay as they were (a read-only folder stays so)
+    return path
+
+
 def open_runtime(
     config: Config, *, publisher: Publisher | None = None, clock: Clock | None = None,
     migrate_schema: bool | None = None,

@@ -32,7 +32,9 @@ def _runtime(config_path: str | None) -> Iterator[Any]:
     CLI also runs in-process, in tests)."""
     from server.bootstrap import open_runtime
 
-    rt = open_runtime(_load(config_path))
+    config = _load(config_path)
+    with _starting(config):  # a database that is away or read-only: one line, not a traceback
+        rt = open_runtime(config)
     try:
         yield rt
     finally:
@@ -58,11 +60,12 @@ def db_upgrade(config_path: str | None) -> None:
     from server.db import Database
 
     config = _load(config_path)
-    database = Database(resolve_database_url(config))
-    before = migrate.current_revision(database.engine)
-    migrate.upgrade(database.engine)
-    database.dispose()
-    open_runtime(config).db.dispose()  # sync the branch, services and counters from the config
+    with _starting(config):
+        database = Database(resolve_database_url(config))
+        before = migrate.current_revision(database.engine)
+        migrate.upgrade(database.engine)
+        database.dispose()
+        open_runtime(config).db.dispose()  # sync the branch, services and counters from the config
     click.echo(f"database at revision {migrate.head_revision()} (was {before or 'empty'})")
 
 
@@ -94,6 +97,37 @@ def db_current(config_path: str | None) -> None:
     database.dispose()
 
 
+@contextmanager
+def _starting(config: Any, *, listen: tuple[str, int] | None = None) -> Iterator[None]:
+    """Start-up steps: a failure of a known kind ends the command with one line and exit code 1
+    (server/startup.py), not a traceback."""
+    from server.bootstrap import resolve_database_url
+    from server.startup import StartupError, explained
+
+    try:
+        with explained(config, resolve_database_url(config), listen=listen):
+            yield
+    except (StartupError, ConfigError) as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+def _prepare(config: Any) -> None:
+    """Before anything opens the database: its URL is one Callwise runs on, a SQLite folder is
+    writable, and no other server serves the same SQLite file without a message queue."""
+    from server.bootstrap import instance_dir, private_folder, resolve_database_url
+    from server.startup import check_database_url, check_sqlite_folder, hold_serve_lock
+
+    url = resolve_database_url(config)
+    check_database_url(url)
+    check_sqlite_folder(url)
+    if instance_dir(config).is_dir():
+        # One an older version made readable by everyone; a folder on a read-only file system
+        # (systemd's ProtectSystem=strict for /etc) stays as it is rather than stopping the start.
+        with contextlib.suppress(OSError):
+            private_folder(instance_dir(config))
+    hold_serve_lock(config, url)
+
+
 @main.command()
 @config_option
 @click.option("--host", default=None, help="address to listen on (default: [server] host)")
@@ -104,23 +138,46 @@ def serve(config_path: str | None, host: str | None, port: int | None) -> None:
     from server.demo import ensure_demo_accounts
 
     config = _load(config_path)
-    try:
+    with _starting(config):
+        _prepare(config)
         app = create_app(config_path)
-    except ConfigError as exc:
-        raise click.ClickException(str(exc)) from None
-    runtime = app.extensions["callwise"]
-    credentials = ensure_demo_accounts(runtime) if config.server.mode == "demo" else None
+        runtime = app.extensions["callwise"]
+        credentials = ensure_demo_accounts(runtime) if config.server.mode == "demo" else None
     _run(app, host or config.server.host, port or config.server.port, credentials)
 
 
+def _listen(app: Any, host: str, port: int) -> Any:
+    """The server for ``app``, already listening on ``host:port`` (so that a busy port fails before
+    anything is printed): gevent's pywsgi with server/wsgi.py's handler, as Flask-SocketIO's ``run``
+    builds it, or werkzeug's threaded server in threading mode."""
+    from server.realtime import socketio
+
+    runtime = app.extensions["callwise"]
+    if runtime.config.server.async_mode == "threading":
+        from werkzeug.serving import make_server
+
+        return make_server(host, port, app, threaded=True)
+    from gevent import pywsgi
+
+    from server.wsgi import NoDelayHandler
+
+    server = pywsgi.WSGIServer((host, port), app, handler_class=NoDelayHandler, log=None)
+    server.init_socket()
+    socketio.wsgi_server = server  # where Flask-SocketIO (and stop_on_signals) look for it
+    return server
+
+
 def _run(app: Any, host: str, port: int, credentials: dict[str, Any] | None, *, before: Any = None) -> None:
-    """Serve ``app``: this process's alert sweeper (when it holds the lock), the banner, the server."""
+    """Serve ``app``: listen first, then this process's alert sweeper (when it holds the lock), the
+    banner (only once the port is ours), the server."""
     from server.demo import banner
     from server.leader import SweepLeader
     from server.maintenance import Housekeeping
     from server.realtime import CredentialWatch, Heartbeat, socketio
 
     runtime = app.extensions["callwise"]
+    with _starting(runtime.config, listen=(host, port)):
+        server = _listen(app, host, port)
     leader = SweepLeader(runtime.db.engine)
     runtime.alerts.may_sweep = leader.is_leader
     runtime.alerts.sweeper_tasks.append(Heartbeat(runtime))
@@ -131,17 +188,13 @@ def _run(app: Any, host: str, port: int, credentials: dict[str, Any] | None, *, 
     sys.stdout.flush()
     if before is not None:
         before()
-    options: dict[str, Any] = {"host": host, "port": port, "log_output": False}
-    if runtime.config.server.async_mode == "threading":
-        options["allow_unsafe_werkzeug"] = True
-    else:
-        from server.wsgi import NoDelayHandler, freeze_startup_heap, stop_on_signals
+    if runtime.config.server.async_mode != "threading":
+        from server.wsgi import freeze_startup_heap, stop_on_signals
 
-        options["handler_class"] = NoDelayHandler
         stop_on_signals(socketio)
         freeze_startup_heap()
     with contextlib.suppress(KeyboardInterrupt):
-        socketio.run(app, **options)
+        server.serve_forever()
     runtime.alerts.stop()
     leader.release()
     click.echo("Callwise stopped.")
@@ -164,6 +217,7 @@ def demo(config_path: str | None, speed: float, seed: int, host: str | None, por
 
     from server.app import create_app
     from server.bootstrap import instance_dir
+    from server.config import load_config
     from server.demo import ensure_demo_accounts
     from server.realtime import socketio
     from server.simulator.live import drive
@@ -173,17 +227,17 @@ def demo(config_path: str | None, speed: float, seed: int, host: str | None, por
         raise click.ClickException(f'{config.source}: server.mode: the demo runs only in mode = "demo"')
     host, port = host or config.server.host, port or config.server.port
     database = instance_dir(config) / "demo-day.db"
-    for leftover in (database, Path(f"{database}-wal"), Path(f"{database}-shm")):
-        leftover.unlink(missing_ok=True)
-    today = datetime.now(config.tz).date()
-    opening = datetime.combine(today, config.branch.opening_time, config.tz) - timedelta(minutes=5)
-    try:
-        app = create_app(config_path, server={"database_url": f"sqlite:///{database}"},
-                         clock={"mode": "manual", "start": opening.isoformat()})
-    except ConfigError as exc:
-        raise click.ClickException(str(exc)) from None
-    runtime = app.extensions["callwise"]
-    credentials = ensure_demo_accounts(runtime, "demo-day-credentials.json")
+    day_config = {"database_url": f"sqlite:///{database}"}
+    with _starting(config):
+        # Its own lock first: a second demo must not delete the database the first one is serving.
+        _prepare(load_config(config_path, {"server": day_config}))
+        for leftover in (database, Path(f"{database}-wal"), Path(f"{database}-shm")):
+            leftover.unlink(missing_ok=True)
+        today = datetime.now(config.tz).date()
+        opening = datetime.combine(today, config.branch.opening_time, config.tz) - timedelta(minutes=5)
+        app = create_app(config_path, server=day_config, clock={"mode": "manual", "start": opening.isoformat()})
+        runtime = app.extensions["callwise"]
+        credentials = ensure_demo_accounts(runtime, "demo-day-credentials.json")
     base_url = f"http://{'127.0.0.1' if host in ('0.0.0.0', '::') else host}:{port}"
 
     def start_driver() -> None:
@@ -198,21 +252,51 @@ def demo(config_path: str | None, speed: float, seed: int, host: str | None, por
 @click.option("--to", "destination", type=click.Path(), default=None,
               help="file or folder to write (default: instance/backups/)")
 def backup(config_path: str | None, destination: str | None) -> None:
-    """Copy the SQLite database while the server runs (for PostgreSQL, use pg_dump)."""
+    """Copy the SQLite database while the server runs (for PostgreSQL, use pg_dump). The copy and the
+    backups folder are readable by their owner only."""
     from pathlib import Path
 
-    from server.bootstrap import instance_dir, resolve_database_url
-    from server.maintenance import backup_sqlite
+    from server.bootstrap import instance_dir, private_folder, resolve_database_url
+    from server.maintenance import BackupFailed, backup_sqlite
 
     config = _load(config_path)
     target = Path(destination) if destination else instance_dir(config) / "backups"
-    if not destination:
-        target.mkdir(parents=True, exist_ok=True)
     try:
+        if not destination:
+            private_folder(target)
         written = backup_sqlite(resolve_database_url(config), target)
-    except ValueError as exc:
+    except (ValueError, BackupFailed) as exc:
         raise click.ClickException(str(exc)) from None
+    except OSError as exc:
+        from server.startup import explain
+
+        raise click.ClickException(explain(exc, resolve_database_url(config)) or str(exc)) from None
     click.echo(f"backup written: {written}")
+
+
+@main.group("demo-accounts")
+def demo_accounts() -> None:
+    """The accounts and devices demo mode made (production refuses to start while they work)."""
+
+
+@demo_accounts.command("remove")
+@config_option
+def demo_accounts_remove(config_path: str | None) -> None:
+    """Disable demo mode's staff accounts and revoke its devices for good (renamed demo-removed-...,
+    unknown passwords and tokens), and delete instance/demo-credentials.json and
+    demo-day-credentials.json. Run it before switching a database that ran in demo mode to
+    mode = "production"."""
+    from server.demo import remove_demo_accounts
+
+    config = _load(config_path)
+    with _runtime(config_path) as rt:
+        removed = remove_demo_accounts(rt)
+    for kind, label in (("staff", "staff accounts disabled"), ("devices", "devices revoked")):
+        click.echo(f"{len(removed[kind])} demo {label}" + (f": {', '.join(removed[kind])}" if removed[kind] else ""))
+    for path in removed["files"]:
+        click.echo(f"deleted {path}")
+    if config.server.mode == "demo":
+        click.echo('note: mode = "demo" makes new demo accounts at the next start; set mode = "production"')
 
 
 @main.command()

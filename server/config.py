@@ -92,6 +92,24 @@ class ServerConfig(_Strict):
     # so rate limits count real client addresses. 0 when clients connect directly.
     proxy_count: Annotated[int, Field(ge=0, le=5)] = 0
 
+    @field_validator("database_url")
+    @classmethod
+    def _a_database_callwise_runs_on(cls, value: str) -> str:
+        """A URL SQLAlchemy can read, for SQLite or PostgreSQL: anything else fails here, in one line,
+        rather than deep inside start-up (issue 16, finding 9)."""
+        from sqlalchemy.engine import make_url
+        from sqlalchemy.exc import ArgumentError
+
+        try:
+            backend = make_url(value).get_backend_name()
+        except ArgumentError:
+            raise ValueError("not a database URL; use e.g. sqlite:///instance/callwise.db or "
+                             "postgresql+psycopg://callwise@127.0.0.1/callwise") from None
+        if backend not in ("sqlite", "postgresql"):
+            raise ValueError(f"Callwise runs on SQLite or PostgreSQL, not {backend!r}; "
+                             "use sqlite:///... or postgresql+psycopg://...")
+        return value
+
     @field_validator("public_url")
     @classmethod
     def _no_trailing_slash(cls, value: str) -> str:
@@ -364,6 +382,8 @@ def load_config(path: str | os.PathLike[str] | None = None, overrides: dict[str,
         raw = tomllib.loads(file.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise ConfigError(f"{file}: file not found (set --config or CALLWISE_CONFIG)") from None
+    except OSError as exc:  # a folder, or not readable by this user
+        raise ConfigError(f"{file}: cannot read the config file: {exc.strerror or exc}") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{file}: not valid TOML: {exc}") from None
     return config_from_dict(raw, source=str(file), overrides=overrides)
@@ -492,11 +512,24 @@ def _check_branch(spec: BranchSpec, source: str, prefix: str = "") -> None:
         fail("queue.service_time_min_samples", "must not exceed service_time_window")
 
 
+# The secret key signs the staff session cookie and derives CSRF tokens: a short one can be guessed
+# offline from one cookie. 32 characters of `python -c "import secrets; print(secrets.token_hex(32))"`
+# (64) are far beyond that; 32 is the least accepted in production.
+MIN_SECRET_KEY_LENGTH = 32
+
+
 def _check_server(config: Config, source: str) -> None:
     if config.server.mode == "production" and not config.secret_key:
         raise ConfigError(
             f"{source}: server.secret_key: production mode needs a secret key; "
             "set CALLWISE_SECRET_KEY in the environment"
+        )
+    if config.server.mode == "production" and len(config.secret_key) < MIN_SECRET_KEY_LENGTH:
+        where = "CALLWISE_SECRET_KEY" if os.environ.get("CALLWISE_SECRET_KEY") else "server.secret_key"
+        raise ConfigError(
+            f"{source}: server.secret_key: the secret key ({where}) has {len(config.secret_key)} characters; "
+            f"production needs at least {MIN_SECRET_KEY_LENGTH}: make one with "
+            "python -c \"import secrets; print(secrets.token_hex(32))\""
         )
     if config.server.mode == "production" and config.clock.mode == "manual":
         raise ConfigError(f"{source}: clock.mode: the manual clock is for tests and simulation, not production")

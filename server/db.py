@@ -13,6 +13,9 @@ process inside SQLite's busy handler.
 
 from __future__ import annotations
 
+import logging
+import os
+import stat
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -25,6 +28,7 @@ from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import ORMExecuteState, Session, sessionmaker
 from sqlalchemy.sql.functions import FunctionElement
 
+log = logging.getLogger(__name__)
 READ_ONLY = "callwise_read_only"
 SQLITE_BUSY_TIMEOUT_MS = 15_000
 _TRANSACTION_CACHE = "callwise_transaction_cache"
@@ -36,7 +40,7 @@ def make_engine(url: str, *, echo: bool = False) -> Engine:
     if parsed.get_backend_name() == "sqlite":
         database = parsed.database or ""
         if database and database != ":memory:" and not database.startswith("file:"):
-            Path(database).parent.mkdir(parents=True, exist_ok=True)
+            _private_sqlite_file(Path(database))
         engine = create_engine(
             url,
             echo=echo,
@@ -47,6 +51,30 @@ def make_engine(url: str, *, echo: bool = False) -> Engine:
         _install_sqlite_hooks(engine)
         return engine
     return create_engine(url, echo=echo, pool_pre_ping=True, pool_size=10, max_overflow=20)
+
+
+def _private_sqlite_file(path: Path) -> None:
+    """The database file made readable by its owner only (0600) before SQLite opens it: SQLite gives
+    its ``-wal`` and ``-shm`` files the database file's permissions, so those follow. A new folder is
+    made 0700. A file an older version left readable by everyone loses the others' access (the
+    group's is left: an operator may have given it to a backup group on purpose)."""
+    if not path.parent.exists():
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    try:
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    except FileExistsError:
+        pass
+    except OSError:
+        return  # unwritable: SQLite (or server/startup.py before it) reports it, naming the path
+    for file in (path, Path(f"{path}-wal"), Path(f"{path}-shm")):
+        try:
+            mode = stat.S_IMODE(file.stat().st_mode)
+            if mode & 0o007:
+                file.chmod(mode & ~0o007)
+                log.warning("%s was readable by every user of this machine; now it is not (mode %o)",
+                            file, mode & ~0o007)
+        except OSError:
+            continue  # absent (no -wal yet) or not ours to change
 
 
 def _install_sqlite_hooks(engine: Engine) -> None:

@@ -6,9 +6,11 @@ from the command line (``python -m server backup``, ``python -m server archive-e
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import json
 import logging
+import os
 import sqlite3
 import time
 from collections import defaultdict
@@ -19,7 +21,7 @@ from typing import Any
 from sqlalchemy import delete, select
 from sqlalchemy.engine import make_url
 
-from server.bootstrap import instance_dir
+from server.bootstrap import instance_dir, private_folder
 from server.models import Event
 from server.queueing.tickets import close_the_days
 from server.runtime import Runtime
@@ -88,7 +90,7 @@ def archive_events(rt: Runtime, older_than_days: int, action: str | None = None,
 
 
 def _append_archive(folder: Path, rows: list[Event]) -> None:
-    folder.mkdir(parents=True, exist_ok=True)
+    private_folder(folder)
     by_month: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for row in rows:
         by_month[row.at.strftime("%Y-%m")].append({
@@ -103,26 +105,51 @@ def _append_archive(folder: Path, rows: list[Event]) -> None:
                 archive.write(json.dumps(record, ensure_ascii=False) + "\n")
 
 
+class BackupFailed(Exception):
+    """The backup could not be made; the message says why in one line, and no file was left behind."""
+
+
 def backup_sqlite(database_url: str, destination: Path) -> Path:
     """An online, consistent copy of a SQLite database (SQLite's backup API: the server keeps
-    running and writing while it copies). Returns the file written."""
+    running and writing while it copies). Returns the file written.
+
+    The source is opened read-only, so a mistyped path is an error rather than a new empty database;
+    the copy is written under a temporary name (readable by its owner only, like the database) and
+    renamed when complete and checked, so a failed backup leaves no file that looks like one.
+    """
     url = make_url(database_url)
     if url.get_backend_name() != "sqlite" or not url.database or url.database == ":memory:":
         raise ValueError("backup copies a SQLite file; for PostgreSQL use pg_dump (see README)")
+    source_path = Path(url.database)
+    if not source_path.is_file():
+        raise BackupFailed(f"there is no database at {source_path} to back up (server.database_url); "
+                           "check the config, or run python -m server db upgrade to create it")
     destination = Path(destination)
     if destination.is_dir():
         stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
-        destination = destination / f"{Path(url.database).stem}-{stamp}.db"
-    destination.parent.mkdir(parents=True, exist_ok=True)
-    source = sqlite3.connect(url.database, timeout=30)
-    target = sqlite3.connect(destination)
+        destination = destination / f"{source_path.stem}-{stamp}.db"
+    if not destination.parent.exists():
+        private_folder(destination.parent)
+    partial = destination.with_name(f".{destination.name}.{os.getpid()}.partial")
+    os.close(os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600))
     try:
-        with target:
-            source.backup(target, pages=1024, sleep=0.01)
-        check = target.execute("PRAGMA integrity_check").fetchone()[0]
-        if check != "ok":
-            raise RuntimeError(f"the backup failed its integrity check: {check}")
+        source = sqlite3.connect(f"{source_path.resolve().as_uri()}?mode=ro", uri=True, timeout=30)
+        target = sqlite3.connect(partial)
+        try:
+            with target:
+                source.backup(target, pages=1024, sleep=0.01)
+            check = target.execute("PRAGMA integrity_check").fetchone()[0]
+            if check != "ok":
+                raise BackupFailed(f"the copy of {source_path} failed its integrity check: {check}")
+            if not target.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]:
+                raise BackupFailed(f"{source_path} is an empty database, not Callwise's; nothing to back up")
+        finally:
+            target.close()
+            source.close()
+        os.replace(partial, destination)
+    except sqlite3.Error as exc:
+        raise BackupFailed(f"cannot back up {source_path}: {exc}") from None
     finally:
-        target.close()
-        source.close()
+        with contextlib.suppress(FileNotFoundError):
+            partial.unlink()
     return destination

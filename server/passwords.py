@@ -1,5 +1,5 @@
 """The password policy for staff accounts: what ``staff add`` (and anything else that sets a
-password) accepts. Pure: no database, no Flask.
+password) accepts. Pure: no database, no Flask. Also where passwords are hashed and checked, off the event loop.
 
 A password is refused when it is shorter than 10 or longer than 256 characters (the log-in form and
 ``POST /auth/login`` take up to 256, so every accepted password can log in), only whitespace, the
@@ -10,6 +10,16 @@ also with symbols added at its end.
 """
 
 from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Callable
+from functools import cache
+from typing import Any, TypeVar
+
+from werkzeug.security import check_password_hash, generate_password_hash
+
+T = TypeVar("T")
 
 MIN_LENGTH = 10
 MAX_LENGTH = 256  # the log-in's own limit (server/api/auth.py LoginBody): keep the two equal
@@ -75,3 +85,61 @@ def _repeats_a_short_pattern(text: str) -> bool:
         if (unit * (len(text) // size + 1))[: len(text)] == text:
             return True
     return False
+
+
+# --- Hashing and checking, off the event loop (issue 16, finding 6) -----------------------------------
+#
+# werkzeug's scrypt costs tens to hundreds of milliseconds of CPU per call (575 ms on the review's
+# machine). Under gevent everything runs on one OS thread: each check stopped every request and
+# socket of the process, and eight threads of wrong passwords pushed health to a median of 4.2 s.
+# hashlib.scrypt releases the GIL, so the work goes to a few OS threads of its own and the event loop
+# goes on; at most HASHING_THREADS run at once, whatever the number of log-ins waiting (they queue:
+# the log-in rate limit bounds how many an address can add), so a flood cannot take every core.
+HASHING_THREADS = max(1, min(2, os.cpu_count() or 1))
+
+
+def hash_password(password: str) -> str:
+    """werkzeug's scrypt hash of ``password``, computed off the event loop."""
+    return _off_the_loop(generate_password_hash, password)
+
+
+def check_password(password_hash: str, password: str) -> bool:
+    """Whether ``password`` matches ``password_hash``, checked off the event loop."""
+    return bool(_off_the_loop(check_password_hash, password_hash, password))
+
+
+def _off_the_loop(function: Callable[..., T], *args: Any) -> T:
+    """``function(*args)`` on the hashing pool when gevent has patched this process (``serve``);
+    otherwise (threading mode, the command line, tests in one process) in the calling thread, which is
+    already an OS thread of its own, no more than HASHING_THREADS at once."""
+    pool = _gevent_pool()
+    if pool is not None:
+        return pool.apply(function, args)  # type: ignore[no-any-return]
+    with _at_most_a_few():
+        return function(*args)
+
+
+@cache
+def _at_most_a_few() -> threading.BoundedSemaphore:
+    return threading.BoundedSemaphore(HASHING_THREADS)
+
+
+_pool: Any = None
+_pool_pid = 0
+
+
+def _gevent_pool() -> Any:
+    """gevent's native thread pool for hashing, made on first use (after the monkey-patching, and anew
+    in a forked child), or None when gevent has not patched this process."""
+    global _pool, _pool_pid
+    try:
+        from gevent import monkey
+    except ImportError:  # gevent is a dependency; only a stripped install lacks it
+        return None
+    if not monkey.is_module_patched("threading"):
+        return None
+    if _pool is None or _pool_pid != os.getpid():
+        from gevent.threadpool import ThreadPool
+
+        _pool, _pool_pid = ThreadPool(HASHING_THREADS), os.getpid()
+    return _pool

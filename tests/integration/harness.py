@@ -152,7 +152,10 @@ class DeployedProcess(CallwiseServer):
         return path
 
     def health(self) -> dict:  # type: ignore[type-arg]
-        return requests.get(f"{self.base_url}/api/v1/health", timeout=2).json()
+        """Health as an admin sees it (with the process id and the sweeper's state): log in an admin
+        named ``ops`` first."""
+        return requests.get(f"{self.base_url}/api/v1/health", timeout=2,
+                            headers={"Authorization": f"Bearer {self.tokens['ops']}"}).json()
 
 
 def systemd_exec_start() -> list[str]:
@@ -162,22 +165,50 @@ def systemd_exec_start() -> list[str]:
 
 
 class Nginx:
-    """nginx running deploy/nginx/callwise.conf, with its listen port and upstream ports swapped for
-    the test's (nothing else of the shipped file is changed)."""
+    """nginx running deploy/nginx/callwise.conf, with its listen ports, upstream ports, certificate and
+    log paths swapped for the test's (nothing else of the shipped file is changed).
 
-    def __init__(self, backend_ports: list[int]) -> None:
+    With ``tls`` (tests/test_nginx_config.py) it serves HTTPS on :attr:`port` with a self-signed
+    certificate made here and redirects plain HTTP from :attr:`http_port`. Without (the deployment
+    tests, whose clients speak plain HTTP), the HTTPS server listens on :attr:`port` without TLS: the
+    ``ssl_*`` lines and the HSTS header are left out, every ``location`` stays as shipped.
+    """
+
+    def __init__(self, backend_ports: list[int], *, tls: bool = False) -> None:
         self.binary = shutil.which("nginx") or "/usr/sbin/nginx"
         if not Path(self.binary).exists():
             raise FileNotFoundError("nginx is not installed (apt-get install nginx-light)")
+        self.tls = tls
         self.port = free_port()
+        self.http_port = free_port()
         self.folder = Path(tempfile.mkdtemp(prefix="callwise-nginx-"))
+        for name in ("logs", "temp"):
+            (self.folder / name).mkdir()
+        self.access_log = self.folder / "logs" / "access.log"
         shipped = NGINX_CONF.read_text()
-        shipped = shipped.replace("listen 80;", f"listen 127.0.0.1:{self.port};")
+        for listen in ("listen 80;", "listen [::]:80;", "listen 443 ssl;", "listen [::]:443 ssl;",
+                       "/etc/ssl/callwise/fullchain.pem", "/etc/ssl/callwise/privkey.pem",
+                       "/var/log/nginx/callwise.access.log"):
+            assert listen in shipped, f"{NGINX_CONF} no longer has {listen!r}: update the test harness"
+        shipped = shipped.replace("listen 80;", f"listen 127.0.0.1:{self.http_port};").replace("listen [::]:80;", "")
+        shipped = shipped.replace("listen [::]:443 ssl;", "")
+        shipped = shipped.replace("/var/log/nginx/callwise.access.log", str(self.access_log))
+        if tls:
+            self.certificate = self.folder / "cert.pem"
+            key = self.folder / "key.pem"
+            subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+                            "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
+                            "-keyout", str(key), "-out", str(self.certificate)], check=True, capture_output=True)
+            shipped = shipped.replace("listen 443 ssl;", f"listen 127.0.0.1:{self.port} ssl;")
+            shipped = shipped.replace("/etc/ssl/callwise/fullchain.pem", str(self.certificate))
+            shipped = shipped.replace("/etc/ssl/callwise/privkey.pem", str(key))
+        else:
+            shipped = shipped.replace("listen 443 ssl;", f"listen 127.0.0.1:{self.port};")
+            shipped = "\n".join(line for line in shipped.splitlines()
+                                if not line.strip().startswith(("ssl_", "add_header Strict-Transport-Security")))
         for old, new in zip(("127.0.0.1:5001", "127.0.0.1:5002"), backend_ports, strict=True):
             shipped = shipped.replace(old, f"127.0.0.1:{new}")
         (self.folder / "callwise.conf").write_text(shipped)
-        for name in ("logs", "temp"):
-            (self.folder / name).mkdir()
         (self.folder / "nginx.conf").write_text(
             "daemon off;\n"
             "worker_processes 1;\n"
@@ -199,7 +230,7 @@ class Nginx:
 
     @property
     def base_url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        return f"{'https' if self.tls else 'http'}://127.0.0.1:{self.port}"
 
     def start(self) -> None:
         check = subprocess.run([self.binary, "-t", "-p", str(self.folder), "-c", str(self.folder / "nginx.conf")],
@@ -207,8 +238,9 @@ class Nginx:
         assert check.returncode == 0, check.stderr
         self.process = subprocess.Popen([self.binary, "-p", str(self.folder), "-c", str(self.folder / "nginx.conf")],
                                         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
-        wait_until(lambda: requests.get(self.base_url + "/api/v1/health", timeout=2).status_code == 200, 20,
-                   "nginx to answer")
+        verify = str(self.certificate) if self.tls else True
+        wait_until(lambda: requests.get(self.base_url + "/api/v1/health", timeout=2, verify=verify).status_code == 200,
+                   20, "nginx to answer")
 
     def close(self) -> None:
         if self.process is not None:

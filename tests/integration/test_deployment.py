@@ -51,7 +51,7 @@ class Deployment:
         public = self.nginx.base_url
         self.a, self.b = (DeployedProcess(folder / name, deployment_config(self.pg.url, self.redis.url, port, public),
                                           port) for name, port in zip("ab", ports, strict=True))
-        staff = {**{name: "teller" for name in TELLERS}, "mia": "manager"}
+        staff = {**{name: "teller" for name in TELLERS}, "mia": "manager", "ops": "admin"}  # ops: health's pid
         self.a.cli("db", "upgrade")  # as an operator does before starting the units
         self.a.create_accounts(staff, {"door": "kiosk", "lobby": "display"})
         self.a.start()
@@ -186,13 +186,15 @@ def test_killing_a_process_moves_its_display_to_the_survivor_and_its_sweeping_wi
     wait_until(lambda: _open_alerts(deployment, "idle_counter"), 10, "an idle_counter alert")
     with listening(through_nginx, {"token": deployment.a.tokens["lobby"]}, reconnection=True) as display:
         display.wait_for("state_snapshot")
-        serving = requests.get(through_nginx + "/api/v1/health", timeout=2).json()["pid"]
+        serving = requests.get(through_nginx + "/api/v1/health", headers=deployment.headers("ops"),
+                               timeout=2).json()["pid"]
         victim = deployment.a if deployment.a.process.pid == serving else deployment.b
         survivor = deployment.b if victim is deployment.a else deployment.a
         was_sweeping = victim.health()["sweeper"]
         victim.kill()
         snapshot = display.wait_for("state_snapshot", timeout=20)  # reconnected through nginx
-        assert requests.get(through_nginx + "/api/v1/health", timeout=2).json()["pid"] == survivor.process.pid
+        assert requests.get(through_nginx + "/api/v1/health", headers=deployment.headers("ops"),
+                            timeout=2).json()["pid"] == survivor.process.pid
         assert any(s["code"] == "A" and s["waiting"] >= 1 for s in snapshot["services"])
         called = deployment.post(through_nginx, "/counters/2/call-next", "t2").json()
         assert display.wait_for("ticket_called", lambda e: e["number"] == called["number"], timeout=5)

@@ -88,8 +88,28 @@ def test_production_mode_needs_a_secret_key(monkeypatch):
     data["server"]["mode"] = "production"
     with pytest.raises(ConfigError, match="server.secret_key: production mode needs a secret key"):
         config_from_dict(data)
-    monkeypatch.setenv("CALLWISE_SECRET_KEY", "from-the-environment")
-    assert config_from_dict(data).secret_key == "from-the-environment"
+    monkeypatch.setenv("CALLWISE_SECRET_KEY", "from-the-environment-" + "k" * 12)
+    assert config_from_dict(data).secret_key == "from-the-environment-" + "k" * 12
+
+
+@pytest.mark.parametrize("key", ["k", "k" * 31])
+def test_production_refuses_a_short_secret_key(monkeypatch, key):
+    """Issue 16, finding 10: a 1-character secret key was accepted."""
+    monkeypatch.setenv("CALLWISE_SECRET_KEY", key)
+    data = demo()
+    data["server"]["mode"] = "production"
+    with pytest.raises(ConfigError, match=f"server.secret_key: the secret key \\(CALLWISE_SECRET_KEY\\) has "
+                                          f"{len(key)} characters; production needs at least 32"):
+        config_from_dict(data)
+    monkeypatch.delenv("CALLWISE_SECRET_KEY")
+    data["server"]["secret_key"] = key
+    with pytest.raises(ConfigError, match=r"\(server.secret_key\) has"):
+        config_from_dict(data)
+    data["server"]["secret_key"] = "k" * 32
+    assert config_from_dict(data).secret_key == "k" * 32
+    data["server"]["mode"] = "demo"  # demo mode keeps any key (or makes its own)
+    data["server"]["secret_key"] = key
+    assert config_from_dict(data).secret_key == key
 
 
 def test_the_environment_secret_wins_over_the_file(monkeypatch):
