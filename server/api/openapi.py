@@ -29,6 +29,8 @@ def _enum(words: vocabulary.WordList, nullable: bool = False) -> dict[str, Any]:
     return {"enum": [*words.codes, *([None] if nullable else [])]}
 
 
+_TEXTS = {"type": "object", "additionalProperties": {"type": "string"}, "description": "{language: text}"}
+
 ERRORS = {
     "400": "malformed request (e.g. not JSON)",
     "401": "no or invalid credentials",
@@ -37,9 +39,12 @@ ERRORS = {
     "409": "state conflict; nothing changed",
     "415": "a body sent without 'Content-Type: application/json'",
     "422": "valid JSON, invalid values",
-    "429": "rate limit",
+    "429": "rate limit (only the operations that say so: log-in, ticket issue, the holder's rating and cancel)",
     "503": "database unavailable",
 }
+# Flask-Limiter's answer on a limited operation: when to try again.
+RATE_LIMIT_HEADERS = {"Retry-After": {"description": "seconds until the limit lets the next request through",
+                                      "required": True, "schema": {"type": "integer", "minimum": 0}}}
 
 TICKET = {
     "type": "object",
@@ -83,22 +88,37 @@ TICKET = {
                     "description": "when it last stepped aside at a counter (status held until called back)"},
         "directed_counter": {"type": ["integer", "null"],
                              "description": "sent to this counter's own queue by a transfer"},
+        "branch": {"type": "object", "description": "only for the holder: the branch's code, name and time zone",
+                   "properties": {"code": {"type": "string"}, "name": _TEXTS, "timezone": {"type": "string"}}},
+        "service_name": {**_TEXTS, "description": "only for the holder"},
+        "documents": {"type": "array", "items": _TEXTS, "description": "only for the holder: what to bring"},
+        "notes": {"type": ["object", "null"], "additionalProperties": {"type": "string"},
+                  "description": "only for the holder: the service's notes"},
+        "rating": {"type": ["integer", "null"], "description": "only for the holder: the stars given"},
+        "rating_comment": {"type": ["string", "null"], "description": "only for the holder"},
+        "note": {"type": ["string", "null"], "description": "in the customer's context: the latest note"},
+        "version": {"type": "integer", "description": "the branch's state version after a counter action"},
     },
 }
 
 QUEUE_ITEM = {
-    "allOf": [{"$ref": "#/components/schemas/Ticket"}, {"type": "object", "properties": {
+    "type": "object",
+    "description": "a Ticket with what the waiting list adds",
+    "required": [*TICKET["required"], "waited_s", "at_risk", "held"],
+    "properties": {**TICKET["properties"], **{
         "waited_s": {"type": "integer", "description": "since issue"},
         "people_ahead_at_issue": {"type": "integer"},
         "at_risk": {"type": "boolean", "description": "a short-queue customer past queue.at_risk_after_s"},
         "held": {"type": "boolean", "description": "stepped aside at a counter: back only by call"},
         "note": {"type": ["string", "null"], "description": "the latest hold or transfer note, for the next teller"},
-    }}],
+    }},
 }
 
 QUEUE = {
     "type": "object",
-    "properties": {"services": {"type": "array", "items": {"type": "object", "properties": {
+    "required": ["services"],
+    "properties": {"services": {"type": "array", "items": {"type": "object", "required": [
+        "code", "name", "waiting", "held", "estimated_wait_s", "staffed_counters", "tickets"], "properties": {
         "code": {"type": "string"},
         "name": {"type": "object"},
         "waiting": {"type": "integer"},
@@ -112,6 +132,7 @@ QUEUE = {
 
 CONTEXT = {
     "type": "object",
+    "required": ["ticket", "waited_s", "lang", "priority", "note", "history", "lobby"],
     "properties": {
         "ticket": {"$ref": "#/components/schemas/Ticket"},
         "waited_s": {"type": "integer", "description": "from issue to the first call (or until now)"},
@@ -129,15 +150,25 @@ CONTEXT = {
             "reason": {"type": ["string", "null"]},
             "by": {"type": ["string", "null"]},
         }}},
-        "lobby": {"type": "array", "items": {"type": "object", "properties": {
+        "lobby": {"type": "array", "items": {"type": "object", "required": ["kind", "at"], "properties": {
             "kind": {"enum": ["alert", "instruction", "complaint"]},
             "at": {"type": "string", "format": "date-time"},
+            "rule": {**_enum(vocabulary.ALERT_RULES), "description": "an alert's rule"},
+            "acknowledged": {"type": "boolean", "description": "an alert's"},
+            "resolved": {"type": "boolean", "description": "an alert's"},
+            "instruction": {**_enum(vocabulary.INSTRUCTION_KINDS), "description": "an instruction's kind"},
+            "counter": {"type": ["integer", "null"], "description": "the counter an instruction went to"},
+            "answer": {**_enum(vocabulary.INSTRUCTION_ANSWERS, nullable=True), "description": "an instruction's"},
+            "complaint": {**_enum(vocabulary.COMPLAINT_KINDS), "description": "a complaint's kind"},
+            "text": {"type": ["string", "object", "null"], "additionalProperties": {"type": "string"},
+                     "description": "an alert's message ({language: text}), an instruction's or complaint's text"},
         }}, "description": "alerts raised on the ticket, instructions naming it, complaints recorded on it"},
     },
 }
 
 RATING = {
     "type": "object",
+    "required": ["ticket", "service", "stars", "comment", "counter", "teller", "rated_at"],
     "properties": {
         "ticket": {"type": "object", "properties": {"id": {"type": "integer"}, "number": {"type": "string"}}},
         "service": {"type": ["string", "null"]},
@@ -151,6 +182,8 @@ RATING = {
 
 COUNTER = {
     "type": "object",
+    "required": ["number", "name", "services", "state", "state_since", "staff", "current_ticket", "pause_reason",
+                 "help_requested_at", "undo", "help"],
     "properties": {
         "number": {"type": "integer"},
         "name": {"type": ["object", "null"]},
@@ -167,6 +200,7 @@ COUNTER = {
             "ticket": {"type": "object", "properties": {"id": {"type": "integer"}, "number": {"type": "string"}}},
             "until": {"type": "string", "format": "date-time"},
         }},
+        "version": {"type": "integer", "description": "the branch's state version after a counter action"},
         "help": {"type": ["object", "null"], "description": "the open help request", "properties": {
             "requested_at": {"type": "string", "format": "date-time"},
             "reason": _enum(vocabulary.HELP_REASONS),
@@ -179,6 +213,8 @@ COUNTER = {
 
 SERVICE = {
     "type": "object",
+    "required": ["code", "name", "kind", "expected_minutes", "documents", "notes", "target_wait_s", "waiting",
+                 "estimated_wait_s", "staffed_counters", "fits_before_close", "normal_service_s"],
     "properties": {
         "code": {"type": "string"},
         "name": {"type": "object", "additionalProperties": {"type": "string"}},
@@ -194,11 +230,16 @@ SERVICE = {
                                                                 "ones included)"},
         "fits_before_close": {"type": "boolean", "description": "a ticket issued now is likely to be called "
                                                                  "before closing"},
+        "normal_service_s": {"type": "integer", "description": "a normal service's length today: the day's "
+                                                               "median start to finish, or expected_minutes"},
     },
 }
 
 ALERT = {
     "type": "object",
+    "required": ["id", "rule", "severity", "subject", "message", "messages", "raised_at", "escalated_at",
+                 "acknowledged_at", "acknowledged_by", "resolved_at", "counter", "lead_time_s", "data", "reminder",
+                 "action"],
     "properties": {
         "id": {"type": "integer"},
         "rule": _enum(vocabulary.ALERT_RULES),
@@ -237,6 +278,8 @@ ALERT = {
 
 INSTRUCTION = {
     "type": "object",
+    "required": ["id", "kind", "counter", "teller", "ticket", "alert_id", "text", "messages", "issued_by", "issued_at",
+                 "answer_due_at", "overdue", "answer", "answer_text", "answered_by", "answered_at"],
     "properties": {
         "id": {"type": "integer"},
         "kind": _enum(vocabulary.INSTRUCTION_KINDS),
@@ -259,6 +302,7 @@ INSTRUCTION = {
 
 COMPLAINT = {
     "type": "object",
+    "required": ["id", "kind", "ticket", "counter", "subject", "text", "recorded_by", "recorded_at"],
     "properties": {
         "id": {"type": "integer"},
         "kind": _enum(vocabulary.COMPLAINT_KINDS),
@@ -271,7 +315,6 @@ COMPLAINT = {
     },
 }
 
-_TEXTS = {"type": "object", "additionalProperties": {"type": "string"}, "description": "{language: text}"}
 # Where each list's codes appear, for the reference.
 _VOCABULARY_USES = {
     "ticket_statuses": "Ticket.status",
@@ -338,6 +381,13 @@ BRANCH = {
         "now": {"type": "string", "format": "date-time"},
         "service_overrun_factor": {"type": "number"},
         "short_queue_complaint_s": {"type": "integer"},
+        "queue": {"type": "object", "description": "the counter's rules", "properties": {
+            "priority_share": {"type": "number"}, "no_show_grace_s": {"type": "integer"},
+            "undo_window_s": {"type": "integer"}}},
+        "display": {"type": "object", "description": "the lobby display: its idle screen, who speaks the calls",
+                    "properties": {"idle_after_s": {"type": "integer"},
+                                   "voice": {"enum": ["auto", "browser", "server", "off"]},
+                                   "server_voice": {"type": "boolean", "description": "espeak-ng is installed"}}},
         "vocabulary": {
             "type": "object",
             "description": "Every closed word list of the API with its labels in every language, from "
@@ -479,6 +529,47 @@ def _answering(op: dict[str, Any], media_type: str, schema: dict[str, Any]) -> d
     return op
 
 
+HEALTH = {
+    "type": "object",
+    "required": ["status"],
+    "additionalProperties": True,
+    "description": "the server's state; only 'status' is promised, the rest is for operators",
+    "properties": {"status": {"type": "string", "example": "ok"}},
+}
+
+_STAFF = {"type": "object", "required": ["id", "username", "name", "role"], "properties": {
+    "id": {"type": "integer"}, "username": {"type": "string"}, "name": {"type": "string"},
+    "role": {"enum": ["teller", "manager", "admin"]}}}
+
+LOGIN = {
+    "type": "object",
+    "required": ["token", "staff", "csrf_token"],
+    "properties": {
+        "token": {"type": "string", "description": "the bearer token"},
+        "staff": _STAFF,
+        "csrf_token": {"type": "string", "description": "X-CSRF-Token for changes made with the session cookie"},
+    },
+}
+
+ME = {
+    "type": "object",
+    "required": ["kind", "id", "role", "name", "counter"],
+    "properties": {
+        "kind": {"enum": ["staff", "device"]},
+        "id": {"type": "integer"},
+        "role": {"enum": ["teller", "manager", "admin", "kiosk", "display"]},
+        "name": {"type": "string"},
+        "counter": {"type": ["integer", "null"], "description": "staff: the counter they are signed in at"},
+        "csrf_token": {"type": "string", "description": "staff with a session cookie"},
+    },
+}
+
+CLOCK = {
+    "type": "object",
+    "required": ["mode", "now"],
+    "properties": {"mode": {"enum": ["manual"]}, "now": {"type": "string", "format": "date-time"}},
+}
+
 ERROR = {
     "type": "object",
     "properties": {
@@ -488,22 +579,31 @@ ERROR = {
             "required": ["code", "message"],
         }
     },
+    "required": ["error"],
 }
 
 
-def _op(summary: str, who: str, *, body: Any = None, answer: str | None = None, ok: str = "200") -> dict[str, Any]:
+def _op(summary: str, who: str, *, body: Any = None, answer: str | dict[str, Any] | None = None, ok: str = "200",
+        media_type: str = "application/json", limited: bool = False) -> dict[str, Any]:
+    """One operation: its body's schema (a pydantic model), its success answer (a component's name,
+    ``"[Name]"`` for an array of them, or a schema) as ``media_type``, and the error answers, all in
+    the Error format; 429 only where a rate limit applies (``limited``)."""
     op: dict[str, Any] = {"summary": summary, "description": f"Who: {who}.", "responses": {}}
     if body is not None:
         op["requestBody"] = {
             "required": False,
             "content": {"application/json": {"schema": body.model_json_schema()}},
         }
-    content = {"application/json": {"schema": _schema_ref(answer)}} if answer else None
+    schema = _schema_ref(answer) if isinstance(answer, str) else answer
+    content = {media_type: {"schema": schema}} if schema is not None else None
     op["responses"][ok] = {"description": "success", **({"content": content} if content else {})}
     for status, text in ERRORS.items():
+        if status == "429" and not limited:
+            continue
         op["responses"][status] = {
             "description": text,
             "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
+            **({"headers": RATE_LIMIT_HEADERS} if status == "429" else {}),
         }
     return op
 
@@ -598,10 +698,13 @@ def document() -> dict[str, Any]:
         },
         "security": [{"bearer": []}],
         "paths": _with_parameters({
-            "/health": {"get": _op("Liveness and database check", "anyone")},
-            "/auth/login": {"post": _op("Log in (rate limited per address)", "staff", body=LoginBody)},
-            "/auth/logout": {"post": _op("Log out", "staff")},
-            "/auth/me": {"get": _op("Who am I", "staff or device")},
+            "/health": {"get": _op("Liveness and database check (503 when the database does not answer)", "anyone",
+                                   answer=HEALTH)},
+            "/auth/login": {"post": _op("Log in (rate limited per address)", "staff", body=LoginBody, answer=LOGIN,
+                                        limited=True)},
+            "/auth/logout": {"post": _op("Log out", "staff", answer={
+                "type": "object", "required": ["logged_out"], "properties": {"logged_out": {"type": "string"}}})},
+            "/auth/me": {"get": _op("Who am I", "staff or device", answer=ME)},
             "/branch": {"get": _op("The branch: name, languages, time zone, hours, and the vocabulary with its labels",
                                    "anyone", answer="Branch")},
             "/services": {"get": _op("Services with waiting count and estimated wait", "anyone", answer="[Service]")},
@@ -614,14 +717,16 @@ def document() -> dict[str, Any]:
                     "branch_closed outside the hours, in the request's language, naming the next opening); "
                     "priority: true for a priority customer",
                     "kiosk device, or staff (a ticket issued at the desk)", body=IssueBody, answer="Ticket", ok="201",
+                    limited=True,
                 )
             },
             "/tickets/{token}": {"get": _op("A ticket with live position and estimate", "its holder", answer="Ticket")},
-            "/tickets/{token}/rating": {"post": _op("Rate the finished service once (1-5 stars, comment)",
-                                                    "its holder", body=RatingBody, answer="Ticket")},
+            "/tickets/{token}/rating": {"post": _op("Rate the finished service once (1-5 stars, comment; 10 a "
+                                                    "minute per address)", "its holder", body=RatingBody,
+                                                    answer="Ticket", limited=True)},
             "/tickets/{token}/cancel": {"post": _op(
-                "Leave the queue (a waiting or held ticket; cancel_reason customer; 409 not_waiting once called)",
-                "its holder", answer="Ticket")},
+                "Leave the queue (a waiting or held ticket; cancel_reason customer; 409 not_waiting once called; "
+                "10 a minute per address)", "its holder", answer="Ticket", limited=True)},
             "/tickets/{ticket_id}/return": {"post": _op(
                 "A no-show who came back: waiting again at the front of its service (409 not_no_show)", "staff",
                 answer="Ticket")},
@@ -630,8 +735,11 @@ def document() -> dict[str, Any]:
                 "the lobby recorded", "staff", answer="Context")},
             "/ratings": {"get": _op("The latest ratings with comments, counter and teller, newest first", "manager",
                                     answer="[Rating]")},
-            "/tickets/{token}/qr.svg": {"get": _op("QR code of the tracking URL (SVG)", "its holder")},
-            "/tickets/{token}/qr.png": {"get": _op("QR code of the tracking URL (PNG)", "its holder")},
+            "/tickets/{token}/qr.svg": {"get": _op("QR code of the tracking URL (SVG)", "its holder",
+                                                   answer={"type": "string"}, media_type="image/svg+xml")},
+            "/tickets/{token}/qr.png": {"get": _op("QR code of the tracking URL (PNG)", "its holder",
+                                                   answer={"type": "string", "contentMediaType": "image/png"},
+                                                   media_type="image/png")},
             "/counters": {"get": _op("Counters", "staff, display", answer="[Counter]")},
             f"{n}/open": {"post": _op("Sign in at the counter", "staff", answer="Counter")},
             f"{n}/call-next": _counter_op("Call the next customer (404 queue_empty)", answer="Ticket"),
@@ -678,10 +786,12 @@ def document() -> dict[str, Any]:
             "/announcements/voice.wav": {"get": _op(
                 "A call announcement spoken by the server (espeak-ng) as audio/wav, for a display without a "
                 "speech voice; the words are the server's, from ?number=&counter=&lang=[&recall=1] "
-                "(503 no_voice without espeak-ng)", "display, staff")},
-            "/clock": {"get": _op("Manual clock time (404 unless [clock] mode = manual)", "manager")},
+                "(503 no_voice without espeak-ng)", "display, staff",
+                answer={"type": "string", "contentMediaType": "audio/wav"}, media_type="audio/wav")},
+            "/clock": {"get": _op("Manual clock time (404 unless [clock] mode = manual)", "manager", answer=CLOCK)},
             "/clock/advance": {
-                "post": _op("Advance the manual clock and evaluate what is due", "manager", body=AdvanceBody)
+                "post": _op("Advance the manual clock and evaluate what is due", "manager", body=AdvanceBody,
+                            answer=CLOCK)
             },
             "/reports/daily": {"get": _answering(_op(
                 "The day's figures (?date=YYYY-MM-DD, default today in the branch's time zone; 422 bad_date)",
@@ -691,7 +801,8 @@ def document() -> dict[str, Any]:
                 "each a title row, a header row, data rows and an empty row: summary, by service, tickets per "
                 "hour, by teller, by counter, pauses by reason, alerts by rule, ratings with their comments. "
                 "Durations in seconds, shares in percent", "manager or admin"), "text/csv", {"type": "string"})},
-            "/openapi.json": {"get": _op("This document", "anyone")},
+            "/openapi.json": {"get": _op("This document", "anyone", answer={
+                "type": "object", "required": ["openapi", "info", "paths"], "additionalProperties": True})},
         }),
     }
 
