@@ -33,6 +33,7 @@ from typing import Any
 
 import hypothesis
 import pytest
+import requests
 import schemathesis
 from schemathesis import GenerationMode
 from schemathesis.core.failures import FailureGroup
@@ -196,7 +197,27 @@ def _strategy(operation: Any, known: Known) -> Any:
     return hypothesis.strategies.one_of(strategies)
 
 
-def _fuzz(operation: Any, known: Known, headers: dict[str, str], role: str, figures: Figures) -> None:
+class FromAddress(requests.adapters.HTTPAdapter):
+    """Connections from one loopback address (127.0.0.N): each role is its own client address to the
+    server's per-address limits (the holder's rating and cancel allow 10 a minute)."""
+
+    def __init__(self, address: str) -> None:
+        self.address = address
+        super().__init__()
+
+    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
+        kwargs["source_address"] = (self.address, 0)
+        super().init_poolmanager(*args, **kwargs)
+
+
+def _session(role: str) -> requests.Session:
+    session = requests.Session()
+    session.mount("http://", FromAddress(f"127.0.0.{10 + ROLES.index(role)}"))
+    return session
+
+
+def _fuzz(operation: Any, known: Known, session: requests.Session, headers: dict[str, str], role: str,
+          figures: Figures) -> None:
     """FUZZ_EXAMPLES valid and invalid requests to one operation; each failing check is recorded
     (once per operation and check), not raised, so that one run shows every mismatch."""
     strategy = _strategy(operation, known)
@@ -207,7 +228,7 @@ def _fuzz(operation: Any, known: Known, headers: dict[str, str], role: str, figu
     @hypothesis.given(case=strategy)
     def run(case: schemathesis.Case) -> None:
         try:
-            response = case.call(headers=headers, timeout=10)
+            response = case.call(session=session, headers=headers, timeout=10)
         except Exception as exc:  # noqa: BLE001 - a dropped connection is a finding, not a crash of the test
             figures.failures[role].append(f"{operation.label}: no answer ({exc!r})")
             return
@@ -243,7 +264,8 @@ def test_every_operation_answers_as_documented(role: str, server: CallwiseServer
     """Every operation, as this role: no 5xx, every answer as the document says."""
     headers = {"Authorization": f"Bearer {server.tokens[ACCOUNTS[role]]}"} if role in ACCOUNTS else {}
     started = time.monotonic()
-    for operation in operations:
-        _fuzz(operation, known, headers, role, figures)
+    with _session(role) as session:
+        for operation in operations:
+            _fuzz(operation, known, session, headers, role, figures)
     figures.seconds[role] = time.monotonic() - started
     assert not figures.failures[role], "\n".join(figures.failures[role])

@@ -20,7 +20,7 @@ from server.api.clock import AdvanceBody
 from server.api.converters import MAX_ROW_ID
 from server.api.counters import CallBody, CompleteBody, HelpBody, HoldBody, PauseBody, TransferBody
 from server.api.lobby import ComplaintBody, InstructBody, InstructionAnswerBody, RespondBody
-from server.api.tickets import IssueBody, RatingBody
+from server.api.tickets import IDEMPOTENCY_KEY, IssueBody, RatingBody
 from server.config import MAX_COUNTER_NUMBER
 
 
@@ -46,7 +46,7 @@ ERRORS = {
 RATE_LIMIT_HEADERS = {"Retry-After": {"description": "seconds until the limit lets the next request through",
                                       "required": True, "schema": {"type": "integer", "minimum": 0}}}
 
-TICKET = {
+TICKET: dict[str, Any] = {
     "type": "object",
     "required": ["id", "number", "service", "status", "people_ahead", "position", "estimated_wait_s", "issued_at"],
     "properties": {
@@ -649,6 +649,11 @@ _QUERY_PARAMETERS: dict[tuple[str, str], list[tuple[str, dict[str, Any], str]]] 
     ("get", "/complaints"): [("from", _DATE, "first day (default: today)"),
                              ("to", _DATE, "last day (default: the first)")],
 }
+_HEADER_PARAMETERS: dict[tuple[str, str], list[tuple[str, dict[str, Any], str]]] = {
+    ("post", "/tickets"): [("Idempotency-Key", {"type": "string", "pattern": IDEMPOTENCY_KEY.pattern},
+                            "a retry with the same key answers 200 with the ticket the first request issued "
+                            "(422 bad_idempotency_key for another form)")],
+}
 _BRANCH = ("branch", {"type": "string"}, "another branch's code (admins of every branch)")
 
 
@@ -665,6 +670,8 @@ def _with_parameters(paths: dict[str, Any]) -> dict[str, Any]:
                 query.append(_BRANCH)
             parameters += [{"name": name, "in": "query", "required": False, "schema": schema,
                             "description": text} for name, schema, text in query]
+            parameters += [{"name": name, "in": "header", "required": False, "schema": schema, "description": text}
+                           for name, schema, text in _HEADER_PARAMETERS.get((method, path), [])]
             if parameters:
                 op["parameters"] = parameters
             if (method, path) in _OPEN:
