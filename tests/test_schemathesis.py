@@ -13,16 +13,25 @@ against the documented schema (the success answers' schemas and the one Error sc
 documented headers. The fuzzing changes the server's state (tickets issued, counters opened and
 closed, the manual clock advanced): that is fine, the server is thrown away; what it must never do is
 answer outside its reference. The tests/branch.toml limits are generous, so the kiosk and log-in
-rate limits do not turn the run into 429s.
+rate limits do not turn the run into 429s, and each role calls from a loopback address of its own
+(127.0.0.10-15), so that the holder's rating and cancel (10 a minute per address) are not all 429s.
 
-Bounded for ``make test``: a few examples per operation and role (``FUZZ_EXAMPLES``), no shrinking
-past a short deadline, the whole module about a minute and a half on two cores. Its figures
-(operations, requests per role, answers by status) go to test-artifacts/schemathesis.txt and, with
-``-s``, to the terminal.
+The answers are checked against a stricter copy of the document than the one served: every described
+object closed (see _closed), so a field the server sends but the document omits is a failure too.
+Besides random valid and invalid requests, a share name counters, tickets, alerts and instructions
+that exist (see known), so the success answers are reached and checked, not only the 404s.
+
+Bounded for ``make test``: FUZZ_EXAMPLES requests per operation and role (CALLWISE_FUZZ_EXAMPLES
+overrides it, for a longer run by hand), derandomized (the same requests every run; CALLWISE_FUZZ_SEED
+picks others), no shrinking: about a minute on two cores. A failure does not stop the run: every
+mismatch is collected, one per operation and check, with its request and answer. The figures
+(operations, requests per role, answers by status, 429s by operation) go to
+test-artifacts/schemathesis.txt and, with ``-s``, to the terminal.
 """
 
 from __future__ import annotations
 
+import os
 import re
 import time
 from collections import Counter
@@ -52,15 +61,17 @@ ARTIFACT = Path(__file__).resolve().parents[1] / "test-artifacts" / "schemathesi
 ROLES = ("anonymous", "kiosk", "display", "teller", "manager", "admin")
 ACCOUNTS = {"teller": "fz-teller", "manager": "fz-manager", "admin": "fz-admin", "kiosk": "fz-kiosk",
             "display": "fz-display"}
-FUZZ_EXAMPLES = 15  # per operation and role, on top of the document's explicit examples
+FUZZ_EXAMPLES = int(os.environ.get("CALLWISE_FUZZ_EXAMPLES", "12"))
+FUZZ_SEED = os.environ.get("CALLWISE_FUZZ_SEED")
 
 
 def _not_a_server_error(ctx: Any, response: Any, case: Any) -> bool | None:
-    """No 5xx, except the 503 the document names for a cause that is not a bug: no_voice (no espeak-ng
-    on the machine; make test requires it, so it should not appear)."""
+    """No 5xx, but the one the document names for a machine without espeak-ng (503 no_voice from the
+    voice announcement; make test requires espeak-ng, a run by hand may lack it)."""
     if response.status_code >= 500:
-        raise AssertionError(f"{response.status_code} from {case.method} {case.formatted_path}: "
-                             f"{response.text[:300]}")
+        no_voice = (case.operation.label == "GET /announcements/voice.wav" and response.status_code == 503
+                    and '"no_voice"' in response.text)
+        assert no_voice, f"{response.status_code} from {case.method} {case.formatted_path}: {response.text[:300]}"
     return None
 
 
@@ -223,9 +234,10 @@ def _fuzz(operation: Any, known: Known, session: requests.Session, headers: dict
     strategy = _strategy(operation, known)
     seen: set[str] = set()
 
-    @hypothesis.settings(max_examples=FUZZ_EXAMPLES, deadline=None, database=None, derandomize=True,
+    @hypothesis.settings(max_examples=FUZZ_EXAMPLES, deadline=None, database=None, derandomize=FUZZ_SEED is None,
                          phases=[hypothesis.Phase.generate], suppress_health_check=list(hypothesis.HealthCheck))
     @hypothesis.given(case=strategy)
+    @hypothesis.seed(int(FUZZ_SEED or 0))
     def run(case: schemathesis.Case) -> None:
         try:
             response = case.call(session=session, headers=headers, timeout=10)

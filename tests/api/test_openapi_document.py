@@ -50,6 +50,13 @@ def _parameters(path: str, method: str, where: str) -> dict[str, dict[str, Any]]
     return {p["name"]: p for p in operation.get("parameters", []) if p["in"] == where}
 
 
+def test_the_document_is_valid_openapi_31():
+    from openapi_spec_validator import validate
+
+    validate(SPEC)
+    assert SPEC["openapi"] == "3.1.0"
+
+
 def test_every_path_parameter_is_declared_with_its_converters_bounds(app):
     for rule, method, path, _ in _operations(app):
         declared = _parameters(path, method, "path")
