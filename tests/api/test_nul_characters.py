@@ -53,3 +53,14 @@ def test_a_nul_in_a_header_is_400(api, fresh_db):
     response = api.client.get("/api/v1/auth/me", headers={"Authorization": f"Bearer {fresh_db.tokens['teller1']}\x00"})
     assert response.status_code == 400
     assert response.get_json()["error"]["code"] == "nul_character"
+
+
+def test_a_nul_in_a_socket_connections_branch_names_no_branch(app, fresh_db):
+    """The Socket.IO connect payload's ``branch`` reaches the same look-up as ``?branch=`` without
+    the HTTP check: on PostgreSQL it raised a DataError out of the connect handler."""
+    from server.actors import ANONYMOUS
+    from server.branches import branch_for
+    from server.errors import NotFound
+
+    with pytest.raises(NotFound):
+        branch_for(app.extensions["callwise"], ANONYMOUS, "te\x00st")
