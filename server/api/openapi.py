@@ -630,7 +630,11 @@ _PATH_PARAMETERS = {
     "ticket_id": (_ROW_ID, "the ticket's id (staff)"),
     "instruction_id": (_ROW_ID, "the instruction's id"),
 }
-_DATE = {"type": "string", "format": "date"}
+# server/api/common.py's parse_day: a calendar date of the years 1970-9998, or empty (a form's blank
+# field) for the default.
+_YEARS = "^(19[7-9][0-9]|[2-8][0-9]{3}|9[0-8][0-9]{2}|99[0-8][0-9]|999[0-8])-"
+_DATE = {"type": "string", "anyOf": [{"format": "date", "pattern": _YEARS}, {"maxLength": 0}],
+         "description": "YYYY-MM-DD (years 1970-9998); empty means the default"}
 _QUERY_PARAMETERS: dict[tuple[str, str], list[tuple[str, dict[str, Any], str]]] = {
     ("get", "/alerts"): [("state", {"enum": ["open", "all"], "default": "open"}, "open alerts, or all"),
                          ("limit", {"type": "integer", "minimum": 1, "maximum": 5000, "default": 500},
