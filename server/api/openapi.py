@@ -590,9 +590,10 @@ def _op(summary: str, who: str, *, body: Any = None, answer: str | dict[str, Any
     the Error format; 429 only where a rate limit applies (``limited``)."""
     op: dict[str, Any] = {"summary": summary, "description": f"Who: {who}.", "responses": {}}
     if body is not None:
-        op["requestBody"] = {
-            "required": False,
-            "content": {"application/json": {"schema": body.model_json_schema()}},
+        body_schema = body.model_json_schema()
+        op["requestBody"] = {  # an empty body counts as {}: needed only where a field is
+            "required": bool(body_schema.get("required")),
+            "content": {"application/json": {"schema": body_schema}},
         }
     schema = _schema_ref(answer) if isinstance(answer, str) else answer
     content = {media_type: {"schema": schema}} if schema is not None else None
@@ -698,7 +699,8 @@ def document() -> dict[str, Any]:
             "description": "Queue calling for bank branches. Errors are always "
             '{"error": {"code", "message"}}. Staff authenticate with a bearer token from /auth/login '
             "(or its session cookie plus X-CSRF-Token on changes); devices with their device token. "
-            "Admins name another branch with ?branch=CODE.",
+            "Admins name another branch with ?branch=CODE. No text may hold a NUL character (U+0000): "
+            "422 invalid_field in a body, 400 nul_character in the path, the query or a header.",
         },
         "servers": [{"url": "/api/v1"}],
         "components": {
