@@ -26,7 +26,8 @@ overrides it, for a longer run by hand), derandomized (the same requests every r
 picks others), no shrinking: about a minute on two cores. A failure does not stop the run: every
 mismatch is collected, one per operation and check, with its request and answer. The figures
 (operations, requests per role, answers by status, 429s by operation) go to
-test-artifacts/schemathesis.txt and, with ``-s``, to the terminal.
+test-artifacts/schemathesis.txt and, with ``-s``, to the terminal; the coverage phase's own reports
+to test-artifacts/schemathesis-edges-<role>.txt.
 """
 
 from __future__ import annotations
@@ -60,7 +61,7 @@ from tests.support.callwise import CallwiseServer
 
 pytestmark = pytest.mark.server
 
-ARTIFACT = Path(__file__).resolve().parents[1] / "test-artifacts" / "schemathesis.txt"
+ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"
 ROLES = ("anonymous", "kiosk", "display", "teller", "manager", "admin")
 ACCOUNTS = {"teller": "fz-teller", "manager": "fz-manager", "admin": "fz-admin", "kiosk": "fz-kiosk",
             "display": "fz-display"}
@@ -116,8 +117,8 @@ def figures() -> Iterator[Figures]:
     counts = Figures()
     yield counts
     text = counts.summary()
-    ARTIFACT.parent.mkdir(parents=True, exist_ok=True)
-    ARTIFACT.write_text(text + "\n", encoding="utf-8")
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    (ARTIFACTS / "schemathesis.txt").write_text(text + "\n", encoding="utf-8")
     print("\n" + text)
 
 
@@ -287,12 +288,14 @@ def test_every_operation_at_its_documented_edges(role: str, server: CallwiseServ
                                                  figures: Figures, tmp_path: Path) -> None:
     """schemathesis' coverage phase, as this role: deterministic requests at the document's edges
     (each bound and just past it, empty and missing values, wrong types, NUL bytes, every enum
-    value), which random generation seldom hits. On top of the checks above, negative_data_rejection:
-    a request the document calls invalid must be refused, so the document is no looser than the
-    server (it found ``?date=`` left empty, which the server takes as "today" and the document did
-    not allow). Run with the CLI (``st run``): the phase is not part of the Python API. It runs first,
-    while every credential is good and the clock inside opening hours (the random run below ends each
-    role with a log-out and a clock advance)."""
+    value), which random generation seldom hits. On top of the checks above: negative_data_rejection
+    (a request the document calls invalid must be refused, so the document is no looser than the
+    server: it found ``?date=`` left empty, which the server takes as "today" and the document did
+    not allow), unsupported_method (a method the path does not take is 405 with Allow: it found the
+    Allow header missing) and ignored_auth (an operation the document secures refuses a request
+    without the token or with a wrong one). Run with the CLI (``st run``): the phase is not part of
+    the Python API. It runs first, while every credential is good and the clock inside opening hours
+    (the random run below ends each role with a log-out and a clock advance)."""
     token = server.tokens.get(ACCOUNTS.get(role, ""), "")
     document = tmp_path / "openapi.json"
     document.write_text(json.dumps(server.get("/openapi.json").json()), encoding="utf-8")
@@ -300,13 +303,16 @@ def test_every_operation_at_its_documented_edges(role: str, server: CallwiseServ
         str(Path(sys.executable).parent / "st"), "run", str(document), "--url", f"{server.base_url}/api/v1",
         "--phases", "coverage", "--workers", "1", "--seed", "16", "--no-color", "--request-timeout", "10",
         "--checks", "not_a_server_error,status_code_conformance,content_type_conformance,"
-                    "response_headers_conformance,response_schema_conformance,negative_data_rejection",
+                    "response_headers_conformance,response_schema_conformance,negative_data_rejection,"
+                    "unsupported_method,ignored_auth",
         *[argument for label in LAST for argument in ("--exclude-path", label.split(" ", 1)[1])],
         *(["--header", f"Authorization: Bearer {token}"] if token else []),
     ]
     started = time.monotonic()
     done = subprocess.run(command, capture_output=True, text=True, timeout=300, cwd=tmp_path)
     figures.seconds[f"{role} (edges)"] = time.monotonic() - started
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    (ARTIFACTS / f"schemathesis-edges-{role}.txt").write_text(done.stdout + done.stderr, encoding="utf-8")
     generated = re.search(r"(\d+) generated", done.stdout)
     figures.edges[role] = int(generated.group(1)) if generated else 0
     assert done.returncode == 0 and generated, done.stdout[-6000:] + done.stderr[-2000:]
