@@ -6,28 +6,37 @@ valid OpenAPI 3.1 document that matches the server ... no 5xx, every response in
 format and schema".
 
 One real server (``python -m server serve``, SQLite, the manual clock at 09:00 on a working day, so
-the branch is open), and every operation of the document fuzzed once per role: anonymous, kiosk
-device, display device, teller signed in at counter 1, manager, admin. Each answer must not be a 5xx
-and must match the document: a documented status code, the documented content type, a body valid
-against the documented schema (the success answers' schemas and the one Error schema), the
-documented headers. The fuzzing changes the server's state (tickets issued, counters opened and
-closed, the manual clock advanced): that is fine, the server is thrown away; what it must never do is
-answer outside its reference. The tests/branch.toml limits are generous, so the kiosk and log-in
-rate limits do not turn the run into 429s, and each role calls from a loopback address of its own
-(127.0.0.10-15), so that the holder's rating and cancel (10 a minute per address) are not all 429s.
+the branch is open) and two phases against it:
 
-The answers are checked against a stricter copy of the document than the one served: every described
-object closed (see _closed), so a field the server sends but the document omits is a failure too.
-Besides random valid and invalid requests, a share name counters, tickets, alerts and instructions
-that exist (see known), so the success answers are reached and checked, not only the 404s.
+- the edges (schemathesis' coverage phase, with its CLI ``st run``): deterministic requests at the
+  document's bounds, empty and missing values, wrong types, NUL bytes, undeclared methods, as
+  anonymous, kiosk, teller and manager;
+- random valid and invalid requests (schemathesis' Python API: hypothesis strategies per operation)
+  to every operation once per role: anonymous, kiosk device, display device, teller signed in at
+  counter 1, manager, admin. A share of them name counters, tickets, alerts and instructions that
+  exist (see known), so the success answers are reached and checked, not only the 404s.
 
-Bounded for ``make test``: FUZZ_EXAMPLES requests per operation and role (CALLWISE_FUZZ_EXAMPLES
-overrides it, for a longer run by hand), derandomized (the same requests every run; CALLWISE_FUZZ_SEED
-picks others), no shrinking: about a minute on two cores. A failure does not stop the run: every
-mismatch is collected, one per operation and check, with its request and answer. The figures
-(operations, requests per role, answers by status, 429s by operation) go to
-test-artifacts/schemathesis.txt and, with ``-s``, to the terminal; the coverage phase's own reports
-to test-artifacts/schemathesis-edges-<role>.txt.
+Each answer must not be a 5xx and must match the document: a documented status code, the documented
+content type, a body valid against the documented schema (the success answers' schemas and the one
+Error schema), the documented headers. The answers are checked against a stricter copy of the
+document than the one served: every described object closed (see _closed), so a field the server
+sends but the document omits is a failure too. The requests change the server's state (tickets
+issued, counters opened and closed, the manual clock advanced): that is fine, the server is thrown
+away; what it must never do is answer outside its reference. The tests/branch.toml limits are
+generous, so the kiosk and log-in rate limits do not turn the run into 429s, and in the random phase
+each role calls from a loopback address of its own (127.0.0.10-15), so that the holder's rating and
+cancel (10 a minute per address) are not all 429s.
+
+Bounded for ``make test``: FUZZ_EXAMPLES random requests per operation and role
+(CALLWISE_FUZZ_EXAMPLES overrides it, for a longer run by hand), derandomized (the same requests every
+run; CALLWISE_FUZZ_SEED picks others), no shrinking; with the edges, about 1,250 requests per role,
+a minute and a half on two cores. A failure does not stop the run: every mismatch is collected, one
+per operation and check, with its request and answer. The figures (operations, requests per role,
+answers by status, 429s by operation) go to test-artifacts/schemathesis.txt and, with ``-s``, to the
+terminal; the coverage phase's own reports to test-artifacts/schemathesis-edges-<role>.txt.
+
+schemathesis' pytest integration (``schema.parametrize()``, ``from_fixture``) is not used: with
+pytest 9 it fails before the first request ('Function' object has no attribute '_nodeid').
 """
 
 from __future__ import annotations
