@@ -309,7 +309,7 @@ def test_every_operation_at_its_documented_edges(role: str, server: CallwiseServ
     document = tmp_path / "openapi.json"
     document.write_text(json.dumps(server.get("/openapi.json").json()), encoding="utf-8")
     command = [
-        str(Path(sys.executable).parent / "st"), "run", str(document), "--url", f"{server.base_url}/api/v1",
+        sys.executable, "-m", "schemathesis.cli", "run", str(document), "--url", f"{server.base_url}/api/v1",
         "--phases", "coverage", "--workers", "1", "--seed", "16", "--no-color", "--request-timeout", "10",
         "--checks", "not_a_server_error,status_code_conformance,content_type_conformance,"
                     "response_headers_conformance,response_schema_conformance,negative_data_rejection,"
