@@ -10,7 +10,7 @@ the branch is open) and two phases against it:
 
 - the edges (schemathesis' coverage phase, with its CLI ``st run``): deterministic requests at the
   document's bounds, empty and missing values, wrong types, NUL bytes, undeclared methods, as
-  anonymous, kiosk, teller and manager;
+  anonymous, kiosk and manager;
 - random valid and invalid requests (schemathesis' Python API: hypothesis strategies per operation)
   to every operation once per role: anonymous, kiosk device, display device, teller signed in at
   counter 1, manager, admin. A share of them name counters, tickets, alerts and instructions that
@@ -29,8 +29,8 @@ cancel (10 a minute per address) are not all 429s.
 
 Bounded for ``make test``: FUZZ_EXAMPLES random requests per operation and role
 (CALLWISE_FUZZ_EXAMPLES overrides it, for a longer run by hand), derandomized (the same requests every
-run; CALLWISE_FUZZ_SEED picks others), no shrinking; with the edges, about 1,250 requests per role,
-a minute and a half on two cores. A failure does not stop the run: every mismatch is collected, one
+run; CALLWISE_FUZZ_SEED picks others), no shrinking: about 6,500 requests in all, a minute and a half
+on two cores. A failure does not stop the run: every mismatch is collected, one
 per operation and check, with its request and answer. The figures (operations, requests per role,
 answers by status, 429s by operation) go to test-artifacts/schemathesis.txt and, with ``-s``, to the
 terminal; the coverage phase's own reports to test-artifacts/schemathesis-edges-<role>.txt.
@@ -74,7 +74,7 @@ ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"
 ROLES = ("anonymous", "kiosk", "display", "teller", "manager", "admin")
 ACCOUNTS = {"teller": "fz-teller", "manager": "fz-manager", "admin": "fz-admin", "kiosk": "fz-kiosk",
             "display": "fz-display"}
-FUZZ_EXAMPLES = int(os.environ.get("CALLWISE_FUZZ_EXAMPLES", "12"))
+FUZZ_EXAMPLES = int(os.environ.get("CALLWISE_FUZZ_EXAMPLES", "10"))
 FUZZ_SEED = os.environ.get("CALLWISE_FUZZ_SEED")
 
 
@@ -287,9 +287,10 @@ def _fuzz(operation: Any, known: Known, session: requests.Session, headers: dict
 
 
 # The roles whose requests get past authentication to most validation: the public operations, the
-# kiosk's ticket issue, the counter's actions, the manager's and admin's operations. Display and admin
-# are left out of this phase: what they reach, kiosk and manager reach too.
-COVERAGE_ROLES = ("anonymous", "kiosk", "teller", "manager")
+# kiosk's ticket issue, and the manager, who may do nearly all the rest (a counter's actions too).
+# Display, teller and admin are left out of this phase, to keep make test short: what they reach,
+# these reach too, but for the teller's answer to an instruction (which the random phase covers).
+COVERAGE_ROLES = ("anonymous", "kiosk", "manager")
 
 
 @pytest.mark.parametrize("role", COVERAGE_ROLES)
