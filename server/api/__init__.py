@@ -3,7 +3,7 @@
 from flask import Blueprint
 from flask.blueprints import BlueprintSetupState
 
-from server.api.common import require_json_content_type
+from server.api.common import refuse_nul_characters, require_json_content_type
 from server.api.converters import CONVERTERS
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
@@ -15,6 +15,7 @@ def _register_converters(state: BlueprintSetupState) -> None:
     state.app.url_map.converters.update(CONVERTERS)
 
 
+bp.before_request(refuse_nul_characters)
 bp.before_request(require_json_content_type)
 
 

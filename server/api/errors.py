@@ -65,7 +65,11 @@ def register_error_handlers(app: Flask) -> None:
         if not _is_api():
             return exc
         code = (exc.name or "error").lower().replace(" ", "_").replace("'", "")
-        return error_response(exc.code or 500, code, exc.description or exc.name)
+        response = error_response(exc.code or 500, code, exc.description or exc.name)
+        for name, value in exc.get_headers():  # e.g. a 405's Allow, which RFC 9110 requires
+            if name.lower() != "content-type":
+                response.headers[name] = value
+        return response
 
     @app.errorhandler(Exception)
     def _unexpected(exc: Exception) -> ResponseReturnValue:

@@ -21,7 +21,7 @@ from server.api.clock import AdvanceBody
 from server.api.converters import MAX_ROW_ID
 from server.api.counters import CallBody, CompleteBody, HelpBody, HoldBody, PauseBody, TransferBody
 from server.api.lobby import ComplaintBody, InstructBody, InstructionAnswerBody, RespondBody
-from server.api.tickets import IssueBody, RatingBody
+from server.api.tickets import IDEMPOTENCY_KEY, IssueBody, RatingBody
 from server.config import MAX_COUNTER_NUMBER
 
 
@@ -29,6 +29,8 @@ def _enum(words: vocabulary.WordList, nullable: bool = False) -> dict[str, Any]:
     """The codes of a word list as a JSON Schema enum (with null if the field may be empty)."""
     return {"enum": [*words.codes, *([None] if nullable else [])]}
 
+
+_TEXTS = {"type": "object", "additionalProperties": {"type": "string"}, "description": "{language: text}"}
 
 ERRORS = {
     "400": "malformed request (e.g. not JSON)",
@@ -38,11 +40,14 @@ ERRORS = {
     "409": "state conflict; nothing changed",
     "415": "a body sent without 'Content-Type: application/json'",
     "422": "valid JSON, invalid values",
-    "429": "rate limit",
+    "429": "rate limit (only the operations that say so: log-in, ticket issue, the holder's rating and cancel)",
     "503": "database unavailable",
 }
+# Flask-Limiter's answer on a limited operation: when to try again.
+RATE_LIMIT_HEADERS = {"Retry-After": {"description": "seconds until the limit lets the next request through",
+                                      "required": True, "schema": {"type": "integer", "minimum": 0}}}
 
-TICKET = {
+TICKET: dict[str, Any] = {
     "type": "object",
     "required": ["id", "number", "service", "status", "people_ahead", "position", "estimated_wait_s", "issued_at"],
     "properties": {
@@ -84,22 +89,37 @@ TICKET = {
                     "description": "when it last stepped aside at a counter (status held until called back)"},
         "directed_counter": {"type": ["integer", "null"],
                              "description": "sent to this counter's own queue by a transfer"},
+        "branch": {"type": "object", "description": "only for the holder: the branch's code, name and time zone",
+                   "properties": {"code": {"type": "string"}, "name": _TEXTS, "timezone": {"type": "string"}}},
+        "service_name": {**_TEXTS, "description": "only for the holder"},
+        "documents": {"type": "array", "items": _TEXTS, "description": "only for the holder: what to bring"},
+        "notes": {"type": ["object", "null"], "additionalProperties": {"type": "string"},
+                  "description": "only for the holder: the service's notes"},
+        "rating": {"type": ["integer", "null"], "description": "only for the holder: the stars given"},
+        "rating_comment": {"type": ["string", "null"], "description": "only for the holder"},
+        "note": {"type": ["string", "null"], "description": "in the customer's context: the latest note"},
+        "version": {"type": "integer", "description": "the branch's state version after a counter action"},
     },
 }
 
 QUEUE_ITEM = {
-    "allOf": [{"$ref": "#/components/schemas/Ticket"}, {"type": "object", "properties": {
+    "type": "object",
+    "description": "a Ticket with what the waiting list adds",
+    "required": [*TICKET["required"], "waited_s", "at_risk", "held"],
+    "properties": {**TICKET["properties"], **{
         "waited_s": {"type": "integer", "description": "since issue"},
         "people_ahead_at_issue": {"type": "integer"},
         "at_risk": {"type": "boolean", "description": "a short-queue customer past queue.at_risk_after_s"},
         "held": {"type": "boolean", "description": "stepped aside at a counter: back only by call"},
         "note": {"type": ["string", "null"], "description": "the latest hold or transfer note, for the next teller"},
-    }}],
+    }},
 }
 
 QUEUE = {
     "type": "object",
-    "properties": {"services": {"type": "array", "items": {"type": "object", "properties": {
+    "required": ["services"],
+    "properties": {"services": {"type": "array", "items": {"type": "object", "required": [
+        "code", "name", "waiting", "held", "estimated_wait_s", "staffed_counters", "tickets"], "properties": {
         "code": {"type": "string"},
         "name": {"type": "object"},
         "waiting": {"type": "integer"},
@@ -113,6 +133,7 @@ QUEUE = {
 
 CONTEXT = {
     "type": "object",
+    "required": ["ticket", "waited_s", "lang", "priority", "note", "history", "lobby"],
     "properties": {
         "ticket": {"$ref": "#/components/schemas/Ticket"},
         "waited_s": {"type": "integer", "description": "from issue to the first call (or until now)"},
@@ -130,15 +151,25 @@ CONTEXT = {
             "reason": {"type": ["string", "null"]},
             "by": {"type": ["string", "null"]},
         }}},
-        "lobby": {"type": "array", "items": {"type": "object", "properties": {
+        "lobby": {"type": "array", "items": {"type": "object", "required": ["kind", "at"], "properties": {
             "kind": {"enum": ["alert", "instruction", "complaint"]},
             "at": {"type": "string", "format": "date-time"},
+            "rule": {**_enum(vocabulary.ALERT_RULES), "description": "an alert's rule"},
+            "acknowledged": {"type": "boolean", "description": "an alert's"},
+            "resolved": {"type": "boolean", "description": "an alert's"},
+            "instruction": {**_enum(vocabulary.INSTRUCTION_KINDS), "description": "an instruction's kind"},
+            "counter": {"type": ["integer", "null"], "description": "the counter an instruction went to"},
+            "answer": {**_enum(vocabulary.INSTRUCTION_ANSWERS, nullable=True), "description": "an instruction's"},
+            "complaint": {**_enum(vocabulary.COMPLAINT_KINDS), "description": "a complaint's kind"},
+            "text": {"type": ["string", "object", "null"], "additionalProperties": {"type": "string"},
+                     "description": "an alert's message ({language: text}), an instruction's or complaint's text"},
         }}, "description": "alerts raised on the ticket, instructions naming it, complaints recorded on it"},
     },
 }
 
 RATING = {
     "type": "object",
+    "required": ["ticket", "service", "stars", "comment", "counter", "teller", "rated_at"],
     "properties": {
         "ticket": {"type": "object", "properties": {"id": {"type": "integer"}, "number": {"type": "string"}}},
         "service": {"type": ["string", "null"]},
@@ -152,6 +183,8 @@ RATING = {
 
 COUNTER = {
     "type": "object",
+    "required": ["number", "name", "services", "state", "state_since", "staff", "current_ticket", "pause_reason",
+                 "help_requested_at", "undo", "help"],
     "properties": {
         "number": {"type": "integer"},
         "name": {"type": ["object", "null"]},
@@ -168,6 +201,7 @@ COUNTER = {
             "ticket": {"type": "object", "properties": {"id": {"type": "integer"}, "number": {"type": "string"}}},
             "until": {"type": "string", "format": "date-time"},
         }},
+        "version": {"type": "integer", "description": "the branch's state version after a counter action"},
         "help": {"type": ["object", "null"], "description": "the open help request", "properties": {
             "requested_at": {"type": "string", "format": "date-time"},
             "reason": _enum(vocabulary.HELP_REASONS),
@@ -180,6 +214,8 @@ COUNTER = {
 
 SERVICE = {
     "type": "object",
+    "required": ["code", "name", "kind", "expected_minutes", "documents", "notes", "target_wait_s", "waiting",
+                 "estimated_wait_s", "staffed_counters", "fits_before_close", "normal_service_s"],
     "properties": {
         "code": {"type": "string"},
         "name": {"type": "object", "additionalProperties": {"type": "string"}},
@@ -195,11 +231,16 @@ SERVICE = {
                                                                 "ones included)"},
         "fits_before_close": {"type": "boolean", "description": "a ticket issued now is likely to be called "
                                                                  "before closing"},
+        "normal_service_s": {"type": "integer", "description": "a normal service's length today: the day's "
+                                                               "median start to finish, or expected_minutes"},
     },
 }
 
 ALERT = {
     "type": "object",
+    "required": ["id", "rule", "severity", "subject", "message", "messages", "raised_at", "escalated_at",
+                 "acknowledged_at", "acknowledged_by", "resolved_at", "counter", "lead_time_s", "data", "reminder",
+                 "action"],
     "properties": {
         "id": {"type": "integer"},
         "rule": _enum(vocabulary.ALERT_RULES),
@@ -238,6 +279,8 @@ ALERT = {
 
 INSTRUCTION = {
     "type": "object",
+    "required": ["id", "kind", "counter", "teller", "ticket", "alert_id", "text", "messages", "issued_by", "issued_at",
+                 "answer_due_at", "overdue", "answer", "answer_text", "answered_by", "answered_at"],
     "properties": {
         "id": {"type": "integer"},
         "kind": _enum(vocabulary.INSTRUCTION_KINDS),
@@ -260,6 +303,7 @@ INSTRUCTION = {
 
 COMPLAINT = {
     "type": "object",
+    "required": ["id", "kind", "ticket", "counter", "subject", "text", "recorded_by", "recorded_at"],
     "properties": {
         "id": {"type": "integer"},
         "kind": _enum(vocabulary.COMPLAINT_KINDS),
@@ -272,7 +316,6 @@ COMPLAINT = {
     },
 }
 
-_TEXTS = {"type": "object", "additionalProperties": {"type": "string"}, "description": "{language: text}"}
 # Where each list's codes appear, for the reference.
 _VOCABULARY_USES = {
     "ticket_statuses": "Ticket.status",
@@ -339,6 +382,13 @@ BRANCH = {
         "now": {"type": "string", "format": "date-time"},
         "service_overrun_factor": {"type": "number"},
         "short_queue_complaint_s": {"type": "integer"},
+        "queue": {"type": "object", "description": "the counter's rules", "properties": {
+            "priority_share": {"type": "number"}, "no_show_grace_s": {"type": "integer"},
+            "undo_window_s": {"type": "integer"}}},
+        "display": {"type": "object", "description": "the lobby display: its idle screen, who speaks the calls",
+                    "properties": {"idle_after_s": {"type": "integer"},
+                                   "voice": {"enum": ["auto", "browser", "server", "off"]},
+                                   "server_voice": {"type": "boolean", "description": "espeak-ng is installed"}}},
         "vocabulary": {
             "type": "object",
             "description": "Every closed word list of the API with its labels in every language, from "
@@ -480,6 +530,47 @@ def _answering(op: dict[str, Any], media_type: str, schema: dict[str, Any]) -> d
     return op
 
 
+HEALTH = {
+    "type": "object",
+    "required": ["status"],
+    "additionalProperties": True,
+    "description": "the server's state; only 'status' is promised, the rest is for operators",
+    "properties": {"status": {"type": "string", "example": "ok"}},
+}
+
+_STAFF = {"type": "object", "required": ["id", "username", "name", "role"], "properties": {
+    "id": {"type": "integer"}, "username": {"type": "string"}, "name": {"type": "string"},
+    "role": {"enum": ["teller", "manager", "admin"]}}}
+
+LOGIN = {
+    "type": "object",
+    "required": ["token", "staff", "csrf_token"],
+    "properties": {
+        "token": {"type": "string", "description": "the bearer token"},
+        "staff": _STAFF,
+        "csrf_token": {"type": "string", "description": "X-CSRF-Token for changes made with the session cookie"},
+    },
+}
+
+ME = {
+    "type": "object",
+    "required": ["kind", "id", "role", "name", "counter"],
+    "properties": {
+        "kind": {"enum": ["staff", "device"]},
+        "id": {"type": "integer"},
+        "role": {"enum": ["teller", "manager", "admin", "kiosk", "display"]},
+        "name": {"type": "string"},
+        "counter": {"type": ["integer", "null"], "description": "staff: the counter they are signed in at"},
+        "csrf_token": {"type": "string", "description": "staff with a session cookie"},
+    },
+}
+
+CLOCK = {
+    "type": "object",
+    "required": ["mode", "now"],
+    "properties": {"mode": {"enum": ["manual"]}, "now": {"type": "string", "format": "date-time"}},
+}
+
 ERROR = {
     "type": "object",
     "properties": {
@@ -489,22 +580,32 @@ ERROR = {
             "required": ["code", "message"],
         }
     },
+    "required": ["error"],
 }
 
 
-def _op(summary: str, who: str, *, body: Any = None, answer: str | None = None, ok: str = "200") -> dict[str, Any]:
+def _op(summary: str, who: str, *, body: Any = None, answer: str | dict[str, Any] | None = None, ok: str = "200",
+        media_type: str = "application/json", limited: bool = False) -> dict[str, Any]:
+    """One operation: its body's schema (a pydantic model), its success answer (a component's name,
+    ``"[Name]"`` for an array of them, or a schema) as ``media_type``, and the error answers, all in
+    the Error format; 429 only where a rate limit applies (``limited``)."""
     op: dict[str, Any] = {"summary": summary, "description": f"Who: {who}.", "responses": {}}
     if body is not None:
-        op["requestBody"] = {
-            "required": False,
-            "content": {"application/json": {"schema": body.model_json_schema()}},
+        body_schema = body.model_json_schema()
+        op["requestBody"] = {  # an empty body counts as {}: needed only where a field is
+            "required": bool(body_schema.get("required")),
+            "content": {"application/json": {"schema": body_schema}},
         }
-    content = {"application/json": {"schema": _schema_ref(answer)}} if answer else None
+    schema = _schema_ref(answer) if isinstance(answer, str) else answer
+    content = {media_type: {"schema": schema}} if schema is not None else None
     op["responses"][ok] = {"description": "success", **({"content": content} if content else {})}
     for status, text in ERRORS.items():
+        if status == "429" and not limited:
+            continue
         op["responses"][status] = {
             "description": text,
             "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
+            **({"headers": RATE_LIMIT_HEADERS} if status == "429" else {}),
         }
     return op
 
@@ -531,7 +632,11 @@ _PATH_PARAMETERS = {
     "ticket_id": (_ROW_ID, "the ticket's id (staff)"),
     "instruction_id": (_ROW_ID, "the instruction's id"),
 }
-_DATE = {"type": "string", "format": "date"}
+# server/api/common.py's parse_day: a calendar date of the years 1970-9998, or empty (a form's blank
+# field) for the default.
+_YEARS = "^(19[7-9][0-9]|[2-8][0-9]{3}|9[0-8][0-9]{2}|99[0-8][0-9]|999[0-8])-"
+_DATE = {"type": "string", "anyOf": [{"format": "date", "pattern": _YEARS}, {"maxLength": 0}],
+         "description": "YYYY-MM-DD (years 1970-9998); empty means the default"}
 _QUERY_PARAMETERS: dict[tuple[str, str], list[tuple[str, dict[str, Any], str]]] = {
     ("get", "/alerts"): [("state", {"enum": ["open", "all"], "default": "open"}, "open alerts, or all"),
                          ("limit", {"type": "integer", "minimum": 1, "maximum": 5000, "default": 500},
@@ -550,6 +655,11 @@ _QUERY_PARAMETERS: dict[tuple[str, str], list[tuple[str, dict[str, Any], str]]] 
     ("get", "/complaints"): [("from", _DATE, "first day (default: today)"),
                              ("to", _DATE, "last day (default: the first)")],
 }
+_HEADER_PARAMETERS: dict[tuple[str, str], list[tuple[str, dict[str, Any], str]]] = {
+    ("post", "/tickets"): [("Idempotency-Key", {"type": "string", "pattern": IDEMPOTENCY_KEY.pattern},
+                            "a retry with the same key answers 200 with the ticket the first request issued "
+                            "(422 bad_idempotency_key for another form)")],
+}
 _BRANCH = ("branch", {"type": "string"}, "another branch's code (admins of every branch)")
 
 
@@ -567,6 +677,8 @@ def _with_parameters(paths: dict[str, Any]) -> dict[str, Any]:
                 query.append(_BRANCH)
             parameters += [{"name": name, "in": "query", "required": False, "schema": schema,
                             "description": text} for name, schema, text in query]
+            parameters += [{"name": name, "in": "header", "required": False, "schema": schema, "description": text}
+                           for name, schema, text in _HEADER_PARAMETERS.get((method, path), [])]
             if parameters:
                 op["parameters"] = parameters
             if (method, path) in _OPEN:
@@ -704,7 +816,8 @@ def document() -> dict[str, Any]:
             "description": "Queue calling for bank branches. Errors are always "
             '{"error": {"code", "message"}}. Staff authenticate with a bearer token from /auth/login '
             "(or its session cookie plus X-CSRF-Token on changes); devices with their device token. "
-            "Admins name another branch with ?branch=CODE.",
+            "Admins name another branch with ?branch=CODE. No text may hold a NUL character (U+0000): "
+            "422 invalid_field in a body, 400 nul_character in the path, the query or a header.",
         },
         "servers": [{"url": "/api/v1"}],
         "components": {
@@ -716,12 +829,15 @@ def document() -> dict[str, Any]:
         },
         "security": [{"bearer": []}],
         "paths": _with_parameters({
-            "/health": {"get": _op("Liveness and database check", "anyone")},
+            "/health": {"get": _op("Liveness and database check (503 when the database does not answer)", "anyone",
+                                   answer=HEALTH)},
             "/auth/login": {"post": _op(
                 "Log in (rate limited per address, 429 rate_limited; and per account, 429 login_throttled after too "
-                "many failed log-ins; both with Retry-After). Sets a browser-session cookie", "staff", body=LoginBody)},
-            "/auth/logout": {"post": _op("Log out", "staff")},
-            "/auth/me": {"get": _op("Who am I", "staff or device")},
+                "many failed log-ins; both with Retry-After). Sets a browser-session cookie", "staff", body=LoginBody,
+                answer=LOGIN, limited=True)},
+            "/auth/logout": {"post": _op("Log out", "staff", answer={
+                "type": "object", "required": ["logged_out"], "properties": {"logged_out": {"type": "string"}}})},
+            "/auth/me": {"get": _op("Who am I", "staff or device", answer=ME)},
             "/branch": {"get": _op("The branch: name, languages, time zone, hours, and the vocabulary with its labels",
                                    "anyone", answer="Branch")},
             "/services": {"get": _op("Services with waiting count and estimated wait", "anyone", answer="[Service]")},
@@ -735,14 +851,16 @@ def document() -> dict[str, Any]:
                     "branch_closed outside the hours, in the request's language, naming the next opening); "
                     "priority: true for a priority customer",
                     "kiosk device, or staff (a ticket issued at the desk)", body=IssueBody, answer="Ticket", ok="201",
+                    limited=True,
                 )
             },
             "/tickets/{token}": {"get": _op("A ticket with live position and estimate", "its holder", answer="Ticket")},
-            "/tickets/{token}/rating": {"post": _op("Rate the finished service once (1-5 stars, comment)",
-                                                    "its holder", body=RatingBody, answer="Ticket")},
+            "/tickets/{token}/rating": {"post": _op("Rate the finished service once (1-5 stars, comment; 10 a "
+                                                    "minute per address)", "its holder", body=RatingBody,
+                                                    answer="Ticket", limited=True)},
             "/tickets/{token}/cancel": {"post": _op(
-                "Leave the queue (a waiting or held ticket; cancel_reason customer; 409 not_waiting once called)",
-                "its holder", answer="Ticket")},
+                "Leave the queue (a waiting or held ticket; cancel_reason customer; 409 not_waiting once called; "
+                "10 a minute per address)", "its holder", answer="Ticket", limited=True)},
             "/tickets/{ticket_id}/return": {"post": _op(
                 "A no-show who came back: waiting again at the front of its service (409 not_no_show)", "staff",
                 answer="Ticket")},
@@ -751,8 +869,11 @@ def document() -> dict[str, Any]:
                 "the lobby recorded", "staff", answer="Context")},
             "/ratings": {"get": _op("The latest ratings with comments, counter and teller, newest first", "manager",
                                     answer="[Rating]")},
-            "/tickets/{token}/qr.svg": {"get": _op("QR code of the tracking URL (SVG)", "its holder")},
-            "/tickets/{token}/qr.png": {"get": _op("QR code of the tracking URL (PNG)", "its holder")},
+            "/tickets/{token}/qr.svg": {"get": _op("QR code of the tracking URL (SVG)", "its holder",
+                                                   answer={"type": "string"}, media_type="image/svg+xml")},
+            "/tickets/{token}/qr.png": {"get": _op("QR code of the tracking URL (PNG)", "its holder",
+                                                   answer={"type": "string", "contentMediaType": "image/png"},
+                                                   media_type="image/png")},
             "/counters": {"get": _op("Counters", "staff, display", answer="[Counter]")},
             f"{n}/open": {"post": _op("Sign in at the counter", "staff", answer="Counter")},
             f"{n}/call-next": _counter_op("Call the next customer (404 queue_empty)", answer="Ticket"),
@@ -799,13 +920,15 @@ def document() -> dict[str, Any]:
             "/announcements/voice.wav": {"get": _op(
                 "A call announcement spoken by the server (espeak-ng) as audio/wav, for a display without a "
                 "speech voice; the words are the server's, from ?number=&counter=&lang=[&recall=1] "
-                "(503 no_voice without espeak-ng)", "display, staff")},
+                "(503 no_voice without espeak-ng)", "display, staff",
+                answer={"type": "string", "contentMediaType": "audio/wav"}, media_type="audio/wav")},
             "/clock": {"get": _op("Manual clock time (404 unless [clock] mode = manual)",
-                                "manager of every branch served (several: an admin; else 403 not_your_branch)")},
+                                "manager of every branch served (several: an admin; else 403 not_your_branch)",
+                                answer=CLOCK)},
             "/clock/advance": {
                 "post": _op("Advance the manual clock and evaluate what is due",
                             "manager of every branch served (several: an admin; else 403 not_your_branch)",
-                            body=AdvanceBody)
+                            body=AdvanceBody, answer=CLOCK)
             },
             "/reports/daily": {"get": _answering(_op(
                 "The day's figures (?date=YYYY-MM-DD, default today in the branch's time zone; 422 bad_date)",
@@ -815,7 +938,8 @@ def document() -> dict[str, Any]:
                 "each a title row, a header row, data rows and an empty row: summary, by service, tickets per "
                 "hour, by teller, by counter, pauses by reason, alerts by rule, ratings with their comments. "
                 "Durations in seconds, shares in percent", "manager or admin"), "text/csv", {"type": "string"})},
-            "/openapi.json": {"get": _op("This document", "anyone")},
+            "/openapi.json": {"get": _op("This document", "anyone", answer={
+                "type": "object", "required": ["openapi", "info", "paths"], "additionalProperties": True})},
             **admin_paths(),
         }),
     }
