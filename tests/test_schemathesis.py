@@ -140,6 +140,8 @@ class Known:
     ticket_id: list[int] = field(default_factory=list)
     alert_id: list[int] = field(default_factory=list)
     instruction_id: list[int] = field(default_factory=list)
+    staff_id: list[int] = field(default_factory=list)
+    device_id: list[int] = field(default_factory=list)
 
 
 @pytest.fixture(scope="module")
@@ -174,6 +176,12 @@ def known(server: CallwiseServer) -> Known:
         time.sleep(0.2)
     found.instruction_id = [ok(server.post("/counters/1/instruct", manager, json={"kind": "note", "text": "hi"}))["id"]]
     assert found.alert_id and found.instruction_id
+    # The admin's run comes last (ROLES' order), so the accounts and devices it may disable or revoke
+    # have done their own runs by then.
+    admin = ACCOUNTS["admin"]
+    found.staff_id = [row["id"] for row in ok(server.get("/admin/staff", admin)) if row["username"] != admin]
+    found.device_id = [row["id"] for row in ok(server.get("/admin/devices", admin))]
+    assert found.staff_id and found.device_id
     return found
 
 

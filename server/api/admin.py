@@ -179,13 +179,12 @@ def admin_audit() -> ResponseReturnValue:
     """The audit log, newest first: ``?limit=`` (1-500, default 100) entries, older than the entry
     ``?before=ID`` when given (the last id of the page before)."""
     _admin()
-    limit = _whole_number("limit", 1, AUDIT_PAGE_MAX, 100) or 100
-    before = _whole_number("before", 1, MAX_ROW_ID, None)
+    limit = _whole_number(request.args.get("limit"), "limit", 1, AUDIT_PAGE_MAX, 100) or 100
+    before = _whole_number(request.args.get("before"), "before", 1, MAX_ROW_ID, None)
     return jsonify(accounts.list_audit(runtime(), limit, before))
 
 
-def _whole_number(name: str, low: int, high: int, default: int | None) -> int | None:
-    raw = request.args.get(name)
+def _whole_number(raw: str | None, name: str, low: int, high: int, default: int | None) -> int | None:
     if raw is None or raw == "":
         return default
     if len(raw) > 19 or not raw.isascii() or not raw.isdigit() or not low <= int(raw) <= high:

@@ -83,7 +83,7 @@ def test_operations_that_answer_without_a_token_are_marked_so_and_only_they(app,
     anything else with ``security: []``."""
     ticket = api.issue("A")
     values = {"number": "1", "token": ticket["token"], "ticket_id": str(ticket["id"]), "alert_id": "1",
-              "instruction_id": "1"}
+              "instruction_id": "1", "staff_id": "1", "device_id": "1"}
     for _, method, path, _ in _operations(app):
         url = "/api/v1" + re.sub(r"{(\w+)}", lambda m: values[m.group(1)], path)
         response = api.client.open(url, method=method.upper())
