@@ -180,7 +180,7 @@ def parse_body(model: type[Body]) -> Body:
     data = _json_object(raw) if raw.strip() else {}
     field = _field_with_nul(data)
     if field is not None:
-        raise Invalid(f"{field}: NUL characters are not allowed", code="invalid_field")
+        raise Invalid(f"{field}: NUL characters (U+0000) are not allowed", code="bad_text")
     try:
         return model.model_validate(data)
     except ValidationError as exc:

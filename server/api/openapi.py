@@ -817,7 +817,7 @@ def document() -> dict[str, Any]:
             '{"error": {"code", "message"}}. Staff authenticate with a bearer token from /auth/login '
             "(or its session cookie plus X-CSRF-Token on changes); devices with their device token. "
             "Admins name another branch with ?branch=CODE. No text may hold a NUL character (U+0000): "
-            "422 invalid_field in a body, 400 nul_character in the path, the query or a header.",
+            "422 bad_text in a body, 400 nul_character in the path, the query or a header.",
         },
         "servers": [{"url": "/api/v1"}],
         "components": {

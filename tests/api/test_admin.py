@@ -436,12 +436,21 @@ def test_names_with_control_characters_are_422_never_a_500(api, rt, path, body):
     assert audit_count(rt) == before
 
 
-@pytest.mark.parametrize("code", ["no%00pe", "UPPER", "x" * 40])
+@pytest.mark.parametrize("code", ["no-pe", "UPPER", "x" * 40])
 def test_a_branch_code_no_config_can_have_is_404(api, code):
     response = api.get(f"/admin/staff?branch={code}", who=ADMIN)
     assert response.status_code == 404 and response.get_json()["error"]["code"] == "unknown_branch"
     refused = api.post("/admin/devices", who=ADMIN, json={"name": "x", "kind": "kiosk", "branch": code[:32]})
     assert refused.status_code == 404
+
+
+def test_a_branch_code_holding_nul_is_refused_before_any_lookup(api, rt):
+    before = audit_count(rt)
+    response = api.get("/admin/staff?branch=no%00pe", who=ADMIN)
+    assert response.status_code == 400 and response.get_json()["error"]["code"] == "nul_character"
+    refused = api.post("/admin/devices", who=ADMIN, json={"name": "x", "kind": "kiosk", "branch": "no\x00pe"})
+    assert refused.status_code == 422 and refused.get_json()["error"]["code"] == "bad_text"
+    assert audit_count(rt) == before
 
 
 def test_a_generated_password_never_contains_the_username():

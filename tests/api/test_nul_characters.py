@@ -25,7 +25,7 @@ def test_a_nul_in_a_body_is_422_and_changes_nothing(api, path, who, body, field)
     response = api.post(path, who, json=body)
     assert response.status_code == 422, response.get_json()
     error = response.get_json()["error"]
-    assert error["code"] == "invalid_field" and error["message"].startswith(f"{field}: NUL"), error
+    assert error["code"] == "bad_text" and error["message"].startswith(f"{field}: NUL"), error
     assert api.get("/complaints", "manager").get_json() == before
     assert api.get("/counters", "teller1").get_json()[0]["state"] == "calling"
 
