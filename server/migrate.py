@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from pathlib import Path
 
@@ -22,8 +23,10 @@ def _alembic_config() -> AlembicConfig:
     return config
 
 
+@functools.cache
 def head_revision() -> str:
-    """The newest revision in migrations/."""
+    """The newest revision in migrations/ (read once per process: the files do not change under a
+    running server, and every start-up and app factory asks)."""
     head = ScriptDirectory.from_config(_alembic_config()).get_current_head()
     assert head is not None, "migrations/ has no revisions"
     return head

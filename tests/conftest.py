@@ -41,6 +41,10 @@ NO_SHOW_GRACE_S = 60  # [queue] no_show_grace_s, the default
 SLOW_FIRST = (
     "tests/integration/",
     "tests/test_concurrency.py",
+    "tests/test_startup.py",
+    "tests/test_schemathesis.py",
+    "tests/test_socket_limits.py",
+    "tests/test_socket_revocation.py",
     "tests/test_bench_realtime.py",
     "tests/browser/test_display.py",
     "tests/test_property.py",

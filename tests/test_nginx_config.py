@@ -8,6 +8,7 @@ in front of one real Callwise server.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 
 import pytest
@@ -67,7 +68,13 @@ def test_the_access_log_keeps_no_pairing_ticket_or_log_in_secret(proxied):
     requests.get(f"{base}/socket.io/?EIO=4&transport=polling&token={device}", verify=verify, timeout=5)
     requests.get(f"{base}/api/v1/tickets/{ticket['id']}/context", verify=verify, timeout=5,
                  headers={"Authorization": f"Bearer {server.tokens['mia']}"})
+    # nginx writes a request's log line after sending its answer: wait for the last one.
+    last = f'"GET /api/v1/tickets/{ticket["id"]}/context HTTP/1.1"'
+    deadline = time.monotonic() + 5
     log = nginx.access_log.read_text()
+    while last not in log and time.monotonic() < deadline:
+        time.sleep(0.05)
+        log = nginx.access_log.read_text()
     for secret in secrets:
         assert secret not in log
     assert '"GET /display HTTP/1.1" 200' in log
