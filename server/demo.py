@@ -261,6 +261,7 @@ def banner(rt: Runtime, credentials: dict[str, Any] | None, base_url: str) -> st
             f"  Counter:  {base_url}/counter",
             f"  Display:  {base_url}/display?device=<display token>",
             f"  Manager:  {base_url}/manager",
+            f"  Admin:    {base_url}/admin        accounts, devices and the audit log",
         ]
         return "\n".join(lines)
     devices = credentials["devices"]
@@ -271,7 +272,7 @@ def banner(rt: Runtime, credentials: dict[str, Any] | None, base_url: str) -> st
         f"  Counter:  {base_url}/counter      tellers: {tellers}",
         f"  Display:  {base_url}/display?device={devices['display-1']}",
         f"  Manager:  {base_url}/manager      manager / {staff['manager']}",
-        f"  Admin:    admin / {staff['admin']}",
+        f"  Admin:    {base_url}/admin        admin / {staff['admin']}",
         f"  (demo mode: these log-ins are kept in instance/{credentials.get('file', 'demo-credentials.json')})",
     ]
     return "\n".join(lines)
