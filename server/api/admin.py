@@ -11,7 +11,7 @@ from __future__ import annotations
 import base64
 from typing import Annotated, Any, Literal
 
-from flask import Response, jsonify, request
+from flask import jsonify, request
 from flask.typing import ResponseReturnValue
 from pydantic import Field
 from sqlalchemy import select
@@ -19,9 +19,8 @@ from sqlalchemy import select
 from server import accounts
 from server.actors import Actor
 from server.api import bp
-from server.api.common import DisplayName, StrictBody, parse_body, require_staff, runtime
+from server.api.common import DisplayName, StrictBody, parse_body, parse_whole_number, require_staff, runtime
 from server.api.converters import MAX_ROW_ID
-from server.errors import Invalid
 from server.models import Staff
 from server.passwords import MAX_LENGTH
 from server.qr import qr_svg
@@ -66,13 +65,10 @@ def _admin() -> tuple[Actor, accounts.ByWhom]:
     return actor, accounts.ByWhom.admin(actor, username)
 
 
-def _secret(payload: dict[str, Any], status: int = 200) -> Response:
-    """An answer that carries a password or token: never kept by a browser or proxy cache."""
-    response = jsonify(payload)
-    response.status_code = status
-    response.headers["Cache-Control"] = "no-store"
-    response.headers["Pragma"] = "no-cache"
-    return response
+def _secret(payload: dict[str, Any], status: int = 200) -> ResponseReturnValue:
+    """An answer that carries a password or token. Like every /api/ answer that does not say
+    otherwise, it goes out ``Cache-Control: no-store`` (server/pages.py), never kept by a cache."""
+    return jsonify(payload), status
 
 
 def _branch_filter() -> str | None:
@@ -179,14 +175,8 @@ def admin_audit() -> ResponseReturnValue:
     """The audit log, newest first: ``?limit=`` (1-500, default 100) entries, older than the entry
     ``?before=ID`` when given (the last id of the page before)."""
     _admin()
-    limit = _whole_number(request.args.get("limit"), "limit", 1, AUDIT_PAGE_MAX, 100) or 100
-    before = _whole_number(request.args.get("before"), "before", 1, MAX_ROW_ID, None)
+    # An empty ?limit= or ?before= (a form left blank) means the default.
+    limit = parse_whole_number(request.args.get("limit") or None, "limit", 1, AUDIT_PAGE_MAX, 100) or 100
+    before = parse_whole_number(request.args.get("before") or None, "before", 1, MAX_ROW_ID, None)
     return jsonify(accounts.list_audit(runtime(), limit, before))
 
-
-def _whole_number(raw: str | None, name: str, low: int, high: int, default: int | None) -> int | None:
-    if raw is None or raw == "":
-        return default
-    if len(raw) > 19 or not raw.isascii() or not raw.isdigit() or not low <= int(raw) <= high:
-        raise Invalid(f"{name} is a whole number from {low} to {high}", code=f"bad_{name}")
-    return int(raw)

@@ -7,7 +7,7 @@ from flask.typing import ResponseReturnValue
 
 from server.alerts.engine import list_alerts
 from server.api import bp
-from server.api.common import StrictBody, branch_id_for, parse_body, require_manager, runtime
+from server.api.common import StrictBody, branch_id_for, parse_body, parse_whole_number, require_manager, runtime
 from server.errors import Invalid
 
 
@@ -19,12 +19,7 @@ def alerts() -> ResponseReturnValue:
     state = request.args.get("state", "open")
     if state not in ("open", "all"):
         raise Invalid("state is 'open' or 'all'", code="bad_state")
-    try:
-        limit = int(request.args.get("limit", "500"))
-    except ValueError:
-        raise Invalid("limit is a number", code="bad_limit") from None
-    if not 1 <= limit <= 5000:
-        raise Invalid("limit is between 1 and 5000", code="bad_limit")
+    limit = parse_whole_number(request.args.get("limit"), "limit", 1, 5000, 500) or 500
     return jsonify(list_alerts(runtime(), branch_id_for(actor), state, limit))
 
 

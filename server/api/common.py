@@ -250,6 +250,17 @@ def refuse_nul_characters() -> None:
 DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
 
+def parse_whole_number(value: str | None, name: str, low: int, high: int, default: int | None) -> int | None:
+    """A query parameter that is a whole number from ``low`` to ``high`` in ASCII digits (``int()``
+    would also take " 5", "+5" and the full-width "５"), or ``default`` when absent;
+    :class:`Invalid` ``bad_<name>`` otherwise."""
+    if value is None:
+        return default
+    if len(value) > 19 or not (value.isascii() and value.isdigit()) or not low <= int(value) <= high:
+        raise Invalid(f"{name} is a whole number from {low} to {high}", code=f"bad_{name}")
+    return int(value)
+
+
 def parse_day(value: str | None, today: date) -> date:
     """``YYYY-MM-DD`` (or today when absent); :class:`Invalid` otherwise."""
     if value is None or value == "":

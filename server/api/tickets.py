@@ -15,6 +15,7 @@ from server.api.common import (
     branch_id_for,
     current_actor,
     parse_body,
+    parse_whole_number,
     require_device,
     require_manager,
     require_staff,
@@ -103,10 +104,8 @@ def context(ticket_id: int) -> ResponseReturnValue:
 def ratings() -> ResponseReturnValue:
     """The branch's latest ratings with their comments, counter and teller, newest first (managers)."""
     actor = require_manager()
-    limit = request.args.get("limit", "20")
-    if not (limit.isascii() and limit.isdigit()) or not 1 <= int(limit) <= 200:  # "５".isdigit() too
-        raise Invalid("limit must be a whole number from 1 to 200", code="bad_limit")
-    return jsonify(customer.latest_ratings(runtime(), actor, branch_id_for(actor), int(limit)))
+    limit = parse_whole_number(request.args.get("limit"), "limit", 1, 200, 20) or 20
+    return jsonify(customer.latest_ratings(runtime(), actor, branch_id_for(actor), limit))
 
 
 @bp.get("/tickets/<token>/qr.svg")
