@@ -14,7 +14,7 @@ from functools import cache
 from types import SimpleNamespace
 from typing import Any
 
-from sqlalchemy import Integer, bindparam, func, select
+from sqlalchemy import Integer, String, bindparam, func, literal, null, select, union_all
 from sqlalchemy.orm import Session
 
 from server.config import Config
@@ -57,6 +57,17 @@ def _statements() -> SimpleNamespace:
         .group_by(Ticket.service_id),
         open_counters=select(Counter.id, Counter.state)
         .where(Counter.branch_id == branch, Counter.state != CounterState.CLOSED.value),
+        # The three reads above a branch load needs, in one round trip: (part, a, b, state) rows,
+        # part 1 a service's waiting count (a = service id, b = count), part 2 an open counter
+        # (a = id, state), part 3 the mark of the day's finished tickets (a = count, b = newest id).
+        load=union_all(
+            select(literal(1, Integer), Ticket.service_id, func.count(), null().cast(String))
+            .where(Ticket.branch_id == branch, Ticket.status == TicketStatus.WAITING.value)
+            .group_by(Ticket.service_id),
+            select(literal(2, Integer), Counter.id, literal(0, Integer), Counter.state)
+            .where(Counter.branch_id == branch, Counter.state != CounterState.CLOSED.value),
+            select(literal(3, Integer), func.count(), func.max(Ticket.id), null().cast(String)).where(*today),
+        ),
     )
 
 
@@ -91,19 +102,21 @@ _FINISHED: weakref.WeakKeyDictionary[Any, dict[int, tuple[tuple[Any, ...], Finis
     weakref.WeakKeyDictionary())
 
 
-def finished_today(session: Session, branch_id: int, since: datetime, window: int) -> FinishedToday:
+def finished_today(session: Session, branch_id: int, since: datetime, window: int,
+                   mark: tuple[int, int | None] | None = None) -> FinishedToday:
     """The branch's :class:`FinishedToday` since ``since`` (read through the connection: the
-    caller flushes first)."""
+    caller flushes first). ``mark``: the (count, newest id) of those tickets, when the caller has
+    just read it."""
     q = _statements()
     db = session.connection()
     params = {"branch_id": branch_id, "since": since}
-    count, newest = db.execute(q.finished_mark, params).one()
+    count, newest = mark if mark is not None else db.execute(q.finished_mark, params).one()
     pool = db.engine.pool
     with LOCK:
         kept = _FINISHED.get(pool, {}).get(branch_id)
     if kept is not None and kept[0] == (since, window, count, newest):
         return kept[1]
-    rows = db.execute(q.finished, params).all()
+    rows = db.execute(q.finished, params).all() if count else []
     # The key of what is computed: from the rows themselves (in PostgreSQL each statement of a
     # transaction may see a later commit than the last).
     key = (since, window, len(rows), max((row.id for row in rows), default=None))
@@ -182,12 +195,16 @@ class BranchLoad:
         slack = (self.means or {}).get(service_id, 0.0)
         return now + timedelta(seconds=FITS_MARGIN * self.estimate(service_id, position) + slack) < closes_at
 
+    def with_waiting(self, service_id: int, count: int) -> BranchLoad:
+        """The same hall with ``count`` customers waiting for ``service_id`` (a count read again)."""
+        waiting = {**self.waiting, service_id: count}
+        return BranchLoad(waiting=waiting, loads=service_loads(self.counters, waiting, self.means or {}),
+                          counters=self.counters, means=self.means, calibration=self.calibration)
+
     def with_one_more(self, service_id: int) -> BranchLoad:
         """The same hall a moment later, with one more customer waiting for ``service_id`` (a ticket
         just issued): nothing else an estimate depends on has changed."""
-        waiting = {**self.waiting, service_id: self.waiting.get(service_id, 0) + 1}
-        return BranchLoad(waiting=waiting, loads=service_loads(self.counters, waiting, self.means or {}),
-                          counters=self.counters, means=self.means, calibration=self.calibration)
+        return self.with_waiting(service_id, self.waiting.get(service_id, 0) + 1)
 
 
 def branch_load(session: Session, config: Config, branch_id: int, now: datetime) -> BranchLoad:
@@ -201,10 +218,20 @@ def branch_load(session: Session, config: Config, branch_id: int, now: datetime)
     if key in kept:
         load: BranchLoad = kept[key]
         return load
-    waiting = waiting_counts(session, branch_id)
-    counters = session.connection().execute(_statements().open_counters, {"branch_id": branch_id}).all()
+    since = day_start_utc(now.astimezone(config.tz).date(), config.tz)
+    waiting: dict[int, int] = {}
+    counters: list[tuple[int, str]] = []
+    mark: tuple[int, int | None] = (0, None)
+    for part, a, b, state in session.connection().execute(_statements().load,
+                                                          {"branch_id": branch_id, "since": since}):
+        if part == 1:
+            waiting[a] = b
+        elif part == 2:
+            counters.append((a, state))
+        else:
+            mark = (a, b)
     lists = counter_services(session, branch_id) if counters else {}
-    finished = finished_since_day_start(session, config, branch_id, now)
+    finished = finished_today(session, branch_id, since, config.queue.service_time_window, mark)
     cycles = finished.cycles
     means = {
         service_id: mean_service_seconds(cycles.get(service_id, ()), service.expected_minutes * 60,

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import secrets
 from datetime import date, datetime
+from functools import cache
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, insert, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -76,33 +77,33 @@ def issue_ticket(
             if not hours.issuing:
                 raise Conflict(closed_message(hours)[lang], code="branch_closed")
             day = business_day(now, config.tz)
-            sequence = _next_sequence(session, service.id, day)
+            # The reads first, the contended row last (issue 17): the day's sequence row of the
+            # service is what every issue of that service waits for, so it is taken only once
+            # everything else is read, and held for two inserts and the commit.
             load = branch_load(session, config, branch_id, now)
+            sequence = _next_sequence(session, service.id, day)
+            if uow.session.get_bind().dialect.name != "sqlite":
+                # PostgreSQL, READ COMMITTED: an issue of the same service that committed after the
+                # load was read held this sequence row until its commit, so a statement run now (a
+                # fresh snapshot) sees its ticket: counting again keeps people_ahead exact. (SQLite's
+                # write lock was taken at BEGIN IMMEDIATE, before the load was read: it is exact.)
+                waiting = _waiting_for(session, branch_id, service.id)
+                if waiting != load.waiting.get(service.id, 0):
+                    load = load.with_waiting(service.id, waiting)
             ahead = _ahead_of_priority(session, branch_id, service.id) if priority else load.waiting.get(service.id, 0)
-            ticket = Ticket(
-                branch_id=branch_id,
-                service_id=service.id,
-                original_service_id=service.id,
-                business_day=day,
-                sequence=sequence,
-                number=format_number(service.code, sequence),
-                status=ticket_step(None, "issue").value,
-                token=secrets.token_urlsafe(TOKEN_BYTES),
-                lang=lang,
-                people_ahead=ahead,
-                estimated_wait_s=load.estimate(service.id, ahead + 1),
-                raw_estimate_s=load.raw_estimate(service.id, ahead + 1),
-                fits_before_close=load.fits_before_close(service.id, ahead + 1, now, hours.closes_at),
-                issued_at=now,
-                waiting_since=now,
-                recall_count=0,
-                device_id=actor.device_id,
-                issued_by_staff_id=actor.staff_id,
-                idempotency_key=idempotency_key,
-                priority=priority,
-            )
-            session.add(ticket)
-            session.flush()
+            values = {
+                "branch_id": branch_id, "service_id": service.id, "original_service_id": service.id,
+                "business_day": day, "sequence": sequence, "number": format_number(service.code, sequence),
+                "status": ticket_step(None, "issue").value, "token": secrets.token_urlsafe(TOKEN_BYTES),
+                "lang": lang, "people_ahead": ahead, "estimated_wait_s": load.estimate(service.id, ahead + 1),
+                "raw_estimate_s": load.raw_estimate(service.id, ahead + 1),
+                "fits_before_close": load.fits_before_close(service.id, ahead + 1, now, hours.closes_at),
+                "issued_at": now, "waiting_since": now, "recall_count": 0, "device_id": actor.device_id,
+                "issued_by_staff_id": actor.staff_id, "idempotency_key": idempotency_key, "priority": priority,
+            }
+            # One Core INSERT (the ORM's unit of work costs more than the statement on this hot
+            # path); the row object below is only read, for the views and the event log.
+            ticket = Ticket(**values, id=session.connection().execute(_insert_ticket(), values).scalar_one())
             uow.record(actor, now, ticket, "issue", None, ticket.status,
                        {"number": ticket.number, "service": service.code, "priority": priority})
             staff_view = ticket_view(ticket, service_code=service.code, counter_number=None, position=ahead + 1,
@@ -158,19 +159,43 @@ def _ahead_of_priority(session: Session, branch_id: int, service_id: int) -> int
         reads.queue_lane() <= policy.PRIORITY)) or 0)
 
 
+@cache
+def _insert_ticket() -> Any:
+    return insert(Ticket.__table__).returning(Ticket.id)  # type: ignore[arg-type]
+
+
+def _waiting_for(session: Session, branch_id: int, service_id: int) -> int:
+    """How many tickets wait for the service now (a fresh statement: in PostgreSQL's READ COMMITTED,
+    it sees every transaction committed before it started)."""
+    return int(session.connection().execute(_waiting_for_statement(),
+                                            {"branch_id": branch_id, "service_id": service_id}).scalar_one())
+
+
+@cache
+def _waiting_for_statement() -> Any:
+    return select(func.count()).where(Ticket.branch_id == bindparam("branch_id"),
+                                      Ticket.service_id == bindparam("service_id"),
+                                      Ticket.status == TicketStatus.WAITING.value)
+
+
 def _next_sequence(session: Session, service_id: int, day: date) -> int:
     """Increment (or start at 1) the day's counter for a service, atomically, and return it."""
-    insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
-    statement = (
-        insert(TicketSequence)
-        .values(service_id=service_id, business_day=day, last_number=1)
+    statement = _next_sequence_statement(session.get_bind().dialect.name)
+    return int(session.connection().execute(statement, {"service_id": service_id, "business_day": day,
+                                                        "last_number": 1}).scalar_one())
+
+
+@cache
+def _next_sequence_statement(dialect: str) -> Any:
+    insert_ = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    return (
+        insert_(TicketSequence)
         .on_conflict_do_update(
             index_elements=[TicketSequence.service_id, TicketSequence.business_day],
             set_={"last_number": TicketSequence.last_number + 1},
         )
         .returning(TicketSequence.last_number)
     )
-    return int(session.execute(statement).scalar_one())
 
 
 def get_ticket_by_token(rt: Runtime, token: str) -> dict[str, Any]:
