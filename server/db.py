@@ -17,7 +17,7 @@ import logging
 import os
 import stat
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -32,6 +32,7 @@ log = logging.getLogger(__name__)
 READ_ONLY = "callwise_read_only"
 SQLITE_BUSY_TIMEOUT_MS = 15_000
 _TRANSACTION_CACHE = "callwise_transaction_cache"
+_AFTER_COMMIT = "callwise_after_commit"
 
 
 def make_engine(url: str, *, echo: bool = False) -> Engine:
@@ -143,20 +144,47 @@ class Database:
 
 def _keep_transaction_caches(factory: sessionmaker[Session]) -> None:
     """Sessions of ``factory`` get a :func:`transaction_cache` that forgets everything at the first
-    write, flush, commit or rollback."""
-    factory.configure(info={_TRANSACTION_CACHE: None})
+    write, flush, commit or rollback, and run the callbacks of :func:`after_commit` once committed."""
+    factory.configure(info={_TRANSACTION_CACHE: None, _AFTER_COMMIT: None})
 
     def forget(session: Session, *_: Any) -> None:
         if session.info.get(_TRANSACTION_CACHE):
             session.info[_TRANSACTION_CACHE] = None
 
+    def committed(session: Session) -> None:
+        forget(session)
+        callbacks = session.info.get(_AFTER_COMMIT)
+        if callbacks:
+            session.info[_AFTER_COMMIT] = None
+            for callback in callbacks:
+                callback()
+
+    def rolled_back(session: Session) -> None:
+        forget(session)
+        if session.info.get(_AFTER_COMMIT):
+            session.info[_AFTER_COMMIT] = None
+
     def forget_on_write(state: ORMExecuteState) -> None:
         if not state.is_select:
             forget(state.session)
 
-    for name in ("after_flush", "after_commit", "after_rollback"):
-        event.listen(factory, name, forget)
+    event.listen(factory, "after_flush", forget)
+    event.listen(factory, "after_commit", committed)
+    event.listen(factory, "after_rollback", rolled_back)
     event.listen(factory, "do_orm_execute", forget_on_write)
+
+
+def after_commit(session: Session, callback: Callable[[], None]) -> None:
+    """Run ``callback`` once the session's transaction has committed; never if it rolls back (what
+    a write transaction computed from its own uncommitted rows may be kept only once they are
+    committed). Sessions not made by :class:`Database` run it at once: there is nothing to wait for."""
+    if _AFTER_COMMIT not in session.info:
+        callback()
+        return
+    callbacks = session.info.get(_AFTER_COMMIT)
+    if callbacks is None:
+        callbacks = session.info[_AFTER_COMMIT] = []
+    callbacks.append(callback)
 
 
 def transaction_cache(session: Session) -> dict[Any, Any]:

@@ -18,7 +18,7 @@ from sqlalchemy import Integer, String, bindparam, func, literal, null, select, 
 from sqlalchemy.orm import Session
 
 from server.config import Config
-from server.db import READ_ONLY, epoch_seconds, transaction_cache
+from server.db import READ_ONLY, after_commit, epoch_seconds, transaction_cache
 from server.models import Counter, Ticket
 from server.queueing.catalog import LOCK, counter_services, services_by_id
 from server.queueing.estimate import (
@@ -44,14 +44,17 @@ def _statements() -> SimpleNamespace:
     since = bindparam("since", type_=Ticket.finished_at.type)
     finished = epoch_seconds(Ticket.finished_at)
     today = (Ticket.branch_id == branch, Ticket.finished_at >= since)
+    finished_columns = (Ticket.id, Ticket.service_id, Ticket.status, finished - epoch_seconds(Ticket.called_at),
+                        finished - epoch_seconds(Ticket.served_at), Ticket.raw_estimate_s,
+                        epoch_seconds(Ticket.called_at) - epoch_seconds(Ticket.issued_at),
+                        Ticket.service_id == Ticket.original_service_id, Ticket.finished_at)
     return SimpleNamespace(
         # The (branch_id, finished_at) index serves both: no status in the WHERE.
         finished_mark=select(func.count(), func.max(Ticket.id)).where(*today),
-        finished=select(Ticket.id, Ticket.service_id, Ticket.status, finished - epoch_seconds(Ticket.called_at),
-                        finished - epoch_seconds(Ticket.served_at), Ticket.raw_estimate_s,
-                        epoch_seconds(Ticket.called_at) - epoch_seconds(Ticket.issued_at),
-                        Ticket.service_id == Ticket.original_service_id)
-        .where(*today).order_by(Ticket.finished_at.desc(), Ticket.id.desc()),
+        finished=select(*finished_columns).where(*today).order_by(Ticket.finished_at.desc(), Ticket.id.desc()),
+        # The ones finished since the newest already read (at that instant too: ids tell them apart).
+        finished_since=select(*finished_columns).where(Ticket.branch_id == branch,
+                                                       Ticket.finished_at >= bindparam("after", type_=since.type)),
         waiting=select(Ticket.service_id, func.count())
         .where(Ticket.branch_id == branch, Ticket.status == TicketStatus.WAITING.value)
         .group_by(Ticket.service_id),
@@ -95,10 +98,10 @@ class FinishedToday:
 # only grows: its size and newest id say whether what was computed from it still holds. Most changes
 # (an issue, a call, a pause) finish nobody, and every change and every sweep that reads the hall
 # needs these figures: they are computed about once per finish, per process (kept per connection
-# pool, which a database's read and write engines share), not from the whole day each time. Only a
-# read-only transaction keeps what it computed: a write transaction sees its own uncommitted finish,
-# which a rollback could take back.
-_FINISHED: weakref.WeakKeyDictionary[Any, dict[int, tuple[tuple[Any, ...], FinishedToday]]] = (
+# pool, which a database's read and write engines share), not from the whole day each time. A
+# write transaction sees its own uncommitted finish, which a rollback could take back: what it
+# computed is kept only once it has committed.
+_FINISHED: weakref.WeakKeyDictionary[Any, dict[int, tuple[tuple[Any, ...], FinishedToday, list[Any]]]] = (
     weakref.WeakKeyDictionary())
 
 
@@ -116,14 +119,14 @@ def finished_today(session: Session, branch_id: int, since: datetime, window: in
         kept = _FINISHED.get(pool, {}).get(branch_id)
     if kept is not None and kept[0] == (since, window, count, newest):
         return kept[1]
-    rows = db.execute(q.finished, params).all() if count else []
+    rows = _finished_rows(db, q, params, count, newest, kept[2] if kept is not None and kept[0][0] == since else None)
     # The key of what is computed: from the rows themselves (in PostgreSQL each statement of a
     # transaction may see a later commit than the last).
     key = (since, window, len(rows), max((row.id for row in rows), default=None))
     cycles: dict[int, list[float]] = defaultdict(list)
     service_times: dict[int, list[float]] = defaultdict(list)
     promised: list[tuple[float, float]] = []  # (raw estimate, wait) of the latest, for the calibration
-    for _id, service_id, status, cycle, service_time, raw, waited, untransferred in rows:
+    for _id, service_id, status, cycle, service_time, raw, waited, untransferred, _at in rows:
         if raw is not None and waited is not None and untransferred and len(promised) < CALIBRATION_WINDOW:
             promised.append((raw, waited))
         if status != TicketStatus.DONE.value:
@@ -137,10 +140,38 @@ def finished_today(session: Session, branch_id: int, since: datetime, window: in
         medians={service_id: (statistics.median(values), len(values)) for service_id, values in service_times.items()},
         calibration=calibration(promised),
     )
-    if db.get_execution_options().get(READ_ONLY):
+    def keep() -> None:
         with LOCK:
-            _FINISHED.setdefault(pool, {})[branch_id] = (key, figures)
+            _FINISHED.setdefault(pool, {})[branch_id] = (key, figures, rows)
+
+    if db.get_execution_options().get(READ_ONLY):
+        keep()
+    else:
+        # A write transaction saw its own finishes: kept only once they are committed (a call-next
+        # or a finish would otherwise read the whole day again at every change: issue 17).
+        after_commit(session, keep)
     return figures
+
+
+def _finished_rows(db: Any, q: SimpleNamespace, params: dict[str, Any], count: int, newest: int | None,
+                   kept: list[Any] | None) -> list[Any]:
+    """The day's finished tickets, newest first. With the rows of an earlier read (``kept``) only
+    the ones finished since its newest are read and merged: a change a moment after a finish need
+    not read the whole day again. The merge is checked against the mark (how many, newest id); a
+    ticket that stopped being finished (an undone no-show) makes it disagree, and then the day is
+    read whole."""
+    if not count:
+        return []
+    if kept:
+        since_newest = db.execute(q.finished_since, {**params, "after": kept[0].finished_at}).all()
+        fresh = {row.id for row in since_newest}
+        # Every one read now finished at or after the newest kept, and those at that very instant
+        # were read again: the new ones in order, then the kept ones, is the whole day in order.
+        merged = [*sorted(since_newest, key=lambda row: (row.finished_at, row.id), reverse=True),
+                  *(row for row in kept if row.id not in fresh)]
+        if len(merged) == count and max(row.id for row in merged) == newest:
+            return merged
+    return list(db.execute(q.finished, params).all())
 
 
 def finished_since_day_start(session: Session, config: Config, branch_id: int, now: datetime) -> FinishedToday:

@@ -182,3 +182,38 @@ def test_the_calibration_can_be_turned_off(app_factory, fresh_db):
         clock.advance(100)
         api.ok(1, "complete")
     assert [api.issue("A") for _ in range(3)][-1]["estimated_wait_s"] == 200
+
+
+def test_the_days_figures_read_since_the_last_finish_agree_with_the_whole_day_read_again(api, rt, clock):
+    """A change after a finish reads only the tickets finished since the newest it had, and merges
+    them in (issue 17); an undone no-show (a ticket no longer finished) makes the merge disagree
+    with the day's count, and the day is read whole. Each time, the figures equal a fresh read."""
+    from server.queueing import figures
+
+    def fresh():
+        with figures.LOCK:
+            figures._FINISHED.clear()
+        return _finished_today(rt, clock)
+
+    api.open(1, "teller1")
+    for _ in range(8):
+        api.issue("A")
+    seen = []
+    for seconds in (100, 40, 250, 75):
+        _serve(api, clock, seconds)
+        merged = _finished_today(rt, clock)
+        seen.append(merged)
+        assert merged == fresh()
+    api.ok(1, "call-next")
+    clock.advance(90)
+    api.ok(1, "no-show")
+    assert _finished_today(rt, clock) == fresh()
+    api.ok(1, "undo")  # the no-show is taken back: the ticket is called again, not finished
+    api.ok(1, "start")
+    clock.advance(30)
+    api.ok(1, "complete")
+    after_undo = _finished_today(rt, clock)
+    assert after_undo == fresh()
+    (service_id,) = after_undo.medians
+    assert after_undo.medians[service_id] == (75.0, 5)  # 100, 40, 250, 75 and the 30 s after the undo
+    assert seen[0] != seen[-1]
