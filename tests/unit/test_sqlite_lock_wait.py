@@ -71,3 +71,38 @@ def test_a_write_waiting_for_another_process_lets_the_rest_of_the_process_run(tm
     assert result["ticks"] >= 20, result
     rows = sqlite3.connect(path).execute("SELECT v FROM t ORDER BY rowid").fetchall()
     assert rows == [("holder",), ("child",)]
+
+
+COMMIT_CHILD = r"""
+import gevent.monkey
+gevent.monkey.patch_all()
+import json, sys
+from gevent.monkey import get_original
+from sqlalchemy import event, text
+from server.db import Database
+
+native_id = get_original("threading", "get_ident")
+db = Database(f"sqlite:///{sys.argv[1]}")
+statements = []
+
+@event.listens_for(db.engine, "connect")
+def trace(dbapi_connection, _record):
+    dbapi_connection.set_trace_callback(lambda sql: statements.append((sql.split()[0], native_id())))
+
+with db.writing() as session:
+    session.execute(text("CREATE TABLE t (v TEXT)"))
+    session.execute(text("INSERT INTO t (v) VALUES ('x')"))
+    session.commit()
+print(json.dumps({"main": native_id(), "statements": statements}))
+"""
+
+
+def test_a_server_process_commits_on_a_native_thread(tmp_path: Path) -> None:
+    """The COMMIT (SQLite's wait for the disk) runs off the gevent loop's thread; the statements
+    before it on the loop's own."""
+    done = subprocess.run([sys.executable, "-c", COMMIT_CHILD, str(tmp_path / "c.db")], capture_output=True,
+                          text=True, timeout=60, cwd=Path(__file__).resolve().parents[2], check=True)
+    result = json.loads(done.stdout)
+    threads = {verb: thread for verb, thread in result["statements"]}
+    assert threads["INSERT"] == result["main"]
+    assert threads["COMMIT"] != result["main"], result
