@@ -1,0 +1,111 @@
+"""Group commit on SQLite (server/db.py, issue 17): writers of one process that queue for the write
+lock share one transaction, committed once; each writer's own failure undoes only its changes, and
+no writer returns before its changes are committed."""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from pathlib import Path
+
+import pytest
+from sqlalchemy import event, text
+
+from server.db import Database
+
+
+@pytest.fixture
+def db(tmp_path: Path):  # type: ignore[no-untyped-def]
+    database = Database(f"sqlite:///{tmp_path / 'g.db'}")
+    with database.writing() as session:
+        session.execute(text("CREATE TABLE t (v TEXT UNIQUE)"))
+        session.commit()
+    yield database
+    database.dispose()
+
+
+def test_writers_queued_together_commit_once_and_each_returns_with_its_row_committed(db: Database, tmp_path: Path):
+    commits: list[int] = []
+    event.listen(db.engine, "commit", lambda connection: commits.append(1))
+    first_in = threading.Event()
+    let_go = threading.Event()
+    seen_after_return: dict[str, bool] = {}
+
+    def committed(value: str) -> bool:
+        outside = sqlite3.connect(tmp_path / "g.db")  # another connection: sees committed rows only
+        try:
+            return outside.execute("SELECT count(*) FROM t WHERE v = ?", (value,)).fetchone()[0] == 1
+        finally:
+            outside.close()
+
+    def write(value: str, fail: bool = False) -> None:
+        try:
+            with db.writing() as session:
+                if value == "first":
+                    first_in.set()
+                    let_go.wait(5)  # everyone else queues for the lock meanwhile
+                session.execute(text("INSERT INTO t (v) VALUES (:v)"), {"v": value})
+                if fail:
+                    raise RuntimeError("this writer fails")
+                session.commit()
+        except RuntimeError:
+            return
+        seen_after_return[value] = committed(value)
+
+    first = threading.Thread(target=write, args=("first",))
+    first.start()
+    first_in.wait(5)
+    others = [threading.Thread(target=write, args=(f"w{i}", i == 3)) for i in range(6)]
+    for thread in others:
+        thread.start()
+    while db._waiting < len(others):  # noqa: SLF001 - wait until they all queue for the lock
+        threading.Event().wait(0.01)
+    commits.clear()
+    let_go.set()
+    for thread in [first, *others]:
+        thread.join(10)
+    assert seen_after_return == {"first": True, **{f"w{i}": True for i in range(6) if i != 3}}
+    assert len(commits) < 7  # seven writers, fewer commits: they were grouped
+    with db.reading() as session:
+        assert sorted(session.scalars(text("SELECT v FROM t"))) == ["first", "w0", "w1", "w2", "w4", "w5"]
+
+
+def test_a_group_whose_commit_fails_fails_every_writer_and_keeps_nothing(db: Database, monkeypatch):  # type: ignore[no-untyped-def]
+    first_in, let_go = threading.Event(), threading.Event()
+    outcomes: dict[str, str] = {}
+
+    def write(value: str) -> None:
+        try:
+            with db.writing() as session:
+                if value == "first":
+                    first_in.set()
+                    let_go.wait(5)
+                session.execute(text("INSERT INTO t (v) VALUES (:v)"), {"v": value})
+                session.commit()
+            outcomes[value] = "ok"
+        except Exception as error:  # noqa: BLE001 - the test records what each writer got
+            outcomes[value] = type(error).__name__
+
+    first = threading.Thread(target=write, args=("first",))
+    first.start()
+    first_in.wait(5)
+    second = threading.Thread(target=write, args=("second",))
+    second.start()
+    while db._waiting < 1:  # noqa: SLF001
+        threading.Event().wait(0.01)
+    real_commit = db.engine.dialect.do_commit
+
+    def disk_full(connection):  # type: ignore[no-untyped-def]
+        raise sqlite3.OperationalError("database or disk is full")
+
+    monkeypatch.setattr(db.engine.dialect, "do_commit", disk_full)
+    let_go.set()
+    first.join(10)
+    second.join(10)
+    monkeypatch.setattr(db.engine.dialect, "do_commit", real_commit)
+    assert outcomes == {"first": "OperationalError", "second": "OperationalError"}
+    with db.reading() as session:
+        assert list(session.scalars(text("SELECT v FROM t"))) == []
+    with db.writing() as session:  # and the database is usable again
+        session.execute(text("INSERT INTO t (v) VALUES ('after')"))
+        session.commit()
