@@ -217,7 +217,9 @@ def check_credentials(rt: Runtime) -> int:
 class CredentialWatch:
     """Runs :func:`check_credentials` every ``[limits] socket_credential_check_s`` (2 s) in a
     background task of its own, in every server process (not only the alert sweeper's: each process
-    holds its own sockets); with a message queue, also hears the other processes' ended credentials."""
+    holds its own sockets and token cache); with a message queue, also hears the other processes' (and
+    the command line's) ended credentials. That period is the longest a credential ended without a
+    message reaching this process stays usable here (server/accounts.py ``TokenCache``)."""
 
     def __init__(self, rt: Runtime, every_s: float | None = None) -> None:
         self.rt = rt
