@@ -13,7 +13,12 @@ import logging
 import os
 import re
 import secrets
+import threading
+import time
 import unicodedata
+import weakref
+from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import cache
@@ -93,7 +98,10 @@ def save_staff(
             ):
                 token.revoked_at = now
         uow.commit()
-        return staff, created
+        staff_id = staff.id
+    if not created:
+        credential_ended(rt, staff_id=staff_id)
+    return staff, created
 
 
 def add_device(rt: Runtime, name: str, kind: str, branch_code: str | None = None) -> str:
@@ -113,6 +121,7 @@ def add_device(rt: Runtime, name: str, kind: str, branch_code: str | None = None
         if branch_id is None:
             raise NotFound(f"there is no branch {code!r}", code="unknown_branch")
         device = session.scalar(select(Device).where(Device.branch_id == branch_id, Device.name == name))
+        replaced = device is not None
         if device is None:
             device = Device(branch_id=branch_id, name=name, created_at=now)
             session.add(device)
@@ -122,6 +131,9 @@ def add_device(rt: Runtime, name: str, kind: str, branch_code: str | None = None
         device.token_hash = hash_token(token)
         device.revoked_at = None
         uow.commit()
+        device_id = device.id
+    if replaced:
+        credential_ended(rt, device_id=device_id)
     return token
 
 
@@ -169,7 +181,10 @@ def logout(rt: Runtime, token: str) -> int | None:
         if row is not None and row.revoked_at is None:
             row.revoked_at = now
         uow.commit()
-        return row.id if row is not None else None
+        token_id = row.id if row is not None else None
+    if token_id is not None:
+        credential_ended(rt, token_id=token_id)
+    return token_id
 
 
 def staff_view(staff: Staff) -> dict[str, Any]:
@@ -177,35 +192,57 @@ def staff_view(staff: Staff) -> dict[str, Any]:
 
 
 def resolve(rt: Runtime, token: str) -> Actor | None:
-    """The staff member or device a bearer token belongs to, or None."""
+    """The staff member or device a bearer token belongs to, or None.
+
+    Served from this process's :class:`TokenCache` when the token was resolved lately, with no query:
+    a log-in's expiry is checked on every use (wall clock), and last seen is noted at most once a
+    minute as before. How soon a change made elsewhere is noticed: see :class:`TokenCache`.
+    """
     if not token or len(token) > 128:
         return None
     digest = hash_token(token)
     now = wall_now()
+    cache = token_cache(rt)
+    entry = cache.lookup(digest)
+    if entry is None or not cache.confirmed_lately(entry):
+        generation = cache.generation
+        entry = _read_credential(rt, digest, now, entry.actor.kind if entry is not None else None)
+        if entry is None:
+            cache.drop(digest)
+            return None
+        cache.put(digest, entry, generation)
+    elif entry.expires_at is not None and _expired(entry.expires_at, now):
+        cache.drop(digest)
+        return None
+    if entry.seen is None or now - entry.seen >= LAST_SEEN_EVERY:
+        seen, entry.seen = entry.seen, now
+        _note_seen(rt, Staff if entry.actor.is_staff else Device, entry.actor.id or 0, seen, now)
+    return entry.actor
+
+
+def _read_credential(rt: Runtime, digest: str, now: datetime, kind: str | None) -> _Entry | None:
+    """The credential of a token hash as the database has it now, or None (unknown, revoked, disabled,
+    expired). ``kind``: what it was when last read (a device stays a device): one query instead of two."""
     staff_q, device_q = _resolve_statements()
     with rt.reading() as session:
         db = session.connection()
-        staff = db.execute(staff_q, {"digest": digest}).first()
+        staff = db.execute(staff_q, {"digest": digest}).first() if kind != "device" else None
         if staff is not None:
             if staff.revoked_at is not None or not staff.active or _expired(staff.expires_at, now):
                 return None
             actor = Actor(kind="staff", id=staff.id, role=staff.role, branch_id=staff.branch_id,
                           name=staff.display_name, token_id=staff.token_id)
-            model: type[Staff] | type[Device] = Staff
-            seen = staff.last_seen_at
-        else:
-            device = db.execute(device_q, {"digest": digest}).first()
-            if device is None:
-                return None
-            actor = Actor(kind="device", id=device.id, role=device.kind, branch_id=device.branch_id, name=device.name)
-            model, seen = Device, device.last_seen_at
-    _note_seen(rt, model, actor.id or 0, seen, now)
-    return actor
+            return _Entry(actor, staff.expires_at, staff.last_seen_at)
+        device = db.execute(device_q, {"digest": digest}).first() if kind != "staff" else None
+        if device is None:
+            return None
+        actor = Actor(kind="device", id=device.id, role=device.kind, branch_id=device.branch_id, name=device.name)
+        return _Entry(actor, None, device.last_seen_at)
 
 
 @cache
 def _resolve_statements() -> tuple[Any, Any]:
-    """Every authenticated request resolves its token: plain rows, statements built once."""
+    """A token read from the database: plain rows, statements built once."""
     digest = bindparam("digest", type_=String())
     return (
         select(AuthToken.id.label("token_id"), AuthToken.revoked_at, AuthToken.expires_at, Staff.id, Staff.role,
@@ -220,12 +257,227 @@ def _expired(expires_at: datetime, now: datetime) -> bool:
     return expires_at <= now
 
 
+# --- Resolved tokens, kept per process (issue 17) ------------------------------------------------------------
+
+TOKEN_CACHE = "resolved_tokens"  # the key of a runtime's TokenCache in rt.caches
+CREDENTIAL_HOOKS = "credential_ended_hooks"  # rt.caches: who else to tell when a credential ends (the CLI)
+TOKEN_CACHE_SIZE = 20_000  # credentials: every teller, kiosk and display of 200 branches, several times over
+TOKEN_CACHE_IDLE_S = 600.0  # an entry unused this long is dropped rather than re-confirmed
+
+
+@dataclass(slots=True)
+class _Entry:
+    """One resolved token: who it is, what decides whether it still works without a query, and when
+    the database last said it does."""
+
+    actor: Actor
+    expires_at: datetime | None  # a log-in's end on the wall clock; devices do not expire
+    seen: datetime | None  # last_seen_at as read, or when this process last noted it
+    confirmed: float = 0.0  # monotonic: when the database last said this credential works, as it is
+    used: float = 0.0  # monotonic: the last request that used it
+
+
+class TokenCache:
+    """Token hash -> the staff member or device it resolves to, so that a request with a known token
+    runs no query (issue 17: resolution was two SELECTs and a read transaction per request, 10-12% of
+    the server's CPU). Only credentials that work are kept; an unknown, revoked or expired token is
+    looked up again each time, so a device token made a moment ago works at once.
+
+    How soon a change is noticed, by where it was made:
+
+    - **In this process** (an admin's disable, password reset, role change, device revoke or new
+      device token, a log-out, or the command line run in-process): at once. Every function of this
+      module that ends a credential calls :func:`credential_ended` once its transaction is committed,
+      which drops the entries of every cache of the process.
+    - **In another server process**, with a message queue: as soon as its message arrives
+      (server/realtime.py ``end_sockets`` tells every process, whose listener drops the entries along
+      with the sockets); the command line tells them the same way when the config names a message queue.
+    - **Anywhere else** (the command line without a message queue, a change made in the database, a
+      queue message lost): within ``[limits] socket_credential_check_s`` (2 s). Each server process's
+      CredentialWatch re-reads every cached credential in that check (one query per kind for all of
+      them, with its sockets' credentials), dropping those that ended or changed and confirming the
+      rest. An entry no check has confirmed for ``max_age_s`` (twice the check's period: where no
+      watch runs, or while it is late) is read again at its next use.
+    - **Expiry**: checked on every use, on the wall clock, without a query.
+
+    An in-flight read that began before a credential ended is not kept (:meth:`put` compares
+    generations). Bounded: least recently used entries go past ``size``, and entries unused for
+    ``TOKEN_CACHE_IDLE_S`` are dropped at the next check rather than re-read. Safe between threads
+    and greenlets: one lock, held for dictionary operations only (no I/O).
+    """
+
+    def __init__(self, max_age_s: float, size: int = TOKEN_CACHE_SIZE, monotonic: Callable[[], float] = time.monotonic,
+                 ) -> None:
+        self.max_age_s = max_age_s
+        self.size = size
+        self.monotonic = monotonic
+        self.generation = 0  # moves on every forget: a read that began before it is not kept
+        self._entries: OrderedDict[str, _Entry] = OrderedDict()
+        self._lock = threading.Lock()
+        _CACHES.add(self)
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def lookup(self, digest: str) -> _Entry | None:
+        """The entry of a token hash, confirmed lately or not (:meth:`confirmed_lately` says)."""
+        with self._lock:
+            entry = self._entries.get(digest)
+            if entry is not None:
+                self._entries.move_to_end(digest)
+                entry.used = self.monotonic()
+            return entry
+
+    def confirmed_lately(self, entry: _Entry) -> bool:
+        return 0 <= self.monotonic() - entry.confirmed <= self.max_age_s
+
+    def put(self, digest: str, entry: _Entry, generation: int) -> None:
+        """Keep ``entry``, read from the database while the cache was at ``generation``; unless a
+        credential ended since (the read may have seen it before it ended)."""
+        entry.confirmed = entry.used = self.monotonic()
+        with self._lock:
+            if generation != self.generation:
+                return
+            self._entries[digest] = entry
+            self._entries.move_to_end(digest)
+            while len(self._entries) > self.size:
+                self._entries.popitem(last=False)
+
+    def drop(self, digest: str) -> None:
+        with self._lock:
+            self._entries.pop(digest, None)
+
+    def forget(self, *, staff_id: int | None = None, token_id: int | None = None,
+               device_id: int | None = None) -> int:
+        """Drop the entries of a credential that ended: every log-in of a staff member, one log-in,
+        or a device (whatever token it had). Returns how many were dropped."""
+        with self._lock:
+            self.generation += 1
+            gone = [digest for digest, entry in self._entries.items()
+                    if _is_credential(entry.actor, staff_id, token_id, device_id)]
+            for digest in gone:
+                del self._entries[digest]
+        return len(gone)
+
+    def clear(self) -> None:
+        with self._lock:
+            self.generation += 1
+            self._entries.clear()
+
+    def held(self) -> tuple[list[int], list[int]]:
+        """The log-in token ids and device ids to re-confirm, after dropping the entries unused for
+        ``TOKEN_CACHE_IDLE_S``."""
+        now = self.monotonic()
+        with self._lock:
+            for digest in [d for d, entry in self._entries.items() if now - entry.used > TOKEN_CACHE_IDLE_S]:
+                del self._entries[digest]
+            entries = list(self._entries.values())
+        return ([e.actor.token_id for e in entries if e.actor.token_id is not None],
+                [e.actor.id for e in entries if e.actor.kind == "device" and e.actor.id is not None])
+
+    def confirm(self, started: float, log_ins: dict[int, Any], devices: dict[int, Any], now: datetime) -> int:
+        """Apply a check that began at ``started`` (monotonic, before :meth:`held`): ``log_ins`` and
+        ``devices`` are the rows of :func:`credential_rows` for the ids it held. An entry whose
+        credential ended, or whose staff member or device changed (role, branch, name), is dropped;
+        the others are confirmed as of ``started``. Entries kept after ``started`` are left as they
+        are: their own read is as new. Returns how many were dropped."""
+        with self._lock:
+            items = [(digest, entry) for digest, entry in self._entries.items() if entry.confirmed <= started]
+            gone = []
+            for digest, entry in items:
+                if _still_works(digest, entry.actor, log_ins, devices, now):
+                    entry.confirmed = max(entry.confirmed, started)
+                else:
+                    gone.append(digest)
+            for digest in gone:
+                self._entries.pop(digest, None)
+        return len(gone)
+
+
+_CACHES: weakref.WeakSet[TokenCache] = weakref.WeakSet()  # every runtime's cache in this process
+
+
+def _is_credential(actor: Actor, staff_id: int | None, token_id: int | None, device_id: int | None) -> bool:
+    if actor.kind == "staff":
+        return (staff_id is not None and actor.id == staff_id) or (token_id is not None and actor.token_id == token_id)
+    return device_id is not None and actor.id == device_id
+
+
+def _still_works(digest: str, actor: Actor, log_ins: dict[int, Any], devices: dict[int, Any], now: datetime) -> bool:
+    if actor.kind == "staff":
+        row = log_ins.get(actor.token_id or 0)
+        return (row is not None and row.revoked_at is None and row.active and not _expired(row.expires_at, now)
+                and (row.staff_id, row.role, row.branch_id, row.display_name)
+                == (actor.id, actor.role, actor.branch_id, actor.name))
+    row = devices.get(actor.id or 0)
+    return (row is not None and row.token_hash == digest
+            and (row.kind, row.branch_id, row.name) == (actor.role, actor.branch_id, actor.name))
+
+
+def token_cache(rt: Runtime) -> TokenCache:
+    """This runtime's :class:`TokenCache` (made at first use)."""
+    cache: TokenCache | None = rt.caches.get(TOKEN_CACHE)
+    if cache is None:
+        made = TokenCache(max_age_s=2 * rt.config.limits.socket_credential_check_s)
+        cache = rt.caches.setdefault(TOKEN_CACHE, made)
+    return cache
+
+
+def forget_credential(*, staff_id: int | None = None, token_id: int | None = None,
+                      device_id: int | None = None) -> None:
+    """Drop an ended credential from every token cache of this process (every runtime: the command
+    line run in-process has one of its own beside the app's). Dropping too much costs a query."""
+    for kept in list(_CACHES):
+        kept.forget(staff_id=staff_id, token_id=token_id, device_id=device_id)
+
+
+def credential_ended(rt: Runtime, *, staff_id: int | None = None, token_id: int | None = None,
+                     device_id: int | None = None) -> None:
+    """Called once a change that ends a credential is committed: :func:`forget_credential`, then the
+    runtime's ``CREDENTIAL_HOOKS`` (the command line's tells the server processes through the message
+    queue). The API's views also end the credential's sockets (server/realtime.py ``end_sockets``),
+    which tells the other server processes."""
+    forget_credential(staff_id=staff_id, token_id=token_id, device_id=device_id)
+    for tell in rt.caches.get(CREDENTIAL_HOOKS, ()):
+        try:
+            tell(staff_id=staff_id, token_id=token_id, device_id=device_id)
+        except Exception:  # noqa: BLE001 - the change is committed; the servers' check notices it anyway
+            log.exception("could not tell the servers that a credential ended")
+
+
+_IN_CHUNK = 500  # ids per IN (...) list: SQLite's limit on bound parameters is far above it
+
+
+def credential_rows(rt: Runtime, token_ids: list[int], device_ids: list[int]) -> tuple[dict[int, Any], dict[int, Any]]:
+    """The log-ins (with their staff member) and the unrevoked devices of these ids, as the database
+    has them now: one query per kind and per ``_IN_CHUNK`` ids. What the periodic credential check
+    compares sockets and cached tokens with."""
+    log_ins: dict[int, Any] = {}
+    devices: dict[int, Any] = {}
+    token_ids, device_ids = sorted(set(token_ids)), sorted(set(device_ids))
+    with rt.reading() as db:
+        for start in range(0, len(token_ids), _IN_CHUNK):
+            log_ins.update((row.id, row) for row in db.execute(
+                select(AuthToken.id, AuthToken.revoked_at, AuthToken.expires_at, Staff.active,
+                       Staff.id.label("staff_id"), Staff.role, Staff.branch_id, Staff.display_name)
+                .join(Staff, Staff.id == AuthToken.staff_id)
+                .where(AuthToken.id.in_(token_ids[start:start + _IN_CHUNK]))))
+        for start in range(0, len(device_ids), _IN_CHUNK):
+            devices.update((row.id, row) for row in db.execute(
+                select(Device.id, Device.token_hash, Device.kind, Device.branch_id, Device.name)
+                .where(Device.id.in_(device_ids[start:start + _IN_CHUNK]), Device.revoked_at.is_(None))))
+    return log_ins, devices
+
+
+
 # --- Administration: listing, disabling, enabling, passwords, roles, revoking (issue 16, finding 3) --------
 #
 # Every change below is refused whole (nothing written) or written together with its AuditEntry in one
-# transaction. Ending a credential's open sockets is the caller's part once the change is committed
-# (server/api/admin.py calls server.realtime.end_sockets; a CLI process has no sockets, and the servers'
-# own periodic check ends them there): this module knows nothing of Socket.IO.
+# transaction. Once committed, a change that ends a credential calls credential_ended (this process's
+# token caches, and the command line's message to the servers). Ending its open sockets is the
+# caller's part (server/api/admin.py calls server.realtime.end_sockets, which also tells the other
+# server processes; a CLI process has no sockets, and the servers' own periodic check ends them
+# there): this module knows nothing of Socket.IO.
 
 LAST_SEEN_EVERY = timedelta(minutes=1)
 # Generated passwords: no 0/o, 1/l/i, so one read aloud or copied from a screen is typed right.
@@ -417,7 +669,9 @@ def disable_staff(rt: Runtime, who: int | str, by: ByWhom) -> dict[str, Any]:
         ended = _end_log_ins(session, staff, now)
         _audit(session, by, now, "staff_disabled", staff, {"log_ins_ended": ended})
         uow.commit()
-        return _staff_row(staff, _branch_codes(session))
+        row = _staff_row(staff, _branch_codes(session))
+    credential_ended(rt, staff_id=row["id"])
+    return row
 
 
 def enable_staff(rt: Runtime, who: int | str, by: ByWhom) -> dict[str, Any]:
@@ -451,7 +705,9 @@ def reset_password(rt: Runtime, who: int | str, by: ByWhom, password: str | None
         ended = _end_log_ins(session, staff, now)
         _audit(session, by, now, "password_reset", staff, {"generated": generated, "log_ins_ended": ended})
         uow.commit()
-        return _staff_row(staff, _branch_codes(session)), new
+        row = _staff_row(staff, _branch_codes(session))
+    credential_ended(rt, staff_id=row["id"])
+    return row, new
 
 
 def set_role(rt: Runtime, who: int | str, role: str, by: ByWhom, branch_code: str | None = None) -> dict[str, Any]:
@@ -488,7 +744,9 @@ def set_role(rt: Runtime, who: int | str, role: str, by: ByWhom, branch_code: st
         detail["log_ins_ended"] = _end_log_ins(session, staff, now)
         _audit(session, by, now, "role_changed", staff, detail)
         uow.commit()
-        return _staff_row(staff, codes)
+        row = _staff_row(staff, codes)
+    credential_ended(rt, staff_id=row["id"])
+    return row
 
 
 def create_staff(rt: Runtime, username: str, role: str, by: ByWhom, *, display_name: str | None = None,
@@ -547,7 +805,9 @@ def revoke_device(rt: Runtime, who: int | str, by: ByWhom, branch_code: str | No
         device.revoked_at = now
         _audit(session, by, now, "device_revoked", device, {"kind": device.kind})
         uow.commit()
-        return _device_row(device, _branch_codes(session))
+        row = _device_row(device, _branch_codes(session))
+    credential_ended(rt, device_id=row["id"])
+    return row
 
 
 def register_device(rt: Runtime, name: str, kind: str, by: ByWhom,
@@ -576,7 +836,10 @@ def register_device(rt: Runtime, name: str, kind: str, by: ByWhom,
         session.flush()
         _audit(session, by, now, "device_token_replaced" if replaced else "device_added", device, {"kind": kind})
         uow.commit()
-        return _device_row(device, _branch_codes(session)), token, replaced
+        row = _device_row(device, _branch_codes(session))
+    if replaced:
+        credential_ended(rt, device_id=row["id"])
+    return row, token, replaced
 
 
 def _note_seen(rt: Runtime, model: type[Staff] | type[Device], row_id: int, seen: datetime | None,

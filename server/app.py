@@ -22,7 +22,7 @@ def create_app(config_path: str | os.PathLike[str] | None = None, **overrides: A
     from server.api.errors import register_error_handlers
     from server.limits import limiter
     from server.pages import bp as pages_blueprint
-    from server.realtime import SocketIOPublisher, socketio
+    from server.realtime import CHANNEL, SocketIOPublisher, socketio
     from server.socket_limits import SocketLimits
 
     config = load_config(config_path, overrides)
@@ -63,7 +63,7 @@ def create_app(config_path: str | os.PathLike[str] | None = None, **overrides: A
         app,
         async_mode=config.server.async_mode,
         message_queue=config.server.message_queue or None,
-        channel="callwise",
+        channel=CHANNEL,
         ping_interval=10,
         ping_timeout=10,
         async_handlers=False,  # one connection's events run in order, one at a time (server/socket_limits.py)

@@ -35,10 +35,27 @@ def _runtime(config_path: str | None) -> Iterator[Any]:
     config = _load(config_path)
     with _starting(config):  # a database that is away or read-only: one line, not a traceback
         rt = open_runtime(config)
+    if config.server.message_queue:
+        _tell_servers_of_ended_credentials(rt, config.server.message_queue)
     try:
         yield rt
     finally:
         rt.db.dispose()
+
+
+def _tell_servers_of_ended_credentials(rt: Any, message_queue: str) -> None:
+    """A command that ends a credential (``staff disable``, ``reset-password``, ``device revoke``,
+    ``device add`` of an existing device, ``staff add`` of an existing account) tells the servers on
+    the message queue, which end its sockets and cached token at once rather than at their next
+    periodic check (server/accounts.py ``TokenCache``)."""
+    from server.accounts import CREDENTIAL_HOOKS
+
+    def tell(**ended: int | None) -> None:
+        from server.realtime import tell_servers
+
+        tell_servers(message_queue, **ended)
+
+    rt.caches.setdefault(CREDENTIAL_HOOKS, []).append(tell)
 
 
 @click.group()

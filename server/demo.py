@@ -26,7 +26,7 @@ from typing import Any
 
 from sqlalchemy import select, update
 
-from server.accounts import add_device, hash_token, new_token, save_staff
+from server.accounts import add_device, credential_ended, hash_token, new_token, save_staff
 from server.bootstrap import instance_dir, private_folder
 from server.clock import wall_now
 from server.models import AuditEntry, AuthToken, Device, Staff
@@ -207,6 +207,7 @@ def remove_demo_accounts(rt: Runtime) -> dict[str, Any]:
     now = rt.clock.now()
     unknown_hash = hash_password(secrets.token_urlsafe(32))
     removed: dict[str, Any] = {"staff": [], "devices": [], "files": []}
+    ended: list[dict[str, int]] = []  # for credential_ended, once committed
     by = _command_line_user()
 
     def audit(action: str, kind: str, name: str, branch_id: int | None, renamed: str) -> None:
@@ -223,6 +224,7 @@ def remove_demo_accounts(rt: Runtime) -> dict[str, Any]:
             staff.active = False
             staff.password_hash = unknown_hash
             staff.username = renamed
+            ended.append({"staff_id": staff.id})
             session.execute(update(AuthToken).where(AuthToken.staff_id == staff.id, AuthToken.revoked_at.is_(None))
                             .values(revoked_at=wall_now()))
         devices = select(Device).where(Device.demo, Device.revoked_at.is_(None)).order_by(Device.name)
@@ -233,7 +235,10 @@ def remove_demo_accounts(rt: Runtime) -> dict[str, Any]:
             device.revoked_at = now
             device.token_hash = hash_token(new_token())
             device.name = renamed
+            ended.append({"device_id": device.id})
         uow.commit()
+    for credential in ended:  # the servers' cached tokens (server/accounts.py TokenCache)
+        credential_ended(rt, **credential)
     folder = instance_dir(rt.config)
     for filename in CREDENTIAL_FILES:
         for path in (folder / filename, folder / (filename + ".lock")):

@@ -15,7 +15,6 @@ from typing import Any
 from flask import current_app, request, session
 from flask_socketio import ConnectionRefusedError, SocketIO, disconnect, emit, join_room
 from socketio import PubSubManager
-from sqlalchemy import select
 from sqlalchemy.exc import OperationalError
 
 from server import accounts, rooms
@@ -25,7 +24,7 @@ from server.branches import branch_for
 from server.clock import wall_now
 from server.errors import CallwiseError, NotFound
 from server.lobby.instructions import current_instructions
-from server.models import AuthToken, Branch, Device, Staff, Ticket
+from server.models import Branch, Ticket
 from server.queueing import reads
 from server.queueing.hours import hours_now
 from server.queueing.numbering import day_start_utc
@@ -110,11 +109,14 @@ def _credential_sockets(rt: Runtime) -> dict[str, dict[str, Any]]:
 
 def end_sockets(rt: Runtime, *, staff_id: int | None = None, token_id: int | None = None,
                 device_id: int | None = None) -> int:
-    """Disconnect the sockets that connected with a credential that has just ended: a log-in token
-    (logout), every log-in of a staff member (disabled), a device (revoked). Returns how many of this
-    process's were disconnected. With a message queue, the other server processes are told at once
-    and end theirs too (:func:`listen_for_ended_credentials`); in any case each process's own
-    :func:`check_credentials` ends them within ``[limits] socket_credential_check_s``."""
+    """End, everywhere, a credential that has just ended: a log-in token (logout), every log-in of a
+    staff member (disabled, new password, new role), a device (revoked, new token). Disconnects this
+    process's sockets that connected with it and drops it from this process's token caches
+    (server/accounts.py ``TokenCache``), so that its next request is refused, whichever view made the
+    change. Returns how many sockets of this process were disconnected. With a message queue, the
+    other server processes are told at once and do the same (:func:`listen_for_ended_credentials`);
+    in any case each process's own :func:`check_credentials` notices within
+    ``[limits] socket_credential_check_s``."""
     wanted = {"staff_id": staff_id, "token_id": token_id, "device_id": device_id}
     ended = _end_local(rt, wanted)
     if isinstance(socketio.server.manager, PubSubManager):
@@ -123,20 +125,40 @@ def end_sockets(rt: Runtime, *, staff_id: int | None = None, token_id: int | Non
 
 
 def _end_local(rt: Runtime, wanted: dict[str, Any]) -> int:
+    accounts.forget_credential(**wanted)
     return _disconnect(rt, [sid for sid, who in list(_credential_sockets(rt).items())
                             if any(value is not None and who.get(key) == value for key, value in wanted.items())])
+
+
+def tell_servers(message_queue: str, *, staff_id: int | None = None, token_id: int | None = None,
+                 device_id: int | None = None) -> None:
+    """From a process that serves nothing (the command line): tell every server process on the
+    message queue that a credential ended, as :func:`end_sockets` does, so that they end its sockets
+    and cached token at once rather than at their next periodic check. A queue that cannot be
+    reached is only logged: the change is committed, and that check notices it within
+    ``[limits] socket_credential_check_s``."""
+    wanted = {"staff_id": staff_id, "token_id": token_id, "device_id": device_id}
+    # Flask-SocketIO without an app: a write-only client of the same queue and channel as create_app's.
+    SocketIO(message_queue=message_queue, channel=CHANNEL).emit(CREDENTIAL_ENDED, wanted, to=INTERNAL_ROOM)
 
 
 # A credential that ended, told to every process through the message queue: an emit to a room no
 # client is ever in, which each process's manager takes out before delivery.
 CREDENTIAL_ENDED = "callwise:credential_ended"
 INTERNAL_ROOM = "callwise:internal"
+CHANNEL = "callwise"  # the message queue's channel (create_app), which the command line also publishes on
 
 
 def listen_for_ended_credentials(rt: Runtime) -> bool:
-    """With a message queue, end this process's sockets of a credential another process ended
-    (:func:`end_sockets`), as soon as its message arrives. Returns whether there is a queue to hear."""
-    manager = socketio.server.manager
+    """With a message queue, end this process's sockets and cached tokens of a credential another
+    process ended (:func:`end_sockets`, :func:`tell_servers`), as soon as its message arrives.
+    Returns whether there is a queue to hear.
+
+    python-socketio starts listening to the queue at the first socket connection only; a process
+    whose clients have only made HTTP requests so far must hear it too (its token cache), so the
+    listening starts here, as that first connection would start it."""
+    server = socketio.server
+    manager = server.manager
     if not isinstance(manager, PubSubManager):
         return False
     deliver = manager._handle_emit
@@ -150,6 +172,9 @@ def listen_for_ended_credentials(rt: Runtime) -> bool:
         _end_local(rt, {key: wanted.get(key) for key in ("staff_id", "token_id", "device_id")})
 
     manager._handle_emit = handle_emit
+    if not server.manager_initialized:
+        server.manager_initialized = True
+        manager.initialize()
     return True
 
 
@@ -162,44 +187,39 @@ def _disconnect(rt: Runtime, sids: list[str]) -> int:
     return len(sids)
 
 
-_IN_CHUNK = 500  # ids per IN (...) list: SQLite's limit on bound parameters is far above it
-
-
 def check_credentials(rt: Runtime) -> int:
     """Disconnect this process's sockets whose credential has ended since they connected: a log-in
     token revoked (logout, new password) or expired, its staff member disabled, a device revoked or
-    given a new token. One query per kind over the distinct ids held, whoever made the change (this
-    process, another one, the CLI). Returns how many were disconnected."""
+    given a new token; and re-confirm this runtime's cached tokens (server/accounts.py
+    ``TokenCache.confirm``), dropping those that ended or changed. One query per kind over the
+    distinct ids held by both, whoever made the change (this process, another one, the CLI).
+    Returns how many sockets were disconnected."""
+    cache = accounts.token_cache(rt)
+    started = cache.monotonic()  # before held(): what is kept later is newer than this check
+    cached_log_ins, cached_devices = cache.held()
     held = list(_credential_sockets(rt).items())
-    if not held:
+    if not held and not cached_log_ins and not cached_devices:
         return 0
-    token_ids = sorted({who["token_id"] for _, who in held if who.get("token_id") is not None})
-    device_ids = sorted({who["device_id"] for _, who in held if who.get("device_id") is not None})
+    token_ids = [who["token_id"] for _, who in held if who.get("token_id") is not None] + cached_log_ins
+    device_ids = [who["device_id"] for _, who in held if who.get("device_id") is not None] + cached_devices
     now = wall_now()
-    live_tokens: set[int] = set()
-    device_hashes: dict[int, str] = {}
-    with rt.reading() as db:
-        for start in range(0, len(token_ids), _IN_CHUNK):
-            rows = db.execute(
-                select(AuthToken.id, AuthToken.revoked_at, AuthToken.expires_at, Staff.active)
-                .join(Staff, Staff.id == AuthToken.staff_id)
-                .where(AuthToken.id.in_(token_ids[start:start + _IN_CHUNK])))
-            live_tokens.update(row.id for row in rows
-                               if row.revoked_at is None and row.active and row.expires_at > now)
-        for start in range(0, len(device_ids), _IN_CHUNK):
-            rows = db.execute(select(Device.id, Device.token_hash).where(
-                Device.id.in_(device_ids[start:start + _IN_CHUNK]), Device.revoked_at.is_(None)))
-            device_hashes.update((row.id, row.token_hash) for row in rows)
+    log_ins, devices = accounts.credential_rows(rt, token_ids, device_ids)
+    cache.confirm(started, log_ins, devices, now)
+    live_tokens = {token_id for token_id, row in log_ins.items()
+                   if row.revoked_at is None and row.active and row.expires_at > now}
     ended = [sid for sid, who in held
              if (who.get("token_id") is not None and who["token_id"] not in live_tokens)
-             or (who.get("device_id") is not None and device_hashes.get(who["device_id"]) != who["token_hash"])]
+             or (who.get("device_id") is not None
+                 and getattr(devices.get(who["device_id"]), "token_hash", None) != who["token_hash"])]
     return _disconnect(rt, [sid for sid in ended if sid in _credential_sockets(rt)])
 
 
 class CredentialWatch:
     """Runs :func:`check_credentials` every ``[limits] socket_credential_check_s`` (2 s) in a
     background task of its own, in every server process (not only the alert sweeper's: each process
-    holds its own sockets); with a message queue, also hears the other processes' ended credentials."""
+    holds its own sockets and token cache); with a message queue, also hears the other processes' (and
+    the command line's) ended credentials. That period is the longest a credential ended without a
+    message reaching this process stays usable here (server/accounts.py ``TokenCache``)."""
 
     def __init__(self, rt: Runtime, every_s: float | None = None) -> None:
         self.rt = rt

@@ -188,7 +188,9 @@ def test_valid_sockets_stay_connected_through_the_checks(server: CallwiseServer)
 
 def test_with_a_message_queue_a_logout_on_one_process_ends_its_sockets_on_another_at_once(tmp_path: Path) -> None:
     """Two server processes on one database and a Redis message queue, their periodic checks slowed
-    to a minute: only the message from the process that logged out can end the other's socket in time."""
+    to a minute: only the message from the process that logged out can end the other's socket, and
+    its cached token (issue 17), in time. The command line tells them the same way: a kiosk revoked
+    with it is refused by both at once."""
     try:
         redis = RedisServer()
     except FileNotFoundError as exc:
@@ -204,20 +206,31 @@ def test_with_a_message_queue_a_logout_on_one_process_ends_its_sockets_on_anothe
             return path
 
     try:
-        with QueueServer.running(tmp_path, staff={MANAGER: "manager"}) as first:
+        with QueueServer.running(tmp_path, staff={MANAGER: "manager"}, devices={KIOSK: "kiosk"}) as first:
             second = QueueServer(tmp_path)  # the same config file and database, its own port
             second.name = "serve-b"
             second.start()
+            second.tokens = first.tokens
             try:
                 token = first.login(MANAGER)
+                bearer = {"Authorization": f"Bearer {token}"}
                 on_second = connected(second, token)
                 try:
-                    assert first.post("/auth/logout", headers={"Authorization": f"Bearer {token}"}).status_code == 200
+                    assert second.get("/auth/me", headers=bearer).status_code == 200  # resolved, and kept
+                    assert first.post("/auth/logout", headers=bearer).status_code == 200
                     took = wait_until(lambda: on_second.count(DISCONNECTED) == 1, 5.0)
                     print(f"logout on one process ended the socket on the other in {took:.2f} s")
                     assert took < 2.0
+                    assert wait_until(lambda: second.get("/auth/me", headers=bearer).status_code == 401, 5.0) < 2.0
                 finally:
                     on_second.close()
+                for server in (first, second):
+                    assert server.get("/services", who=KIOSK).status_code == 200
+                first.cli("device", "revoke", KIOSK)  # another process, told through the queue
+                for server in (first, second):
+                    took = wait_until(lambda s=server: s.get("/services", who=KIOSK).status_code == 401, 5.0)
+                    print(f"`device revoke` refused on {server.name} after {took:.2f} s")
+                    assert took < 2.0
             finally:
                 second.kill()
     finally:

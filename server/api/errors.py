@@ -11,7 +11,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from werkzeug.exceptions import HTTPException
 
 from server.errors import CallwiseError
-from server.limits import LOGIN_ACCOUNT_SCOPE
+from server.limits import LOGIN_ACCOUNT_SCOPE, Throttled
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +41,12 @@ def register_error_handlers(app: Flask) -> None:
         retry = getattr(exc, "retry_after", None)
         if retry:
             response.headers["Retry-After"] = str(int(retry))
+        return response
+
+    @app.errorhandler(Throttled)
+    def _throttled(exc: Throttled) -> ResponseReturnValue:
+        response = error_response(429, "rate_limited", exc.description or "too many requests; try again shortly")
+        response.headers["Retry-After"] = str(exc.retry_after_s)
         return response
 
     @app.errorhandler(IntegrityError)

@@ -22,7 +22,7 @@ from server.api.common import (
     runtime,
 )
 from server.errors import Invalid
-from server.limits import kiosk_key, kiosk_rate, limiter
+from server.limits import kiosk_limited, limiter
 from server.qr import qr_png, qr_svg
 from server.queueing import customer, tickets
 
@@ -36,7 +36,7 @@ class IssueBody(StrictBody):
 
 
 @bp.post("/tickets")
-@limiter.limit(kiosk_rate, key_func=kiosk_key)
+@kiosk_limited
 def issue() -> ResponseReturnValue:
     """Issue a ticket: a kiosk, or a member of staff (a ticket issued at the lobby desk). 201 with
     the ticket, or 200 with the same ticket when the ``Idempotency-Key`` header repeats one this

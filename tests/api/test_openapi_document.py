@@ -121,9 +121,10 @@ def test_every_error_answer_is_the_one_error_schema(status):
 def test_429_is_documented_where_a_rate_limit_applies_and_nowhere_else(app):
     from flask_limiter.util import get_qualified_name
 
-    from server.limits import limiter
+    from server.limits import LIMITED_VIEWS, limiter
 
-    limited_views = set(limiter.limit_manager._decorated_limits)  # the views under @limiter.limit
+    # the views under @limiter.limit, and those under server/limits.py's own (@kiosk_limited)
+    limited_views = set(limiter.limit_manager._decorated_limits) | LIMITED_VIEWS
     for _, method, path, view in _operations(app):
         documented = "429" in SPEC["paths"][path][method]["responses"]
         assert documented == (get_qualified_name(view) in limited_views), (method, path)
