@@ -252,7 +252,8 @@ class Database:
         commit waits for the disk, and the write lock is held meanwhile: writers of a busy server
         queued behind one fsync each (4 ms apiece on a slower disk). Here a writer that finds others
         waiting for the lock leaves its transaction open for them: each works in a SAVEPOINT of the
-        shared transaction (its failure undoes only its own changes), hands the lock on, and waits
+        shared transaction (its failure undoes only its own changes, and so does whatever it does after
+        its commit: a SAVEPOINT per session transaction), hands the lock on, and waits
         for the commit. The last writer of the group (nobody waiting, or GROUP_MEMBERS of them, or
         the group open GROUP_HOLD_S) commits it once for all. Nothing is announced, and no answer
         given, before that commit: a crash loses only changes nobody was told of. A commit that

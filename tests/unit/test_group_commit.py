@@ -109,3 +109,14 @@ def test_a_group_whose_commit_fails_fails_every_writer_and_keeps_nothing(db: Dat
     with db.writing() as session:  # and the database is usable again
         session.execute(text("INSERT INTO t (v) VALUES ('after')"))
         session.commit()
+
+
+def test_what_a_writer_reads_after_its_commit_does_not_undo_it(db: Database):
+    """A command commits and then reads for its answer in the same session (accounts.disable_staff
+    does): the session's end rolls back only that read, not the committed change."""
+    with db.writing() as session:
+        session.execute(text("INSERT INTO t (v) VALUES ('kept')"))
+        session.commit()
+        assert session.scalar(text("SELECT count(*) FROM t")) == 1
+    with db.reading() as session:
+        assert list(session.scalars(text("SELECT v FROM t"))) == ["kept"]
