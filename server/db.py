@@ -213,23 +213,28 @@ class Database:
         return self.engine.dialect.name
 
     @contextmanager
-    def writing(self) -> Iterator[Session]:
+    def writing(self, *, background: bool = False) -> Iterator[Session]:
         """A write transaction. Commit explicitly; anything else rolls back.
 
         On SQLite the process's writers queue for the write lock, and the ones that queued meanwhile
         share one SQLite transaction (:meth:`_writing_in_group`). A writer's ``commit()`` returns
         once its changes are durable either way, and only then does :class:`~server.runtime.UnitOfWork`
-        announce them."""
+        announce them. A ``background`` writer (the alert engine's) never joins a group, and a
+        group is never held open for one: its work can take longer than a request's, and the
+        writers of the group would wait for it."""
         lock = self._write_lock
         if lock is not None and self._holder != threading.get_ident():
+            counted = 0 if background else 1
             with self._state:
-                self._waiting += 1
+                self._waiting += counted
             try:
                 lock.acquire()
             finally:
                 with self._state:
-                    self._waiting -= 1
+                    self._waiting -= counted
             self._holder = threading.get_ident()
+            if background and self._group is not None:
+                self._holder_commits_group()
             with self._writing_in_group() as session:
                 yield session
             return
@@ -297,6 +302,15 @@ class Database:
         if wait and group.error is not None:
             raise group.error
 
+    def _holder_commits_group(self) -> None:
+        """Commit the open group for its writers, keeping the write lock (a background writer's
+        turn comes next, in a transaction of its own)."""
+        group = self._group
+        assert group is not None and self._write_lock is not None
+        self._write_lock.acquire()  # _commit_group releases once; the caller keeps its hold
+        self._commit_group(group)
+        self._holder = threading.get_ident()
+
     def _commit_group(self, group: _Group) -> None:
         """Commit the group (the write lock held), then let its writers go on."""
         self._group = None
@@ -349,7 +363,7 @@ class Database:
 
 
 GROUP_MEMBERS = 16  # writers committed together at most
-GROUP_HOLD_S = 0.02  # how long a group stays open for more writers at most (their first one waits that long)
+GROUP_HOLD_S = 0.01  # how long a group stays open for more writers at most (their first one waits that long)
 
 
 class _Group:

@@ -96,15 +96,16 @@ class UnitOfWork:
     database write lock, so a slow socket never holds up the next ticket.
     """
 
-    def __init__(self, runtime: Runtime) -> None:
+    def __init__(self, runtime: Runtime, *, background: bool = False) -> None:
         self.runtime = runtime
+        self.background = background
         self.outbox: list[Message] = []
         self._changes: list[_Change] = []
         self._committed = False
         self.session: Session
 
     def __enter__(self) -> UnitOfWork:
-        self._context = self.runtime.db.writing()
+        self._context = self.runtime.db.writing(background=self.background)
         self.session = self._context.__enter__()
         return self
 
@@ -214,8 +215,9 @@ class Runtime:
     caches: dict[str, Any] = field(default_factory=dict, repr=False)
     _branch_configs: dict[int, Config] = field(default_factory=dict, repr=False)
 
-    def uow(self) -> UnitOfWork:
-        return UnitOfWork(self)
+    def uow(self, *, background: bool = False) -> UnitOfWork:
+        """A write transaction; ``background`` for work nobody waits on (server/db.py's group commit)."""
+        return UnitOfWork(self, background=background)
 
     @contextmanager
     def reading(self) -> Iterator[Session]:

@@ -253,7 +253,7 @@ class AlertEngine:
             with self.rt.reading() as session:
                 if not self._plan(session, branch_id, now):
                     return 0
-        with self.rt.uow() as uow:
+        with self.rt.uow(background=True) as uow:
             plan = self._plan(uow.session, branch_id, now)
             if not plan:
                 return 0

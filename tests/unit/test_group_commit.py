@@ -6,11 +6,13 @@ from __future__ import annotations
 
 import sqlite3
 import threading
+import time
 from pathlib import Path
 
 import pytest
 from sqlalchemy import event, text
 
+from server import db as database
 from server.db import Database
 
 
@@ -120,3 +122,38 @@ def test_what_a_writer_reads_after_its_commit_does_not_undo_it(db: Database):
         assert session.scalar(text("SELECT count(*) FROM t")) == 1
     with db.reading() as session:
         assert list(session.scalars(text("SELECT v FROM t"))) == ["kept"]
+
+
+def test_a_request_never_waits_for_the_alert_engine_s_write(db: Database, monkeypatch):  # type: ignore[no-untyped-def]
+    """A background writer (the alert engine's evaluation, which can take long) queued behind a
+    request does not keep the request's transaction open: the request returns committed first."""
+    monkeypatch.setattr(database, "GROUP_HOLD_S", 60.0)  # however long the group could stay open
+    first_in, let_go = threading.Event(), threading.Event()
+    finished: dict[str, float] = {}
+
+    def request() -> None:
+        with db.writing() as session:
+            first_in.set()
+            let_go.wait(5)
+            session.execute(text("INSERT INTO t (v) VALUES ('request')"))
+            session.commit()
+        finished["request"] = time.monotonic()
+
+    def evaluation() -> None:
+        with db.writing(background=True) as session:
+            time.sleep(0.3)  # a long evaluation
+            session.execute(text("INSERT INTO t (v) VALUES ('alert')"))
+            session.commit()
+        finished["evaluation"] = time.monotonic()
+
+    threads = [threading.Thread(target=request), threading.Thread(target=evaluation)]
+    threads[0].start()
+    first_in.wait(5)
+    threads[1].start()
+    time.sleep(0.1)  # the evaluation queues for the lock
+    let_go.set()
+    for thread in threads:
+        thread.join(10)
+    assert finished["request"] < finished["evaluation"] - 0.2, finished
+    with db.reading() as session:
+        assert sorted(session.scalars(text("SELECT v FROM t"))) == ["alert", "request"]
