@@ -618,8 +618,15 @@ def scaleout_limits(data: dict[str, Any], rows: list[tuple[str, str, bool | None
         f = two["issue"]
         cost = f"; a ticket cost the serve processes {f['serve_cpu_pct'] * 10 / f['per_s']:.1f} ms of CPU" \
             if f["per_s"] else ""
-        shared = (f" Other work on this shared machine took {f['other_cpu_pct']:g}% of a core meanwhile: read the "
-                  "growth beside it.") if f["other_cpu_pct"] >= 25 else ""
+        names: dict[str, float] = {}
+        runs = [r for r in data.get("runs", []) if r["processes"] == 2 and r["kind"] == "issue"]
+        for run in runs:
+            for name, share in run["cpu"].get("other_top", {}).items():
+                names[name.split(" (")[0]] = names.get(name.split(" (")[0], 0.0) + share / len(runs)
+        top = ", ".join(f"`{name}` {share:.0f}%" for name, share in sorted(names.items(), key=lambda kv: -kv[1])[:3])
+        shared = (f" Other work on this shared machine took {f['other_cpu_pct']:g}% of a core meanwhile"
+                  + (f" (the largest: {top})" if top else "") + ": read the growth beside it."
+                  ) if f["other_cpu_pct"] >= 25 else ""
         out.append(f"- *Growth*: with 2 processes the machine's {cores} cores were {busy:.0f}% busy (during issue: "
                    f"serve processes {f['serve_cpu_pct']:g}%, PostgreSQL {f['postgres_cpu_pct']:g}%, clients "
                    f"{f['clients_cpu_pct']:g}%, other {f['other_cpu_pct']:g}% of one core){cost}; "

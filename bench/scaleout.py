@@ -305,23 +305,19 @@ def summarize_activity(samples: list[dict[str, Any]]) -> dict[str, Any]:
     }
 
 
-def cpu_seconds(pid: int) -> float:
-    """utime + stime of a process (all its threads), from /proc; 0 if it is gone."""
-    try:
-        with open(f"/proc/{pid}/stat", encoding="ascii") as handle:
-            fields = handle.read().rsplit(")", 1)[1].split()
-    except OSError:
-        return 0.0
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def children_of(parent: int) -> list[int]:
-    found = []
+def processes() -> dict[int, tuple[int, str, float, int]]:
+    """Every process on the machine: pid -> (parent pid, name, utime + stime in seconds, start time),
+    from /proc (the start time tells a pid used again from the same process)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    found = {}
     for entry in os.listdir("/proc"):
         if entry.isdigit():
-            with contextlib.suppress(OSError), open(f"/proc/{entry}/stat", encoding="ascii") as handle:
-                if int(handle.read().rsplit(")", 1)[1].split()[1]) == parent:
-                    found.append(int(entry))
+            with contextlib.suppress(OSError, ValueError, IndexError), \
+                    open(f"/proc/{entry}/stat", encoding="ascii", errors="replace") as handle:
+                head, tail = handle.read().rsplit(")", 1)
+                fields = tail.split()
+                found[int(entry)] = (int(fields[1]), head.split("(", 1)[1], (int(fields[11]) + int(fields[12])) / tick,
+                                     int(fields[19]))
     return found
 
 
@@ -335,36 +331,43 @@ def machine_busy_s() -> float:
 
 class CpuMeter:
     """CPU used during a phase by the serve processes, PostgreSQL (postmaster and every backend),
-    Redis and the whole machine; the clients report their own."""
+    Redis, the clients, this process, and the rest of the machine (named: on a shared machine,
+    other work takes cores too)."""
 
     def __init__(self, postmaster: int, redis: int) -> None:
         self.postmaster, self.redis = postmaster, redis
 
-    def read(self, serve_pids: list[int]) -> dict[str, Any]:
-        pg = [self.postmaster, *children_of(self.postmaster)]
-        return {"at": time.perf_counter(), "serve": {pid: cpu_seconds(pid) for pid in serve_pids},
-                "postgres": {pid: cpu_seconds(pid) for pid in pg}, "redis": cpu_seconds(self.redis),
-                "machine": machine_busy_s()}
-
     @staticmethod
-    def used(before: dict[str, Any], after: dict[str, Any], clients_s: float) -> dict[str, Any]:
-        """Each part's CPU over the span, in % of one core; the machine's in % of all its cores."""
+    def read() -> dict[str, Any]:
+        return {"at": time.perf_counter(), "processes": processes(), "machine": machine_busy_s()}
+
+    def used(self, before: dict[str, Any], after: dict[str, Any], serve_pids: list[int],
+             client_pids: list[int]) -> dict[str, Any]:
+        """Each part's CPU over the span, in % of one core; the machine's in % of all its cores. A
+        process that ended during the span is missing from its part (and lands in ``other_pct``)."""
         span = after["at"] - before["at"]
+        then, now = before["processes"], after["processes"]
 
         def pct(seconds: float) -> float:
             return round(100 * seconds / span, 1)
 
-        serve = [after["serve"][pid] - before["serve"][pid] for pid in after["serve"]]
-        pg = sum(after["postgres"][pid] - before["postgres"].get(pid, 0.0) for pid in after["postgres"])
-        redis = after["redis"] - before["redis"]
+        def delta(pid: int) -> float:
+            if pid not in now:
+                return 0.0
+            return now[pid][2] - (then[pid][2] if pid in then and then[pid][3] == now[pid][3] else 0.0)
+
+        pg = [self.postmaster, *(pid for pid, (ppid, *_) in now.items() if ppid == self.postmaster)]
+        parts = {"serve": serve_pids, "postgres": pg, "redis": [self.redis], "clients": client_pids,
+                 "bench": [os.getpid()]}
+        ours = {pid for pids in parts.values() for pid in pids}
         machine = after["machine"] - before["machine"]
+        others = sorted(((delta(pid), f"{now[pid][1]} ({pid})") for pid in now if pid not in ours), reverse=True)
         return {
-            "serve_pct": [pct(s) for s in serve],
-            "postgres_pct": pct(pg),
-            "redis_pct": pct(redis),
-            "clients_pct": pct(clients_s),
-            # Everything else on the machine (the bench itself, the kernel, other work on a shared machine).
-            "other_pct": pct(max(0.0, machine - sum(serve) - pg - redis - clients_s)),
+            "serve_pct": [pct(delta(pid)) for pid in serve_pids],
+            **{f"{name}_pct": pct(sum(delta(pid) for pid in pids)) for name, pids in parts.items() if name != "serve"},
+            # The rest of the machine: other work on a shared machine, the kernel, ended processes.
+            "other_pct": pct(max(0.0, machine - sum(delta(pid) for pid in ours))),
+            "other_top": {name: pct(seconds) for seconds, name in others[:3] if pct(seconds) >= 1},
             "machine_pct": round(100 * machine / span / (os.cpu_count() or 1), 1),
         }
 
@@ -383,7 +386,6 @@ def _client(task: tuple[str, int, list[tuple[str, str]], float, float]) -> dict[
     errors: Counter[str] = Counter()
     while (left := start - time.time()) > 0:
         time.sleep(min(left, 0.01))
-    cpu0 = time.process_time()
     i = 0
     while time.time() < deadline:
         token, what = jobs[i % len(jobs)]
@@ -419,9 +421,8 @@ def _client(task: tuple[str, int, list[tuple[str, str]], float, float]) -> dict[
             errors[f"{type(exc).__name__}"] += 1
             connection.close()
             connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-    cpu = time.process_time() - cpu0
     connection.close()
-    return {"timed": timed, "errors": dict(errors), "cpu_s": cpu}
+    return {"timed": timed, "errors": dict(errors), "pid": os.getpid()}
 
 
 def _warm(_: int) -> int:
@@ -466,11 +467,11 @@ def run_phase(pool: ProcessPoolExecutor, kind: str, ports: list[int], jobs: list
     future = pool.map(_client, tasks)
     while time.time() < start:
         time.sleep(0.005)
-    before = meter.read(serve_pids)
+    before = meter.read()
     sampler.start()
     time.sleep(max(0.0, deadline - time.time()))
     activity = sampler.stop()
-    after = meter.read(serve_pids)
+    after = meter.read()
     results = list(future)
     timed = [x for r in results for x in r["timed"]]
     errors: Counter[str] = Counter()
@@ -479,7 +480,7 @@ def run_phase(pool: ProcessPoolExecutor, kind: str, ports: list[int], jobs: list
     return {"kind": kind, "processes": len(ports), "clients": len(jobs), "seconds": seconds,
             "per_s": round(len(timed) / seconds, 1), "p50_ms": ms(quantile(timed, 0.5)),
             "p99_ms": ms(quantile(timed, 0.99)), "count": len(timed), "errors": dict(errors),
-            "cpu": CpuMeter.used(before, after, sum(r["cpu_s"] for r in results)), "postgres": activity}
+            "cpu": meter.used(before, after, serve_pids, sorted({r["pid"] for r in results})), "postgres": activity}
 
 
 # --- servers -----------------------------------------------------------------------------------------
