@@ -527,6 +527,16 @@ def scaleout_targets(data: dict[str, Any]) -> list[tuple[str, str, bool | None]]
     return rows
 
 
+def scaleout_quiet(data: dict[str, Any]) -> str:
+    """How quiet the shared machine was when the phases started."""
+    found = [r["quiet_before"] for r in [*data.get("runs", []), data.get("hot_spot") or {}] if r.get("quiet_before")]
+    if not found:
+        return ""
+    quiet = sum(1 for q in found if q["quiet"])
+    return (f" Each phase waited for other work on the machine to quieten (under 30% of a core; "
+            f"{sum(q['waited_s'] for q in found):.0f} s in all): {quiet} of {len(found)} phases started quiet.")
+
+
 def scaleout_section(data: dict[str, Any]) -> list[str]:
     s, m, pg = data["settings"], data["machine"], data["postgres"]
     summary = data["summary"]
@@ -544,7 +554,7 @@ def scaleout_section(data: dict[str, Any]) -> list[str]:
         f"share of the branches, both services; *call-next*: through its share of the tellers, call-next then a "
         f"no-show (only call-next counted); *health*: `GET /api/v1/health` without a token (the cheapest "
         f"endpoint). Phases of {s['seconds']:g} s, medians of {s['rounds']} rounds; {m['cores']} cores "
-        f"({m['cpu']}), code at `{data['git']['commit'][:10]}`.",
+        f"({m['cpu']}), code at `{data['git']['commit'][:10]}`." + scaleout_quiet(data),
         "",
         "The storage's own durable commit rate, on the same cluster in the same run (bare psycopg one-row "
         "INSERT + COMMIT):",

@@ -28,12 +28,13 @@ Redis as the message queue) had not added throughput. This measures it, as deplo
 - the single-service hot spot: 16 kiosk clients of one branch, all issuing for one service, on two
   processes.
 
-Every phase samples ``pg_stat_activity`` every ~50 ms (the callwise database's client backends:
-active, waiting on a lock, and the wait events) and reads the CPU time of the serve processes,
-PostgreSQL, Redis and the clients from /proc. Figures per number of processes are medians over the
-rounds. Targets (issue 17): two processes at least 1.6x one process's throughput, the ratio to the
-cheapest endpoint no worse than with one process, and in the hot spot no more than a quarter of the
-active sessions waiting on locks.
+Before each phase the run waits (up to 10 s, ``--quiet-wait`` seconds in all) for other work on the
+machine to use less than 30% of a core. Every phase samples ``pg_stat_activity`` every ~50 ms (the
+callwise database's client backends: active, waiting on a lock, and the wait events) and reads the
+CPU time of the serve processes, PostgreSQL, Redis, the clients and every other process from /proc.
+Figures per number of processes are medians over the rounds. Targets (issue 17): two processes at
+least 1.6x one process's throughput, the ratio to the cheapest endpoint no worse than with one
+process, and in the hot spot no more than a quarter of the active sessions waiting on locks.
 
 Bench shortcuts, none on the measured path: 1-iteration PBKDF2 password hashes for the bench's
 accounts (the server checks whichever method a hash names), and idle-counter alert thresholds of an
@@ -79,6 +80,7 @@ SAMPLE_EVERY_S = 0.05
 KINDS = ("health", "issue", "call_next")
 TARGET_GROWTH = 1.6
 TARGET_LOCK_SHARE = 0.25
+QUIET_OTHER_PCT = 30.0  # other work's CPU, in % of one core, under which the machine counts as quiet
 
 
 def quantile(values: list[float], q: float) -> float | None:
@@ -457,10 +459,33 @@ def teller_jobs(tokens: dict[str, dict[str, list[str]]], clients: int) -> list[l
     return deal(tellers, clients)
 
 
+class QuietWait:
+    """Before a phase, wait (at most ``per_phase`` seconds, ``budget`` in the whole run) until the
+    machine's other work takes less than ``QUIET_OTHER_PCT`` of one core over a second: on a
+    shared machine, a phase then starts when the cores are ours rather than in the middle of
+    someone else's burst. What it found is kept with each phase's figures."""
+
+    def __init__(self, meter: CpuMeter, budget: float, per_phase: float = 10.0) -> None:
+        self.meter, self.left, self.per_phase = meter, budget, per_phase
+
+    def __call__(self, serve_pids: list[int]) -> dict[str, Any]:
+        began = time.perf_counter()
+        while True:
+            before = self.meter.read()
+            time.sleep(1.0)
+            other = self.meter.used(before, self.meter.read(), serve_pids, [])["other_pct"]
+            waited = time.perf_counter() - began
+            if other < QUIET_OTHER_PCT or waited >= min(self.per_phase, self.left):
+                self.left = max(0.0, self.left - waited)
+                return {"waited_s": round(waited, 1), "other_pct": other, "quiet": other < QUIET_OTHER_PCT}
+
+
 def run_phase(pool: ProcessPoolExecutor, kind: str, ports: list[int], jobs: list[list[tuple[str, str]]],
-              seconds: float, sampler: ActivitySampler, meter: CpuMeter, serve_pids: list[int]) -> dict[str, Any]:
+              seconds: float, sampler: ActivitySampler, meter: CpuMeter, serve_pids: list[int],
+              quiet: QuietWait | None = None) -> dict[str, Any]:
     """``len(jobs)`` clients dealt round-robin over ``ports`` for ``seconds``; throughput, latency,
     errors, what PostgreSQL's sessions were doing and the CPU each part used."""
+    before_start = quiet(serve_pids) if quiet is not None else None
     start = time.time() + 1.0  # every client connected and waiting before the clock runs
     deadline = start + seconds
     tasks = [(kind, ports[i % len(ports)], jobs[i], start, deadline) for i in range(len(jobs))]
@@ -480,7 +505,8 @@ def run_phase(pool: ProcessPoolExecutor, kind: str, ports: list[int], jobs: list
     return {"kind": kind, "processes": len(ports), "clients": len(jobs), "seconds": seconds,
             "per_s": round(len(timed) / seconds, 1), "p50_ms": ms(quantile(timed, 0.5)),
             "p99_ms": ms(quantile(timed, 0.99)), "count": len(timed), "errors": dict(errors),
-            "cpu": meter.used(before, after, serve_pids, sorted({r["pid"] for r in results})), "postgres": activity}
+            "cpu": meter.used(before, after, serve_pids, sorted({r["pid"] for r in results})), "postgres": activity,
+            "quiet_before": before_start}
 
 
 # --- servers -----------------------------------------------------------------------------------------
@@ -604,6 +630,8 @@ def main() -> None:
     parser.add_argument("--branches", type=int, default=200)
     parser.add_argument("--counters", type=int, default=3, help="counters (and tellers) per branch")
     parser.add_argument("--commit-seconds", type=float, default=3.0)
+    parser.add_argument("--quiet-wait", type=float, default=60.0,
+                        help="seconds in all to wait, before phases, for other work on the machine to quieten")
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args()
     began = time.perf_counter()
@@ -644,6 +672,7 @@ def main() -> None:
         results["settings"] = {"branches": args.branches, "services_per_branch": len(SERVICES),
                                "counters_per_branch": args.counters, "timezone": zone, "clients": args.clients,
                                "seconds": args.seconds, "rounds": args.rounds, "hot_clients": HOT_CLIENTS,
+                               "quiet_wait_s": args.quiet_wait,
                                "kiosks": sum(p["kiosk"] for p in plan.values()),
                                "tellers": sum(p["teller"] for p in plan.values())}
         say(f"{args.branches} branches in {zone}: migrating, {results['settings']['kiosks']} kiosks and "
@@ -677,6 +706,7 @@ def main() -> None:
             assert redis.process is not None
             meter = CpuMeter(postmaster, redis.process.pid)
             sampler = ActivitySampler(dsn)
+            quiet = QuietWait(meter, args.quiet_wait)
             for round_ in range(1, args.rounds + 1):
                 for n in (1, 2):
                     if n == 2 and not processes[1].running_now:
@@ -687,12 +717,15 @@ def main() -> None:
                     ports, pids = [p.port for p in running], [p.pid for p in running]
                     for kind in KINDS:
                         jobs = tellers if kind == "call_next" else kiosks
-                        run = run_phase(pool, kind, ports, jobs, args.seconds, sampler, meter, pids)
+                        run = run_phase(pool, kind, ports, jobs, args.seconds, sampler, meter, pids, quiet)
                         run["round"] = round_
                         runs.append(run)
+                        cpu = run["cpu"]
                         say(f"round {round_}, {n} process{'es' if n > 1 else ''}, {kind}: {run['per_s']}/s "
-                            f"p50 {run['p50_ms']} p99 {run['p99_ms']} ms; cpu {run['cpu']}; "
-                            f"pg active {run['postgres'].get('active_mean')} lock {run['postgres'].get('lock_mean')}"
+                            f"p50 {run['p50_ms']} p99 {run['p99_ms']} ms; CPU % of a core: serve {cpu['serve_pct']}, "
+                            f"postgres {cpu['postgres_pct']}, clients {cpu['clients_pct']}, other {cpu['other_pct']} "
+                            f"{cpu['other_top']}; pg sessions active {run['postgres'].get('active_mean')}, on locks "
+                            f"{run['postgres'].get('lock_mean')}; waited {run['quiet_before']['waited_s']} s for quiet"
                             + (f"; errors {run['errors']}" if run["errors"] else ""))
             results["runs"] = runs
             results["serve_start_s"] = starts
@@ -703,7 +736,7 @@ def main() -> None:
             hot_tokens = tokens[branch_code(HOT_BRANCH)]["kiosk"]
             hot_jobs = [[(hot_tokens[i], "A")] for i in range(HOT_CLIENTS)]
             hot = run_phase(pool, "issue", [p.port for p in processes], hot_jobs, args.seconds, sampler, meter,
-                            [p.pid for p in processes])
+                            [p.pid for p in processes], quiet)
             results["hot_spot"] = hot
             pg = hot["postgres"]
             say(f"hot spot: {hot['per_s']}/s p50 {hot['p50_ms']} p99 {hot['p99_ms']} ms; sessions active "
