@@ -482,9 +482,10 @@ class QuietWait:
 
 def run_phase(pool: ProcessPoolExecutor, kind: str, ports: list[int], jobs: list[list[tuple[str, str]]],
               seconds: float, sampler: ActivitySampler, meter: CpuMeter, serve_pids: list[int],
-              quiet: QuietWait | None = None) -> dict[str, Any]:
+              quiet: QuietWait | None = None, profile: Path | None = None) -> dict[str, Any]:
     """``len(jobs)`` clients dealt round-robin over ``ports`` for ``seconds``; throughput, latency,
-    errors, what PostgreSQL's sessions were doing and the CPU each part used."""
+    errors, what PostgreSQL's sessions were doing and the CPU each part used (and, with ``profile``,
+    py-spy's samples of the first serve process written there)."""
     before_start = quiet(serve_pids) if quiet is not None else None
     start = time.time() + 1.0  # every client connected and waiting before the clock runs
     deadline = start + seconds
@@ -494,10 +495,18 @@ def run_phase(pool: ProcessPoolExecutor, kind: str, ports: list[int], jobs: list
         time.sleep(0.005)
     before = meter.read()
     sampler.start()
+    spy = None
+    if profile is not None:
+        spy = subprocess.Popen([str(Path(sys.executable).parent / "py-spy"), "record", "--pid", str(serve_pids[0]),
+                                "--duration", str(max(1, int(seconds) - 1)), "--rate", "100", "--format", "raw",
+                                "--output", str(profile), "--nonblocking"],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     time.sleep(max(0.0, deadline - time.time()))
     activity = sampler.stop()
     after = meter.read()
     results = list(future)
+    if spy is not None:
+        spy.wait(30)
     timed = [x for r in results for x in r["timed"]]
     errors: Counter[str] = Counter()
     for r in results:
@@ -507,6 +516,32 @@ def run_phase(pool: ProcessPoolExecutor, kind: str, ports: list[int], jobs: list
             "p99_ms": ms(quantile(timed, 0.99)), "count": len(timed), "errors": dict(errors),
             "cpu": meter.used(before, after, serve_pids, sorted({r["pid"] for r in results})), "postgres": activity,
             "quiet_before": before_start}
+
+
+def profile_summary(path: Path, top: int = 12) -> dict[str, Any]:
+    """py-spy's collapsed stacks summed up: the share of the samples in which each function of
+    server/ was on the stack (inclusive), and the functions (any) that were running (self)."""
+    inclusive: Counter[str] = Counter()
+    leaf: Counter[str] = Counter()
+    total = 0
+    for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
+        stack, _, count = line.rpartition(" ")
+        if not count.isdigit():
+            continue
+        n = int(count)
+        total += n
+        frames = [frame.rsplit(":", 1)[0] + ")" if ":" in frame else frame for frame in stack.split(";")]
+        for frame in set(frames):
+            if "server/" in frame and "/site-packages/" not in frame:
+                inclusive[frame] += n
+        leaf[frames[-1]] += n
+    if not total:
+        return {"samples": 0}
+
+    def share(counter: Counter[str]) -> dict[str, float]:
+        return {name: round(n / total, 3) for name, n in counter.most_common(top)}
+
+    return {"samples": total, "server_inclusive": share(inclusive), "self": share(leaf)}
 
 
 # --- servers -----------------------------------------------------------------------------------------
@@ -633,6 +668,8 @@ def main() -> None:
     parser.add_argument("--quiet-wait", type=float, default=60.0,
                         help="seconds in all to wait, before phases, for other work on the machine to quieten")
     parser.add_argument("--json", type=Path, default=None)
+    parser.add_argument("--profile", action="store_true",
+                        help="py-spy the first serve process in round 1's phases (costs CPU: not for the figures)")
     args = parser.parse_args()
     began = time.perf_counter()
     results: dict[str, Any] = {"command": " ".join(["bench/scaleout.py", *sys.argv[1:]]), "git": git_info(),
@@ -717,7 +754,11 @@ def main() -> None:
                     ports, pids = [p.port for p in running], [p.pid for p in running]
                     for kind in KINDS:
                         jobs = tellers if kind == "call_next" else kiosks
-                        run = run_phase(pool, kind, ports, jobs, args.seconds, sampler, meter, pids, quiet)
+                        spy = folder / f"profile-{n}-{kind}.txt" if args.profile and round_ == 1 else None
+                        run = run_phase(pool, kind, ports, jobs, args.seconds, sampler, meter, pids, quiet, spy)
+                        if spy is not None and spy.exists():
+                            run["profile"] = profile_summary(spy)
+                            say(f"profile of serve process 1, {kind}: {json.dumps(run['profile'], indent=1)}")
                         run["round"] = round_
                         runs.append(run)
                         cpu = run["cpu"]
