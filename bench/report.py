@@ -633,7 +633,24 @@ def scaleout_limits(data: dict[str, Any], rows: list[tuple[str, str, bool | None
         for run in runs:
             for name, share in run["cpu"].get("other_top", {}).items():
                 names[name.split(" (")[0]] = names.get(name.split(" (")[0], 0.0) + share / len(runs)
-        top = ", ".join(f"`{name}` {share:.0f}%" for name, share in sorted(names.items(), key=lambda kv: -kv[1])[:3])
+        top = ", ".join(f"`{name}` {share:.0f}%" for name, share in sorted(names.items(), key=lambda kv: -kv[1])[:3]
+                        if share >= 1)
+        one = summary.get("1", {}).get("issue")
+        bound = ""
+        if one and one["per_s"]:
+            # CPU-seconds per ticket of each part, from the 1-process figures: with one process bound by
+            # its own core, 2 processes on `cores` cores reach at most cores * serve / everything.
+            serve, rest = one["serve_cpu_pct"], (one["postgres_cpu_pct"] + one.get("redis_cpu_pct", 0.0)
+                                                 + one["clients_cpu_pct"])
+            most = min(2.0, cores * serve / (serve + rest)) if serve + rest else None
+            if most is not None:
+                bound = (f" The ceiling: with 1 process a ticket cost {serve * 10 / one['per_s']:.1f} ms of the "
+                         f"serve process's CPU and {rest * 10 / one['per_s']:.1f} ms of PostgreSQL's, Redis's and the "
+                         f"client's; if one process is bound by its own core, two on {cores} cores reach at most "
+                         f"{cores} × serve ÷ all = {most:.2f}× with nothing else running. The target needs the serve "
+                         f"process's share of a ticket's CPU to be at least {SCALEOUT_GROWTH / cores:.0%} (here "
+                         f"{serve / (serve + rest):.0%}): a leaner request path raises both throughputs, but their "
+                         "ratio only if PostgreSQL's cost per ticket falls with it.")
         shared = (f" Other work on this shared machine took {f['other_cpu_pct']:g}% of a core meanwhile"
                   + (f" (the largest: {top})" if top else "") + ": read the growth beside it."
                   ) if f["other_cpu_pct"] >= 25 else ""
@@ -642,8 +659,7 @@ def scaleout_limits(data: dict[str, Any], rows: list[tuple[str, str, bool | None
                    f"{f['clients_cpu_pct']:g}%, other {f['other_cpu_pct']:g}% of one core){cost}; "
                    f"{f['lock_share']:.0%} of the active sessions waited on locks across {branches} branches. "
                    "A second process adds throughput only where a core is idle, and here the second core is "
-                   "shared with PostgreSQL and the load clients: less CPU per request is what lifts both."
-                   + shared)
+                   "shared with PostgreSQL and the load clients." + bound + shared)
     hot = data.get("hot_spot")
     if hot and any(t.startswith("hot spot") and ok is False for t, _, ok in rows):
         top = next(iter(hot["postgres"]["wait_events"]), None)

@@ -584,6 +584,7 @@ def medians(runs: list[dict[str, Any]]) -> dict[str, dict[str, dict[str, Any]]]:
             figure["serve_cpu_pct"] = statistics.median(sum(r["cpu"]["serve_pct"]) for r in rounds)
             figure["postgres_cpu_pct"] = statistics.median(r["cpu"]["postgres_pct"] for r in rounds)
             figure["clients_cpu_pct"] = statistics.median(r["cpu"]["clients_pct"] for r in rounds)
+            figure["redis_cpu_pct"] = statistics.median(r["cpu"]["redis_pct"] for r in rounds)
             figure["other_cpu_pct"] = statistics.median(r["cpu"]["other_pct"] for r in rounds)
             figure["lock_share"] = statistics.median(r["postgres"].get("lock_share", 0.0) for r in rounds)
             figure["active_mean"] = statistics.median(r["postgres"].get("active_mean", 0.0) for r in rounds)
