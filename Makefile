@@ -52,11 +52,14 @@ test: $(VENV)/.test
 	$(BIN)/python -m pytest -n $(TEST_JOBS) $(PYTEST_ARGS)
 
 ## Benchmarks, then BENCHMARKS.md from their results (bench/results/). SEEDS: simulated seeds.
+## The scale-out benchmark starts its own PostgreSQL and Redis (installed here when missing).
 ## Also the deployment's calling race at full size (800 tickets; make test runs 200).
 SEEDS ?= 20
 bench: $(VENV)/.bench $(VENV)/.test
 	@date +%s > bench/results/started
 	$(BIN)/python bench/http_load.py --seconds 4 --clients 1,16 --json bench/results/http_load.json
+	@scripts/ensure-system-packages.sh
+	$(BIN)/python bench/scaleout.py --seconds 6 --rounds 3 --json bench/results/scaleout.json
 	$(BIN)/python bench/sweep.py --sizes 10x100,50x2000,500x20000 --repeat 20 --json bench/results/sweep.json
 	$(BIN)/python bench/realtime.py --step 2000 --json bench/results/realtime.json
 	rm -rf bench/results/charts

@@ -495,6 +495,183 @@ def http_section(data: dict[str, Any]) -> list[str]:
     return out
 
 
+SCALEOUT_GROWTH = 1.6  # issue 17's targets
+SCALEOUT_LOCK_SHARE = 0.25
+WAIT_EVENTS = {
+    "Lock:transactionid": "waiting for the transaction that last updated a row to end",
+    "Lock:tuple": "queued for a row behind another waiter",
+    "IO:WALSync": "the commit's flush to disk",
+    "CPU": "running (no wait event)",
+}
+
+
+def scaleout_targets(data: dict[str, Any]) -> list[tuple[str, str, bool | None]]:
+    """Issue 17's targets, from the run's medians: (target, figure, met)."""
+    one, two = data["summary"].get("1", {}), data["summary"].get("2", {})
+    rows: list[tuple[str, str, bool | None]] = []
+    for kind, name in (("issue", "ticket issue"), ("call_next", "call-next")):
+        if kind in one and kind in two and one[kind]["per_s"]:
+            growth = two[kind]["per_s"] / one[kind]["per_s"]
+            rows.append((f"{name}: 2 processes ≥ {SCALEOUT_GROWTH}× the throughput of 1 process",
+                         f"{growth:.2f}× ({one[kind]['per_s']:g} → {two[kind]['per_s']:g}/s)",
+                         growth >= SCALEOUT_GROWTH))
+        if all(kind in s and s.get("health", {}).get("per_s") for s in (one, two)):
+            r1, r2 = (s[kind]["per_s"] / s["health"]["per_s"] for s in (one, two))
+            rows.append((f"{name}: ratio to the cheapest endpoint no worse than with 1 process",
+                         f"{r1:.3f} → {r2:.3f}", r2 >= r1))
+    pg = (data.get("hot_spot") or {}).get("postgres") or {}
+    if pg.get("samples"):
+        rows.append(("hot spot: ≤ 1/4 of sessions waiting on locks",
+                     f"{pg['lock_share']:.0%} ({pg['lock_mean']:g} of {pg['active_mean']:g} active sessions, mean)",
+                     pg["lock_share"] <= SCALEOUT_LOCK_SHARE))
+    return rows
+
+
+def scaleout_quiet(data: dict[str, Any]) -> str:
+    """How quiet the shared machine was when the phases started."""
+    found = [r["quiet_before"] for r in [*data.get("runs", []), data.get("hot_spot") or {}] if r.get("quiet_before")]
+    if not found:
+        return ""
+    quiet = sum(1 for q in found if q["quiet"])
+    return (f" Each phase waited for other work on the machine to quieten (under 30% of a core; "
+            f"{sum(q['waited_s'] for q in found):.0f} s in all): {quiet} of {len(found)} phases started quiet.")
+
+
+def scaleout_section(data: dict[str, Any]) -> list[str]:
+    s, m, pg = data["settings"], data["machine"], data["postgres"]
+    summary = data["summary"]
+    commits = {c["connections"]: c for c in data["commits"]}
+    out = [
+        "## Scale-out (issue 17): many branches on PostgreSQL, one and two processes",
+        "",
+        f"Command: `{data['command']}` ({data['wall_s'] / 60:.1f} min) — its own PostgreSQL {pg['server_version']}"
+        f" (fsync {pg['fsync']}, synchronous_commit {pg['synchronous_commit']}) and Redis; {s['branches']} branches"
+        f" of {s['services_per_branch']} services and {s['counters_per_branch']} counters in one time zone, "
+        f"{s['kiosks']} kiosks and {s['tellers']} tellers (one per counter, signed in); `python -m server serve` "
+        f"processes as deployed (production mode, Redis message queue and rate limits), the schema migrated once. "
+        f"{s['clients']} clients (separate processes, one kept-alive connection each) dealt round-robin over the "
+        f"processes, the same clients for 1 and 2 processes; *issue*: each client turns through the kiosks of its "
+        f"share of the branches, both services; *call-next*: through its share of the tellers, call-next then a "
+        f"no-show (only call-next counted); *health*: `GET /api/v1/health` without a token (the cheapest "
+        f"endpoint). Phases of {s['seconds']:g} s, medians of {s['rounds']} rounds; {m['cores']} cores "
+        f"({m['cpu']}), code at `{data['git']['commit'][:10]}`." + scaleout_quiet(data),
+        "",
+        "The storage's own durable commit rate, on the same cluster in the same run (bare psycopg one-row "
+        "INSERT + COMMIT):",
+        "",
+        "| connections | commits/s | p50 ms | p99 ms |",
+        "|---|---|---|---|",
+    ]
+    for n in sorted(commits):
+        c = commits[n]
+        out.append(f"| {n} | {c['per_s']:g} | {c['p50_ms']} | {c['p99_ms']} |")
+    most = commits[max(commits)]["per_s"] if commits else None
+    out += [
+        "",
+        "| processes | health /s (p99 ms) | issue /s (p50 / p99 ms) | call-next /s (p50 / p99 ms) | issue ÷ health "
+        "| call-next ÷ health | issue ÷ commits (16 connections) |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for n in sorted(summary, key=int):
+        f = summary[n]
+        h, i, c = f["health"], f["issue"], f["call_next"]
+        out.append(f"| {n} | {h['per_s']:g} ({h['p99_ms']}) | {i['per_s']:g} ({i['p50_ms']} / {i['p99_ms']}) | "
+                   f"{c['per_s']:g} ({c['p50_ms']} / {c['p99_ms']}) | {i['per_s'] / h['per_s']:.3f} | "
+                   f"{c['per_s'] / h['per_s']:.3f} | " + (f"{i['per_s'] / most:.3f}" if most else "—") + " |")
+    if "1" in summary and "2" in summary:
+        one, two = summary["1"], summary["2"]
+        out.append("| 2 ÷ 1 | " + " | ".join(f"{two[k]['per_s'] / one[k]['per_s']:.2f}×"
+                                             for k in ("health", "issue", "call_next")) + " | | | |")
+    out += ["", f"Verdict: {data['verdict']}.", "", "| target | figure | |", "|---|---|---|"]
+    rows = scaleout_targets(data)
+    for target, figure, ok in rows:
+        out.append(f"| {target} | {figure} | {verdict(ok)} |")
+    hot = data.get("hot_spot")
+    if hot:
+        hp = hot["postgres"]
+        events = ", ".join(f"`{name}` {n:g}" for name, n in hp["wait_events"].items())
+        out += ["", f"Hot spot: {s['hot_clients']} kiosks of one branch, all for one service, on 2 processes: "
+                    f"{hot['per_s']:g} tickets/s, p50 {hot['p50_ms']} ms, p99 {hot['p99_ms']} ms. "
+                    f"`pg_stat_activity` every 50 ms ({hp['samples']} samples): active sessions mean "
+                    f"{hp['active_mean']:g} (median {hp['active_median']:g}), of them waiting on locks mean "
+                    f"{hp['lock_mean']:g} (median {hp['lock_median']:g}), {hp['lock_share']:.0%}; active sessions "
+                    f"by wait event, mean per sample: {events}."]
+    out += ["", "CPU during the phases (% of one core, medians over the rounds; *other*: the rest of the machine, "
+                "other work on a shared one included) and the database sessions (mean per sample):", "",
+            "| processes | phase | serve processes | PostgreSQL | clients | other | machine (all cores) | "
+            "sessions active | waiting on locks |",
+            "|---|---|---|---|---|---|---|---|---|"]
+    for n in sorted(summary, key=int):
+        for kind in ("health", "issue", "call_next"):
+            f = summary[n][kind]
+            out.append(f"| {n} | {kind.replace('_', '-')} | {f['serve_cpu_pct']:g} | {f['postgres_cpu_pct']:g} | "
+                       f"{f['clients_cpu_pct']:g} | {f['other_cpu_pct']:g} | {min(100, f['machine_cpu_pct']):.0f}% | "
+                       f"{f['active_mean']:g} | {f['lock_share']:.0%} |")
+    if hot:
+        c = hot["cpu"]
+        out.append(f"| 2 | hot spot | {sum(c['serve_pct']):g} | {c['postgres_pct']:g} | {c['clients_pct']:g} | "
+                   f"{c['other_pct']:g} | {min(100, c['machine_pct']):.0f}% | {hot['postgres']['active_mean']:g} | "
+                   f"{hot['postgres']['lock_share']:.0%} |")
+    out += [""] + scaleout_limits(data, rows) + [""]
+    return out
+
+
+def scaleout_limits(data: dict[str, Any], rows: list[tuple[str, str, bool | None]]) -> list[str]:
+    """What the figures say limits a missed target."""
+    if all(ok is not False for _, _, ok in rows):
+        return []
+    out = ["**What limits the misses** (from the figures above):", ""]
+    summary, cores, branches = data["summary"], data["machine"]["cores"], data["settings"]["branches"]
+    two = summary.get("2")
+    if two and any("processes" in t and ok is False for t, _, ok in rows):
+        busy = min(100.0, max(two[k]["machine_cpu_pct"] for k in ("issue", "call_next")))
+        f = two["issue"]
+        cost = f"; a ticket cost the serve processes {f['serve_cpu_pct'] * 10 / f['per_s']:.1f} ms of CPU" \
+            if f["per_s"] else ""
+        names: dict[str, float] = {}
+        runs = [r for r in data.get("runs", []) if r["processes"] == 2 and r["kind"] == "issue"]
+        for run in runs:
+            for name, share in run["cpu"].get("other_top", {}).items():
+                names[name.split(" (")[0]] = names.get(name.split(" (")[0], 0.0) + share / len(runs)
+        top = ", ".join(f"`{name}` {share:.0f}%" for name, share in sorted(names.items(), key=lambda kv: -kv[1])[:3]
+                        if share >= 1)
+        one = summary.get("1", {}).get("issue")
+        bound = ""
+        if one and one["per_s"]:
+            # CPU-seconds per ticket of each part, from the 1-process figures: with one process bound by
+            # its own core, 2 processes on `cores` cores reach at most cores * serve / everything.
+            serve, rest = one["serve_cpu_pct"], (one["postgres_cpu_pct"] + one.get("redis_cpu_pct", 0.0)
+                                                 + one["clients_cpu_pct"])
+            most = min(2.0, cores * serve / (serve + rest)) if serve + rest else None
+            if most is not None:
+                bound = (f" The ceiling: with 1 process a ticket cost {serve * 10 / one['per_s']:.1f} ms of the "
+                         f"serve process's CPU and {rest * 10 / one['per_s']:.1f} ms of PostgreSQL's, Redis's and the "
+                         f"client's; if one process is bound by its own core, two on {cores} cores reach at most "
+                         f"{cores} × serve ÷ all = {most:.2f}× with nothing else running. The target needs the serve "
+                         f"process's share of a ticket's CPU to be at least {SCALEOUT_GROWTH / cores:.0%} (here "
+                         f"{serve / (serve + rest):.0%}): a leaner request path raises both throughputs, but their "
+                         "ratio only if PostgreSQL's cost per ticket falls with it.")
+        shared = (f" Other work on this shared machine took {f['other_cpu_pct']:g}% of a core meanwhile"
+                  + (f" (the largest: {top})" if top else "") + ": read the growth beside it."
+                  ) if f["other_cpu_pct"] >= 25 else ""
+        out.append(f"- *Growth*: with 2 processes the machine's {cores} cores were {busy:.0f}% busy (during issue: "
+                   f"serve processes {f['serve_cpu_pct']:g}%, PostgreSQL {f['postgres_cpu_pct']:g}%, clients "
+                   f"{f['clients_cpu_pct']:g}%, other {f['other_cpu_pct']:g}% of one core){cost}; "
+                   f"{f['lock_share']:.0%} of the active sessions waited on locks across {branches} branches. "
+                   "A second process adds throughput only where a core is idle, and here the second core is "
+                   "shared with PostgreSQL and the load clients." + bound + shared)
+    hot = data.get("hot_spot")
+    if hot and any(t.startswith("hot spot") and ok is False for t, _, ok in rows):
+        top = next(iter(hot["postgres"]["wait_events"]), None)
+        meaning = WAIT_EVENTS.get(top or "", "")
+        out.append(f"- *Hot spot*: the wait seen most was `{top}`" + (f", {meaning}" if meaning else "") + "."
+                   + (" Every ticket of one service updates the same row (the service's number sequence for the "
+                      "day) and holds its lock until it commits, so the other issues queue behind it: the shorter "
+                      "the time from that update to the commit, the fewer wait." if (top or "").startswith("Lock:")
+                      else ""))
+    return out
+
+
 def realtime_section(data: dict[str, Any]) -> list[str]:
     out = ["## Realtime: many branches, one big room, connections per process", "",
            f"Command: `{data['meta']['command']}` — one `serve` process (gevent, SQLite WAL, synchronous FULL),",
@@ -607,6 +784,8 @@ def main() -> None:
         lines += simulation_section(json.loads((results / "simulations.json").read_text()), charts)
     if (results / "http_load.json").exists():
         lines += http_section(json.loads((results / "http_load.json").read_text()))
+    if (results / "scaleout.json").exists():
+        lines += scaleout_section(json.loads((results / "scaleout.json").read_text(encoding="utf-8")))
     if (results / "sweep.json").exists():
         lines += sweep_section(json.loads((results / "sweep.json").read_text()))
     if (results / "realtime.json").exists():
