@@ -201,45 +201,45 @@ class Database:
         self._read_sessions = sessionmaker(read_engine, expire_on_commit=False)
         for factory in (self._write_sessions, self._read_sessions):
             _keep_transaction_caches(factory)
-        # Created here, not at import, so that it is gevent's lock once the server has patched.
-        self._write_lock = threading.RLock() if self.is_sqlite else None
-        self._state = threading.Lock()  # guards the three below
-        self._waiting = 0  # writers of this process waiting for the write lock
-        self._holder: int | None = None  # the thread or greenlet holding it
-        self._group: _Group | None = None  # the SQLite transaction writers are sharing now
+        # Created here, not at import, so that its locks are gevent's once the server has patched.
+        self._lane = _Lane() if self.is_sqlite else None  # SQLite: every writer of the process
+        self._lanes: dict[Any, _Lane] = {}  # PostgreSQL: the writers of one contended row each
+        self._lanes_lock = threading.Lock()
 
     @property
     def dialect(self) -> str:
         return self.engine.dialect.name
 
     @contextmanager
-    def writing(self, *, background: bool = False) -> Iterator[Session]:
+    def writing(self, *, background: bool = False, lane: Any = None) -> Iterator[Session]:
         """A write transaction. Commit explicitly; anything else rolls back.
 
-        On SQLite the process's writers queue for the write lock, and the ones that queued meanwhile
-        share one SQLite transaction (:meth:`_writing_in_group`). A writer's ``commit()`` returns
-        once its changes are durable either way, and only then does :class:`~server.runtime.UnitOfWork`
-        announce them. A ``background`` writer (the alert engine's) never joins a group, and a
-        group is never held open for one: its work can take longer than a request's, and the
-        writers of the group would wait for it."""
-        lock = self._write_lock
-        if lock is not None and self._holder != threading.get_ident():
+        Writers of one lane queue for its lock, and the ones that queued meanwhile share one
+        transaction (:meth:`_writing_in_group`): on SQLite every writer of the process (the
+        database has one write lock), on PostgreSQL the writers that name the same ``lane`` (the
+        issues of one service, which all take its ticket-number row); other PostgreSQL writers run
+        side by side as ever. A writer's ``commit()`` returns once its changes are durable either
+        way, and only then does :class:`~server.runtime.UnitOfWork` announce them. A
+        ``background`` writer (the alert engine's) never joins a group, and a group is never held
+        open for one: its work can take longer than a request's, and the group would wait for it."""
+        shared = self._lane if self._lane is not None else self._lane_for(lane)
+        if shared is not None and shared.holder != threading.get_ident():
             counted = 0 if background else 1
-            with self._state:
-                self._waiting += counted
+            with shared.state:
+                shared.waiting += counted
             try:
-                lock.acquire()
+                shared.lock.acquire()
             finally:
-                with self._state:
-                    self._waiting -= counted
-            self._holder = threading.get_ident()
-            if background and self._group is not None:
-                self._holder_commits_group()
-            with self._writing_in_group() as session:
+                with shared.state:
+                    shared.waiting -= counted
+            shared.holder = threading.get_ident()
+            if background and shared.group is not None:
+                shared.commit_open_group()
+            with self._writing_in_group(shared) as session:
                 yield session
             return
-        if lock is not None:  # re-entered by the writer holding the lock: a transaction of its own, as ever
-            lock.acquire()
+        if shared is not None:  # re-entered by the writer holding the lock: a transaction of its own, as ever
+            shared.lock.acquire()
         try:
             with self._write_sessions() as session:
                 try:
@@ -248,31 +248,44 @@ class Database:
                     if session.in_transaction():
                         session.rollback()
         finally:
-            if lock is not None:
-                lock.release()
+            if shared is not None:
+                shared.lock.release()
+
+    def _lane_for(self, key: Any) -> _Lane | None:
+        if key is None:
+            return None
+        with self._lanes_lock:
+            lane = self._lanes.get(key)
+            if lane is None:
+                lane = self._lanes[key] = _Lane()
+            return lane
 
     @contextmanager
-    def _writing_in_group(self) -> Iterator[Session]:
-        """Group commit (issue 17), with the write lock held. With ``synchronous=FULL`` every SQLite
-        commit waits for the disk, and the write lock is held meanwhile: writers of a busy server
-        queued behind one fsync each (4 ms apiece on a slower disk). Here a writer that finds others
-        waiting for the lock leaves its transaction open for them: each works in a SAVEPOINT of the
-        shared transaction (its failure undoes only its own changes, and so does whatever it does after
-        its commit: a SAVEPOINT per session transaction), hands the lock on, and waits
-        for the commit. The last writer of the group (nobody waiting, or GROUP_MEMBERS of them, or
-        the group open GROUP_HOLD_S) commits it once for all. Nothing is announced, and no answer
-        given, before that commit: a crash loses only changes nobody was told of. A commit that
-        fails fails every writer of the group."""
-        group = self._group
+    def _writing_in_group(self, lane: _Lane) -> Iterator[Session]:
+        """Group commit (issue 17), with the lane's lock held.
+
+        SQLite: with ``synchronous=FULL`` every commit waits for the disk, and the write lock is
+        held meanwhile: writers of a busy server queued behind one fsync each (4 ms apiece on a
+        slower disk). PostgreSQL: every issue of a service takes the service's ticket-number row,
+        held until its commit, so kiosks of one service queued in the database behind one round
+        trips and one commit each. In both, a writer that finds others waiting for the lane leaves
+        its transaction open for them: each works in a SAVEPOINT of the shared transaction (its
+        failure undoes only its own changes, and so does whatever it does after its commit: a
+        SAVEPOINT per session transaction), hands the lock on, and waits for the commit. The last
+        writer of the group (nobody waiting, or GROUP_MEMBERS of them, or the group open
+        GROUP_HOLD_S) commits it once for all. Nothing is announced, and no answer given, before
+        that commit: a crash loses only changes nobody was told of. A commit that fails fails
+        every writer of the group."""
+        group = lane.group
         if group is None:
             connection = self.engine.connect()
             try:
-                connection.begin()  # BEGIN IMMEDIATE (the begin hook)
+                connection.begin()  # SQLite: BEGIN IMMEDIATE (the begin hook)
             except BaseException:
                 connection.close()
-                self._release()
+                lane.release()
                 raise
-            group = self._group = _Group(connection, time.monotonic())
+            group = lane.group = _Group(connection, time.monotonic())
         group.members += 1
         session = self._write_sessions(bind=group.connection, join_transaction_mode="create_savepoint")
         session.info[_GROUP] = group
@@ -287,70 +300,7 @@ class Database:
                 session.close()
             except BaseException:  # the shared transaction itself is broken: end it now
                 group.broken = True
-            self._leave(group, wait=not failed)
-
-    def _leave(self, group: _Group, *, wait: bool) -> None:
-        with self._state:
-            others = self._waiting
-        if (others and not group.broken and group.members < GROUP_MEMBERS
-                and time.monotonic() - group.opened < GROUP_HOLD_S):
-            self._release()
-            if wait:
-                self._wait_for(group)
-            return
-        self._commit_group(group)
-        if wait and group.error is not None:
-            raise group.error
-
-    def _holder_commits_group(self) -> None:
-        """Commit the open group for its writers, keeping the write lock (a background writer's
-        turn comes next, in a transaction of its own)."""
-        group = self._group
-        assert group is not None and self._write_lock is not None
-        self._write_lock.acquire()  # _commit_group releases once; the caller keeps its hold
-        self._commit_group(group)
-        self._holder = threading.get_ident()
-
-    def _commit_group(self, group: _Group) -> None:
-        """Commit the group (the write lock held), then let its writers go on."""
-        self._group = None
-        try:
-            if group.broken:
-                raise exc.InvalidRequestError("a write transaction shared by several writers broke; none is kept")
-            group.connection.commit()
-        except BaseException as error:  # noqa: BLE001 - handed to every writer of the group
-            group.error = error
-            # What a failed COMMIT leaves of the transaction is SQLite's business: the connection
-            # is thrown away rather than given back to the pool.
-            with contextlib.suppress(Exception):
-                group.connection.invalidate()
-        finally:
-            try:
-                group.connection.close()  # rolls back whatever was not committed
-            finally:
-                self._release()
-                group.done.set()
-        if group.error is None:
-            for callback in group.after_commit:
-                callback()
-
-    def _wait_for(self, group: _Group) -> None:
-        """Wait for the group's commit. Should the writer expected to go on with it never come (it
-        gave up waiting for the lock), commit the group here once the lock is free."""
-        while not group.done.wait(0.05):
-            if self._group is group and self._write_lock is not None and self._write_lock.acquire(blocking=False):
-                if self._group is group:
-                    self._holder = threading.get_ident()
-                    self._commit_group(group)
-                else:
-                    self._write_lock.release()
-        if group.error is not None:
-            raise group.error
-
-    def _release(self) -> None:
-        self._holder = None
-        assert self._write_lock is not None
-        self._write_lock.release()
+            lane.leave(group, wait=not failed)
 
     @contextmanager
     def reading(self) -> Iterator[Session]:
@@ -364,6 +314,80 @@ class Database:
 
 GROUP_MEMBERS = 16  # writers committed together at most
 GROUP_HOLD_S = 0.01  # how long a group stays open for more writers at most (their first one waits that long)
+
+
+class _Lane:
+    """Writers that may share a transaction, one at a time: SQLite's whole process, or on PostgreSQL
+    the writers of one contended row (see :meth:`Database.writing`)."""
+
+    def __init__(self) -> None:
+        self.lock = threading.RLock()
+        self.state = threading.Lock()  # guards ``waiting``
+        self.waiting = 0  # writers waiting for the lock (background ones not counted)
+        self.holder: int | None = None  # the thread or greenlet holding it
+        self.group: _Group | None = None  # the transaction its writers are sharing now
+
+    def release(self) -> None:
+        self.holder = None
+        self.lock.release()
+
+    def leave(self, group: _Group, *, wait: bool) -> None:
+        with self.state:
+            others = self.waiting
+        if (others and not group.broken and group.members < GROUP_MEMBERS
+                and time.monotonic() - group.opened < GROUP_HOLD_S):
+            self.release()
+            if wait:
+                self.wait_for(group)
+            return
+        self.commit(group)
+        if wait and group.error is not None:
+            raise group.error
+
+    def commit_open_group(self) -> None:
+        """Commit the open group for its writers, keeping the lock (a background writer's turn
+        comes next, in a transaction of its own)."""
+        group = self.group
+        assert group is not None
+        self.lock.acquire()  # commit() releases once; the caller keeps its hold
+        self.commit(group)
+        self.holder = threading.get_ident()
+
+    def commit(self, group: _Group) -> None:
+        """Commit the group (the lock held), then let its writers go on."""
+        self.group = None
+        try:
+            if group.broken:
+                raise exc.InvalidRequestError("a write transaction shared by several writers broke; none is kept")
+            group.connection.commit()
+        except BaseException as error:  # noqa: BLE001 - handed to every writer of the group
+            group.error = error
+            # What a failed COMMIT leaves of the transaction is the database's business: the
+            # connection is thrown away rather than given back to the pool.
+            with contextlib.suppress(Exception):
+                group.connection.invalidate()
+        finally:
+            try:
+                group.connection.close()  # rolls back whatever was not committed
+            finally:
+                self.release()
+                group.done.set()
+        if group.error is None:
+            for callback in group.after_commit:
+                callback()
+
+    def wait_for(self, group: _Group) -> None:
+        """Wait for the group's commit. Should the writer expected to go on with it never come (it
+        gave up waiting for the lock), commit the group here once the lock is free."""
+        while not group.done.wait(0.05):
+            if self.group is group and self.lock.acquire(blocking=False):
+                if self.group is group:
+                    self.holder = threading.get_ident()
+                    self.commit(group)
+                else:
+                    self.lock.release()
+        if group.error is not None:
+            raise group.error
 
 
 class _Group:

@@ -96,16 +96,17 @@ class UnitOfWork:
     database write lock, so a slow socket never holds up the next ticket.
     """
 
-    def __init__(self, runtime: Runtime, *, background: bool = False) -> None:
+    def __init__(self, runtime: Runtime, *, background: bool = False, lane: Any = None) -> None:
         self.runtime = runtime
         self.background = background
+        self.lane = lane
         self.outbox: list[Message] = []
         self._changes: list[_Change] = []
         self._committed = False
         self.session: Session
 
     def __enter__(self) -> UnitOfWork:
-        self._context = self.runtime.db.writing(background=self.background)
+        self._context = self.runtime.db.writing(background=self.background, lane=self.lane)
         self.session = self._context.__enter__()
         return self
 
@@ -215,9 +216,10 @@ class Runtime:
     caches: dict[str, Any] = field(default_factory=dict, repr=False)
     _branch_configs: dict[int, Config] = field(default_factory=dict, repr=False)
 
-    def uow(self, *, background: bool = False) -> UnitOfWork:
-        """A write transaction; ``background`` for work nobody waits on (server/db.py's group commit)."""
-        return UnitOfWork(self, background=background)
+    def uow(self, *, background: bool = False, lane: Any = None) -> UnitOfWork:
+        """A write transaction; ``background`` for work nobody waits on, ``lane`` naming the contended
+        row it takes (server/db.py's group commit)."""
+        return UnitOfWork(self, background=background, lane=lane)
 
     @contextmanager
     def reading(self) -> Iterator[Session]:

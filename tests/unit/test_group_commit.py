@@ -60,7 +60,7 @@ def test_writers_queued_together_commit_once_and_each_returns_with_its_row_commi
     others = [threading.Thread(target=write, args=(f"w{i}", i == 3)) for i in range(6)]
     for thread in others:
         thread.start()
-    while db._waiting < len(others):  # noqa: SLF001 - wait until they all queue for the lock
+    while db._lane.waiting < len(others):  # type: ignore[union-attr]  # noqa: SLF001 - until they all queue
         threading.Event().wait(0.01)
     commits.clear()
     let_go.set()
@@ -93,7 +93,7 @@ def test_a_group_whose_commit_fails_fails_every_writer_and_keeps_nothing(db: Dat
     first_in.wait(5)
     second = threading.Thread(target=write, args=("second",))
     second.start()
-    while db._waiting < 1:  # noqa: SLF001
+    while db._lane.waiting < 1:  # type: ignore[union-attr]  # noqa: SLF001
         threading.Event().wait(0.01)
     real_commit = db.engine.dialect.do_commit
 
@@ -157,3 +157,49 @@ def test_a_request_never_waits_for_the_alert_engine_s_write(db: Database, monkey
     assert finished["request"] < finished["evaluation"] - 0.2, finished
     with db.reading() as session:
         assert sorted(session.scalars(text("SELECT v FROM t"))) == ["alert", "request"]
+
+
+@pytest.mark.postgres
+def test_postgresql_writers_of_one_lane_share_a_commit_and_the_others_run_beside_them(pg_cluster):  # type: ignore[no-untyped-def]
+    from tests.conftest import pg_admin_url
+
+    db = Database(pg_admin_url(pg_cluster))
+    with db.writing() as session:
+        session.execute(text("DROP TABLE IF EXISTS lane_t"))
+        session.execute(text("CREATE TABLE lane_t (v TEXT)"))
+        session.commit()
+    commits: list[int] = []
+    event.listen(db.engine, "commit", lambda connection: commits.append(1))
+    first_in, let_go = threading.Event(), threading.Event()
+    done: dict[str, float] = {}
+
+    def write(value: str, lane: str | None) -> None:
+        with db.writing(lane=lane) as session:
+            if value == "first":
+                first_in.set()
+                let_go.wait(5)
+            session.execute(text("INSERT INTO lane_t (v) VALUES (:v)"), {"v": value})
+            session.commit()
+        done[value] = time.monotonic()
+
+    first = threading.Thread(target=write, args=("first", "service A"))
+    first.start()
+    first_in.wait(5)
+    second = threading.Thread(target=write, args=("second", "service A"))
+    second.start()
+    while db._lanes["service A"].waiting < 1:  # noqa: SLF001
+        threading.Event().wait(0.01)
+    write("elsewhere", None)  # no lane: not held up by the lane's open transaction
+    write("service B", "service B")  # another lane: neither
+    assert set(done) == {"elsewhere", "service B"}
+    commits.clear()
+    let_go.set()
+    first.join(10)
+    second.join(10)
+    assert len(commits) == 1  # the two writers of lane A: one commit
+    with db.reading() as session:
+        assert sorted(session.scalars(text("SELECT v FROM lane_t"))) == ["elsewhere", "first", "second", "service B"]
+    with db.writing() as session:
+        session.execute(text("DROP TABLE lane_t"))
+        session.commit()
+    db.dispose()
