@@ -42,14 +42,21 @@ _CONFIG_ROWS: weakref.WeakKeyDictionary[Any, dict[tuple[Any, ...], Any]] = weakr
 LOCK = threading.Lock()  # also guards the day's figures kept in server/queueing/figures.py
 
 
+def _engine(session: Session) -> Any:
+    """The engine behind the session, also when it is bound to one connection (a write transaction
+    several writers share: server/db.py): what is kept is kept per database, not per connection."""
+    bind = session.get_bind()
+    return getattr(bind, "engine", bind)
+
+
 def forget_config_rows(session: Session) -> None:
     """The branches' services or counters were changed in this database: read them afresh."""
     with LOCK:
-        _CONFIG_ROWS.pop(session.get_bind(), None)
+        _CONFIG_ROWS.pop(_engine(session), None)
 
 
 def _config_rows(session: Session, key: tuple[Any, ...], read: Callable[[], Any]) -> Any:
-    bind = session.get_bind()
+    bind = _engine(session)
     with LOCK:
         cached = _CONFIG_ROWS.get(bind, {}).get(key)
     if cached is None:

@@ -223,3 +223,28 @@ def test_the_holders_view_carries_its_service_branch_and_rating(api):
     assert api.ticket(ticket["token"])["rating"] == 5
     staff_view = api.get("/queue", "teller1").get_json()
     assert "rating" not in str(staff_view) and "documents" not in staff_view["services"][0]["tickets"].__repr__()
+
+
+def test_an_issue_is_a_handful_of_statements_and_reads_no_configuration(api, rt):
+    """The issue path of issue 17: the hall in one read, the number, the ticket and its event. The
+    branch's services and its row were read once for the process (server/queueing/catalog.py), also
+    when the write transaction is one several writers share (SQLite's group commit binds the session
+    to a connection, not to the engine they are kept by)."""
+    from sqlalchemy import event
+
+    rt.change_listeners.clear()  # the alert engine evaluates in a task of its own in a server
+    api.issue("A")
+    seen: list[str] = []
+
+    def note(_connection, _cursor, statement, *_args):  # type: ignore[no-untyped-def]
+        seen.append(" ".join(statement.split()[:4]).upper())
+
+    event.listen(rt.db.engine, "before_cursor_execute", note)
+    try:
+        api.issue("A")
+    finally:
+        event.remove(rt.db.engine, "before_cursor_execute", note)
+    work = [s for s in seen if not s.startswith(("BEGIN", "COMMIT", "SAVEPOINT", "RELEASE"))]
+    assert not [s for s in work if "FROM SERVICES" in s or "FROM BRANCHES" in s or "FROM DEVICES" in s], work
+    # the load, the number, (PostgreSQL: the count again,) the ticket, the event
+    assert len(work) == (4 if rt.db.is_sqlite else 5), work
