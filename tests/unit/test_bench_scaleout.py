@@ -97,6 +97,7 @@ def test_the_report_computes_each_target_from_the_figures():
     }
     worse = copy.deepcopy(canned())
     worse["hot_spot"]["postgres"]["lock_share"] = 0.9
+    worse["hot_spot"]["postgres"]["lock_mean"] = 11.0
     assert dict((t, ok) for t, _, ok in report.scaleout_targets(worse))[
         "hot spot: ≤ 1/4 of sessions waiting on locks"] is False
 
