@@ -107,6 +107,22 @@ def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
     return ModuleGroupScheduling(config, log)
 
 
+@pytest.fixture
+def redis_url() -> Iterator[str]:
+    """A redis-server of the test's own on a free port (skipped where Redis is not installed)."""
+    from tests.integration.harness import RedisServer
+
+    try:
+        redis = RedisServer()
+    except FileNotFoundError as exc:
+        pytest.skip(str(exc))
+    redis.start()
+    try:
+        yield redis.url
+    finally:
+        redis.close()
+
+
 # --- databases -----------------------------------------------------------------------------------------
 
 

@@ -276,21 +276,6 @@ def test_a_second_demo_does_not_delete_the_database_the_first_one_serves(tmp_pat
         first.kill()
 
 
-@pytest.fixture
-def redis_url():
-    from tests.integration.harness import RedisServer
-
-    try:
-        redis = RedisServer()
-    except FileNotFoundError as exc:
-        pytest.skip(str(exc))
-    redis.start()
-    try:
-        yield redis.url
-    finally:
-        redis.close()
-
-
 @pytest.mark.server
 def test_several_demo_processes_on_one_sqlite_file_with_a_message_queue_start_with_the_same_log_ins(
         tmp_path, redis_url):

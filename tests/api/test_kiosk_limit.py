@@ -10,7 +10,6 @@ import pytest
 
 from server.limits import RETRY_STORAGE_S, WINDOW_S, KioskLimit, Throttled
 from tests.conftest import Api
-from tests.integration.harness import RedisServer
 
 SQLITE_ONLY = pytest.mark.parametrize("backend", ["sqlite"])  # the limit reads and writes no database
 
@@ -38,20 +37,12 @@ def test_staff_at_the_desk_and_refused_tokens_spend_their_address_budget(app_fac
 
 
 @SQLITE_ONLY
-def test_with_a_shared_storage_every_process_spends_the_kiosks_one_budget(app_factory, fresh_db):
-    try:
-        redis = RedisServer()
-    except FileNotFoundError as exc:
-        pytest.skip(str(exc))
-    redis.start()
-    try:
-        shared = {"server": {"rate_limit_storage": redis.url}, "limits": {"kiosk_tickets_per_minute": 2}}
-        one, other = (Api(app_factory(**shared).test_client(), fresh_db.tokens) for _ in range(2))
-        assert [issue(one, "kiosk").status_code, issue(other, "kiosk").status_code] == [201, 201]
-        assert [issue(one, "kiosk").status_code, issue(other, "kiosk").status_code] == [429, 429]
-        assert issue(other, "kiosk2").status_code == 201
-    finally:
-        redis.close()
+def test_with_a_shared_storage_every_process_spends_the_kiosks_one_budget(app_factory, fresh_db, redis_url):
+    shared = {"server": {"rate_limit_storage": redis_url}, "limits": {"kiosk_tickets_per_minute": 2}}
+    one, other = (Api(app_factory(**shared).test_client(), fresh_db.tokens) for _ in range(2))
+    assert [issue(one, "kiosk").status_code, issue(other, "kiosk").status_code] == [201, 201]
+    assert [issue(one, "kiosk").status_code, issue(other, "kiosk").status_code] == [429, 429]
+    assert issue(other, "kiosk2").status_code == 201
 
 
 class BrokenStorage:
