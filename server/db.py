@@ -278,7 +278,11 @@ class Database:
         every writer of the group."""
         group = lane.group
         if group is None:
-            connection = self.engine.connect()
+            try:
+                connection = self.engine.connect()
+            except BaseException:  # the database is away: the next writer tries again
+                lane.release()
+                raise
             try:
                 connection.begin()  # SQLite: BEGIN IMMEDIATE (the begin hook)
             except BaseException:

@@ -26,7 +26,9 @@ def db(tmp_path: Path):  # type: ignore[no-untyped-def]
     database.dispose()
 
 
-def test_writers_queued_together_commit_once_and_each_returns_with_its_row_committed(db: Database, tmp_path: Path):
+def test_writers_queued_together_commit_once_and_each_returns_with_its_row_committed(db: Database, tmp_path: Path,
+                                                                                   monkeypatch):  # type: ignore[no-untyped-def]
+    monkeypatch.setattr(database, "GROUP_HOLD_S", 60.0)  # the first writer is held up on purpose below
     commits: list[int] = []
     event.listen(db.engine, "commit", lambda connection: commits.append(1))
     first_in = threading.Event()
@@ -160,9 +162,10 @@ def test_a_request_never_waits_for_the_alert_engine_s_write(db: Database, monkey
 
 
 @pytest.mark.postgres
-def test_postgresql_writers_of_one_lane_share_a_commit_and_the_others_run_beside_them(pg_cluster):  # type: ignore[no-untyped-def]
+def test_postgresql_writers_of_one_lane_share_a_commit_and_the_others_run_beside_them(pg_cluster, monkeypatch):  # type: ignore[no-untyped-def]
     from tests.conftest import pg_admin_url
 
+    monkeypatch.setattr(database, "GROUP_HOLD_S", 60.0)  # the first writer is held up on purpose below
     db = Database(pg_admin_url(pg_cluster))
     with db.writing() as session:
         session.execute(text("DROP TABLE IF EXISTS lane_t"))
@@ -203,3 +206,22 @@ def test_postgresql_writers_of_one_lane_share_a_commit_and_the_others_run_beside
         session.execute(text("DROP TABLE lane_t"))
         session.commit()
     db.dispose()
+
+
+def test_a_database_that_cannot_be_reached_does_not_leave_the_lane_locked(db: Database, monkeypatch):  # type: ignore[no-untyped-def]
+    """A writer that cannot even connect (PostgreSQL restarting) fails, and the next one gets in."""
+    real_connect = db.engine.connect
+    monkeypatch.setattr(db.engine, "connect", lambda: (_ for _ in ()).throw(sqlite3.OperationalError("away")))
+    with pytest.raises(sqlite3.OperationalError), db.writing():
+        pass
+    monkeypatch.setattr(db.engine, "connect", real_connect)
+    done = threading.Event()
+
+    def write() -> None:
+        with db.writing() as session:
+            session.execute(text("INSERT INTO t (v) VALUES ('back')"))
+            session.commit()
+        done.set()
+
+    threading.Thread(target=write, daemon=True).start()
+    assert done.wait(5), "the lane stayed locked"
