@@ -303,7 +303,7 @@ INSTRUCTION = {
 
 COMPLAINT = {
     "type": "object",
-    "required": ["id", "kind", "ticket", "counter", "subject", "text", "recorded_by", "recorded_at"],
+    "required": ["id", "kind", "ticket", "counter", "subject", "text", "recorded_by", "recorded_at", "warned"],
     "properties": {
         "id": {"type": "integer"},
         "kind": _enum(vocabulary.COMPLAINT_KINDS),
@@ -313,6 +313,24 @@ COMPLAINT = {
         "text": {"type": "string"},
         "recorded_by": {"type": ["string", "null"]},
         "recorded_at": {"type": "string", "format": "date-time"},
+        "warned": {
+            "type": ["object", "null"],
+            "description": "the earliest alert about its ticket or counter (or, naming neither, a branch-wide alert "
+                           "foretelling its kind) raised before it and open then or resolved within 30 minutes; "
+                           "null when nothing warned of it",
+            "required": ["alert", "rule", "severity", "raised_at", "lead_s", "acknowledged", "acted",
+                         "resolved_before"],
+            "properties": {
+                "alert": {"type": "integer"},
+                "rule": {"type": "string"},
+                "severity": {"type": "string"},
+                "raised_at": {"type": "string", "format": "date-time"},
+                "lead_s": {"type": "integer", "description": "how long before the complaint it was raised"},
+                "acknowledged": {"type": "boolean", "description": "acknowledged by then"},
+                "acted": {"type": "boolean", "description": "an instruction naming it had been sent by then"},
+                "resolved_before": {"type": "boolean"},
+            },
+        },
     },
 }
 

@@ -4,15 +4,15 @@ naming the document or rule in question; the manager hears it at once (``complai
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from server.actors import Actor
 from server.errors import Forbidden, Invalid, NotFound, require_one_of
-from server.models import Complaint, Counter, Staff, Ticket
+from server.models import Alert, Complaint, Counter, Instruction, Staff, Ticket
 from server.queueing.numbering import day_start_utc
 from server.queueing.views import iso
 from server.rooms import Audience
@@ -66,6 +66,54 @@ def complaints_between(rt: Runtime, branch_id: int, first: date, last: date) -> 
         return [complaint_view(session, row) for row in rows]
 
 
+# The branch-wide rules whose card foretells a complaint of a kind that names no ticket or counter.
+BRANCH_RULES_BY_KIND = {"counters_paused": ("paused_ratio",), "short_queue_wait": ("service_level",)}
+# A card resolved this long before a complaint still counts as its warning: customers complain about
+# what has just happened (a wait, a counter idle), often after it is over.
+WARNING_WINDOW = timedelta(minutes=30)
+
+
+def warning_before(session: Session, complaint: Complaint) -> dict[str, Any] | None:
+    """What Callwise had told the manager before the complaint (issue 18): the earliest card raised
+    before the complaint was recorded, still open then or resolved within WARNING_WINDOW of it, about
+    its ticket or its counter; for a complaint naming neither, a branch-wide card of a rule that
+    foretells its kind (paused counters, the service level). None when nothing warned of it.
+
+    ``lead_s``: how long before the complaint it was raised; ``acknowledged``: the manager had
+    acknowledged it by then; ``acted``: the manager had sent a counter an instruction acting on it
+    by then (the dashboard's instruction buttons name the card they answer)."""
+    when = complaint.recorded_at
+    about = []
+    if complaint.ticket_id is not None:
+        about.append(Alert.ticket_id == complaint.ticket_id)
+    if complaint.counter_id is not None:
+        about.append(Alert.counter_id == complaint.counter_id)
+    if not about:
+        rules = BRANCH_RULES_BY_KIND.get(complaint.kind)
+        if not rules:
+            return None
+        about.append(Alert.rule.in_(rules))
+    alert = session.scalars(
+        select(Alert).where(Alert.branch_id == complaint.branch_id, Alert.raised_at <= when, or_(*about),
+                            or_(Alert.resolved_at.is_(None), Alert.resolved_at >= when - WARNING_WINDOW))
+        .order_by(Alert.raised_at, Alert.id).limit(1)
+    ).first()
+    if alert is None:
+        return None
+    acted = session.scalar(select(func.count()).select_from(Instruction).where(
+        Instruction.alert_id == alert.id, Instruction.issued_at <= when)) or 0
+    return {
+        "alert": alert.id,
+        "rule": alert.rule,
+        "severity": alert.severity,
+        "raised_at": iso(alert.raised_at),
+        "lead_s": int((when - alert.raised_at).total_seconds()),
+        "acknowledged": alert.acknowledged_at is not None and alert.acknowledged_at <= when,
+        "acted": acted > 0,
+        "resolved_before": alert.resolved_at is not None and alert.resolved_at <= when,
+    }
+
+
 def complaint_view(session: Session, complaint: Complaint) -> dict[str, Any]:
     counter = session.get(Counter, complaint.counter_id) if complaint.counter_id is not None else None
     ticket = session.get(Ticket, complaint.ticket_id) if complaint.ticket_id is not None else None
@@ -79,4 +127,5 @@ def complaint_view(session: Session, complaint: Complaint) -> dict[str, Any]:
         "text": complaint.text,
         "recorded_by": by.display_name if by is not None else None,
         "recorded_at": iso(complaint.recorded_at),
+        "warned": warning_before(session, complaint),
     }

@@ -155,3 +155,60 @@ def test_the_daily_report_counts_each_tellers_instructions_and_how_fast_they_ans
                                                   "median_answer_s": 30.0}
     [teller] = [t for t in report["tellers"] if t["username"] == "teller1"]
     assert teller["instructions"]["sent"] == 2 and teller["instructions"]["median_answer_s"] == 30.0
+
+
+def _advance(api, seconds):  # type: ignore[no-untyped-def]
+    assert api.post("/clock/advance", "manager", json={"seconds": seconds}).status_code == 200
+
+
+def _complain(api, who, **body):  # type: ignore[no-untyped-def]
+    response = api.post("/complaints", who, json={"text": "the customer complained", **body})
+    assert response.status_code == 201, response.get_json()
+    return response.get_json()
+
+
+def test_a_complaint_says_which_card_warned_of_it_how_long_before_and_what_the_manager_did(api):
+    """Issue 18: each complaint is linked to what Callwise knew. Counter 1 idles with a customer
+    waiting: the idle-counter card comes at 60 s, the manager acknowledges it and sends the teller an
+    instruction naming it, and two minutes later the customer complains about the idle counter."""
+    api.open(1, "teller1")
+    waiting = api.issue("A")
+    _advance(api, 60)
+    [card] = [a for a in api.get("/alerts?state=open", "manager").get_json() if a["rule"] == "idle_counter"]
+    assert api.post(f"/alerts/{card['id']}/ack", "manager").status_code == 200
+    assert api.post("/counters/1/instruct", "manager",
+                    json={"kind": "call_next", "alert": card["id"]}).status_code == 201
+    _advance(api, 120)
+    complaint = _complain(api, "manager", kind="idle_counter", counter=1)
+    assert complaint["warned"] == {
+        "alert": card["id"], "rule": "idle_counter", "severity": "critical", "raised_at": card["raised_at"],
+        "lead_s": 120, "acknowledged": True, "acted": True, "resolved_before": False}
+    # The same customer's wait: their ticket had no card of its own, but the counter that should have
+    # served them had one.
+    about_ticket = _complain(api, "teller1", kind="short_queue_wait", ticket=waiting["id"], counter=1)
+    assert about_ticket["warned"]["alert"] == card["id"]
+    # Nothing warned of a teller's error or of a ticket nobody had a card about.
+    assert _complain(api, "teller1", kind="teller_error")["warned"] is None
+    other = api.issue("B")
+    assert _complain(api, "teller1", kind="short_queue_wait", ticket=other["id"])["warned"] is None
+    listed = api.get("/complaints?from=2026-11-30&to=2026-11-30", "manager").get_json()
+    assert [c["warned"] is not None for c in listed] == [True, True, False, False]
+
+
+def test_a_card_warns_of_a_complaint_only_while_open_or_just_resolved_and_never_after_it(api):
+    api.open(1, "teller1")
+    api.issue("A")
+    early = _complain(api, "teller1", kind="idle_counter", counter=1)  # before any card
+    assert early["warned"] is None
+    _advance(api, 60)
+    [card] = [a for a in api.get("/alerts?state=open", "manager").get_json() if a["rule"] == "idle_counter"]
+    api.ok(1, "call-next")  # the card resolves
+    _advance(api, 29 * 60)
+    just_after = _complain(api, "teller1", kind="idle_counter", counter=1)
+    assert (just_after["warned"]["alert"], just_after["warned"]["resolved_before"],
+            just_after["warned"]["acknowledged"], just_after["warned"]["acted"]) == (card["id"], True, False, False)
+    _advance(api, 2 * 60)  # 31 minutes after it resolved: another story
+    assert _complain(api, "teller1", kind="idle_counter", counter=1)["warned"] is None
+    # What was recorded keeps its own moment: the early complaint is still unwarned.
+    listed = api.get("/complaints?from=2026-11-30&to=2026-11-30", "manager").get_json()
+    assert [c["warned"] is not None for c in listed] == [False, True, False]
