@@ -261,6 +261,18 @@ def parse_whole_number(value: str | None, name: str, low: int, high: int, defaul
     return int(value)
 
 
+MAX_COMPLAINT_DAYS = 366  # a year of complaints in one list
+MAX_REPORT_DAYS = 92  # a quarter in one range report: each day is a daily report computed afresh
+
+
+def check_range(first: date, last: date, most: int) -> None:
+    """A ``from``/``to`` range of at most ``most`` + 1 days; 422 ``bad_range`` otherwise."""
+    if last < first:
+        raise Invalid("'to' is before 'from'", code="bad_range")
+    if (last - first).days > most:
+        raise Invalid(f"at most {most} days at a time", code="bad_range")
+
+
 def parse_day(value: str | None, today: date) -> date:
     """``YYYY-MM-DD`` (or today when absent); :class:`Invalid` otherwise."""
     if value is None or value == "":

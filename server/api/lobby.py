@@ -3,7 +3,6 @@ teller), answers to help requests, and recorded complaints."""
 
 from __future__ import annotations
 
-from datetime import date, timedelta
 from typing import Literal
 
 from flask import jsonify, request
@@ -12,11 +11,13 @@ from pydantic import Field
 
 from server.api import bp
 from server.api.common import (
+    MAX_COMPLAINT_DAYS,
     ComplaintText,
     Line,
     Note,
     StrictBody,
     branch_id_for,
+    check_range,
     parse_body,
     parse_day,
     require_manager,
@@ -24,14 +25,12 @@ from server.api.common import (
     runtime,
 )
 from server.config import MAX_COUNTER_NUMBER
-from server.errors import Invalid
 from server.lobby import complaints, instructions
 from server.vocabulary import COMPLAINT_KINDS, INSTRUCTION_ANSWERS, INSTRUCTION_KINDS
 
 InstructionKind = INSTRUCTION_KINDS.literal()
 InstructionAnswer = INSTRUCTION_ANSWERS.literal()
 ComplaintKind = COMPLAINT_KINDS.literal()
-MAX_RANGE_DAYS = 366
 
 
 class InstructBody(StrictBody):
@@ -112,12 +111,7 @@ def list_complaints() -> ResponseReturnValue:
     today = rt.clock.now().astimezone(rt.config_for(branch_id).tz).date()
     first = parse_day(request.args.get("from"), today)
     last = parse_day(request.args.get("to"), first if request.args.get("from") else today)
-    _check_range(first, last)
+    check_range(first, last, MAX_COMPLAINT_DAYS)
     return jsonify(complaints.complaints_between(rt, branch_id, first, last))
 
 
-def _check_range(first: date, last: date) -> None:
-    if last < first:
-        raise Invalid("'to' is before 'from'", code="bad_range")
-    if last - first > timedelta(days=MAX_RANGE_DAYS):
-        raise Invalid(f"at most {MAX_RANGE_DAYS} days at a time", code="bad_range")

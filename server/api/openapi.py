@@ -447,6 +447,50 @@ _ESTIMATES = {"type": "object", "description": (
                                "description": (
             "cancelled at closing without having been told they might not be served: not at the kiosk, "
             "nor at least 15 minutes before closing while waiting")}}}
+_RANGE_FIGURES: dict[str, Any] = {
+    "type": "object",
+    "required": ["tickets", "served", "no_shows", "cancelled", "service_level", "service_level_met",
+                 "service_level_counted", "avg_wait_s", "worst_day_p90_wait_s", "outcomes", "error_rate", "ratings",
+                 "alerts", "alerts_raised", "complaints", "complaints_total", "complaints_warned",
+                 "complaints_warned_share", "complaints_warned_acted"],
+    "properties": {
+        **{key: {"type": "integer"} for key in ("tickets", "served", "no_shows", "cancelled", "service_level_met",
+                                                "service_level_counted", "alerts_raised", "complaints_total",
+                                                "complaints_warned", "complaints_warned_acted")},
+        **{key: {"type": ["number", "null"]} for key in ("service_level", "avg_wait_s", "worst_day_p90_wait_s",
+                                                         "error_rate", "complaints_warned_share")},
+        "outcomes": {"type": "object", "additionalProperties": {"type": "integer"}},
+        "ratings": {"type": "object", "required": ["count", "mean"],
+                    "properties": {"count": {"type": "integer"}, "mean": {"type": ["number", "null"]}}},
+        "alerts": {"type": "object", "description": "per rule: raised, critical, acknowledged",
+                   "additionalProperties": {"type": "object", "additionalProperties": {"type": "integer"}}},
+        "complaints": {"type": "object", "description": "per complaint kind",
+                       "additionalProperties": {"type": "integer"}},
+    },
+}
+RANGE_REPORT = {
+    "type": "object",
+    "required": ["branch", "from", "to", "timezone", "generated_at", "total", "days", "weeks", "complaints",
+                 "rating_comments"],
+    "properties": {
+        "branch": {"type": "object", "additionalProperties": True},
+        "from": {"type": "string", "format": "date"},
+        "to": {"type": "string", "format": "date"},
+        "timezone": {"type": "string"},
+        "generated_at": {"type": "string", "format": "date-time"},
+        "total": _RANGE_FIGURES,
+        "days": {"type": "array", "items": {
+            **_RANGE_FIGURES, "required": ["date", *_RANGE_FIGURES["required"]],
+            "properties": {"date": {"type": "string", "format": "date"}, **_RANGE_FIGURES["properties"]}}},
+        "weeks": {"type": "array", "items": {
+            **_RANGE_FIGURES, "required": ["week", "from", "to", *_RANGE_FIGURES["required"]],
+            "description": "ISO weeks (YYYY-Www) of the range, each cut to the range",
+            "properties": {"week": {"type": "string"}, "from": {"type": "string", "format": "date"},
+                           "to": {"type": "string", "format": "date"}, **_RANGE_FIGURES["properties"]}}},
+        "complaints": {"type": "array", "items": {"$ref": "#/components/schemas/Complaint"}},
+        "rating_comments": {"type": "array", "items": {"type": "object", "additionalProperties": True}},
+    },
+}
 DAILY_REPORT = {
     "type": "object",
     "description": (
@@ -670,6 +714,8 @@ _QUERY_PARAMETERS: dict[tuple[str, str], list[tuple[str, dict[str, Any], str]]] 
                                            ("recall", {"enum": ["0", "1"], "default": "0"}, "a recall")],
     ("get", "/ratings"): [("limit", {"type": "integer", "minimum": 1, "maximum": 200, "default": 20},
                            "how many, newest first")],
+    ("get", "/reports/range"): [("from", _DATE, "first day (default: today)"),
+                                ("to", _DATE, "last day (default: the first)")],
     ("get", "/complaints"): [("from", _DATE, "first day (default: today)"),
                              ("to", _DATE, "last day (default: the first)")],
 }
@@ -951,6 +997,11 @@ def document() -> dict[str, Any]:
             "/reports/daily": {"get": _answering(_op(
                 "The day's figures (?date=YYYY-MM-DD, default today in the branch's time zone; 422 bad_date)",
                 "manager or admin"), "application/json", DAILY_REPORT)},
+            "/reports/range": {"get": _answering(_op(
+                "Figures per day, per ISO week and in total over ?from=DATE&to=DATE (both included, at most 93 "
+                "days; default today): tickets, waits, service level, outcomes, ratings, alerts per rule, "
+                "complaints per kind and how many an alert had warned of (422 bad_date, bad_range)",
+                "manager or admin"), "application/json", RANGE_REPORT)},
             "/reports/daily.csv": {"get": _answering(_op(
                 "The daily report as CSV for Excel (UTF-8 with BOM; ?date= as above, ?lang=zh|en). Sections, "
                 "each a title row, a header row, data rows and an empty row: summary, by service, tickets per "

@@ -9,8 +9,9 @@ from flask import Response, jsonify, request
 from flask.typing import ResponseReturnValue
 
 from server.api import bp
-from server.api.common import branch_id_for, parse_day, require_manager, runtime
+from server.api.common import MAX_REPORT_DAYS, branch_id_for, check_range, parse_day, require_manager, runtime
 from server.errors import Invalid
+from server.range_report import range_report
 from server.report_loader import load_daily_report
 from server.reports import ratings_csv, report_csv
 from server.runtime import Runtime
@@ -52,6 +53,21 @@ def daily_csv() -> ResponseReturnValue:
         mimetype="text/csv",
         headers={"Content-Disposition": f'attachment; filename="{filename}"', "Cache-Control": "no-store"},
     )
+
+
+@bp.get("/reports/range")
+def range_() -> ResponseReturnValue:
+    """Figures per day, per ISO week and in total over ``?from=DATE&to=DATE`` (both included, at most
+    MAX_REPORT_DAYS + 1 days; default: today), with the complaints per kind and how many an alert had
+    warned of. Managers and admins only; 422 for a malformed date or range."""
+    actor = require_manager()
+    rt = runtime()
+    branch_id = branch_id_for(actor)
+    today = rt.clock.now().astimezone(rt.config_for(branch_id).tz).date()
+    first = parse_day(request.args.get("from"), today)
+    last = parse_day(request.args.get("to"), first if request.args.get("from") else today)
+    check_range(first, last, MAX_REPORT_DAYS)
+    return jsonify(range_report(rt, branch_id, first, last))
 
 
 def _report(rt: Runtime, branch_id: int) -> dict[str, Any]:

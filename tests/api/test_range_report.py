@@ -1,0 +1,102 @@
+"""The range report (issue 18): each day as the daily report has it, the ISO weeks and the total
+adding the days up, the complaints per kind and how many an alert had warned of, checked against a
+history made by hand over three days (the branch's zone is Asia/Shanghai; the clock starts Monday
+2026-11-30 at 09:00 there)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tests.conftest import Api
+
+DAY_S = 24 * 3600
+
+
+def advance(api: Api, seconds: float) -> None:
+    assert api.post("/clock/advance", "manager", json={"seconds": seconds}).status_code == 200
+
+
+def serve(api: Api, outcome: str = "done", minutes: float = 4) -> dict[str, Any]:
+    called = api.ok(1, "call-next")
+    api.ok(1, "start")
+    advance(api, minutes * 60)
+    api.ok(1, "complete", json={"outcome": outcome})
+    return called
+
+
+def test_three_days_a_week_boundary_and_the_complaints_an_alert_warned_of(api: Api) -> None:
+    # Monday 30 November: three customers of A; one served, one redone (a teller's error), one no-show;
+    # the counter idles meanwhile with a customer waiting, and that customer complains of it.
+    api.open(1, "teller1")
+    for _ in range(3):
+        api.issue("A")
+    serve(api)
+    redo = serve(api, "redo")
+    advance(api, 60)  # idle one minute with the third customer waiting: a card
+    [card] = [a for a in api.get("/alerts?state=open", "manager").get_json() if a["rule"] == "idle_counter"]
+    assert api.post("/complaints", "manager", json={"kind": "idle_counter", "counter": 1,
+                                                    "text": "nobody called me"}).status_code == 201
+    assert api.post("/complaints", "teller1", json={"kind": "teller_error", "ticket": redo["id"],
+                                                    "text": "had to sign twice"}).status_code == 201
+    api.ok(1, "call-next")
+    advance(api, 90)
+    api.ok(1, "no-show")
+    # Tuesday 1 December: one customer, served.
+    advance(api, DAY_S)
+    api.issue("A")
+    serve(api, minutes=6)
+    # Monday 7 December (the next ISO week): one customer, who complains with no card before it.
+    advance(api, 6 * DAY_S)
+    waiting = api.issue("A")
+    assert api.post("/complaints", "teller1", json={"kind": "short_queue_wait", "ticket": waiting["id"],
+                                                    "text": "waited"}).status_code == 201
+    serve(api)
+
+    answer = api.get("/reports/range?from=2026-11-30&to=2026-12-07", "manager")
+    assert answer.status_code == 200, answer.get_json()
+    report = answer.get_json()
+    days = {row["date"]: row for row in report["days"]}
+    assert len(days) == 8 and report["timezone"] == "Asia/Shanghai"
+    assert [(d, days[d]["tickets"], days[d]["served"], days[d]["no_shows"]) for d in
+            ("2026-11-30", "2026-12-01", "2026-12-02", "2026-12-07")] == [
+        ("2026-11-30", 3, 2, 1), ("2026-12-01", 1, 1, 0), ("2026-12-02", 0, 0, 0), ("2026-12-07", 1, 1, 0)]
+    # Each day is the daily report's figures.
+    for day in ("2026-11-30", "2026-12-01", "2026-12-07"):
+        daily = api.get(f"/reports/daily?date={day}", "manager").get_json()["headline"]
+        assert (days[day]["tickets"], days[day]["service_level_met"], days[day]["service_level_counted"],
+                days[day]["avg_wait_s"], days[day]["outcomes"]) == (
+            daily["tickets"], daily["service_level_met"], daily["service_level_counted"], daily["avg_wait_s"],
+            daily["outcomes"])
+    assert days["2026-11-30"]["outcomes"]["redo"] == 1 and days["2026-11-30"]["error_rate"] == 0.5
+    assert days["2026-11-30"]["complaints"]["idle_counter"] == 1
+    assert days["2026-11-30"]["complaints"]["teller_error"] == 1
+    assert (days["2026-11-30"]["complaints_warned"], days["2026-11-30"]["complaints_total"]) == (1, 2)
+    assert days["2026-11-30"]["alerts"]["idle_counter"]["raised"] == 1
+    # The ISO weeks: 30 November - 6 December, then 7 December.
+    weeks = [(w["week"], w["from"], w["to"], w["tickets"], w["complaints_total"]) for w in report["weeks"]]
+    assert weeks == [("2026-W49", "2026-11-30", "2026-12-06", 4, 2), ("2026-W50", "2026-12-07", "2026-12-07", 1, 1)]
+    total = report["total"]
+    assert (total["tickets"], total["served"], total["no_shows"], total["complaints_total"]) == (5, 4, 1, 3)
+    assert total["service_level_counted"] == sum(row["service_level_counted"] for row in report["days"])
+    assert total["error_rate"] == 0.25
+    assert (total["complaints_warned"], total["complaints_warned_share"]) == (1, round(1 / 3, 4))
+    assert total["complaints"] == {"teller_error": 1, "inconsistent_instructions": 0, "short_queue_wait": 1,
+                                   "idle_during_service": 0, "idle_counter": 1, "counters_paused": 0, "other": 0}
+    [warned] = [c for c in report["complaints"] if c["warned"] is not None]
+    assert warned["warned"]["alert"] == card["id"]
+    # Waits: the days' means weighted by the customers each day called.
+    weighted = [(row["service_level_counted"], row["avg_wait_s"]) for row in report["days"]
+                if row["avg_wait_s"] is not None]
+    assert total["avg_wait_s"] == round(sum(n * w for n, w in weighted) / sum(n for n, _ in weighted), 1)
+
+
+def test_the_range_is_for_managers_and_a_bad_range_changes_nothing(api: Api) -> None:
+    assert api.get("/reports/range?from=2026-11-30&to=2026-11-30", "teller1").status_code == 403
+    assert api.get("/reports/range?from=2026-11-30", None).status_code == 401
+    for query, code in (("from=2026-12-02&to=2026-12-01", "bad_range"), ("from=2026-01-01&to=2026-12-01", "bad_range"),
+                        ("from=2026-13-01", "bad_date")):
+        answer = api.get(f"/reports/range?{query}", "manager")
+        assert (answer.status_code, answer.get_json()["error"]["code"]) == (422, code), query
+    today = api.get("/reports/range", "manager").get_json()
+    assert (today["from"], today["to"], [d["date"] for d in today["days"]]) == ("2026-11-30", "2026-11-30",
+                                                                               ["2026-11-30"])
