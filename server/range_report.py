@@ -8,6 +8,8 @@ does not (the mean wait is the days' means weighted by customers called; a p90 i
 
 from __future__ import annotations
 
+import csv
+import io
 from collections import Counter
 from collections.abc import Sequence
 from datetime import date, datetime, timedelta
@@ -15,6 +17,7 @@ from typing import Any
 
 from server.lobby.complaints import complaints_between
 from server.report_loader import load_daily_report
+from server.reports import _cell  # the daily CSV's cells: nested keys, percentages, formula-safe text
 from server.runtime import Runtime
 from server.vocabulary import COMPLAINT_KINDS, OUTCOMES
 
@@ -96,3 +99,85 @@ def _figures(reports: Sequence[dict[str, Any]], complaints: Sequence[dict[str, A
         "complaints_warned_share": round(len(warned) / len(complaints), 4) if complaints else None,
         "complaints_warned_acted": sum(1 for c in warned if c["warned"]["acted"]),
     }
+
+
+# --- CSV -----------------------------------------------------------------------------------------
+
+def _figure_columns() -> list[tuple[str, str, str]]:
+    """The columns of a day's or a week's row: (key, zh header, en header); "%" keys are shares."""
+    return [
+        ("tickets", "取号数", "Tickets"), ("served", "办结", "Served"), ("no_shows", "过号", "No-shows"),
+        ("cancelled", "取消", "Cancelled"), ("service_level%", "服务水平(%)", "Service level (%)"),
+        ("avg_wait_s", "平均等候(秒)", "Average wait (s)"),
+        ("worst_day_p90_wait_s", "最差一天90%等候(秒)", "Worst day's 90th percentile wait (s)"),
+        *[(f"outcomes.{code}", f"结果-{OUTCOMES.label(code)['zh']}", f"Outcome: {OUTCOMES.label(code)['en']}")
+          for code in OUTCOMES.codes],
+        ("error_rate%", "重办+差错率(%)", "Redo + error rate (%)"),
+        ("ratings.count", "评价数", "Ratings"), ("ratings.mean", "平均评分", "Mean rating"),
+        ("alerts_raised", "预警数", "Alerts raised"),
+        ("complaints_total", "投诉数", "Complaints"),
+        *[(f"complaints.{code}", f"投诉-{COMPLAINT_KINDS.label(code)['zh']}",
+           f"Complaints: {COMPLAINT_KINDS.label(code)['en']}") for code in COMPLAINT_KINDS.codes],
+        ("complaints_warned", "投诉前已有预警", "Complaints an alert warned of"),
+        ("complaints_warned_share%", "投诉前已有预警(%)", "Complaints an alert warned of (%)"),
+        ("complaints_warned_acted", "其中已处置", "Of which acted on"),
+    ]
+
+
+COMPLAINT_COLUMNS = [
+    ("recorded_at", "时间", "Time"), ("kind_label", "类别", "Kind"), ("ticket.number", "号码", "Ticket"),
+    ("counter", "窗口", "Counter"), ("subject", "事项", "Subject"), ("text", "内容", "Text"),
+    ("recorded_by", "记录人", "Recorded by"), ("warned.rule", "此前预警", "Alert before it"),
+    ("warned.lead_s", "提前(秒)", "Lead (s)"), ("warned.acknowledged", "已确认", "Acknowledged"),
+    ("warned.acted", "已处置", "Acted on"),
+]
+RANGE_SECTIONS = {
+    "total": {"zh": "合计", "en": "Total"}, "days": {"zh": "按日", "en": "By day"},
+    "weeks": {"zh": "按周", "en": "By week"}, "complaints": {"zh": "投诉", "en": "Complaints"},
+}
+RANGE_TABLES = ("days", "weeks", "complaints")
+
+
+def range_csv(report: dict[str, Any], lang: str = "zh", table: str | None = None) -> str:
+    """The range report as CSV for Excel: every table in sections (a title row, a header row, the rows,
+    an empty row: the total, by day, by week, the complaints), or one ``table`` alone (days, weeks or
+    complaints: a header row and the rows). Headers in ``lang``; durations in seconds, shares in
+    percent. The caller adds the BOM."""
+    en = lang == "en"
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\r\n")
+    figures = _figure_columns()
+    lead = {"days": [("date", "日期", "Date")], "weeks": [("week", "周", "Week"), ("from", "起", "From"),
+                                                          ("to", "止", "To")]}
+    complaints = [{**c, "kind_label": COMPLAINT_KINDS.label(c["kind"])[lang],
+                   "warned": {**c["warned"], "acknowledged": _yes(c["warned"]["acknowledged"], en),
+                              "acted": _yes(c["warned"]["acted"], en)} if c["warned"] else None}
+                  for c in report["complaints"]]
+    tables = {"days": (lead["days"] + figures, report["days"]), "weeks": (lead["weeks"] + figures, report["weeks"]),
+              "complaints": (COMPLAINT_COLUMNS, complaints)}
+
+    def rows(columns: list[tuple[str, str, str]], data: list[dict[str, Any]]) -> None:
+        writer.writerow([en_h if en else zh_h for _, zh_h, en_h in columns])
+        for row in data:
+            writer.writerow([_cell(row, key, lang) for key, _, _ in columns])
+
+    if table is not None:
+        rows(*tables[table])
+        return out.getvalue()
+    name = report["branch"]["name"]
+    branch = (name.get(lang) if isinstance(name, dict) else name) or report["branch"]["code"]
+    writer.writerow([f"{'Callwise range report' if en else 'Callwise 区间报表'} · {branch}", report["from"],
+                     report["to"], report["timezone"]])
+    writer.writerow([])
+    for key in ("total", *RANGE_TABLES):
+        writer.writerow([RANGE_SECTIONS[key]["en" if en else "zh"]])
+        if key == "total":
+            rows(figures, [report["total"]])
+        else:
+            rows(*tables[key])
+        writer.writerow([])
+    return out.getvalue()
+
+
+def _yes(value: bool, en: bool) -> str:
+    return ("yes" if value else "no") if en else ("是" if value else "否")

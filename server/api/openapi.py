@@ -716,6 +716,10 @@ _QUERY_PARAMETERS: dict[tuple[str, str], list[tuple[str, dict[str, Any], str]]] 
                            "how many, newest first")],
     ("get", "/reports/range"): [("from", _DATE, "first day (default: today)"),
                                 ("to", _DATE, "last day (default: the first)")],
+    ("get", "/reports/range.csv"): [("from", _DATE, "first day (default: today)"),
+                                    ("to", _DATE, "last day (default: the first)"),
+                                    ("lang", {"enum": list(vocabulary.LANGUAGES)}, "the headers' language"),
+                                    ("table", {"enum": ["days", "weeks", "complaints"]}, "one table alone")],
     ("get", "/complaints"): [("from", _DATE, "first day (default: today)"),
                              ("to", _DATE, "last day (default: the first)")],
 }
@@ -1002,6 +1006,10 @@ def document() -> dict[str, Any]:
                 "days; default today): tickets, waits, service level, outcomes, ratings, alerts per rule, "
                 "complaints per kind and how many an alert had warned of (422 bad_date, bad_range)",
                 "manager or admin"), "application/json", RANGE_REPORT)},
+            "/reports/range.csv": {"get": _answering(_op(
+                "The range report as CSV for Excel (UTF-8 with BOM; ?from=, ?to= as above, ?lang=zh|en): the total, "
+                "by day, by week and the complaints in sections, or ?table=days|weeks|complaints alone",
+                "manager or admin"), "text/csv", {"type": "string"})},
             "/reports/daily.csv": {"get": _answering(_op(
                 "The daily report as CSV for Excel (UTF-8 with BOM; ?date= as above, ?lang=zh|en). Sections, "
                 "each a title row, a header row, data rows and an empty row: summary, by service, tickets per "

@@ -3,6 +3,7 @@ the figures computed in server/reports.py; this module parses the request and se
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 
 from flask import Response, jsonify, request
@@ -11,7 +12,7 @@ from flask.typing import ResponseReturnValue
 from server.api import bp
 from server.api.common import MAX_REPORT_DAYS, branch_id_for, check_range, parse_day, require_manager, runtime
 from server.errors import Invalid
-from server.range_report import range_report
+from server.range_report import RANGE_TABLES, range_csv, range_report
 from server.report_loader import load_daily_report
 from server.reports import ratings_csv, report_csv
 from server.runtime import Runtime
@@ -34,9 +35,7 @@ def daily_csv() -> ResponseReturnValue:
     actor = require_manager()
     rt = runtime()
     branch_id = branch_id_for(actor)
-    lang = request.args.get("lang") or rt.config_for(branch_id).branch.languages[0]
-    if lang not in LANGUAGES:
-        raise Invalid(f"lang is one of {', '.join(LANGUAGES)}", code="bad_lang")
+    lang = _lang(rt, branch_id)
     table = request.args.get("table")
     if table not in (None, "ratings"):
         raise Invalid("table is ratings, or absent for the whole report", code="bad_table")
@@ -63,11 +62,42 @@ def range_() -> ResponseReturnValue:
     actor = require_manager()
     rt = runtime()
     branch_id = branch_id_for(actor)
+    return jsonify(range_report(rt, branch_id, *_range(rt, branch_id)))
+
+
+@bp.get("/reports/range.csv")
+def range_csv_() -> ResponseReturnValue:
+    """The range report as CSV (UTF-8 with a BOM): every table in sections, or ``?table=days|weeks|
+    complaints`` alone; ``?lang=zh|en`` (default: the branch's first language)."""
+    actor = require_manager()
+    rt = runtime()
+    branch_id = branch_id_for(actor)
+    lang = _lang(rt, branch_id)
+    table = request.args.get("table")
+    if table is not None and table not in RANGE_TABLES:
+        raise Invalid(f"table is one of {', '.join(RANGE_TABLES)}, or absent for every table", code="bad_table")
+    report = range_report(rt, branch_id, *_range(rt, branch_id))
+    suffix = f"-{table}" if table else ""
+    filename = f"callwise-{report['branch']['code']}-{report['from']}-{report['to']}{suffix}.csv"
+    return Response(range_csv(report, lang, table).encode("utf-8-sig"), mimetype="text/csv",
+                    headers={"Content-Disposition": f'attachment; filename="{filename}"', "Cache-Control": "no-store"})
+
+
+def _lang(rt: Runtime, branch_id: int) -> str:
+    """``?lang=`` (default: the branch's first language); 422 ``bad_lang`` for another."""
+    lang = request.args.get("lang") or rt.config_for(branch_id).branch.languages[0]
+    if lang not in LANGUAGES:
+        raise Invalid(f"lang is one of {', '.join(LANGUAGES)}", code="bad_lang")
+    return lang
+
+
+def _range(rt: Runtime, branch_id: int) -> tuple[date, date]:
+    """``?from=`` and ``?to=`` (default: today; ``to`` defaults to ``from``), at most MAX_REPORT_DAYS apart."""
     today = rt.clock.now().astimezone(rt.config_for(branch_id).tz).date()
     first = parse_day(request.args.get("from"), today)
     last = parse_day(request.args.get("to"), first if request.args.get("from") else today)
     check_range(first, last, MAX_REPORT_DAYS)
-    return jsonify(range_report(rt, branch_id, first, last))
+    return first, last
 
 
 def _report(rt: Runtime, branch_id: int) -> dict[str, Any]:

@@ -100,3 +100,35 @@ def test_the_range_is_for_managers_and_a_bad_range_changes_nothing(api: Api) -> 
     today = api.get("/reports/range", "manager").get_json()
     assert (today["from"], today["to"], [d["date"] for d in today["days"]]) == ("2026-11-30", "2026-11-30",
                                                                                ["2026-11-30"])
+
+
+def test_the_range_report_downloads_as_csv_every_table_or_one_in_either_language(api: Api) -> None:
+    import csv
+    import io
+
+    api.open(1, "teller1")
+    waiting = api.issue("A")
+    assert api.post("/complaints", "teller1", json={"kind": "short_queue_wait", "ticket": waiting["id"],
+                                                    "text": "=waited too long"}).status_code == 201
+    serve(api)
+    advance(api, DAY_S)
+    api.issue("A")
+    whole = api.get("/reports/range.csv?from=2026-11-30&to=2026-12-01&lang=en", "manager")
+    assert whole.status_code == 200 and whole.mimetype == "text/csv"
+    assert 'filename="callwise-' in whole.headers["Content-Disposition"]
+    text = whole.data.decode("utf-8-sig")
+    lines = list(csv.reader(io.StringIO(text)))
+    assert lines[0][1:] == ["2026-11-30", "2026-12-01", "Asia/Shanghai"]
+    sections = [row[0] for row in lines if len(row) == 1]
+    assert sections == ["Total", "By day", "By week", "Complaints"]
+    days = list(csv.DictReader(io.StringIO(api.get("/reports/range.csv?from=2026-11-30&to=2026-12-01&lang=en"
+                                                   "&table=days", "manager").data.decode("utf-8-sig"))))
+    assert [(d["Date"], d["Tickets"], d["Served"], d["Complaints: Long wait in a short queue"]) for d in days] == [
+        ("2026-11-30", "1", "1", "1"), ("2026-12-01", "1", "0", "0")]
+    complaints = list(csv.DictReader(io.StringIO(api.get(
+        "/reports/range.csv?from=2026-11-30&to=2026-12-01&table=complaints", "manager").data.decode("utf-8-sig"))))
+    [row] = complaints
+    assert (row["类别"], row["号码"], row["内容"]) == ("人少久等", waiting["number"], "'=waited too long")
+    assert api.get("/reports/range.csv?table=hours", "manager").status_code == 422
+    assert api.get("/reports/range.csv?lang=fr", "manager").status_code == 422
+    assert api.get("/reports/range.csv", "teller1").status_code == 403
