@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import fcntl
 import functools
-from collections.abc import Callable
+import os
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from alembic import command
@@ -56,9 +59,28 @@ def is_behind(engine: Engine) -> bool:
     return current_revision(engine) != head_revision()
 
 
+@contextmanager
+def _sqlite_turn(engine: Engine) -> Iterator[None]:
+    """On SQLite, several processes starting at once on one file (with a message queue) take turns,
+    as the advisory lock makes them on PostgreSQL: an exclusive ``flock`` on ``<database>.migrate.lock``.
+    Alembic commits SQLite's migrations one by one (its DDL is not transactional there), so without
+    it a second process could slip in between two of them, read an old revision and apply a
+    migration again. An in-memory database has nobody to take turns with."""
+    database = engine.url.database if engine.dialect.name == "sqlite" else None
+    if not database or database == ":memory:" or database.startswith("file:"):
+        yield
+        return
+    fd = os.open(f"{database}.migrate.lock", os.O_RDWR | os.O_CREAT, 0o600)  # private, as the database
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # and with it the lock
+
+
 def _run(engine: Engine, action: Callable[[AlembicConfig], None]) -> None:
     config = _alembic_config()
-    with engine.connect() as connection:
+    with _sqlite_turn(engine), engine.connect() as connection:
         if connection.dialect.name == "postgresql":
             connection.execute(text("SELECT pg_advisory_lock(:key)"), {"key": _PG_MIGRATION_LOCK})
             connection.commit()
