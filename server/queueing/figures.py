@@ -55,14 +55,9 @@ def _statements() -> SimpleNamespace:
         # The ones finished since the newest already read (at that instant too: ids tell them apart).
         finished_since=select(*finished_columns).where(Ticket.branch_id == branch,
                                                        Ticket.finished_at >= bindparam("after", type_=since.type)),
-        waiting=select(Ticket.service_id, func.count())
-        .where(Ticket.branch_id == branch, Ticket.status == TicketStatus.WAITING.value)
-        .group_by(Ticket.service_id),
-        open_counters=select(Counter.id, Counter.state)
-        .where(Counter.branch_id == branch, Counter.state != CounterState.CLOSED.value),
-        # The three reads above a branch load needs, in one round trip: (part, a, b, state) rows,
-        # part 1 a service's waiting count (a = service id, b = count), part 2 an open counter
-        # (a = id, state), part 3 the mark of the day's finished tickets (a = count, b = newest id).
+        # What a branch load reads, in one round trip: (part, a, b, state) rows, part 1 a service's
+        # waiting count (a = service id, b = count), part 2 an open counter (a = id, state), part 3
+        # the mark of the day's finished tickets (a = count, b = newest id).
         load=union_all(
             select(literal(1, Integer), Ticket.service_id, func.count(), null().cast(String))
             .where(Ticket.branch_id == branch, Ticket.status == TicketStatus.WAITING.value)
@@ -72,12 +67,6 @@ def _statements() -> SimpleNamespace:
             select(literal(3, Integer), func.count(), func.max(Ticket.id), null().cast(String)).where(*today),
         ),
     )
-
-
-def waiting_counts(session: Session, branch_id: int) -> dict[int, int]:
-    """Waiting tickets per service id (read through the connection: the caller flushes first)."""
-    rows = session.connection().execute(_statements().waiting, {"branch_id": branch_id})
-    return {service_id: count for service_id, count in rows}
 
 
 @dataclass(frozen=True)
