@@ -36,6 +36,8 @@ class LiveSimulation(Simulation):
     """``rt`` is the server's own runtime (for accounts, and to read its config); everything the
     people do goes over HTTP to ``base_url``."""
 
+    records_complaints = False  # its customers stay silent: the in-process simulation records theirs
+
     def __init__(self, rt: Runtime, base_url: str, manager_token: str, *, seed: int = 1, speed: float = 30.0,
                  world: World | None = None, manager: bool = True, tick_s: float = 15.0) -> None:
         self.seed, self.policy, self.manager = seed, rt.config.queue.policy, _mode(manager)

@@ -23,6 +23,14 @@ def _share(value: float | None) -> str:
     return "—" if value is None else f"{value:.0%}"
 
 
+def register_line(register: dict[str, Any]) -> str:
+    """The complaints the customers made through the register, and how many an alert came before."""
+    kinds = ", ".join(f"{kind} {n}" for kind, n in register["kinds"].items())
+    return (f"  complaint register: {register['complaints']} recorded ({kinds or 'none'}), "
+            f"{register['preceded_by_alert']} preceded by an alert ({_share(register['preceded_share'])}), "
+            f"{register['acted']} of those acted on")
+
+
 MODES = {"alerts": "with alerts", "walk": "without alerts (help requests and rounds)", "none": "none"}
 
 
@@ -38,6 +46,7 @@ def summary_text(s: dict[str, Any]) -> str:
         f"p50 {_minutes(wait['p50'])}, p90 {_minutes(wait['p90'])}, longest {_minutes(wait['max'])}",
         f"  complaints (customers' patience): {s['complaints']['total']} ({s['complaints']['short_queue']} with "
         f"a short queue, warned {_share(sq['recall'])}, median lead {_minutes(sq['median_lead_s'])})",
+        register_line(s["register"]),
         f"  complaint incidents: {s['incidents']['total']}  ("
         + ", ".join(f"{k} {s['incidents'][k]}" for k in KINDS) + ")",
         "  warned beforehand: " + ", ".join(

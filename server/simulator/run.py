@@ -10,6 +10,12 @@ decides what the system would do: it only plays the people. Afterwards ``inciden
 complaints (from the customers' patience) and the incidents from the history in the database, and
 matches them with the alerts.
 
+The customers also complain *during* the day, through the complaint register: when one's wait
+passes their patience (``world.patience_s``) while they still wait, they may tell the lobby
+manager (``world.complain_share``), who records it with ``server.lobby.complaints.record``, the
+function behind POST /api/v1/complaints; the register's ``warned`` says whether an alert had come
+first. ``next_day`` plays a later day on the same database (server/simulator/weeks.py: weeks).
+
 Manager modes: ``alerts`` (the product: cards, help requests, rounds of the hall), ``walk`` (the
 same person without alerts: help requests, as a phone call, and rounds) and ``none``.
 """
@@ -24,8 +30,9 @@ import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import date, datetime, timedelta, timezone
 from datetime import time as clock_time
+from functools import partial
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -38,6 +45,9 @@ from server.clock import ManualClock
 from server.config import Config, load_config
 from server.errors import CallwiseError, NotFound
 from server.lobby import instructions
+from server.lobby.complaints import complaints_between
+from server.lobby.complaints import record as record_complaint
+from server.maintenance import daily
 from server.models import Alert, Counter, Device, Event, Service, Staff, Ticket
 from server.queueing import counters, reads, tickets
 from server.queueing.hours import told_in_time
@@ -46,6 +56,7 @@ from server.runtime import Runtime
 from server.simulator.incidents import (
     AlertRecord,
     CounterRecord,
+    Thresholds,
     TicketRecord,
     complaints,
     count_incidents,
@@ -112,27 +123,39 @@ class Result:
     incidents: list[Any] = field(default_factory=list)
     waiting_line: list[tuple[float, int]] = field(default_factory=list)
     complaints: list[Any] = field(default_factory=list)
+    recorded: list[dict[str, Any]] = field(default_factory=list)  # the day's complaint register (its views)
 
 
 class Simulation:
+    # Customers whose patience runs out while waiting complain through the register (the live demo,
+    # which plays the people over HTTP, leaves them silent).
+    records_complaints = True
+
     def __init__(
         self, *, seed: int, policy: str = "at_risk_first", manager: bool | str = True, world: World | None = None,
         config_path: str | os.PathLike[str] | None = None, tick_s: float | None = None,
         database_dir: str | os.PathLike[str] | None = None, progress: Callable[[float], None] | None = None,
+        database: str | os.PathLike[str] | None = None, day: date = DAY,
     ) -> None:
+        """``database``: a SQLite file to fill and keep (default: a throw-away one under
+        ``database_dir``); ``day``: the day to play first."""
         self.seed, self.policy, self.manager = seed, policy, _mode(manager)
         self.world = world or World()
         self.draws = Draws(self.world, seed)
         self.progress = progress
         self.tick_s = tick_s if tick_s is not None else SIM_TICK_S
-        self._folder = tempfile.TemporaryDirectory(prefix="callwise-sim-", dir=database_dir or _scratch_dir())
-        url = f"sqlite:///{Path(self._folder.name) / 'sim.db'}"
+        self._folder: tempfile.TemporaryDirectory[str] | None = None
+        if database is None:
+            self._folder = tempfile.TemporaryDirectory(prefix="callwise-sim-", dir=database_dir or _scratch_dir())
+            path = Path(self._folder.name) / "sim.db"
+        else:
+            path = Path(database).resolve()
         config = load_config(
             config_path or DEFAULT_CONFIG,
-            overrides={"server": {"database_url": url, "mode": "demo"}, "clock": {"mode": "manual"},
+            overrides={"server": {"database_url": f"sqlite:///{path}", "mode": "demo"}, "clock": {"mode": "manual"},
                        "queue": {"policy": policy}},
         )
-        self._set_day(config, DAY)
+        self._set_day(config, day)
         self.clock = ManualClock(self.opening - timedelta(minutes=5))
         self.rt: Runtime = open_runtime(self.config, clock=self.clock, publisher=self)
         # Changes are evaluated at the next tick's sweep (see SIM_TICK_S), not one by one.
@@ -143,6 +166,7 @@ class Simulation:
     def _set_day(self, config: Config, day: Any) -> None:
         """The branch, its day's opening and length, and the people model's empty state."""
         self.config: Config = config
+        self.day = day
         tz = ZoneInfo(config.branch.timezone)
         self.opening = datetime.combine(day, _parse_time(config.branch.opening_time), tz).astimezone(timezone.utc)
         closing = datetime.combine(day, _parse_time(config.branch.closing_time), tz).astimezone(timezone.utc)
@@ -152,6 +176,7 @@ class Simulation:
         for s in config.services:
             self.by_kind.setdefault(s.kind, []).append(s.code)
         self._queue: list[tuple[float, int, Callable[..., None], tuple[Any, ...]]] = []
+        self._patience: list[tuple[float, int, int, float]] = []  # (runs out, ticket id, people ahead, issued)
         self._order = itertools.count()
         self.now = 0.0
         self.waiting: dict[int, str] = {}  # ticket id -> service code, as the tellers see the hall
@@ -170,37 +195,72 @@ class Simulation:
         self.back: dict[int, list[int]] = {}  # counter -> held tickets back from fetching, to call back
         self.tools: dict[str, int] = {"priority": 0, "held": 0, "called_back": 0, "returned": 0}
         self.stories: dict[int, dict[tuple[str, str], float]] = {}  # alert -> (rule, subject) shown -> first at
+        self.impatient = 0  # customers whose patience ran out while they waited
+        self.recorded: list[dict[str, Any]] = []  # the complaints they made, as the register answered
 
     # --- set-up --------------------------------------------------------------------------------
 
     def _make_people(self) -> None:
-        """Staff rows for the tellers and the manager (they never log in: no password works), a kiosk."""
+        self._make_staff()
+        self._make_tellers()
+        self._hire_manager()
+
+    def _make_staff(self) -> None:
+        """Staff rows for the tellers and the manager (they never log in: no password works), a kiosk;
+        those a database already has (from an earlier day) are used again."""
         counters = sorted(self.config.counters, key=lambda c: c.number)
-        spare = self.world.reserve_counters
-        reserve = {c.number for c in counters[len(counters) - spare:]} if spare else set()
+        with self.rt.reading() as session:
+            known = set(session.scalars(select(Staff.username).where(Staff.branch_id == self.branch_id)))
+            kiosk = session.scalar(select(Device.id).where(Device.branch_id == self.branch_id,
+                                                           Device.name == "sim-kiosk"))
         with self.rt.uow() as uow:
             session = uow.session
             rows = [{"username": f"sim-teller-{c.number}", "display_name": f"Teller {c.number}", "password_hash": "!",
                      "role": "teller", "branch_id": self.branch_id, "created_at": self.clock.now()} for c in counters]
             rows.append({"username": "sim-manager", "display_name": "Lobby manager", "password_hash": "!",
                          "role": "manager", "branch_id": self.branch_id, "created_at": self.clock.now()})
-            session.execute(insert(Staff), rows)
-            session.add(Device(branch_id=self.branch_id, name="sim-kiosk", kind="kiosk",
-                               token_hash=f"sim-{self.seed}-{os.getpid()}", created_at=self.clock.now()))
+            rows = [row for row in rows if row["username"] not in known]
+            if rows:
+                session.execute(insert(Staff), rows)
+            if kiosk is None:
+                session.add(Device(branch_id=self.branch_id, name="sim-kiosk", kind="kiosk",
+                                   token_hash=f"sim-{self.seed}-{os.getpid()}", created_at=self.clock.now()))
             uow.commit()
         with self.rt.reading() as session:
-            ids = {s.username: s.id for s in session.scalars(select(Staff))}
-            kiosk = session.scalar(select(Device.id).where(Device.name == "sim-kiosk"))
+            self.staff_ids = {s.username: s.id for s in session.scalars(
+                select(Staff).where(Staff.branch_id == self.branch_id))}
+            kiosk = session.scalar(select(Device.id).where(Device.branch_id == self.branch_id,
+                                                           Device.name == "sim-kiosk"))
         self.kiosk = Actor(kind="device", id=kiosk, role="kiosk", branch_id=self.branch_id, name="sim-kiosk")
-        self.manager_actor = Actor(kind="staff", id=ids["sim-manager"], role="manager", branch_id=self.branch_id,
-                                   name="sim-manager")
+        self.manager_actor = Actor(kind="staff", id=self.staff_ids["sim-manager"], role="manager",
+                                   branch_id=self.branch_id, name="sim-manager")
+
+    def _make_tellers(self) -> None:
+        """The day's tellers at their counters, with the habits the day's draws give them."""
+        counters = sorted(self.config.counters, key=lambda c: c.number)
+        spare = self.world.reserve_counters
+        reserve = {c.number for c in counters[len(counters) - spare:]} if spare else set()
         self.tellers: dict[int, Teller] = {}
         for c in counters:
-            actor = Actor(kind="staff", id=ids[f"sim-teller-{c.number}"], role="teller", branch_id=self.branch_id,
-                          name=f"sim-teller-{c.number}")
+            actor = Actor(kind="staff", id=self.staff_ids[f"sim-teller-{c.number}"], role="teller",
+                          branch_id=self.branch_id, name=f"sim-teller-{c.number}")
             self.tellers[c.number] = Teller(c.number, tuple(c.services), actor, self.draws.slow_teller(c.number),
                                             c.number in reserve, self.draws.lunch(c.number))
+
+    def next_day(self, day: date, seed: int) -> int:
+        """Play ``day`` next, on the same database with the same staff and kiosk: its customers and
+        its tellers' habits drawn from ``seed``, the clock at five minutes before its opening, where
+        a server's housekeeping (server/maintenance.py ``daily``: closing, the rollover of anything
+        the day before left, retention) runs first. Returns how many tickets that housekeeping
+        closed (none when the day before ended properly)."""
+        self.seed = seed
+        self.draws = Draws(self.world, seed)
+        self._set_day(self.config, day)
+        self.clock.set(self.opening - timedelta(minutes=5))  # refuses a day that is not later
+        closed = daily(self.rt)["closed"]
+        self._make_tellers()
         self._hire_manager()
+        return closed
 
     def _hire_manager(self) -> None:
         if self.manager != "none":
@@ -227,6 +287,7 @@ class Simulation:
         while self._queue:
             when = self._queue[0][0]
             while next_sweep <= when:
+                self._patience_until(next_sweep)
                 self._move_to(next_sweep)
                 self._sweep()
                 if next_sweep >= next_housekeeping:  # as a server's housekeeping, once a minute
@@ -234,6 +295,7 @@ class Simulation:
                     next_housekeeping += HOUSEKEEPING_S
                 next_sweep += self.tick_s
             when, _, action, args = heapq.heappop(self._queue)
+            self._patience_until(when)  # (none for a reaction queued at a sweep: it runs late, at its clock)
             self._move_to(when)
             action(*args)
         self._move_to(max(self.now, self.day_s))
@@ -242,6 +304,18 @@ class Simulation:
 
     def _sweep(self) -> None:
         self.rt.alerts.sweep()
+
+    def _patience_until(self, until: float) -> None:
+        """The customers whose patience runs out before ``until``, each at their moment (the loop
+        calls it before every sweep and event). They wait in a queue of their own: an event in the
+        main one would change when the loop gets to the reactions the manager queues during a sweep
+        (those run once the sweeps up to the next event are done, at that clock), and so move every
+        figure of a day with a manager. Here they only come between steps the loop takes anyway,
+        and every step leaves the clock where it did without them."""
+        while self._patience and self._patience[0][0] < until:
+            when, ticket_id, ahead, issued = heapq.heappop(self._patience)
+            self._move_to(when)
+            self.out_of_patience(ticket_id, ahead, issued)
 
     def _alert_open(self, alert_id: int) -> bool:
         with self.rt.reading() as session:
@@ -284,7 +358,31 @@ class Simulation:
         self.numbers[ticket["number"]] = ticket["id"]
         self.open_at_issue[ticket["id"]] = sum(
             1 for t in self.tellers.values() if t.state != "closed" and code in t.services)
+        if self.records_complaints:
+            # Their patience (the model the complaints afterwards count with) runs out then; after
+            # closing nobody is left waiting to complain (closing sends them home).
+            runs_out = self.now + patience_s(self.world, ticket["people_ahead"], customer.patience_z)
+            if runs_out < self.day_s:
+                heapq.heappush(self._patience, (runs_out, ticket["id"], ticket["people_ahead"], self.now))
         self._in_line(ticket["id"], code)
+
+    def out_of_patience(self, ticket_id: int, ahead: int, issued: float) -> None:
+        """A customer's patience has run out. Still waiting (never called, not sent home), they may
+        tell the lobby manager (``world.complain_share``), who records it in the complaint register
+        at once: a short-queue wait when they had seen at most two people ahead (PRODUCT.md kind 3),
+        else "other" (a long wait in a long queue is none of the six kinds)."""
+        if ticket_id in self.first_called or ticket_id not in self.waiting:
+            return
+        self.impatient += 1
+        if not self.draws.tells_the_staff():
+            return
+        kind = "short_queue_wait" if ahead <= Thresholds().max_ahead else "other"
+        minutes = round((self.now - issued) / 60)
+        text = f"等了 {minutes} 分钟，取号时前面 {ahead} 人 / waited {minutes} min, {ahead} ahead at the kiosk"
+        view = self._do("complain", partial(record_complaint, ticket_id=ticket_id), self.manager_actor,
+                        self.branch_id, kind, text)
+        if view is not None:
+            self.recorded.append(view)
 
     def _in_line(self, ticket_id: int, code: str) -> None:
         """A ticket waits (new, or back): the consoles show it; one free teller who may serve it takes
@@ -665,10 +763,12 @@ class Simulation:
 
     def _result(self, run_s: float) -> Result:
         end = self.now
+        day_start = self.opening - timedelta(minutes=5)  # (a later day on the same database: only its own)
         with self.rt.reading() as session:
             codes = {s.id: s.code for s in session.scalars(select(Service))}
             numbers = {c.id: c.number for c in session.scalars(select(Counter))}
-            rows = list(session.scalars(select(Ticket).order_by(Ticket.id)))
+            rows = list(session.scalars(select(Ticket).where(Ticket.branch_id == self.branch_id,
+                                                             Ticket.business_day == self.day).order_by(Ticket.id)))
             # A ticket's wait ends at its first call: a no-show who came back later waited no longer.
             tickets = [
                 TicketRecord(t.id, codes[t.service_id], t.people_ahead, self._seconds(t.issued_at) or 0.0,
@@ -684,15 +784,17 @@ class Simulation:
                            and not told_in_time(t.fits_before_close, t.late_warned_at, closing))
             warned_while_waiting = sum(1 for t in rows if t.late_warned_at is not None)
             counters = {c.id: CounterRecord(c.number, self.tellers[c.number].services, [(-300.0, "closed")])
-                        for c in session.scalars(select(Counter))}
-            for event in session.scalars(select(Event).where(Event.entity == "counter").order_by(Event.id)):
+                        for c in session.scalars(select(Counter).where(Counter.branch_id == self.branch_id))}
+            for event in session.scalars(select(Event).where(Event.entity == "counter", Event.at >= day_start)
+                                         .order_by(Event.id)):
                 counters[event.entity_id].states.append((self._seconds(event.at) or 0.0, event.to_state))
             alerts = [
                 AlertRecord(a.rule, "branch" if a.subject_kind == "branch" else f"{a.subject_kind}:{a.subject_id}",
                             self._seconds(a.raised_at) or 0.0, self._seconds(a.resolved_at), a.ticket_id,
                             numbers.get(a.counter_id) if a.counter_id is not None else None,
                             tuple((rule, subject, at) for (rule, subject), at in self.stories.get(a.id, {}).items()))
-                for a in session.scalars(select(Alert).order_by(Alert.id))
+                for a in session.scalars(select(Alert).where(Alert.branch_id == self.branch_id,
+                                                             Alert.raised_at >= day_start).order_by(Alert.id))
             ]
         normal = normal_service_s(tickets, {code: s.expected_minutes * 60 for code, s in self.services.items()})
         incidents = count_incidents(tickets, list(counters.values()), normal, end)
@@ -776,9 +878,30 @@ class Simulation:
             "sim_end_s": round(end, 1),
             "tick_s": self.tick_s,
             "run_s": round(run_s, 2),
+            "register": self._register(),
         }
         line = _waiting_line(tickets, end)
-        return Result(summary, tickets, alerts, incidents, line, complained)
+        return Result(summary, tickets, alerts, incidents, line, complained, list(self.recorded))
+
+    def _register(self) -> dict[str, Any]:
+        """The day's complaints as the register has them: per kind, and how many an alert came
+        before (the register's own ``warned``: server/lobby/complaints.py ``warning_before``), and of
+        those how many the manager had acknowledged or acted on by then. ``impatient``: the
+        customers whose patience ran out while they waited (all complain when complain_share is 1)."""
+        views = complaints_between(self.rt, self.branch_id, self.day, self.day)
+        warned = [c["warned"] for c in views if c["warned"]]
+        kinds: dict[str, int] = {}
+        for c in views:
+            kinds[c["kind"]] = kinds.get(c["kind"], 0) + 1
+        return {
+            "impatient": self.impatient,
+            "complaints": len(views),
+            "kinds": dict(sorted(kinds.items())),
+            "preceded_by_alert": len(warned),
+            "preceded_share": round(len(warned) / len(views), 4) if views else None,
+            "acknowledged": sum(w["acknowledged"] for w in warned),
+            "acted": sum(w["acted"] for w in warned),
+        }
 
     def _teller_minutes(self, history: list[CounterRecord], end: float) -> dict[str, Any]:
         """Teller-minutes in each counter state over the day, and the pauses by reason."""
@@ -797,7 +920,8 @@ class Simulation:
 
     def close_database(self) -> None:
         self.rt.db.dispose()
-        self._folder.cleanup()
+        if self._folder is not None:
+            self._folder.cleanup()
 
 
 def _mode(manager: bool | str) -> str:

@@ -85,6 +85,12 @@ class World:
     patience_long_base_s: float = 600.0
     patience_per_person_s: float = 300.0
     patience_long_sigma: float = 0.35
+    # Of the customers whose wait passes their patience, the share who say so to the staff, so that
+    # the lobby manager records it in the complaint register (server/lobby/complaints.py). The rest
+    # sigh, leave or complain elsewhere (a call centre, a review), where the branch never hears of
+    # it. No field figure stands behind a value: 1.0 (everyone tells the staff) keeps the register
+    # equal to the patience model's count, the upper bound; lower it to see fewer recorded.
+    complain_share: float = 1.0
 
     def __post_init__(self) -> None:
         for reason in self.pause_reasons:
@@ -92,6 +98,8 @@ class World:
                 raise ValueError(f"unknown pause reason {reason!r} (known: {', '.join(PAUSE_REASONS)})")
         if not self.profile or min(self.profile) < 0:
             raise ValueError("the arrival profile needs at least one non-negative rate")
+        if not 0.0 <= self.complain_share <= 1.0:
+            raise ValueError("complain_share is a share: from 0 to 1")
 
     @classmethod
     def from_pairs(cls, pairs: list[str]) -> World:
@@ -145,6 +153,8 @@ class Draws:
         self.traits = random.Random(f"{seed}:traits")
         self.hall = random.Random(f"{seed}:hall")
         self.manager = random.Random(f"{seed}:manager")
+        # Whether an impatient customer tells the staff: its own stream, so the share changes nothing else.
+        self.voices = random.Random(f"{seed}:complaints")
         self._tellers: dict[int, random.Random] = {}
 
     def teller(self, number: int) -> random.Random:
@@ -191,6 +201,10 @@ class Draws:
             if traits.random() < world.hold_share else None
         return Customer(code, no_show, walk_s, took, auth, outcome, patience_z, priority,
                         late if no_show else None, None if no_show else hold)
+
+    def tells_the_staff(self) -> bool:
+        """Whether a customer whose patience ran out complains to the staff (``complain_share``)."""
+        return self.voices.random() < self.world.complain_share
 
     def slow_teller(self, number: int) -> bool:
         return self.teller(number).random() < self.world.slow_teller_share
