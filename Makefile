@@ -7,7 +7,7 @@ PIP    := $(BIN)/python -m pip install --quiet --disable-pip-version-check -c re
 # than cores pays. A module whose tests share a server runs whole on one worker (tests/conftest.py).
 TEST_JOBS ?= 3
 
-.PHONY: install run demo test bench lock clean
+.PHONY: install run demo demo-weeks test bench lock clean
 
 # One stamp per set of extras: `make run` installs only what serving needs; `make test` and
 # `make bench` add their tools on top, and none reinstalls what another already installed.
@@ -41,6 +41,12 @@ run: $(VENV)/.base
 ## open the kiosk, display and manager pages it prints and watch queues and alerts come and go.
 demo: $(VENV)/.bench
 	$(BIN)/python -m server demo --speed 30
+
+## Three simulated weeks of the demo branch, its customers complaining through the complaint register,
+## filled afresh into instance/demo-weeks.db (a few minutes), then served with the branch clock standing
+## at the end of the last day: log in with the manager log-in it prints and open the range report it names.
+demo-weeks: $(VENV)/.base
+	$(BIN)/python -m server simulate-weeks --weeks 3 --database instance/demo-weeks.db --replace --serve
 
 ## Every test: unit, API (SQLite and PostgreSQL), Socket.IO, concurrency, durability, browsers,
 ## the multi-process deployment.

@@ -19,9 +19,9 @@ config_option = click.option(
 )
 
 
-def _load(config_path: str | None) -> Any:
+def _load(config_path: str | None, overrides: dict[str, Any] | None = None) -> Any:
     try:
-        return load_config(config_path)
+        return load_config(config_path, overrides)
     except ConfigError as exc:
         raise click.ClickException(str(exc)) from None
 
@@ -149,18 +149,53 @@ def _prepare(config: Any) -> None:
 @config_option
 @click.option("--host", default=None, help="address to listen on (default: [server] host)")
 @click.option("--port", type=int, default=None, help="port (default: [server] port)")
-def serve(config_path: str | None, host: str | None, port: int | None) -> None:
+@click.option("--database", type=click.Path(dir_okay=False), default=None,
+              help="serve this SQLite file instead of [server] database_url, e.g. one simulate-weeks filled "
+                   "(its demo log-ins are kept in instance/<file name>-credentials.json)")
+@click.option("--at", default=None, metavar="TIME",
+              help="a branch clock standing still at TIME (e.g. 2026-12-06T17:30:00+08:00) instead of [clock]: "
+                   "to look at a simulated history as of its last day (demo mode only)")
+def serve(config_path: str | None, host: str | None, port: int | None, database: str | None, at: str | None) -> None:
     """Run the web and Socket.IO server (migrating the database first if it is behind)."""
-    from server.app import create_app
-    from server.demo import ensure_demo_accounts
-
-    config = _load(config_path)
+    overrides = _serving(database, at)
+    config = _load(config_path, overrides)
     with _starting(config):
         _prepare(config)
-        app = create_app(config_path)
-        runtime = app.extensions["callwise"]
-        credentials = ensure_demo_accounts(runtime) if config.server.mode == "demo" else None
+        app, credentials = _open_app(config_path, overrides, config)
     _run(app, host or config.server.host, port or config.server.port, credentials)
+
+
+def _serving(database: str | None, at: str | None) -> dict[str, Any]:
+    """Config overrides for ``serve --database --at``: another SQLite file, a clock standing still."""
+    from pathlib import Path
+
+    overrides: dict[str, Any] = {}
+    if database is not None:
+        overrides["server"] = {"database_url": f"sqlite:///{Path(database).resolve()}"}
+    if at is not None:
+        overrides["clock"] = {"mode": "manual", "start": at}
+    return overrides
+
+
+def _open_app(config_path: str | None, overrides: dict[str, Any], config: Any) -> tuple[Any, dict[str, Any] | None]:
+    """The app (migrating the database), and in demo mode the demo log-ins: kept in
+    instance/demo-credentials.json for the config's database, in instance/<name>-credentials.json
+    for another one (one file per database: a device's token cannot be chosen)."""
+    from pathlib import Path
+
+    from server.app import create_app
+    from server.bootstrap import resolve_database_url
+    from server.demo import ensure_demo_accounts
+    from server.startup import sqlite_path
+
+    app = create_app(config_path, **overrides)
+    if config.server.mode != "demo":
+        return app, None
+    runtime = app.extensions["callwise"]
+    path = sqlite_path(resolve_database_url(config)) if "server" in overrides else None
+    if path is None or path == sqlite_path(resolve_database_url(_load(config_path))):
+        return app, ensure_demo_accounts(runtime)
+    return app, ensure_demo_accounts(runtime, f"{Path(path).stem}-credentials.json")
 
 
 def _listen(app: Any, host: str, port: int) -> Any:
@@ -381,6 +416,108 @@ def simulate(seed: int, policy: str, no_manager: bool, manager_without_alerts: b
     if plot_dir:
         for path in plot(result, plot_dir):
             click.echo(f"chart: {path}")
+
+
+@main.command("simulate-weeks")
+@click.option("--weeks", type=click.IntRange(1, 13), default=3, show_default=True,
+              help="weeks to fill (the range report covers up to 13)")
+@click.option("--database", type=click.Path(dir_okay=False), required=True, help="the SQLite file to fill")
+@config_option
+@click.option("--seed", type=int, default=1, show_default=True,
+              help="the first day's seed; each next day's is one more")
+@click.option("--start", type=click.DateTime(["%Y-%m-%d"]), default=None,
+              help="the first day, a Monday (default: the weeks end with the week of 2026-12-01)")
+@click.option("--tickets", type=float, default=None,
+              help="expected customers a day (default: what keeps the branch's counters 60% busy)")
+@click.option("--tick", "tick_s", type=float, default=None,
+              help="simulated seconds between alert sweeps (default 10; a server sweeps every 2)")
+@click.option("--world", "world_pairs", multiple=True, metavar="KEY=VALUE",
+              help="change one parameter of the simulated world (server/simulator/world.py), e.g. complain_share=0.5")
+@click.option("--replace", is_flag=True, help="delete the database first if it exists")
+@click.option("--json", "json_path", type=click.Path(dir_okay=False), default=None,
+              help="write each day's summary and the weeks' figures here")
+@click.option("--serve", "then_serve", is_flag=True, help="then serve it, as the serve command it prints would")
+@click.option("--host", default=None, help="with --serve: address to listen on (default: [server] host)")
+@click.option("--port", type=int, default=None, help="with --serve: port (default: [server] port)")
+@click.option("--quiet", is_flag=True, help="no line per day")
+def simulate_weeks_command(weeks: int, database: str, config_path: str | None, seed: int, start: Any,
+                           tickets: float | None, tick_s: float | None, world_pairs: tuple[str, ...], replace: bool,
+                           json_path: str | None, then_serve: bool, host: str | None, port: int | None,
+                           quiet: bool) -> None:
+    """Fill a SQLite database with weeks of simulated days of the branch (default: the demo branch of
+    ./config.toml), its customers complaining through the complaint register; then print how to
+    serve it and where its range report is (make demo-weeks does both)."""
+    import json
+    from datetime import timedelta
+    from pathlib import Path
+
+    from server.simulator.report import _share
+    from server.simulator.weeks import customers_a_day, default_start, simulate_weeks
+    from server.simulator.world import World
+
+    config = _load(config_path)
+    try:
+        world = World.from_pairs(list(world_pairs))
+    except (ValueError, TypeError) as exc:
+        raise click.BadParameter(str(exc), param_hint="--world") from None
+    world.tickets = tickets if tickets is not None else customers_a_day(config, world)
+    if then_serve and config.server.mode != "demo":
+        raise click.ClickException(f'{config.source}: server.mode: --serve shows the weeks only in mode = "demo"')
+    target = Path(database)
+    overrides = _serving(database, None)
+    served = _load(config_path, overrides)
+    with _starting(served):
+        _prepare(served)  # the file's serve lock: no server serves it while it is filled (or replaced)
+    leftovers = [target, Path(f"{target}-wal"), Path(f"{target}-shm")]
+    if any(path.exists() for path in leftovers):
+        if not replace:
+            raise click.ClickException(f"{target} exists: --replace fills it afresh")
+        for path in leftovers:
+            path.unlink(missing_ok=True)
+
+    def heard(i: int, n: int, day: Any, played: Any) -> None:
+        if not quiet:
+            summary = played.summary
+            register = summary["register"]
+            click.echo(f"day {i + 1}/{n} {day:%Y-%m-%d %a}: {summary['tickets']} tickets, {register['complaints']} "
+                       f"complaints ({register['preceded_by_alert']} preceded by an alert), "
+                       f"{summary['run_s']:.1f} s", err=True)
+
+    try:
+        result = simulate_weeks(weeks=weeks, database=target, config_path=config.source, seed=seed,
+                                start=start.date() if start else default_start(weeks), world=world, tick_s=tick_s,
+                                on_day=heard)
+    except (ConfigError, ValueError) as exc:
+        raise click.ClickException(str(exc)) from None
+    first, last = result.first, result.last
+    click.echo(f"Filled {target} with {len(result.days)} days of branch {config.branch.code!r}, {first} to {last} "
+               f"(about {world.tickets:g} customers a day, seeds {seed} to {seed + len(result.days) - 1}) "
+               f"in {result.run_s:.0f} s.")
+    for week in result.weekly():
+        click.echo(f"  {week['week']} ({week['days']} days): {week['tickets']} tickets, "
+                   f"{week['complaints']} complaints recorded, {week['preceded_by_alert']} preceded by an alert "
+                   f"({_share(week['preceded_share'])})")
+    assert result.ended_at is not None
+    ended = result.ended_at.astimezone(config.tz)
+    at = (ended.replace(second=0, microsecond=0) + timedelta(minutes=1)).isoformat()
+    base = f"http://{host or config.server.host}:{port or config.server.port}"
+    command = ["python -m server serve", *(["--config", config_path] if config_path else []),
+               "--database", database, "--at", at]
+    click.echo("Serve it with the demo log-ins (its clock stands at the end of the last day):")
+    click.echo(f"  {' '.join(command)}")
+    click.echo(f"and open the range report: {base}/manager/report?from={first}&to={last}")
+    if json_path:
+        with open(json_path, "w", encoding="utf-8") as handle:
+            json.dump({"database": str(result.database), "serve_at": at, "run_s": result.run_s,
+                       "weeks": result.weekly(), "days": [{"date": day, **summary} for day, summary in result.days]},
+                      handle, indent=2, ensure_ascii=False, default=str)
+            handle.write("\n")
+    if then_serve:
+        overrides = _serving(database, at)
+        config = _load(config_path, overrides)
+        with _starting(config):
+            app, credentials = _open_app(config_path, overrides, config)
+        _run(app, host or config.server.host, port or config.server.port, credentials)
 
 
 @main.command("archive-events")

@@ -113,6 +113,7 @@ class Teller:
     owed_from: float = 0.0
     coming: bool = False  # a reserve teller on the way to open the counter
     take_next: bool = False  # asked to take a customer next: calls at once after this one, no pause
+    aside: int = 0  # customers set aside here who are still fetching a document: they will be called back
 
 
 @dataclass
@@ -124,6 +125,7 @@ class Result:
     waiting_line: list[tuple[float, int]] = field(default_factory=list)
     complaints: list[Any] = field(default_factory=list)
     recorded: list[dict[str, Any]] = field(default_factory=list)  # the day's complaint register (its views)
+    patience: dict[int, float] = field(default_factory=dict)  # ticket id -> its customer's patience (seconds)
 
 
 class Simulation:
@@ -249,14 +251,14 @@ class Simulation:
 
     def next_day(self, day: date, seed: int) -> int:
         """Play ``day`` next, on the same database with the same staff and kiosk: its customers and
-        its tellers' habits drawn from ``seed``, the clock at five minutes before its opening, where
-        a server's housekeeping (server/maintenance.py ``daily``: closing, the rollover of anything
-        the day before left, retention) runs first. Returns how many tickets that housekeeping
-        closed (none when the day before ended properly)."""
+        its tellers' habits drawn from ``seed``, the clock at its opening, where a server's
+        housekeeping (server/maintenance.py ``daily``: closing, the rollover of anything the day
+        before left, retention) runs first. Returns how many tickets that housekeeping closed (none
+        when the day before ended properly)."""
         self.seed = seed
         self.draws = Draws(self.world, seed)
         self._set_day(self.config, day)
-        self.clock.set(self.opening - timedelta(minutes=5))  # refuses a day that is not later
+        self.clock.set(self.opening)  # refuses a day that is not later
         closed = daily(self.rt)["closed"]
         self._make_tellers()
         self._hire_manager()
@@ -522,6 +524,7 @@ class Simulation:
             return
         self.tools["held"] += 1
         self.fetching[ticket_id] = rest_s
+        teller.aside += 1
         teller.state, teller.ticket = "idle", None
         self.at(self.now + fetch_s, self.back_with_document, teller, ticket_id)
         self.after_customer(teller, self.now - teller.customer_started)
@@ -529,6 +532,7 @@ class Simulation:
     def back_with_document(self, teller: Teller, ticket_id: int) -> None:
         if ticket_id not in self.fetching:
             return
+        teller.aside -= 1
         self.back.setdefault(teller.number, []).append(ticket_id)
         if teller.state == "idle":
             teller.wants_work = False
@@ -650,9 +654,10 @@ class Simulation:
                 self.close(teller, teller.gen)
 
     def close(self, teller: Teller, gen: int) -> None:
-        """After closing time, a teller with nobody left to call signs off."""
+        """After closing time, a teller with nobody left to call signs off (one who set a customer
+        aside waits for them to come back with the document, and finishes them)."""
         if (gen != teller.gen or teller.state != "idle" or any(c in teller.services for c in self.waiting.values())
-                or self.back.get(teller.number)):
+                or self.back.get(teller.number) or teller.aside):
             return
         if self._do("close", counters.close_counter, teller.actor, self.branch_id, teller.number) is not None:
             teller.state, teller.wants_work = "closed", False
@@ -881,7 +886,7 @@ class Simulation:
             "register": self._register(),
         }
         line = _waiting_line(tickets, end)
-        return Result(summary, tickets, alerts, incidents, line, complained, list(self.recorded))
+        return Result(summary, tickets, alerts, incidents, line, complained, list(self.recorded), patience)
 
     def _register(self) -> dict[str, Any]:
         """The day's complaints as the register has them: per kind, and how many an alert came
