@@ -221,3 +221,14 @@ def test_each_branchs_range_report_counts_its_own_days_in_its_own_zone(two):
     # An admin names the branch and sees the same; south's figures stay south's.
     assert api.get("/reports/range?from=2026-11-30&to=2026-12-01&branch=south", "root").get_json()["total"] == \
         south["total"]
+
+
+def test_a_complaint_names_only_its_own_branchs_tickets_and_counters_and_is_seen_only_there(two):
+    api, _rt = two
+    south_ticket = api.issue("A", "south-kiosk")
+    assert api.post("/complaints", "north-teller", json={"kind": "short_queue_wait",
+                                                          "ticket": south_ticket["id"]}).status_code == 404
+    assert api.post("/complaints", "south-teller", json={"kind": "short_queue_wait",
+                                                          "ticket": south_ticket["id"]}).status_code == 201
+    assert api.get("/complaints", "north-manager").get_json() == []
+    assert [c["ticket"]["id"] for c in api.get("/complaints", "south-manager").get_json()] == [south_ticket["id"]]
