@@ -83,13 +83,11 @@ def day_incidents(
             histories[event.entity_id].states.append((sec(event.at) or 0.0, event.to_state))
     normal = normal_service_s(records, expected_s)
     found = count_incidents(records, list(histories.values()), normal, end)
-    # A card that names a customer (an idle counter's card names the most urgent one it could call)
-    # told the manager of that customer's short-queue risk too: the card took in that story
-    # (server/alerts/stories.py). The history keeps when a card was raised, not when it took a story
-    # in, so such a story counts from the card's raise.
+    # A card tells every story it took in (server/alerts/stories.py: a customer at risk joins the
+    # card of the counter free to call them, ...), each from when it was first shown, as the
+    # simulator counts them.
     cards = [AlertRecord(a.rule, a.subject or "", sec(a.raised_at) or 0.0, sec(a.resolved_at), a.ticket_id, a.counter,
-                         stories=(("short_queue_long_wait", f"ticket:{a.ticket_id}", sec(a.raised_at) or 0.0),)
-                         if a.ticket_id is not None and a.subject != f"ticket:{a.ticket_id}" else ())
+                         stories=tuple((rule, subject, sec(at) or 0.0) for rule, subject, at in a.told))
              for a in alerts]
     by_subject = alerts_by_subject(story for card in cards for story in card.told())
     numbers = {t.id: t.number for t in tickets}

@@ -3,7 +3,7 @@ its figures from, read in one read transaction (the API serves the answer, serve
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -129,10 +129,12 @@ def _load_rows(session: Session, branch_id: int, day: ReportDay) -> dict[str, An
     alerts = [
         AlertRow(a.rule, a.severity, a.raised_at, a.acknowledged_at, a.resolved_at, a.lead_time_s,
                  "branch" if a.subject_kind == "branch" else f"{a.subject_kind}:{a.subject_id}", a.ticket_id,
-                 counter_numbers.get(a.counter_id) if a.counter_id is not None else None, a.id in acted)
+                 counter_numbers.get(a.counter_id) if a.counter_id is not None else None, a.id in acted,
+                 _told(a.data))
         for a in db.execute(
             select(Alert.id, Alert.rule, Alert.severity, Alert.raised_at, Alert.acknowledged_at, Alert.resolved_at,
-                   Alert.lead_time_s, Alert.subject_kind, Alert.subject_id, Alert.ticket_id, Alert.counter_id)
+                   Alert.lead_time_s, Alert.subject_kind, Alert.subject_id, Alert.ticket_id, Alert.counter_id,
+                   Alert.data)
             .where(Alert.branch_id == branch_id, Alert.raised_at >= start, Alert.raised_at < end)
             .order_by(Alert.raised_at, Alert.id)
         ).all()
@@ -166,6 +168,12 @@ def _load_rows(session: Session, branch_id: int, day: ReportDay) -> dict[str, An
         "counters_at_start": counters_at_start,
         "instructions": instructions,
     }
+
+
+def _told(data: dict[str, Any] | None) -> tuple[tuple[str, str, datetime], ...]:
+    """The stories a card took in (server/alerts/engine.py ``_alert_data``), as (rule, subject, first shown)."""
+    return tuple((rule, "branch" if kind == "branch" else f"{kind}:{ident}", datetime.fromisoformat(at))
+                 for rule, kind, ident, at in (data or {}).get("told", ()))
 
 
 def _counters_at(session: Session, branch_id: int, moment: Any) -> dict[int, CounterStart]:

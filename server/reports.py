@@ -134,6 +134,8 @@ class AlertRow(NamedTuple):
     ticket_id: int | None = None  # the ticket it names
     counter: int | None = None  # the number of the counter it names
     acted: bool = False  # the manager sent a counter an instruction naming it
+    # The other situations the card told, as (rule, subject, first shown) (server/alerts/stories.py).
+    told: tuple[tuple[str, str, datetime], ...] = ()
 
 
 class InstructionRow(NamedTuple):

@@ -144,8 +144,10 @@ def count_incidents(
             if t.finished - t.served > line:
                 found.append(Incident("service_overrun", f"ticket:{t.id}", t.served, t.served + line, t.counter,
                                       end=t.finished))
-    waiting = {code: _union((t.issued, t.called if t.called is not None else end)
-                            for t in tickets if t.service == code) for code in {t.service for t in tickets}}
+    spans: dict[str, list[tuple[float, float]]] = {}
+    for t in tickets:
+        spans.setdefault(t.service, []).append((t.issued, t.called if t.called is not None else end))
+    waiting = {code: _union(service_spans) for code, service_spans in spans.items()}
     for counter in counters:
         free = [span for span, state in _spans(counter.states, end) if state == "idle"]
         eligible = _union(span for code in counter.services for span in waiting.get(code, []))
