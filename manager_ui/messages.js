@@ -191,7 +191,7 @@ export const MESSAGES = {
     zh: "本网点没有这个窗口：请取消勾选窗口后再记录。",
     en: "This branch has no such counter: untick the counter and record again.",
   },
-  complaint_warned: { zh: "提前 {lead} 预警“{rule}”", en: "alert ‘{rule}’ {lead} before" },
+  complaint_warned: { zh: "提前 {lead}预警“{rule}”", en: "alert ‘{rule}’ {lead} before" },
   complaint_acknowledged: { zh: "已确认", en: "acknowledged" },
   complaint_not_acknowledged: { zh: "未确认", en: "not acknowledged" },
   complaint_acted: { zh: "已处理", en: "acted on" },

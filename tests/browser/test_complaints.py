@@ -177,7 +177,7 @@ def test_from_an_alert_card_the_sheet_has_its_counter_and_kind_and_the_list_says
     item = page.locator(f"#complaint-list li.complaint[data-id='{latest['id']}']")
     expect(item.locator(".complaint-where")).to_have_text("1号窗口（lin）")
     expect(item.locator(".complaint-warned")).to_have_text(
-        re.compile(r"^提前 \d+ 分(钟| \d+ 秒) 预警“窗口空闲” · 已确认 · 未处理$"))
+        re.compile(r"^提前 \d+ 分(钟| \d+ 秒)预警“窗口空闲” · 已确认 · 未处理$"))
     expect(item.locator(".complaint-warned")).to_have_attribute("data-acted", "false")
     expect(item.locator(".instruction-text")).to_have_count(0)  # no words were written
     page.screenshot_as("complaint-list-warned-1024-zh")
