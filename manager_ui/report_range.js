@@ -305,7 +305,7 @@ export function createRangeView({ i18n, words, branch, timeZone, request, showEr
 
     fillTable($("table-range-complaints"), [
       { key: "c_time", value: (c) => ({ text: dateTime(c.recorded_at, timeZone), tone: "nowrap" }) },
-      { key: "rc_kind", value: (c) => words.label("complaint_kinds", c.kind) },
+      { key: "rc_kind", value: (c) => ({ text: words.label("complaint_kinds", c.kind), tone: "kind" }) },
       { key: "rc_where", value: (c) => ({ text: where(c.ticket, c.counter), tone: "nowrap" }) },
       { key: "rc_text", value: (c) => ({ text: c.text || none(), tone: "comment" }) },
       { key: "rc_recorded_by", value: (c) => c.recorded_by || none() },
@@ -315,7 +315,7 @@ export function createRangeView({ i18n, words, branch, timeZone, request, showEr
     ], report.complaints || [], i18n);
 
     fillTable($("table-range-incidents"), [
-      { key: "rc_kind", value: (n) => incidentLabel(n.kind) },
+      { key: "rc_kind", value: (n) => ({ text: incidentLabel(n.kind), tone: "kind" }) },
       { key: "rc_date", value: (n) => ({ text: n.date || localDay(n.at, timeZone), tone: "nowrap" }) },
       { key: "rc_time_span", value: (n) => ({ text: [n.start, n.end || n.at].filter(Boolean).map((t) => timeOfDay(t, timeZone)).join("–"), tone: "nowrap" }) },
       { key: "rc_where", value: (n) => ({ text: where(n.ticket, n.counter), tone: "nowrap" }) },

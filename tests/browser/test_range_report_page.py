@@ -20,6 +20,7 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.browser.conftest import branch_server, sign_in
+from tests.browser.test_manager import accessibility_violations
 from tests.support.callwise import CallwiseServer
 
 MANAGER, TELLER, KIOSK = "mia", "lin.xiaoyu", "door"
@@ -193,6 +194,7 @@ def test_the_range_view_shows_the_apis_figures_and_the_weekly_trend_per_kind(ser
     expect(page.locator("#range-days-summary")).to_have_text("显示全部 22 天")
     expect(page.locator("#range-days-details")).not_to_have_attribute("open", "")
     page.screenshot_as("range-report-1024-zh", full_page=True)
+    assert accessibility_violations(page) == []
 
     # Another language: the tiles, the legend, the figures table and the links follow.
     page.click("#lang-toggle")
@@ -263,7 +265,7 @@ def test_a_range_with_nothing_in_it_says_so_and_a_phone_can_read_it(server, open
     # Nothing sticks out of a phone's width but the tables, which scroll in their own box.
     overflow = page.evaluate("document.documentElement.scrollWidth - document.documentElement.clientWidth")
     assert overflow <= 0, overflow
-    page.screenshot_as("range-report-empty-390")
+    page.screenshot_as("range-report-empty-390", full_page=True)
 
     page.goto(f"{server.base_url}/manager/report?from={DEFAULT_FROM}&to={TODAY}")
     expect(page.locator("#range-period")).to_contain_text(TODAY)
