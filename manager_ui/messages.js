@@ -311,10 +311,6 @@ export const MESSAGES = {
   rc_time_span: { zh: "时间", en: "Time" },
   yes: { zh: "是", en: "Yes" },
   no: { zh: "否", en: "No" },
-  incident_short_queue: { zh: "人少久等", en: "Short queue, long wait" },
-  incident_idle_counter: { zh: "有人不叫号", en: "Idle counter" },
-  incident_paused_ratio: { zh: "暂停窗口过多", en: "Too many paused" },
-  incident_service_overrun: { zh: "办理超时", en: "Transaction overrun" },
   def_range: {
     zh: "区间：各天按日报口径计算，周和合计为各天相加；平均等候按各天叫号人数加权，90% 分位取最差一天。投诉前已有预警：投诉之前 Callwise 已就该号票、窗口或同类情况发出预警；已处置：投诉前经理已就该预警下达指示。事件：按真实记录统计的四类可投诉情况（前面不超过 2 人却等候超过 10 分钟；窗口空闲超过 3 分钟而有客等候；半数及以上在岗窗口暂停超过 10 分钟而有客等候；办理时间超过正常的 2 倍）；未引起投诉的事件，是没有对应投诉的事件。",
     en: "Range: each day is counted as in the daily report; weeks and the total add the days up; the mean wait is weighted by the customers each day called, the 90th percentile is the worst day's. Complaints an alert warned of: Callwise had raised an alert about that ticket, counter or kind of situation before the complaint; acted on: the manager had given an instruction on that alert before it. Incidents: the four complaint situations counted from the real history (at most 2 ahead yet a wait over 10 min; a counter free over 3 min while customers waited; half or more of the staffed counters paused over 10 min while customers waited; a transaction over twice its normal time); incidents with no complaint are those no complaint was recorded for.",

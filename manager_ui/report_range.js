@@ -149,8 +149,7 @@ export function createRangeView({ i18n, words, branch, timeZone, request, showEr
     return codes.length ? codes : COMPLAINT_KINDS;
   };
   const complaintLabel = (code) => words.label("complaint_kinds", code);
-  const incidentLabel = (code) => (words.has("incident_kinds", code)
-    ? words.label("incident_kinds", code) : i18n.t(`incident_${code}`));
+  const incidentLabel = (code) => words.label("incident_kinds", code);
   const weekNumber = (week) => Number(String(week).split("-W")[1]) || week;
   const shortDate = (day) => day.slice(5);
   const yesNo = (value) => (value == null ? none() : i18n.t(value ? "yes" : "no"));

@@ -162,9 +162,10 @@ def test_the_range_view_shows_the_apis_figures_and_the_weekly_trend_per_kind(ser
     expect(tile("warned")).to_have_text(f"{total['complaints_warned']} / 5")
     expect(page.locator("#rkpi-warned .kpi-note")).to_have_text(
         f"{percent(total['complaints_warned_share'])} · 其中已处置 {total['complaints_warned_acted']}")
-    if "incidents_total" in total:
-        expect(tile("incidents")).to_have_text(str(total["incidents_no_complaint"]))
-        expect(page.locator("#rkpi-incidents .kpi-note")).to_contain_text(f"事件共 {total['incidents_total']}")
+    assert total["incidents_total"] >= 1, total  # counter 1 free for 4 minutes while a customer waited
+    expect(tile("incidents")).to_have_text(str(total["incidents_no_complaint"]))
+    expect(page.locator("#rkpi-incidents .kpi-note")).to_have_text(
+        f"事件共 {total['incidents_total']} · 有预警 {total['incidents_warned']}")
     expect(tile("ratings")).to_have_text("—")
 
     # The weekly complaints chart: one series per kind, in the vocabulary's words, and its figures.
@@ -181,6 +182,14 @@ def test_the_range_view_shows_the_apis_figures_and_the_weekly_trend_per_kind(ser
     for week, recorded in COMPLAINTS.items():
         counts = next(w for w in api["weeks"] if w["week"] == week)["complaints"]
         assert all(counts[kind] == 1 for kind, _, _ in recorded), (week, counts)
+    # The incidents' chart the same way, in the vocabulary's words for the four kinds.
+    incident_kinds = [(term["code"], term["label"]) for term in vocabulary["incident_kinds"]]
+    expect(page.locator("#chart-range-incidents .u-legend .u-series")).to_have_count(len(incident_kinds))
+    page.click("#chart-range-incidents-figures summary")
+    assert page.locator("#table-range-incidents-chart thead th").all_inner_texts()[1:-1] == [
+        label["zh"] for _, label in incident_kinds]
+    for row, week in zip(table_rows(page, "#table-range-incidents-chart"), api["weeks"], strict=True):
+        assert row[1:] == [str(week["incidents"][code]) for code, _ in incident_kinds] + [str(week["incidents_total"])]
     expect(page.locator("#chart-range-service-level canvas")).to_have_count(1)
 
     # The tables: weeks, the complaints (the warned one names its alert), the alerts per rule.
@@ -190,7 +199,14 @@ def test_the_range_view_shows_the_apis_figures_and_the_weekly_trend_per_kind(ser
     warned = complaints.filter(has_text=COMPLAINTS["2026-W50"][0][1]).locator("td")
     expect(warned).to_have_text(["有人不叫号", re.compile(r"^A\d+ · 1号窗口$"), COMPLAINTS["2026-W50"][0][1], MANAGER,
                                  "窗口空闲", "2 分 30 秒", "是"])  # the rule before it, its lead, acted on
-    expect(page.locator("#table-range-alerts tbody")).to_contain_text("窗口空闲")
+    expect(page.locator("#table-range-alerts tbody tr").first).to_have_text(re.compile(
+        rf"^窗口空闲\s*1\s*\d+\s*\d+\s*{total['alerts']['idle_counter']['acted']}$"))
+    incidents = page.locator("#table-range-incidents tbody tr")
+    expect(incidents).to_have_count(len(api["incidents"]))
+    idle = next(i for i in api["incidents"] if i["kind"] == "idle_counter")
+    expect(incidents.filter(has_text="1号窗口").first.locator("th")).to_have_text(
+        next(label["zh"] for code, label in incident_kinds if code == "idle_counter"))
+    assert idle["date"] == "2026-12-07", idle
     expect(page.locator("#range-days-summary")).to_have_text("显示全部 22 天")
     expect(page.locator("#range-days-details")).not_to_have_attribute("open", "")
     page.screenshot_as("range-report-1024-zh", full_page=True)
@@ -221,9 +237,11 @@ def test_the_range_view_shows_the_apis_figures_and_the_weekly_trend_per_kind(ser
     assert listed[0][:2] == ["Time", "Kind"] and any(COMPLAINTS["2026-W51"][0][1] in row for row in listed)
     everything = download("#range-csv-link")
     assert everything[0][0].startswith("Callwise range report") and ["By week"] in everything
-    if "incidents" in api:
-        incidents = download("a[data-csv='incidents']")
-        assert len(incidents) == 1 + len(api["incidents"])
+    listed = download("a[data-csv='incidents']")
+    assert listed[0][:2] == ["Date", "Incident"] and len(listed) == 1 + len(api["incidents"])
+    rules = download("a[data-csv='alerts']")
+    assert any(row[:2] == ["Idle counter", "1"] for row in rules), rules
+    assert download("a[data-csv='comments']")[0]  # a header row, though nobody rated
 
 
 def test_a_bookmarked_range_is_restored_and_a_quick_pick_replaces_it(server, open_page):
