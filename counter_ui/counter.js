@@ -76,6 +76,11 @@ const lobby = createLobby({
   clock: () => state.live?.clock,
   showError: (error, label) => (error.status === 401 ? sessionEnded() : showError(error, label)),
   clearError: () => clearError(),
+  // A complaint recorded about the current customer: their context's lobby records show it.
+  recorded: (complaint) => {
+    const ticket = state.counter?.current_ticket;
+    if (ticket && complaint.ticket?.id === ticket.id) loadContext(ticket.id);
+  },
 });
 
 // --- start ------------------------------------------------------------------------------------

@@ -1,7 +1,8 @@
 // The counter's line to the lobby manager: the manager's instructions (a banner that cannot be
 // missed, with a chime, answered "done" or "cannot" with a reason), the reason of a help request,
-// and "the customer was told something different in the lobby" (a complaint of kind
-// inconsistent_instructions naming the document or rule in question).
+// "the customer was told something different in the lobby" (a complaint of kind
+// inconsistent_instructions naming the document or rule in question), and a complaint of any kind
+// about this counter and its customer.
 //
 // The console (counter.js) owns the counter and its live connection; it hands this module what it
 // hears and asks it about keys first. Everything here is answered by the server through the API.
@@ -15,15 +16,15 @@ import { playChime } from "./chime.js";
 
 const $ = (id) => document.getElementById(id);
 
-/** Keys of this module, beside the console's own (model.js ACTIONS): keypad * and /, and 6. */
-export const LOBBY_KEYS = { done: "*", cannot: "/", toldOtherwise: "6" };
+/** Keys of this module, beside the console's own (model.js ACTIONS): keypad * and /, 6, and C. */
+export const LOBBY_KEYS = { done: "*", cannot: "/", toldOtherwise: "6", complaint: "C" };
 
 // Quick reasons for "cannot"; the teller's own words may follow, or stand alone for "other".
 const CANNOT_REASONS = ["cannot_busy", "cannot_service", "cannot_system"];
 
 /**
  * The lobby part of the console. ``ctx``: {i18n, words, token(), counter(), services(),
- * clock(), showError(error, label), clearError()}.
+ * clock(), showError(error, label), clearError(), recorded(complaint)}.
  */
 export function createLobby(ctx) {
   const { t, pick } = ctx.i18n;
@@ -35,6 +36,7 @@ export function createLobby(ctx) {
   $("instruction-done").addEventListener("click", () => answer("done"));
   $("instruction-cannot").addEventListener("click", () => askWhyNot());
   $("btn-told-otherwise").addEventListener("click", () => toldOtherwise());
+  $("btn-complaint").addEventListener("click", () => recordComplaint());
   bindDialog();
 
   // --- instructions ---------------------------------------------------------------------------
@@ -143,7 +145,7 @@ export function createLobby(ctx) {
       text: choice.value && choice.text ? choice.text : t("told_default_text", { subject }),
     };
     try {
-      await api("/complaints", { body, token: ctx.token() });
+      ctx.recorded(await api("/complaints", { body, token: ctx.token() }));
       ctx.clearError();
       notice(t("told_recorded", { subject }));
     } catch (error) {
@@ -151,13 +153,42 @@ export function createLobby(ctx) {
     }
   }
 
+  // --- a complaint of any kind -------------------------------------------------------------------
+
+  /** The kind picked with a digit, about this counter and its customer (either may be unticked). */
+  async function recordComplaint() {
+    const counter = ctx.counter();
+    if (!counter || answering) return;
+    const ticket = counter.current_ticket;
+    const about = [{ name: "counter", label: t("complaint_about_counter", { n: counter.number }) }];
+    if (ticket) about.push({ name: "ticket", label: t("complaint_about_ticket", { number: ticket.number }) });
+    const options = ctx.words.terms("complaint_kinds").map((term) => ({ value: term.code, label: pick(term.label) }));
+    const choice = await choose({
+      title: t("choose_complaint"), hint: t("choose_complaint_hint"), textLabel: t("complaint_text_label"), options, about,
+    });
+    if (!choice) return;
+    const body = { kind: choice.value };
+    if (choice.about.includes("counter")) body.counter = counter.number;
+    if (ticket && choice.about.includes("ticket")) body.ticket = ticket.id;
+    if (choice.text) body.text = choice.text;
+    try {
+      const recorded = await api("/complaints", { body, token: ctx.token() });
+      ctx.recorded(recorded);
+      ctx.clearError();
+      notice(t("complaint_recorded", { kind: ctx.words.label("complaint_kinds", recorded.kind) }));
+    } catch (error) {
+      ctx.showError(error, "act_complaint");
+    }
+  }
+
   // --- a choice with an optional word ----------------------------------------------------------------
 
   /**
-   * Show the lobby dialog; resolves {value, text} or null (cancelled). An option with needsText
-   * is refused until something is written.
+   * Show the lobby dialog; resolves {value, text, about} or null (cancelled). An option with
+   * needsText is refused until something is written. ``about``: [{name, label}] shown ticked, to
+   * be unticked if the choice is not about it; ``about`` in the answer: the names still ticked.
    */
-  function choose({ title, hint, textLabel, options }) {
+  function choose({ title, hint, textLabel, options, about = [] }) {
     const dialog = $("lobby-dialog");
     if (dialog.open) return Promise.resolve(null);
     $("lobby-dialog-title").textContent = title;
@@ -165,7 +196,21 @@ export function createLobby(ctx) {
     $("lobby-text-label").textContent = textLabel;
     $("lobby-text").value = "";
     $("lobby-dialog-error").hidden = true;
+    $("lobby-about").hidden = about.length === 0;
+    $("lobby-about-items").replaceChildren(...about.map(({ name, label }) => {
+      const chip = document.createElement("label");
+      chip.className = "lobby-about-item";
+      const box = document.createElement("input");
+      box.type = "checkbox";
+      box.checked = true;
+      box.value = name;
+      const text = document.createElement("span");
+      text.textContent = label;
+      chip.append(box, text);
+      return chip;
+    }));
     const box = $("lobby-options");
+    box.classList.toggle("two-columns", options.length > 4);
     box.replaceChildren();
     options.slice(0, 9).forEach((option, index) => {
       const button = keyedOption(option.label, String(index + 1));
@@ -187,7 +232,8 @@ export function createLobby(ctx) {
       $("lobby-text").focus();
       return;
     }
-    finish({ value: button.dataset.value, text });
+    const about = [...$("lobby-about-items").querySelectorAll("input:checked")].map((input) => input.value);
+    finish({ value: button.dataset.value, text, about });
   }
 
   function finish(result) {
@@ -205,7 +251,7 @@ export function createLobby(ctx) {
     $("lobby-form").addEventListener("submit", (event) => event.preventDefault());
     dialog.addEventListener("keydown", (event) => {
       if (event.ctrlKey || event.metaKey || event.altKey || event.isComposing) return;
-      if (isTyping(event.target)) {
+      if (isTyping(event.target) && event.target.type !== "checkbox") {
         if (event.key === "Enter") {
           event.preventDefault(); // the word is written: on to the choices
           $("lobby-options").firstElementChild?.focus();
@@ -228,13 +274,17 @@ export function createLobby(ctx) {
     if ($("lobby-dialog").open) return true;
     if (isTyping(event.target)) return false;
     const key = keyOf(event);
-    const mine = { [LOBBY_KEYS.done]: "done", [LOBBY_KEYS.cannot]: "cannot", [LOBBY_KEYS.toldOtherwise]: "told" }[key];
+    const mine = {
+      [LOBBY_KEYS.done]: "done", [LOBBY_KEYS.cannot]: "cannot", [LOBBY_KEYS.toldOtherwise]: "told",
+      [LOBBY_KEYS.complaint]: "complaint", [LOBBY_KEYS.complaint.toLowerCase()]: "complaint",
+    }[key];
     if (!mine) return false;
-    if (mine !== "told" && !first()) return false;
+    if ((mine === "done" || mine === "cannot") && !first()) return false;
     event.preventDefault();
     if (event.repeat) return true;
     if (mine === "done") answer("done");
     else if (mine === "cannot") askWhyNot();
+    else if (mine === "complaint") recordComplaint();
     else if (ctx.counter()?.current_ticket) toldOtherwise();
     else nudge($("btn-told-otherwise"));
     return true;

@@ -72,13 +72,14 @@ export const MESSAGES = {
   act_transfer: { zh: "转业务…", en: "Transfer…" },
   act_help: { zh: "请求授权/协助…", en: "Request help…" },
   act_told_otherwise: { zh: "客户在大堂听到的说法不同…", en: "The customer was told something different in the lobby…" },
+  act_complaint: { zh: "记录投诉…", en: "Complaint…" },
   act_help_sent: { zh: "已请求协助", en: "Help requested" },
   act_pause: { zh: "暂停…", en: "Pause…" },
   act_resume: { zh: "恢复", en: "Resume" },
   act_close: { zh: "签出窗口…", en: "Close counter…" },
   shortcut_note: {
-    zh: "快捷键（数字小键盘）标在每个按钮上；输入文字时不生效。焦点不在按钮上时 Enter 也可叫号。大堂经理的指示：* 已照办，/ 无法照办。对话框中按数字选择，Esc 取消。",
-    en: "Keypad shortcuts are shown on each button; they do nothing while you type. Enter also calls next when no button has focus. The manager's instructions: * done, / cannot. In a dialog, press a digit to choose, Esc to cancel.",
+    zh: "快捷键（数字小键盘）标在每个按钮上；输入文字时不生效。焦点不在按钮上时 Enter 也可叫号。大堂经理的指示：* 已照办，/ 无法照办。C 记录客户投诉。对话框中按数字选择，Esc 取消。",
+    en: "Keypad shortcuts are shown on each button; they do nothing while you type. Enter also calls next when no button has focus. The manager's instructions: * done, / cannot. C records a customer's complaint. In a dialog, press a digit to choose, Esc to cancel.",
   },
 
   choose_transfer: { zh: "把 {ticket} 转到哪项业务？", en: "Transfer {ticket} to which service?" },
@@ -133,6 +134,17 @@ export const MESSAGES = {
     en: "The lobby told the customer something different from the counter: {subject}",
   },
   told_recorded: { zh: "已记录并告知大堂经理：{subject}", en: "Recorded and sent to the manager: {subject}" },
+  // A complaint of any kind (C): about this counter and its customer, either of which may be unticked.
+  choose_complaint: { zh: "记录客户投诉", en: "Record a customer's complaint" },
+  choose_complaint_hint: {
+    zh: "按数字选择投诉类型，记录后大堂经理即可看到。可先写下客户的原话；与本窗口或这位客户无关时取消勾选。",
+    en: "Press a digit for the kind; the manager sees it at once. You may first write the customer's words; untick the counter or the customer if it is not about them.",
+  },
+  complaint_about: { zh: "涉及", en: "About" },
+  complaint_about_counter: { zh: "{n}号窗口", en: "Counter {n}" },
+  complaint_about_ticket: { zh: "客户 {number}", en: "Customer {number}" },
+  complaint_text_label: { zh: "客户怎么说（选填）", en: "What the customer said (optional)" },
+  complaint_recorded: { zh: "投诉已记录并告知大堂经理：{kind}", en: "Complaint recorded and sent to the manager: {kind}" },
 
   // The counter's tools: the waiting list, set aside, came back, transfer, undo, the customer's context.
   queue_title: { zh: "等候名单", en: "Waiting list" },

@@ -121,7 +121,7 @@ function groupedBars(index, count) {
 export function barChart(container, { height = 240 } = {}) {
   const chart = managedChart(container, height);
   return {
-    update({ labels, groups, marker = null, unit = "" }) {
+    update({ labels, groups, marker = null, unit = "", max = null }) {
       if (!labels.length) {
         chart.clear();
         return false;
@@ -144,7 +144,7 @@ export function barChart(container, { height = 240 } = {}) {
       const options = {
         scales: {
           x: { time: false, range: () => [-0.5, labels.length - 0.5] },
-          y: { range: (u, min, max) => [0, Math.max(1, Math.ceil((max || 0) * 1.15))] },
+          y: { range: (u, low, high) => [0, max ?? Math.max(1, Math.ceil((high || 0) * 1.15))] },
         },
         axes: [
           { ...AXIS, incrs: [1, 2, 3, 4, 6, 12], space: 34, grid: { show: false },
@@ -156,6 +156,67 @@ export function barChart(container, { height = 240 } = {}) {
         cursor: { drag: { x: false, y: false }, points: { show: false } },
       };
       chart.draw(JSON.stringify([labels, series.map((s) => s.label)]), options, data);
+      return true;
+    },
+  };
+}
+
+/** Bars stacked in each x slot: a series sits on the shown series before it (legend toggles respected). */
+function stackedBars(u, seriesIndex, first, last) {
+  const path = new Path2D();
+  const xs = u.data[0];
+  const slot = xs.length > 1
+    ? Math.abs(u.valToPos(xs[1], "x", true) - u.valToPos(xs[0], "x", true))
+    : u.bbox.width;
+  const bar = Math.min(slot * 0.6, 72 * (window.devicePixelRatio || 1));
+  for (let i = first; i <= last; i++) {
+    const value = u.data[seriesIndex][i];
+    if (!value) continue;
+    let below = 0;
+    for (let k = 1; k < seriesIndex; k++) if (u.series[k].show) below += u.data[k][i] || 0;
+    const bottom = u.valToPos(below, "y", true);
+    const top = u.valToPos(below + value, "y", true);
+    const left = u.valToPos(xs[i], "x", true) - bar / 2;
+    path.rect(Math.round(left), Math.round(top), Math.round(bar), Math.round(bottom - top));
+  }
+  return { stroke: path, fill: path };
+}
+
+/**
+ * Counts stacked per category: labels (x axis, e.g. weeks), groups [{label, colour, values}] (one
+ * per kind). The legend lists every kind, so a kind that never happened still shows as zero.
+ */
+export function stackedBarChart(container, { height = 240 } = {}) {
+  const chart = managedChart(container, height);
+  return {
+    update({ labels, groups }) {
+      if (!labels.length) {
+        chart.clear();
+        return false;
+      }
+      const data = [labels.map((_, i) => i), ...groups.map((group) => group.values)];
+      const highest = Math.max(0, ...labels.map((_, i) => groups.reduce((sum, g) => sum + (g.values[i] || 0), 0)));
+      const options = {
+        scales: {
+          x: { time: false, range: () => [-0.5, labels.length - 0.5] },
+          y: { range: () => [0, Math.max(4, Math.ceil(highest * 1.15))] },
+        },
+        axes: [
+          { ...AXIS, incrs: [1, 2, 3, 4, 6, 12], space: 34, grid: { show: false },
+            values: (u, values) => values.map((v) => labels[v] ?? "") },
+          integerAxis(),
+        ],
+        series: [
+          { value: (u, v) => labels[v] ?? "" },
+          ...groups.map((group) => ({
+            label: group.label, stroke: group.colour, fill: group.colour, width: 0,
+            paths: stackedBars, points: { show: false },
+          })),
+        ],
+        legend: { live: false },
+        cursor: { drag: { x: false, y: false }, points: { show: false } },
+      };
+      chart.draw(JSON.stringify([labels, groups.map((g) => g.label)]), options, data);
       return true;
     },
   };

@@ -17,22 +17,24 @@ const $ = (id) => document.getElementById(id);
 const OWN_NAMES = { zh: "中文", en: "English" };
 
 // While the dialog is open: {i18n, token, languages, timeZone, branchName, key, services, sending,
-// ticket, opener, closedText}
+// ticket, opener, closedText, onComplaint}
 let current = null;
 
 /**
  * Open the dialog. ``languages``: the branch's (GET /branch), the first one preselected;
  * ``closedText(lang)``: the next opening in that language, from the hours the dashboard holds (the
  * server's branch_closed message is in the customer's language, which may not be the manager's).
+ * ``onComplaint(ticket)``: the issued ticket's "Record complaint" (the dialog closes first).
  */
 export async function openDeskTicketDialog({ i18n, token, languages, timeZone, branchName, services = [],
-                                             closedText = () => "", opener = null }) {
+                                             closedText = () => "", opener = null, onComplaint = null }) {
   const dialog = $("desk-dialog");
   bind(dialog);
   current = {
     i18n, token, languages: languages.length ? languages : ["zh"], timeZone, branchName, closedText, opener,
-    key: newIdempotencyKey(), services, sending: false, ticket: null,
+    key: newIdempotencyKey(), services, sending: false, ticket: null, onComplaint,
   };
+  $("desk-complaint").hidden = !onComplaint;
   $("desk-form").hidden = false;
   $("desk-result").hidden = true;
   dialog.setAttribute("aria-labelledby", "desk-title");
@@ -76,6 +78,12 @@ function bind(dialog) {
   $("desk-cancel").addEventListener("click", () => dialog.close());
   $("desk-close").addEventListener("click", () => dialog.close());
   $("desk-print-button").addEventListener("click", () => window.print());
+  $("desk-complaint").addEventListener("click", () => {
+    const { ticket, onComplaint } = current;
+    current.opener = null; // the complaint sheet takes the focus
+    dialog.close();
+    onComplaint({ id: ticket.id, number: ticket.number });
+  });
   // Esc closes (the browser's cancel), except while the ticket is being issued: its answer would be lost.
   dialog.addEventListener("cancel", (event) => {
     if (current && current.sending) event.preventDefault();

@@ -25,6 +25,7 @@ import { isMuted, playAlarm, setMuted } from "./sound.js";
 import { colourOf, waitingChart } from "./charts.js";
 import { openInstructDialog } from "./instruct.js";
 import { openDeskTicketDialog, refreshDeskWaits } from "./desk_ticket.js";
+import { KIND_FOR_RULE, openComplaintSheet, renderComplaintSheet } from "./complaint_sheet.js";
 
 const REPORT_EVERY_MS = 60_000;
 const REPORT_AFTER_ACTIVITY_MS = 4_000;
@@ -121,6 +122,7 @@ async function main() {
     document.title = `${i18n.t("page_title")} · Callwise`;
     renderAll();
     renderSound();
+    renderComplaintSheet();
   });
   document.title = `${i18n.t("page_title")} · Callwise`;
   showBranchName();
@@ -144,7 +146,7 @@ function start({ token, me }) {
   $("view-loading").hidden = true;
   $("view-login").hidden = true;
   $("view-dashboard").hidden = false;
-  for (const id of ["live", "sound-toggle", "report-link", "who", "logout", "server-clock", "issue-ticket"]) {
+  for (const id of ["live", "sound-toggle", "report-link", "who", "logout", "server-clock", "issue-ticket", "record-complaint"]) {
     $(id).hidden = false;
   }
   $("who").textContent = me.name;
@@ -160,6 +162,7 @@ function start({ token, me }) {
   });
   renderSound();
   $("issue-ticket").addEventListener("click", openDeskTicket);
+  $("record-complaint").addEventListener("click", () => openComplaint({ opener: $("record-complaint") }));
   for (const type of ["pointerdown", "keydown"]) document.addEventListener(type, unlockAudio, { once: true });
 
   chart = waitingChart($("waiting-chart"), { height: "fill" });
@@ -258,6 +261,7 @@ function openDeskTicket() {
     branchName: state.branch?.name,
     services: state.services.map((service) => ({ ...service })),
     opener: $("issue-ticket"),
+    onComplaint: (ticket) => openComplaint({ ticket, opener: $("record-complaint") }),
     closedText(lang) {
       if (!state.live) return "";
       const now = state.live.clock.now();
@@ -265,6 +269,44 @@ function openDeskTicket() {
       return view ? openingText(view, lang, state.timeZone, now) : "";
     },
   });
+}
+
+// --- a complaint ------------------------------------------------------------------------------------
+
+/**
+ * The complaint sheet, prefilled with what it was opened from: a tile's counter and customer, an
+ * alert card's ticket and counter and the kind its rule foretells, a desk ticket, or nothing.
+ */
+function openComplaint({ ticket = null, counter = null, alert = null, opener = null }) {
+  openComplaintSheet({
+    i18n, words, token: state.token, ticket, counter, opener, counterName,
+    rule: alert?.rule ?? null,
+    kind: alert ? KIND_FOR_RULE[alert.rule] ?? null : null,
+    onRecorded(complaint) {
+      onComplaint(complaint);
+      const item = $("complaint-list").querySelector(`li[data-id="${complaint.id}"]`);
+      if (item) item.scrollIntoView({ block: "nearest" });
+    },
+  });
+}
+
+/** The ticket an alert card is about: its subject, or the customer its action names. */
+function alertTicket(alert) {
+  if (alert.subject?.kind === "ticket" && alert.subject.id != null) {
+    return { id: alert.subject.id, number: alert.subject.label || String(alert.subject.id) };
+  }
+  const named = alert.action?.ticket;
+  return named && named.id != null ? { id: named.id, number: named.number || String(named.id) } : null;
+}
+
+/** "Complaint…" on a tile or a card, named for what it is about. */
+function complaintButton(what, open) {
+  const button = el("button", "secondary complaint-open", i18n.t("complaint_button"));
+  button.type = "button";
+  button.setAttribute("aria-haspopup", "dialog");
+  button.setAttribute("aria-label", i18n.t("complaint_button_label", { what }));
+  button.addEventListener("click", () => open(button));
+  return button;
 }
 
 // --- ratings ------------------------------------------------------------------------------------
@@ -633,6 +675,10 @@ function renderTiles() {
       }));
       foot.append(button);
     }
+    const ticket = current ? { id: current.id, number: current.number } : null;
+    foot.append(complaintButton([name, ticket?.number].filter(Boolean).join(" · "), (opener) => openComplaint({
+      ticket, counter: counter.number, opener,
+    })));
     tile.append(foot);
     return tile;
   });
@@ -760,6 +806,10 @@ function alertCard(alert) {
     button.addEventListener("click", () => acknowledge(alert, button));
     foot.append(button);
   }
+  const ticket = alertTicket(alert);
+  foot.append(complaintButton(words.label("alert_rules", alert.rule), (opener) => openComplaint({
+    ticket, counter: alert.counter ?? null, alert, opener,
+  })));
   item.append(foot);
   return item;
 }
@@ -951,7 +1001,8 @@ function renderLobby() {
     head.append(el("span", "complaint-kind", words.label("complaint_kinds", complaint.kind)), el("span", "complaint-where", where));
     item.append(head);
     if (complaint.subject) item.append(el("p", "complaint-subject", i18n.t("complaint_subject", { subject: complaint.subject })));
-    item.append(el("p", "instruction-text", complaint.text));
+    if (complaint.text) item.append(el("p", "instruction-text", complaint.text));
+    item.append(warnedLine(complaint.warned));
     if (complaint.recorded_by) item.append(el("p", "complaint-by muted", i18n.t("complaint_by", { who: complaint.recorded_by })));
     return item;
   }));
@@ -962,6 +1013,27 @@ function renderLobby() {
   $("lobby-count").textContent = String(open.length);
   $("lobby-count").dataset.severity = open.some(isOverdue) ? "critical" : "none";
   tick();
+}
+
+/**
+ * What Callwise had told the manager before a complaint: "alert 'Idle counter' 4 min before ·
+ * acknowledged · acted on", or "no alert before it".
+ */
+function warnedLine(warned) {
+  const line = el("p", "complaint-warned");
+  line.dataset.warned = warned ? "yes" : "no";
+  if (!warned) {
+    line.textContent = i18n.t("complaint_not_warned");
+    return line;
+  }
+  line.dataset.acted = String(Boolean(warned.acted));
+  line.textContent = [
+    i18n.t("complaint_warned", { rule: words.label("alert_rules", warned.rule), lead: duration(warned.lead_s) }),
+    i18n.t(warned.acknowledged ? "complaint_acknowledged" : "complaint_not_acknowledged"),
+    i18n.t(warned.acted ? "complaint_acted" : "complaint_not_acted"),
+    warned.resolved_before ? i18n.t("complaint_resolved_before") : "",
+  ].filter(Boolean).join(" · ");
+  return line;
 }
 
 /** The branch's state in the top bar: "营业中 · 16:45 停止取号" / "Closed · Next opening: Tue 1 Dec, 09:00". */

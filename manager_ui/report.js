@@ -1,33 +1,31 @@
-// The daily report page: pick a date, read the figures, tables and charts, download the CSV.
-// Everything shown comes from GET /api/v1/reports/daily; the definitions of the figures are in
-// server/reports.py (and at the foot of the page).
+// The report page: one day (pick a date, read the figures, tables and charts, download the CSV)
+// or a range of days (report_range.js), switched by "Day | Range" and kept in the URL (?date= or
+// ?from=&to=) so that either can be bookmarked. The day comes from GET /api/v1/reports/daily; the
+// definitions of the figures are in server/reports.py (and at the foot of the page).
 
 import { api } from "/static/js/api.js";
 import { createI18n } from "/static/js/i18n.js";
-import { duration as spelled, timeOfDay } from "/static/js/format.js";
+import { timeOfDay } from "/static/js/format.js";
 import { createWords } from "/static/js/vocabulary.js";
 import { MESSAGES } from "./messages.js";
 import { logOut, signIn, startPage } from "./session.js";
-import { el } from "/static/js/dom.js";
 import { barChart, colourOf, waitingChart } from "./charts.js";
+import { createRangeView } from "./report_range.js";
+import { duration as durationOf, fillTable, levelTone, percent as percentOf, setTile, stars } from "./report_table.js";
 
 const $ = (id) => document.getElementById(id);
-const state = { token: null, branch: null, timeZone: "Asia/Shanghai", report: null, date: null };
+const state = { token: null, branch: null, timeZone: "Asia/Shanghai", report: null, date: null, mode: "day" };
 let i18n = createI18n(MESSAGES, ["zh", "en"], "callwise.manager.lang");
 // Outcomes, pause reasons and rules: the branch's vocabulary (GET /api/v1/branch).
 const words = createWords(() => state.branch?.vocabulary, (text) => i18n.pick(text));
 let charts = null;
+let rangeView = null;
 
 
 const none = () => i18n.t("none");
-const percent = (share) => (share == null ? none() : `${(share * 100).toFixed(share === 1 || share === 0 ? 0 : 1)}%`);
-const duration = (seconds) => (seconds == null ? none() : spelled(seconds, i18n.lang));
+const percent = (share) => percentOf(share, i18n);
+const duration = (seconds) => durationOf(seconds, i18n);
 const minutes = (seconds) => (seconds == null ? null : Math.round((seconds / 60) * 10) / 10);
-
-function levelTone(share) {
-  if (share == null) return "";
-  return share >= 0.9 ? "good" : share >= 0.75 ? "warn" : "bad";
-}
 
 function showError(text) {
   const box = $("error");
@@ -43,6 +41,7 @@ async function main() {
   i18n.onChange(() => {
     render();
     updateCsvLink();
+    rangeView?.render();
   });
   render();
   await signIn({
@@ -73,7 +72,51 @@ function start({ token, me }) {
     load($("report-date").value || null);
   });
   $("report-date").addEventListener("change", () => load($("report-date").value || null));
-  load(new URLSearchParams(window.location.search).get("date"));
+  rangeView = createRangeView({
+    i18n, words, branch: state.branch, timeZone: state.timeZone, showError, fail,
+    request: (path) => api(path, { token: state.token }),
+    onRange: ({ from, to }) => setQuery({ from, to }),
+  });
+  for (const button of document.querySelectorAll(".mode-switch .mode")) {
+    button.addEventListener("click", () => switchTo(button.dataset.mode));
+  }
+  const query = new URLSearchParams(window.location.search);
+  if (query.has("from") || query.has("to")) {
+    switchTo("range", { from: query.get("from"), to: query.get("to") });
+  } else {
+    switchTo("day", query.get("date"));
+  }
+}
+
+/** Show the day (``what``: a date, else the one shown last, else today) or the range ({from, to}, else the last or the default). */
+function switchTo(mode, what = null) {
+  state.mode = mode;
+  for (const button of document.querySelectorAll(".mode-switch .mode")) {
+    button.setAttribute("aria-pressed", String(button.dataset.mode === mode));
+  }
+  $("view-day").hidden = mode !== "day";
+  $("report-form").hidden = mode !== "day";
+  $("view-range").hidden = mode !== "range";
+  $("range-form").hidden = mode !== "range";
+  showError("");
+  render();
+  // Charts drawn while their view was hidden take their real width now (charts.js resizes on this).
+  window.dispatchEvent(new Event("resize"));
+  if (mode === "range") {
+    rangeView.show(what || rangeView.range() || {});
+  } else if (what || !state.report) {
+    load(what);
+  } else {
+    setQuery({ date: state.date });
+  }
+}
+
+/** The URL says what is shown: ?date= for a day, ?from=&to= for a range (replacing the other). */
+function setQuery(values) {
+  const url = new URL(window.location.href);
+  for (const key of ["date", "from", "to"]) url.searchParams.delete(key);
+  for (const [key, value] of Object.entries(values)) if (value) url.searchParams.set(key, value);
+  window.history.replaceState(null, "", url);
 }
 
 async function load(date) {
@@ -83,19 +126,22 @@ async function load(date) {
     state.report = await api(`/reports/daily${query}`, { token: state.token });
     state.date = state.report.date;
     $("report-date").value = state.date;
-    const url = new URL(window.location.href);
-    url.searchParams.set("date", state.date);
-    window.history.replaceState(null, "", url);
+    if (state.mode === "day") setQuery({ date: state.date });
     updateCsvLink();
     render();
   } catch (error) {
-    if (error.status === 401) {
-      await logOut(state.token);
-      window.location.reload();
-      return;
-    }
-    showError(error.code === "network" ? i18n.t("err_network") : i18n.t("err_generic", { message: error.message }));
+    await fail(error);
   }
+}
+
+/** A refused request: a lapsed log-in starts again from the log-in form; anything else is shown. */
+async function fail(error) {
+  if (error.status === 401) {
+    await logOut(state.token);
+    window.location.reload();
+    return;
+  }
+  showError(error.code === "network" ? i18n.t("err_network") : i18n.t("err_generic", { message: error.message }));
 }
 
 function updateCsvLink() {
@@ -113,7 +159,12 @@ function updateCsvLink() {
 // --- rendering ----------------------------------------------------------------------------------
 
 function render() {
-  document.title = `${i18n.t("report_title")} · Callwise`;
+  const title = i18n.t(state.mode === "range" ? "range_title" : "report_title");
+  document.title = `${title} · Callwise`;
+  for (const element of [$("report-heading"), document.querySelector(".brand-page")]) {
+    element.dataset.i18n = state.mode === "range" ? "range_title" : "report_title";
+    element.textContent = title;
+  }
   $("branch-name").textContent = state.branch ? i18n.pick(state.branch.name) : "";
   const report = state.report;
   if (!report || !charts) return;
@@ -149,18 +200,7 @@ function renderCounterTools(report) {
   set("fig-called-by-choice", tools.called_by_choice);
 }
 
-/** ★★☆☆☆ for a table cell. */
-function stars(n) {
-  const whole = Math.max(0, Math.min(5, Math.round(n)));
-  return "★".repeat(whole) + "☆".repeat(5 - whole);
-}
-
-function setKpi(id, value, note = "", tone = "") {
-  const card = $(id);
-  card.querySelector(".kpi-value").textContent = value;
-  card.querySelector(".kpi-note").textContent = note;
-  card.dataset.tone = tone;
-}
+const setKpi = (id, ...shown) => setTile($(id), ...shown);
 
 function renderKpis(h) {
   setKpi("kpi-tickets", String(h.tickets), `${i18n.t("kpi_served")} ${h.served}`);
@@ -201,40 +241,6 @@ function renderCharts(report) {
     services.map((s) => ({ code: s.code, label: `${s.code} ${i18n.pick(s.name)}` })), state.timeZone);
 }
 
-/** A table from column specs: {key (header message) or heading (its text), num, value(row) -> text | {text, tone}}. */
-function fillTable(table, columns, rows) {
-  const head = el("thead");
-  const headRow = el("tr");
-  for (const column of columns) {
-    const th = el("th", column.num ? "num" : "", column.heading ?? i18n.t(column.key));
-    th.scope = "col";
-    headRow.append(th);
-  }
-  head.append(headRow);
-  const body = el("tbody");
-  if (rows.length === 0) {
-    const tr = el("tr");
-    const td = el("td", "muted", i18n.t("t_empty"));
-    td.colSpan = columns.length;
-    tr.append(td);
-    body.append(tr);
-  }
-  for (const row of rows) {
-    const tr = el("tr");
-    columns.forEach((column, index) => {
-      const value = column.value(row);
-      const cell = typeof value === "object" && value !== null ? value : { text: value };
-      const tag = index === 0 ? "th" : "td";
-      const td = el(tag, [column.num ? "num" : "", cell.tone || ""].join(" ").trim(), cell.text ?? none());
-      if (tag === "th") td.scope = "row";
-      if (cell.label) td.setAttribute("aria-label", cell.label);
-      tr.append(td);
-    });
-    body.append(tr);
-  }
-  table.replaceChildren(head, body);
-}
-
 function ratings(r) {
   return r.count ? i18n.t("rating_value", { n: r.count, mean: r.mean.toFixed(1) }) : none();
 }
@@ -255,7 +261,7 @@ function renderTables(report) {
     { key: "c_avg_service", num: true, value: (s) => duration(s.avg_service_s) },
     { heading: words.short("outcomes", "redo"), num: true, value: (s) => ({ text: String(s.outcomes.redo), tone: s.outcomes.redo ? "warn" : "" }) },
     { heading: words.short("outcomes", "error"), num: true, value: (s) => ({ text: String(s.outcomes.error), tone: s.outcomes.error ? "bad" : "" }) },
-  ], report.services);
+  ], report.services, i18n);
 
   const comments = report.ratings?.comments || [];
   fillTable($("table-comments"), [
@@ -265,7 +271,7 @@ function renderTables(report) {
     { key: "c_comment", value: (c) => ({ text: c.comment || none(), tone: "comment" }) },
     { key: "c_counter", value: (c) => ({ text: c.counter == null ? none() : i18n.t("counter_n", { n: c.counter }), tone: "nowrap" }) },
     { key: "c_teller", value: (c) => (c.teller && typeof c.teller === "object" ? c.teller.name : c.teller) || none() },
-  ], comments);
+  ], comments, i18n);
 
   fillTable($("table-tellers"), [
     { key: "c_teller", value: (t) => t.name },
@@ -281,7 +287,7 @@ function renderTables(report) {
     { key: "c_paused", num: true, value: (t) => duration(t.paused_s) },
     { key: "c_signed_in", num: true, value: (t) => duration(t.signed_in_s) },
     { key: "c_ratings", num: true, value: (t) => ratings(t.ratings) },
-  ], report.tellers);
+  ], report.tellers, i18n);
 
   // The server lists every reason of the vocabulary, in its order, then any other that was used.
   const reasons = [...new Set(report.counters.flatMap((c) => Object.keys(c.paused_by_reason_s)))];
@@ -292,7 +298,7 @@ function renderTables(report) {
     { key: "c_pauses", num: true, value: (c) => String(c.pauses) },
     ...reasons.map((reason) => ({ heading: words.label("pause_reasons", reason), num: true, value: (c) => duration(c.paused_by_reason_s[reason] || 0) })),
     { key: "c_idle_waiting", num: true, value: (c) => ({ text: duration(c.idle_with_waiting_s), tone: c.idle_with_waiting_s >= 60 ? "warn" : "" }) },
-  ], report.counters);
+  ], report.counters, i18n);
 
   fillTable($("table-pauses"), [
     { key: "c_reason", value: (p) => words.label("pause_reasons", p.reason) },
@@ -300,7 +306,7 @@ function renderTables(report) {
     { key: "c_total", num: true, value: (p) => duration(p.total_s) },
     { key: "c_mean", num: true, value: (p) => duration(p.mean_s) },
     { key: "c_max", num: true, value: (p) => duration(p.max_s) },
-  ], report.pauses);
+  ], report.pauses, i18n);
 
   fillTable($("table-alerts"), [
     { key: "c_rule", value: (a) => words.label("alert_rules", a.rule) },
@@ -312,7 +318,7 @@ function renderTables(report) {
     { key: "c_open_max", num: true, value: (a) => duration(a.open_max_s) },
     { key: "c_ack_mean", num: true, value: (a) => duration(a.ack_mean_s) },
     { key: "c_lead", num: true, value: (a) => (a.lead_mean_s == null ? none() : `${duration(a.lead_mean_s)} / ${duration(a.lead_min_s)}`) },
-  ], report.alerts);
+  ], report.alerts, i18n);
 }
 
 main();

@@ -1,6 +1,8 @@
 """The report over a range of days (issue 18): per day, per ISO week and in total — tickets, waits,
-service level, outcomes (errors and redo: complaint kind 1), ratings, alerts per rule, and the
-complaints recorded per kind with how many an alert had warned of. Each day is the daily report
+service level, outcomes (errors and redo: complaint kind 1), ratings, alerts per rule (and how many
+the manager acted on), the complaints recorded per kind with how many an alert had warned of, and
+the incidents per kind counted from the history (server/incident_history.py) with how many no
+customer complained of. Each day is the daily report
 (server/reports.py, from the real history); the weeks and the total add the days up, exactly where a
 figure adds up (counts, the service level's met and counted, the ratings' sum), and say so where it
 does not (the mean wait is the days' means weighted by customers called; a p90 is the worst day's).
@@ -14,12 +16,14 @@ from collections import Counter
 from collections.abc import Sequence
 from datetime import date, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
+from server.incident_history import complaint_about, incident_counts
 from server.lobby.complaints import complaints_between
 from server.report_loader import load_daily_report
 from server.reports import _cell  # the daily CSV's cells: nested keys, percentages, formula-safe text
 from server.runtime import Runtime
-from server.vocabulary import COMPLAINT_KINDS, OUTCOMES
+from server.vocabulary import ALERT_RULES, COMPLAINT_KINDS, INCIDENT_KINDS, OUTCOMES
 
 
 def range_report(rt: Runtime, branch_id: int, first: date, last: date) -> dict[str, Any]:
@@ -32,6 +36,11 @@ def range_report(rt: Runtime, branch_id: int, first: date, last: date) -> dict[s
     for complaint in recorded:
         local = datetime.fromisoformat(complaint["recorded_at"]).astimezone(tz).date().isoformat()
         by_day.setdefault(local, []).append(complaint)
+    # Each day's incidents, with the first complaint recorded about each (it may come the next day).
+    for report in dailies:
+        for incident in report["incidents"]:
+            about = complaint_about(incident, recorded)
+            incident.update(date=report["date"], complaint=about["id"] if about else None)
     day_rows = [{"date": report["date"], **_figures([report], by_day.get(report["date"], []))} for report in dailies]
     weeks: dict[str, list[int]] = {}
     for index, day in enumerate(days):
@@ -53,6 +62,7 @@ def range_report(rt: Runtime, branch_id: int, first: date, last: date) -> dict[s
         "days": day_rows,
         "weeks": week_rows,
         "complaints": recorded,
+        "incidents": [incident for report in dailies for incident in report["incidents"]],
         "rating_comments": comments,
     }
 
@@ -69,10 +79,11 @@ def _figures(reports: Sequence[dict[str, Any]], complaints: Sequence[dict[str, A
     alerts: dict[str, dict[str, int]] = {}
     for report in reports:
         for row in report["alerts"]:
-            into = alerts.setdefault(row["rule"], {"raised": 0, "critical": 0, "acknowledged": 0})
+            into = alerts.setdefault(row["rule"], {"raised": 0, "critical": 0, "acknowledged": 0, "acted": 0})
             for key in into:
                 into[key] += row[key]
     kinds = Counter(c["kind"] for c in complaints)
+    incidents = [incident for report in reports for incident in report["incidents"]]
     warned = [c for c in complaints if c["warned"] is not None]
     return {
         "tickets": sum(h["tickets"] for h in heads),
@@ -91,6 +102,7 @@ def _figures(reports: Sequence[dict[str, Any]], complaints: Sequence[dict[str, A
         "ratings": {"count": ratings, "mean": round(sum(n * m for n, m in rated) / ratings, 2) if ratings else None},
         "alerts": alerts,
         "alerts_raised": sum(row["raised"] for row in alerts.values()),
+        "alerts_acted": sum(row["acted"] for row in alerts.values()),
         "complaints": {code: kinds[code] for code in COMPLAINT_KINDS.codes},
         "complaints_total": len(complaints),
         # The headline of issue 18: how many complaints an alert had warned of, and how many of those
@@ -98,6 +110,12 @@ def _figures(reports: Sequence[dict[str, Any]], complaints: Sequence[dict[str, A
         "complaints_warned": len(warned),
         "complaints_warned_share": round(len(warned) / len(complaints), 4) if complaints else None,
         "complaints_warned_acted": sum(1 for c in warned if c["warned"]["acted"]),
+        # The situations that become complaints, counted from the history (server/incident_history.py):
+        # how many an alert warned of, and how many no customer complained of (the other headline).
+        "incidents": incident_counts(incidents),
+        "incidents_total": len(incidents),
+        "incidents_warned": sum(1 for i in incidents if i["warned"]),
+        "incidents_no_complaint": sum(1 for i in incidents if i.get("complaint") is None),
     }
 
 
@@ -114,13 +132,18 @@ def _figure_columns() -> list[tuple[str, str, str]]:
           for code in OUTCOMES.codes],
         ("error_rate%", "重办+差错率(%)", "Redo + error rate (%)"),
         ("ratings.count", "评价数", "Ratings"), ("ratings.mean", "平均评分", "Mean rating"),
-        ("alerts_raised", "预警数", "Alerts raised"),
+        ("alerts_raised", "预警数", "Alerts raised"), ("alerts_acted", "预警已处置", "Alerts acted on"),
         ("complaints_total", "投诉数", "Complaints"),
         *[(f"complaints.{code}", f"投诉-{COMPLAINT_KINDS.label(code)['zh']}",
            f"Complaints: {COMPLAINT_KINDS.label(code)['en']}") for code in COMPLAINT_KINDS.codes],
         ("complaints_warned", "投诉前已有预警", "Complaints an alert warned of"),
         ("complaints_warned_share%", "投诉前已有预警(%)", "Complaints an alert warned of (%)"),
         ("complaints_warned_acted", "其中已处置", "Of which acted on"),
+        *[(f"incidents.{code}", f"事件-{INCIDENT_KINDS.label(code)['zh']}",
+           f"Incidents: {INCIDENT_KINDS.label(code)['en']}") for code in INCIDENT_KINDS.codes],
+        ("incidents_total", "事件数", "Incidents"),
+        ("incidents_warned", "事件前已有预警", "Incidents an alert warned of"),
+        ("incidents_no_complaint", "未引发投诉的事件", "Incidents with no complaint"),
     ]
 
 
@@ -131,11 +154,27 @@ COMPLAINT_COLUMNS = [
     ("warned.lead_s", "提前(秒)", "Lead (s)"), ("warned.acknowledged", "已确认", "Acknowledged"),
     ("warned.acted", "已处置", "Acted on"),
 ]
+INCIDENT_COLUMNS = [
+    ("date", "日期", "Date"), ("kind_label", "事件", "Incident"), ("start", "开始", "Began"),
+    ("at", "成为事件", "Became an incident"), ("end", "结束", "Ended"), ("ticket.number", "号码", "Ticket"),
+    ("counter", "窗口", "Counter"), ("warned_by.rule", "此前预警", "Alert before it"),
+    ("warned_by.lead_s", "提前(秒)", "Lead (s)"), ("complained", "有投诉", "Complained of"),
+]
+ALERT_COLUMNS = [
+    ("rule_label", "预警规则", "Alert rule"), ("raised", "次数", "Raised"), ("critical", "严重", "Critical"),
+    ("acknowledged", "已确认", "Acknowledged"), ("acted", "已处置", "Acted on"),
+]
+COMMENT_COLUMNS = [
+    ("date", "日期", "Date"), ("number", "号码", "Ticket"), ("service", "业务", "Service"), ("stars", "评分", "Rating"),
+    ("comment", "留言", "Comment"), ("counter", "窗口", "Counter"), ("teller", "柜员", "Teller"),
+]
 RANGE_SECTIONS = {
     "total": {"zh": "合计", "en": "Total"}, "days": {"zh": "按日", "en": "By day"},
     "weeks": {"zh": "按周", "en": "By week"}, "complaints": {"zh": "投诉", "en": "Complaints"},
+    "incidents": {"zh": "事件", "en": "Incidents"}, "alerts": {"zh": "预警(合计)", "en": "Alerts by rule (total)"},
+    "comments": {"zh": "评价留言", "en": "Rating comments"},
 }
-RANGE_TABLES = ("days", "weeks", "complaints")
+RANGE_TABLES = ("days", "weeks", "complaints", "incidents", "alerts", "comments")
 
 
 def range_csv(report: dict[str, Any], lang: str = "zh", table: str | None = None) -> str:
@@ -153,8 +192,14 @@ def range_csv(report: dict[str, Any], lang: str = "zh", table: str | None = None
                    "warned": {**c["warned"], "acknowledged": _yes(c["warned"]["acknowledged"], en),
                               "acted": _yes(c["warned"]["acted"], en)} if c["warned"] else None}
                   for c in report["complaints"]]
+    incidents = [{**i, "kind_label": INCIDENT_KINDS.label(i["kind"])[lang], "start": _local(i["start"], report),
+                  "at": _local(i["at"], report), "end": _local(i["end"], report),
+                  "complained": _yes(i["complaint"] is not None, en)} for i in report["incidents"]]
+    alerts = [{**row, "rule_label": ALERT_RULES.label(rule)[lang] if rule in ALERT_RULES.codes else rule}
+              for rule, row in report["total"]["alerts"].items()]
     tables = {"days": (lead["days"] + figures, report["days"]), "weeks": (lead["weeks"] + figures, report["weeks"]),
-              "complaints": (COMPLAINT_COLUMNS, complaints)}
+              "complaints": (COMPLAINT_COLUMNS, complaints), "incidents": (INCIDENT_COLUMNS, incidents),
+              "alerts": (ALERT_COLUMNS, alerts), "comments": (COMMENT_COLUMNS, report["rating_comments"])}
 
     def rows(columns: list[tuple[str, str, str]], data: list[dict[str, Any]]) -> None:
         writer.writerow([en_h if en else zh_h for _, zh_h, en_h in columns])
@@ -177,6 +222,13 @@ def range_csv(report: dict[str, Any], lang: str = "zh", table: str | None = None
             rows(*tables[key])
         writer.writerow([])
     return out.getvalue()
+
+
+def _local(moment: str | None, report: dict[str, Any]) -> str:
+    """An ISO time as the branch's local time of day (the row has its date)."""
+    if moment is None:
+        return ""
+    return datetime.fromisoformat(moment).astimezone(ZoneInfo(report["timezone"])).strftime("%H:%M:%S")
 
 
 def _yes(value: bool, en: bool) -> str:

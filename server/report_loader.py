@@ -3,7 +3,7 @@ its figures from, read in one read transaction (the API serves the answer, serve
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -58,7 +58,8 @@ def _load_rows(session: Session, branch_id: int, day: ReportDay) -> dict[str, An
     start, end = day.start, day.end
     db = session.connection()
     services = db.execute(
-        select(Service.id, Service.code, Service.name, Service.target_wait_s, Service.active)
+        select(Service.id, Service.code, Service.name, Service.target_wait_s, Service.active,
+               Service.expected_minutes)
         .where(Service.branch_id == branch_id)
         .order_by(Service.position, Service.id)
     ).all()
@@ -72,7 +73,7 @@ def _load_rows(session: Session, branch_id: int, day: ReportDay) -> dict[str, An
                Ticket.issued_at, Ticket.called_at, Ticket.served_at, Ticket.finished_at,
                Ticket.served_by_staff_id, Ticket.outcome, Ticket.rating, Ticket.estimated_wait_s,
                Ticket.raw_estimate_s, Ticket.fits_before_close, Ticket.cancel_reason, Ticket.late_warned_at,
-               Ticket.priority, Ticket.rating_comment, Ticket.rated_at, Ticket.counter_id)
+               Ticket.priority, Ticket.rating_comment, Ticket.rated_at, Ticket.counter_id, Ticket.people_ahead)
         .where(Ticket.branch_id == branch_id, Ticket.business_day == day.date)
         .order_by(Ticket.id)
     ).all()
@@ -82,12 +83,12 @@ def _load_rows(session: Session, branch_id: int, day: ReportDay) -> dict[str, An
                   t.issued_at, t.called_at, t.served_at, t.finished_at,
                   t.served_by_staff_id, t.outcome, t.rating, t.estimated_wait_s, t.raw_estimate_s,
                   t.fits_before_close, t.cancel_reason, t.late_warned_at, bool(t.priority), t.rating_comment,
-                  t.rated_at, counter_numbers.get(t.counter_id))
+                  t.rated_at, counter_numbers.get(t.counter_id), t.people_ahead)
         for t in ticket_rows
     ]
     used = {t.service for t in tickets} | {t.issued_service for t in tickets}
     service_rows = [
-        ServiceRow(s.code, s.name, s.target_wait_s or 0)
+        ServiceRow(s.code, s.name, s.target_wait_s or 0, s.expected_minutes * 60)
         for s in services if s.active or s.code in used
     ]
 
@@ -122,12 +123,18 @@ def _load_rows(session: Session, branch_id: int, day: ReportDay) -> dict[str, An
     ]
 
     counters_at_start = _counters_at(session, branch_id, start)
+    # The cards the manager acted on: an instruction names the card it answers.
+    acted = set(db.scalars(select(Instruction.alert_id).where(
+        Instruction.branch_id == branch_id, Instruction.alert_id.is_not(None), Instruction.issued_at >= start)))
     alerts = [
-        AlertRow(a.rule, a.severity, a.raised_at, a.acknowledged_at, a.resolved_at,
-                 a.lead_time_s)
+        AlertRow(a.rule, a.severity, a.raised_at, a.acknowledged_at, a.resolved_at, a.lead_time_s,
+                 "branch" if a.subject_kind == "branch" else f"{a.subject_kind}:{a.subject_id}", a.ticket_id,
+                 counter_numbers.get(a.counter_id) if a.counter_id is not None else None, a.id in acted,
+                 _told(a.data))
         for a in db.execute(
-            select(Alert.rule, Alert.severity, Alert.raised_at, Alert.acknowledged_at, Alert.resolved_at,
-                   Alert.lead_time_s)
+            select(Alert.id, Alert.rule, Alert.severity, Alert.raised_at, Alert.acknowledged_at, Alert.resolved_at,
+                   Alert.lead_time_s, Alert.subject_kind, Alert.subject_id, Alert.ticket_id, Alert.counter_id,
+                   Alert.data)
             .where(Alert.branch_id == branch_id, Alert.raised_at >= start, Alert.raised_at < end)
             .order_by(Alert.raised_at, Alert.id)
         ).all()
@@ -161,6 +168,12 @@ def _load_rows(session: Session, branch_id: int, day: ReportDay) -> dict[str, An
         "counters_at_start": counters_at_start,
         "instructions": instructions,
     }
+
+
+def _told(data: dict[str, Any] | None) -> tuple[tuple[str, str, datetime], ...]:
+    """The stories a card took in (server/alerts/engine.py ``_alert_data``), as (rule, subject, first shown)."""
+    return tuple((rule, "branch" if kind == "branch" else f"{kind}:{ident}", datetime.fromisoformat(at))
+                 for rule, kind, ident, at in (data or {}).get("told", ()))
 
 
 def _counters_at(session: Session, branch_id: int, moment: Any) -> dict[int, CounterStart]:

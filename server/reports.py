@@ -55,6 +55,7 @@ from typing import Any, NamedTuple
 from zoneinfo import ZoneInfo
 
 from server import vocabulary
+from server.incident_history import day_incidents, incident_counts
 from server.queueing.hours import told_in_time
 
 OUTCOMES = vocabulary.OUTCOMES.codes
@@ -69,6 +70,7 @@ class ServiceRow(NamedTuple):
     code: str
     name: dict[str, str]
     target_wait_s: int
+    expected_s: float | None = None  # its configured transaction time (the normal one on a quiet day)
 
 
 class CounterRow(NamedTuple):
@@ -105,6 +107,7 @@ class TicketRow(NamedTuple):
     rating_comment: str | None = None
     rated_at: datetime | None = None
     counter: int | None = None  # the number of the counter it was last at
+    people_ahead: int | None = None  # as the kiosk told the customer
 
 
 class EventRow(NamedTuple):
@@ -127,6 +130,12 @@ class AlertRow(NamedTuple):
     acknowledged_at: datetime | None = None
     resolved_at: datetime | None = None
     lead_time_s: int | None = None
+    subject: str | None = None  # "ticket:<id>", "counter:<number>", "service:<code>" or "branch"
+    ticket_id: int | None = None  # the ticket it names
+    counter: int | None = None  # the number of the counter it names
+    acted: bool = False  # the manager sent a counter an instruction naming it
+    # The other situations the card told, as (rule, subject, first shown) (server/alerts/stories.py).
+    told: tuple[tuple[str, str, datetime], ...] = ()
 
 
 class InstructionRow(NamedTuple):
@@ -475,6 +484,9 @@ def daily_report(
     counter_events = [e for e in events if e.entity == "counter"]
     replay = replay_day(day, counters, counter_events, visits, codes, counters_at_start, step_s)
 
+    incidents = day_incidents(day, tickets=tickets, visits=visits, counters=counters, counter_events=counter_events,
+                              counters_at_start=counters_at_start, alerts=alerts,
+                              expected_s={s.code: s.expected_s for s in services if s.expected_s})
     service_rows = [_service_figures(known[code], tickets, visits, until) for code in codes]
     called = [v for v in visits if v.ended == "called"]
     waits = [_span(v.entered_at, v.left_at) for v in called if v.left_at is not None]
@@ -508,6 +520,8 @@ def daily_report(
             "estimates": _estimate_figures(tickets, day.local(day.closing)),
             "priority": _priority_figures(tickets),
             "counter_tools": _counter_tool_figures(tickets, events),
+            "incidents": incident_counts(incidents),
+            "incidents_warned": sum(1 for i in incidents if i["warned"]),
         },
         "ratings": {**_ratings(ratings), "comments": _rating_comments(tickets, staff, until)},
         "services": service_rows,
@@ -517,6 +531,7 @@ def daily_report(
         "pauses": _pause_rows(replay.pauses),
         "alerts": _alert_rows(alerts, rules, until),
         "waiting_series": {"step_s": step_s, "t": replay.series_t, "services": replay.series},
+        "incidents": incidents,
     }
 
 
@@ -771,6 +786,7 @@ def _alert_rows(alerts: Sequence[AlertRow], rules: Sequence[str], until: datetim
             "raised": len(raised),
             "critical": sum(1 for a in raised if a.severity == "critical"),
             "acknowledged": len(to_ack),
+            "acted": sum(1 for a in raised if a.acted),
             "open": sum(1 for a in raised if a.resolved_at is None),
             "open_mean_s": seconds(mean(open_for)),
             "open_max_s": seconds(max(open_for)) if open_for else None,

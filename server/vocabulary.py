@@ -192,6 +192,14 @@ COMPLAINT_KINDS = WordList("complaint_kinds", (
     Term("other", {"zh": "其他", "en": "Other"}),
 ))
 
+# The situations that become complaints, counted from the history (server/incident_history.py).
+INCIDENT_KINDS = WordList("incident_kinds", (
+    Term("short_queue", {"zh": "人少久等超10分钟", "en": "Short queue, wait over 10 min"}),
+    Term("idle_counter", {"zh": "窗口有人不叫号", "en": "Counter free, not calling"}),
+    Term("paused_ratio", {"zh": "半数窗口暂停", "en": "Half the counters paused"}),
+    Term("service_overrun", {"zh": "办理超时", "en": "Transaction far past its time"}),
+))
+
 OUTCOMES = WordList("outcomes", (
     Term("done", {"zh": "办结", "en": "Done"}, short={"zh": "正常", "en": "Done"}),
     Term("redo", {"zh": "需重办", "en": "Redo"}, short={"zh": "重办", "en": "Redo"}),
@@ -239,7 +247,7 @@ ALERT_SUBJECT_KINDS = WordList("alert_subject_kinds", (
 ALL: tuple[WordList, ...] = (
     TICKET_STATUSES, COUNTER_STATES, PAUSE_REASONS, OUTCOMES, SERVICE_KINDS, CANCEL_REASONS,
     ALERT_SEVERITIES, ALERT_RULES, ALERT_SUBJECT_KINDS, HELP_REASONS, HELP_STATES, INSTRUCTION_KINDS,
-    INSTRUCTION_ANSWERS, ACTION_KINDS, COMPLAINT_KINDS,
+    INSTRUCTION_ANSWERS, ACTION_KINDS, COMPLAINT_KINDS, INCIDENT_KINDS,
 )
 
 

@@ -72,7 +72,7 @@ def alert_view(alert: Alert, *, counter_number: int | None, acknowledged_by: str
         "resolved_at": iso(alert.resolved_at),
         "counter": counter_number,
         "lead_time_s": alert.lead_time_s,
-        "data": {k: v for k, v in (alert.data or {}).items() if k not in ("label", "action")},
+        "data": {k: v for k, v in (alert.data or {}).items() if k not in ("label", "action", "told")},
         "action": (alert.data or {}).get("action"),
         "reminder": reminder,
     }
@@ -297,7 +297,7 @@ class AlertEngine:
                 and (now - row.last_notified_at).total_seconds() >= settings.renotify_critical_s
             ):
                 plan.append(("alert_raised", (row, condition), True))
-            elif _story(row.data or {}) != _story(_alert_data(condition, config.branch.languages)):
+            elif _story(row.data or {}) != _story(_alert_data(condition, config.branch.languages, now)):
                 # Who can act has changed (another counter came free), or the story has grown (another
                 # customer at risk joined it): the card says so, in place.
                 plan.append(("alert_changed", (row, condition), False))
@@ -344,16 +344,16 @@ class AlertEngine:
         elif reminder:
             alert.last_notified_at = now
             alert.message = condition.message
-            alert.data = _alert_data(condition, languages)
+            alert.data = _alert_data(condition, languages, now, alert.data)
         elif SEVERITY_RANK[condition.severity] > SEVERITY_RANK[alert.severity]:  # escalation
             alert.severity = condition.severity
             alert.escalated_at = now
             alert.message = condition.message
-            alert.data = _alert_data(condition, languages)
+            alert.data = _alert_data(condition, languages, now, alert.data)
             alert.last_notified_at = now
         else:  # the same story, with another action
             alert.message = condition.message
-            alert.data = _alert_data(condition, languages)
+            alert.data = _alert_data(condition, languages, now, alert.data)
         return alert
 
     def _emit(
@@ -431,10 +431,20 @@ def _story(data: dict[str, Any]) -> tuple[Any, ...]:
     return data.get("action"), tuple((part.get("rule"), part.get("subject")) for part in data.get("joined", ()))
 
 
-def _alert_data(condition: Condition, languages: Sequence[str]) -> dict[str, Any]:
+def _alert_data(condition: Condition, languages: Sequence[str], now: datetime,
+                previous: dict[str, Any] | None = None) -> dict[str, Any]:
     """What an alert keeps besides its columns: the rule's figures, how people name the subject,
-    and the action."""
-    return {**condition.data, "label": condition.label, "action": _action_of(condition, languages)}
+    the action, and ``told``: every story the card has taken in (server/alerts/stories.py), as
+    [rule, subject kind, subject id, first shown], so that the reports can tell, afterwards, which
+    situations a card warned of and from when (server/incident_history.py)."""
+    data = {**condition.data, "label": condition.label, "action": _action_of(condition, languages)}
+    told = {(rule, kind, ident): at for rule, kind, ident, at in (previous or {}).get("told", ())}
+    for part in condition.data.get("joined", ()):
+        if part.get("subject_kind") is not None:
+            told.setdefault((part["rule"], part["subject_kind"], str(part["subject_id"])), now.isoformat())
+    if told:
+        data["told"] = [[*key, at] for key, at in told.items()]
+    return data
 
 
 def _new_alert(branch_id: int, condition: Condition, now: datetime, languages: Sequence[str]) -> Alert:
@@ -445,7 +455,7 @@ def _new_alert(branch_id: int, condition: Condition, now: datetime, languages: S
         subject_id=condition.subject_id,
         severity=condition.severity,
         message=condition.message,
-        data=_alert_data(condition, languages),
+        data=_alert_data(condition, languages, now),
         counter_id=condition.counter_id,
         ticket_id=condition.ticket_id,
         lead_time_s=condition.lead_time_s,

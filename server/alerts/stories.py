@@ -100,8 +100,9 @@ def _merge(into: Condition, part: Condition, **changes: Any) -> Condition:
     severity = into.severity if SEVERITY_RANK[into.severity] >= SEVERITY_RANK[part.severity] else part.severity
     message = {lang: text + ("；" if lang == "zh" else "; ") + part.message.get(lang, "")
                for lang, text in into.message.items()}
-    joined = [*into.data.get("joined", []), {"rule": part.rule, "subject": part.label, **{
-        k: v for k, v in part.data.items() if k != "joined"}}]
+    joined = [*into.data.get("joined", []), {
+        "rule": part.rule, "subject": part.label, "subject_kind": part.subject_kind, "subject_id": part.subject_id,
+        **{k: v for k, v in part.data.items() if k != "joined"}}]
     merged = replace(into, severity=severity, message=message, data={**into.data, "joined": joined})
     if merged.ticket_id is None and part.ticket_id is not None:
         merged = replace(merged, ticket_id=part.ticket_id, lead_time_s=part.lead_time_s)

@@ -73,8 +73,9 @@ Note = Annotated[str, Field(max_length=NOTE_MAX, description=f"at most {NOTE_MAX
                  _LINES]
 """A note, an answer, a help request's word, an instruction, a rating's comment."""
 COMPLAINT_MAX = 1000
-ComplaintText = Annotated[str, Field(min_length=1, max_length=COMPLAINT_MAX,
-                                     description=f"1 to {COMPLAINT_MAX} characters, several lines allowed; {_RULES}",
+ComplaintText = Annotated[str, Field(max_length=COMPLAINT_MAX,
+                                     description=f"optional, at most {COMPLAINT_MAX} characters, several lines "
+                                                 f"allowed; {_RULES}",
                                      json_schema_extra=_LINES_SCHEMA), _LINES]
 LINE_MAX = 200
 Line = Annotated[str, Field(max_length=LINE_MAX, description=f"one line of at most {LINE_MAX} characters; {_RULES}",

@@ -51,7 +51,8 @@ class RespondBody(StrictBody):
 
 class ComplaintBody(StrictBody):
     kind: ComplaintKind  # type: ignore[valid-type]
-    text: ComplaintText  # what the customer complains of
+    # What the customer said, if the recorder has time to type it: the kind is what is counted.
+    text: ComplaintText = ""
     ticket: int | None = Field(default=None, ge=1, le=2**53)
     counter: int | None = Field(default=None, ge=1, le=MAX_COUNTER_NUMBER)
     subject: Line | None = Field(default=None, description="the document or rule in question")

@@ -23,11 +23,18 @@ from server.api.counters import CallBody, CompleteBody, HelpBody, HoldBody, Paus
 from server.api.lobby import ComplaintBody, InstructBody, InstructionAnswerBody, RespondBody
 from server.api.tickets import IDEMPOTENCY_KEY, IssueBody, RatingBody
 from server.config import MAX_COUNTER_NUMBER
+from server.range_report import RANGE_TABLES
 
 
 def _enum(words: vocabulary.WordList, nullable: bool = False) -> dict[str, Any]:
     """The codes of a word list as a JSON Schema enum (with null if the field may be empty)."""
     return {"enum": [*words.codes, *([None] if nullable else [])]}
+
+
+def _enum_keys(words: vocabulary.WordList) -> dict[str, Any]:
+    """An object with one integer per code of a word list, every code present."""
+    return {"required": list(words.codes), "additionalProperties": False,
+            "properties": {code: {"type": "integer"} for code in words.codes}}
 
 
 _TEXTS = {"type": "object", "additionalProperties": {"type": "string"}, "description": "{language: text}"}
@@ -452,26 +459,56 @@ _RANGE_FIGURES: dict[str, Any] = {
     "required": ["tickets", "served", "no_shows", "cancelled", "service_level", "service_level_met",
                  "service_level_counted", "avg_wait_s", "worst_day_p90_wait_s", "outcomes", "error_rate", "ratings",
                  "alerts", "alerts_raised", "complaints", "complaints_total", "complaints_warned",
-                 "complaints_warned_share", "complaints_warned_acted"],
+                 "complaints_warned_share", "complaints_warned_acted", "alerts_acted", "incidents", "incidents_total",
+                 "incidents_warned", "incidents_no_complaint"],
     "properties": {
         **{key: {"type": "integer"} for key in ("tickets", "served", "no_shows", "cancelled", "service_level_met",
                                                 "service_level_counted", "alerts_raised", "complaints_total",
-                                                "complaints_warned", "complaints_warned_acted")},
+                                                "complaints_warned", "complaints_warned_acted", "alerts_acted",
+                                                "incidents_total", "incidents_warned", "incidents_no_complaint")},
         **{key: {"type": ["number", "null"]} for key in ("service_level", "avg_wait_s", "worst_day_p90_wait_s",
                                                          "error_rate", "complaints_warned_share")},
         "outcomes": {"type": "object", "additionalProperties": {"type": "integer"}},
         "ratings": {"type": "object", "required": ["count", "mean"],
                     "properties": {"count": {"type": "integer"}, "mean": {"type": ["number", "null"]}}},
-        "alerts": {"type": "object", "description": "per rule: raised, critical, acknowledged",
+        "alerts": {"type": "object", "description": "per rule: raised, critical, acknowledged, acted (an "
+                   "instruction named the card)",
                    "additionalProperties": {"type": "object", "additionalProperties": {"type": "integer"}}},
         "complaints": {"type": "object", "description": "per complaint kind",
                        "additionalProperties": {"type": "integer"}},
+        "incidents": {"type": "object", "description": "per incident kind, counted from the history",
+                      **_enum_keys(vocabulary.INCIDENT_KINDS)},
+    },
+}
+_INCIDENT = {
+    "type": "object",
+    "description": (
+        "A situation that becomes a complaint (PRODUCT.md kinds 3-6), counted from the history with the "
+        "simulator's own thresholds: a short queue (at most 2 ahead) waited over 10 min; a counter free over "
+        "3 min while customers it serves waited; half the staffed counters paused over 10 min while anybody "
+        "waited; a transaction over twice its service's normal time that day."),
+    "required": ["kind", "start", "at", "end", "ticket", "counter", "warned", "warned_by"],
+    "properties": {
+        "kind": _enum(vocabulary.INCIDENT_KINDS),
+        "start": {"type": "string", "format": "date-time", "description": "when the situation began"},
+        "at": {"type": "string", "format": "date-time", "description": "when it became an incident"},
+        "end": {"type": ["string", "null"], "format": "date-time", "description": "null while it goes on"},
+        "ticket": {"type": ["object", "null"], "properties": {"id": {"type": "integer"}, "number": {"type": "string"}}},
+        "counter": {"type": ["integer", "null"]},
+        "warned": {"type": "boolean", "description": "a card of a rule that warns of it, on its subject, was "
+                   "raised between the start of the situation and the incident"},
+        "warned_by": {"type": ["object", "null"], "properties": {"rule": {"type": "string"},
+                                                                 "lead_s": {"type": "integer"}}},
+        "date": {"type": "string", "format": "date", "description": "range report: the day"},
+        "complaint": {"type": ["integer", "null"], "description": (
+            "range report: the first complaint recorded about it (its ticket; or its counter or none, of its "
+            "kind) from its start to 30 min after its end")},
     },
 }
 RANGE_REPORT = {
     "type": "object",
     "required": ["branch", "from", "to", "timezone", "generated_at", "total", "days", "weeks", "complaints",
-                 "rating_comments"],
+                 "incidents", "rating_comments"],
     "properties": {
         "branch": {"type": "object", "additionalProperties": True},
         "from": {"type": "string", "format": "date"},
@@ -488,6 +525,8 @@ RANGE_REPORT = {
             "properties": {"week": {"type": "string"}, "from": {"type": "string", "format": "date"},
                            "to": {"type": "string", "format": "date"}, **_RANGE_FIGURES["properties"]}}},
         "complaints": {"type": "array", "items": {"$ref": "#/components/schemas/Complaint"}},
+        "incidents": {"type": "array", "items": {**_INCIDENT, "required": [*_INCIDENT["required"], "date",
+                                                                          "complaint"]}},
         "rating_comments": {"type": "array", "items": {"type": "object", "additionalProperties": True}},
     },
 }
@@ -530,7 +569,11 @@ DAILY_REPORT = {
                 "others_mean_wait_s": _SECONDS}},
             "counter_tools": {"type": "object", "properties": {
                 "held": {"type": "integer"}, "returned": {"type": "integer"}, "undone": {"type": "integer"},
-                "called_by_choice": {"type": "integer"}, "cancelled_by_customer": {"type": "integer"}}}}},
+                "called_by_choice": {"type": "integer"}, "cancelled_by_customer": {"type": "integer"}}},
+            "incidents": {"type": "object", "description": "per incident kind (see incidents)",
+                          **_enum_keys(vocabulary.INCIDENT_KINDS)},
+            "incidents_warned": {"type": "integer"}}},
+        "incidents": {"type": "array", "items": _INCIDENT},
         "ratings": {"type": "object", "properties": {
             "count": {"type": "integer"}, "mean": {"type": ["number", "null"]},
             "comments": {"type": "array", "description": "every rating of the day, newest first", "items": {
@@ -572,6 +615,7 @@ DAILY_REPORT = {
                 "rule": {"type": "string"}, "raised": {"type": "integer"},
                 "critical": {"type": "integer", "description": "raised or escalated to critical"},
                 "acknowledged": {"type": "integer"}, "open": {"type": "integer"},
+                "acted": {"type": "integer", "description": "of those, how many an instruction named"},
                 "open_mean_s": {**_SECONDS, "description": "raised to resolved (or to the period's end)"},
                 "open_max_s": _SECONDS, "ack_mean_s": _SECONDS,
                 "lead_mean_s": {**_SECONDS, "description": "short_queue_long_wait: complaint line minus wait at raise"},
@@ -719,7 +763,7 @@ _QUERY_PARAMETERS: dict[tuple[str, str], list[tuple[str, dict[str, Any], str]]] 
     ("get", "/reports/range.csv"): [("from", _DATE, "first day (default: today)"),
                                     ("to", _DATE, "last day (default: the first)"),
                                     ("lang", {"enum": list(vocabulary.LANGUAGES)}, "the headers' language"),
-                                    ("table", {"enum": ["days", "weeks", "complaints"]}, "one table alone")],
+                                    ("table", {"enum": list(RANGE_TABLES)}, "one table alone")],
     ("get", "/complaints"): [("from", _DATE, "first day (default: today)"),
                              ("to", _DATE, "last day (default: the first)")],
 }

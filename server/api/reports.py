@@ -63,8 +63,9 @@ def range_() -> ResponseReturnValue:
 
 @bp.get("/reports/range.csv")
 def range_csv_() -> ResponseReturnValue:
-    """The range report as CSV (UTF-8 with a BOM): every table in sections, or ``?table=days|weeks|
-    complaints`` alone; ``?lang=zh|en`` (default: the branch's first language)."""
+    """The range report as CSV (UTF-8 with a BOM): every table in sections, or ``?table=`` one of
+    RANGE_TABLES (days, weeks, complaints, incidents, alerts, comments) alone; ``?lang=zh|en``
+    (default: the branch's first language)."""
     actor = require_manager()
     rt = runtime()
     branch_id = branch_id_for(actor)

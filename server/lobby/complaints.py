@@ -11,7 +11,7 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from server.actors import Actor
-from server.errors import Forbidden, Invalid, NotFound, require_one_of
+from server.errors import Forbidden, NotFound, require_one_of
 from server.models import Alert, Complaint, Counter, Instruction, Staff, Ticket
 from server.queueing.numbering import day_start_utc
 from server.queueing.views import iso
@@ -21,16 +21,15 @@ from server.vocabulary import COMPLAINT_KINDS
 
 
 def record(
-    rt: Runtime, actor: Actor, branch_id: int, kind: str, text: str, *, ticket_id: int | None = None,
+    rt: Runtime, actor: Actor, branch_id: int, kind: str, text: str = "", *, ticket_id: int | None = None,
     counter_number: int | None = None, subject: str | None = None,
 ) -> dict[str, Any]:
-    """Record a complaint (staff). 404 for a ticket or counter that is not the branch's."""
+    """Record a complaint (staff). The kind is what is counted; the text is optional, so a manager at
+    a tablet can record one in two taps. 404 for a ticket or counter that is not the branch's."""
     if not actor.is_staff:
         raise Forbidden("staff record complaints", code="staff_only")
     require_one_of(COMPLAINT_KINDS.codes, kind, "complaint kind", "unknown_kind")
     text = text.strip()
-    if not text:
-        raise Invalid("say what the customer complained about", code="text_required")
     now = rt.clock.now()
     with rt.uow() as uow:
         session = uow.session

@@ -144,8 +144,10 @@ def count_incidents(
             if t.finished - t.served > line:
                 found.append(Incident("service_overrun", f"ticket:{t.id}", t.served, t.served + line, t.counter,
                                       end=t.finished))
-    waiting = {code: _union((t.issued, t.called if t.called is not None else end)
-                            for t in tickets if t.service == code) for code in {t.service for t in tickets}}
+    spans: dict[str, list[tuple[float, float]]] = {}
+    for t in tickets:
+        spans.setdefault(t.service, []).append((t.issued, t.called if t.called is not None else end))
+    waiting = {code: _union(service_spans) for code, service_spans in spans.items()}
     for counter in counters:
         free = [span for span, state in _spans(counter.states, end) if state == "idle"]
         eligible = _union(span for code in counter.services for span in waiting.get(code, []))
@@ -226,18 +228,15 @@ def match(incidents: list[Incident], alerts: list[AlertRecord]) -> dict[str, Any
     began and no earlier than the alert. (With a manager who acts, an alert followed by no incident
     may be one that prevented it: read the false-alert share of a ``--no-manager`` run.)
     """
-    by_subject: dict[tuple[str, str], list[AlertRecord]] = {}
-    for alert in alerts:
-        by_subject.setdefault((alert.rule, alert.subject), []).append(alert)
+    by_subject = alerts_by_subject(alerts)
     per_kind: dict[str, dict[str, Any]] = {k: {"incidents": 0, "warned": 0, "lead_s": []} for k in KINDS}
     for incident in incidents:
         entry = per_kind[incident.kind]
         entry["incidents"] += 1
-        raised = [a.raised for rule in WARNED_BY[incident.kind] for a in _alerts_for(by_subject, rule, incident)
-                  if incident.start <= a.raised <= incident.at]
-        if raised:
+        first = first_warning(incident, by_subject)
+        if first is not None:
             entry["warned"] += 1
-            entry["lead_s"].append(incident.at - min(raised))
+            entry["lead_s"].append(incident.at - first.raised)
     foretelling = [a for a in alerts if a.rule in FORETELLS]
     false = [a for a in foretelling if not any(
         i.kind == FORETELLS[a.rule] and i.subject == a.subject and i.start <= a.raised <= i.at for i in incidents)]
@@ -253,6 +252,22 @@ def match(incidents: list[Incident], alerts: list[AlertRecord]) -> dict[str, Any
         "false_alerts": len(false),
         "false_alert_share": round(len(false) / len(foretelling), 4) if foretelling else None,
     }
+
+
+def alerts_by_subject(alerts: Iterable[AlertRecord]) -> dict[tuple[str, str], list[AlertRecord]]:
+    """The alerts by (rule, subject), for ``first_warning``."""
+    by_subject: dict[tuple[str, str], list[AlertRecord]] = {}
+    for alert in alerts:
+        by_subject.setdefault((alert.rule, alert.subject), []).append(alert)
+    return by_subject
+
+
+def first_warning(incident: Incident, by_subject: dict[tuple[str, str], list[AlertRecord]]) -> AlertRecord | None:
+    """The first alert that warned of ``incident``: of a rule that warns of its kind (``WARNED_BY``),
+    on its subject, raised between the start of the situation and the incident; None if none did."""
+    warned = [a for rule in WARNED_BY[incident.kind] for a in _alerts_for(by_subject, rule, incident)
+              if incident.start <= a.raised <= incident.at]
+    return min(warned, key=lambda a: a.raised) if warned else None
 
 
 def _alerts_for(

@@ -212,3 +212,29 @@ def test_a_card_warns_of_a_complaint_only_while_open_or_just_resolved_and_never_
     # What was recorded keeps its own moment: the early complaint is still unwarned.
     listed = api.get("/complaints?from=2026-11-30&to=2026-11-30", "manager").get_json()
     assert [c["warned"] is not None for c in listed] == [False, True, False]
+
+
+def test_every_kind_is_recorded_by_tellers_managers_and_admins_and_by_no_device(api):
+    """Issue 18: any member of staff records any of the seven kinds, text optional; devices and
+    strangers cannot, and a refused complaint leaves nothing behind."""
+    from server.vocabulary import COMPLAINT_KINDS
+
+    api.open(1, "teller1")
+    ticket = api.issue("A")
+    recorded = []
+    for n, kind in enumerate(COMPLAINT_KINDS.codes):
+        who = ("teller1", "manager", "admin")[n % 3]
+        body = {"kind": kind, **({"ticket": ticket["id"]} if n % 2 else {"counter": 1}),
+                **({"text": "x"} if n > 3 else {})}
+        answer = api.post("/complaints", who, json=body)
+        assert answer.status_code == 201, (who, kind, answer.get_json())
+        recorded.append((answer.get_json()["kind"], answer.get_json()["text"]))
+    assert [kind for kind, _ in recorded] == list(COMPLAINT_KINDS.codes)
+    assert recorded[0][1] == "" and recorded[-1][1] == "x"
+    for who, status in (("kiosk", 403), ("display", 403), (None, 401)):
+        assert api.post("/complaints", who, json={"kind": "other"}).status_code == status, who
+    for body, status in (({"kind": "other", "ticket": 10**9}, 404), ({"kind": "other", "text": "x" * 1001}, 422),
+                         ({"kind": "other", "counter": 0}, 422), ({"text": "no kind"}, 422)):
+        assert api.post("/complaints", "manager", json=body).status_code == status, body
+    listed = api.get("/complaints", "manager").get_json()
+    assert [c["kind"] for c in listed] == list(COMPLAINT_KINDS.codes)

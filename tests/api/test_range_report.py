@@ -120,7 +120,8 @@ def test_the_range_report_downloads_as_csv_every_table_or_one_in_either_language
     lines = list(csv.reader(io.StringIO(text)))
     assert lines[0][1:] == ["2026-11-30", "2026-12-01", "Asia/Shanghai"]
     sections = [row[0] for row in lines if len(row) == 1]
-    assert sections == ["Total", "By day", "By week", "Complaints"]
+    assert sections == ["Total", "By day", "By week", "Complaints", "Incidents", "Alerts by rule (total)",
+                        "Rating comments"]
     days = list(csv.DictReader(io.StringIO(api.get("/reports/range.csv?from=2026-11-30&to=2026-12-01&lang=en"
                                                    "&table=days", "manager").data.decode("utf-8-sig"))))
     assert [(d["Date"], d["Tickets"], d["Served"], d["Complaints: Long wait in a short queue"]) for d in days] == [
@@ -132,3 +133,92 @@ def test_the_range_report_downloads_as_csv_every_table_or_one_in_either_language
     assert api.get("/reports/range.csv?table=hours", "manager").status_code == 422
     assert api.get("/reports/range.csv?lang=fr", "manager").status_code == 422
     assert api.get("/reports/range.csv", "teller1").status_code == 403
+
+
+def walk(api: Api, seconds: float, step: float = 20, who: str = "manager") -> None:
+    """Move the clock on in steps, as a server's sweep does: the alert rules see the time pass."""
+    for _ in range(int(seconds // step)):
+        assert api.post("/clock/advance", who, json={"seconds": step}).status_code == 200
+
+
+def test_the_incidents_of_each_kind_are_counted_from_the_history_with_their_warnings_and_complaints(api: Api) -> None:
+    """Monday: two counters open; a lone customer waits 11 minutes (both counters idle meanwhile),
+    then a transaction runs 10 minutes (over twice the 3 expected); then both counters pause and a
+    second lone customer waits 11 minutes. Two customers complain: the first of the wait, naming
+    their ticket; the second of the paused counters, naming nothing. Tuesday is quiet."""
+    api.open(1, "teller1")
+    api.open(2, "teller2")
+    first = api.issue("A")
+    walk(api, 120)
+    # The manager acts on counter 1's idle card: an instruction naming it.
+    [card] = [a for a in api.get("/alerts", "manager").get_json() if a["rule"] == "idle_counter"
+              and a["subject"]["id"] == 1]
+    sent = api.post("/counters/1/instruct", "manager", json={"kind": "call_next", "alert": card["id"]})
+    assert sent.status_code == 201
+    walk(api, 540)
+    api.ok(1, "call-next")
+    api.ok(1, "start")
+    walk(api, 600)
+    api.ok(1, "complete", json={"outcome": "done"})
+    waited = api.post("/complaints", "manager", json={"kind": "short_queue_wait", "ticket": first["id"]})
+    assert waited.status_code == 201, waited.get_json()  # the text is optional: two taps on a tablet
+    api.ok(1, "pause", json={"reason": "break"})
+    api.ok(2, "pause", "teller2", json={"reason": "break"})
+    second = api.issue("A")
+    walk(api, 660)
+    paused = api.post("/complaints", "teller1", json={"kind": "counters_paused", "text": "everyone on a break"})
+    assert paused.status_code == 201
+    api.ok(1, "resume")
+    api.ok(1, "call-next")
+    api.ok(1, "start")
+    walk(api, 120)
+    api.ok(1, "complete", json={"outcome": "done"})
+    api.ok(2, "resume", "teller2")
+    advance(api, DAY_S)
+
+    report = api.get("/reports/range?from=2026-11-30&to=2026-12-01", "manager").get_json()
+    found = [(i["kind"], i["date"], i["at"][11:19], (i["ticket"] or {}).get("number"), i["counter"])
+             for i in report["incidents"]]
+    assert found == [
+        ("idle_counter", "2026-11-30", "01:03:00", None, 1),  # 09:03 in Shanghai: free 3 min with A001 waiting
+        ("idle_counter", "2026-11-30", "01:03:00", None, 2),
+        ("short_queue", "2026-11-30", "01:10:00", first["number"], None),  # no one ahead, 10 min
+        ("service_overrun", "2026-11-30", "01:17:00", first["number"], 1),  # started 09:11, 2 x 3 min later
+        ("paused_ratio", "2026-11-30", "01:31:00", None, None),  # both paused from 09:21, people waiting
+        ("short_queue", "2026-11-30", "01:31:00", second["number"], None),
+    ]
+    by = {(i["kind"], i["counter"], (i["ticket"] or {}).get("number")): i for i in report["incidents"]}
+    # Complaints: the first customer's names their ticket and the kind of its wait; the paused
+    # counters' names nothing. The transaction overrun and the second wait drew none.
+    assert by[("short_queue", None, first["number"])]["complaint"] == waited.get_json()["id"]
+    assert by[("paused_ratio", None, None)]["complaint"] == paused.get_json()["id"]
+    assert by[("service_overrun", 1, first["number"])]["complaint"] is None
+    assert by[("short_queue", None, second["number"])]["complaint"] is None
+    # Warnings: the cards the engine raised before each incident, on its subject.
+    alerts = api.get("/alerts?state=all&limit=100", "manager").get_json()
+    for incident in report["incidents"]:
+        assert incident["warned"] == (incident["warned_by"] is not None)
+    idle_cards = {a["subject"]["id"] for a in alerts if a["rule"] == "idle_counter"}
+    assert idle_cards and all(by[("idle_counter", n, None)]["warned"] for n in idle_cards)
+    assert by[("idle_counter", 1, None)]["warned_by"]["lead_s"] >= 60  # raised a minute into the idling
+    assert by[("short_queue", None, second["number"])]["warned_by"]["rule"] == "short_queue_long_wait"
+    monday, tuesday = report["days"]
+    assert monday["incidents"] == {"short_queue": 2, "idle_counter": 2, "paused_ratio": 1, "service_overrun": 1}
+    assert (monday["incidents_total"], monday["incidents_no_complaint"]) == (6, 4)
+    assert monday["incidents_warned"] == sum(i["warned"] for i in report["incidents"])
+    assert (tuesday["incidents_total"], tuesday["tickets"]) == (0, 0)
+    assert report["total"]["incidents"] == monday["incidents"]
+    assert monday["alerts"]["idle_counter"]["acted"] == 1 and monday["alerts_acted"] == 1
+    assert report["weeks"][0]["incidents_no_complaint"] == 4
+    # The daily report counts the same incidents.
+    daily = api.get("/reports/daily?date=2026-11-30", "manager").get_json()
+    assert daily["headline"]["incidents"] == monday["incidents"]
+    assert [i["kind"] for i in daily["incidents"]] == [i["kind"] for i in report["incidents"]]
+    # The incidents table as CSV, in English.
+    import csv
+    import io
+    table = api.get("/reports/range.csv?from=2026-11-30&to=2026-12-01&lang=en&table=incidents", "manager")
+    rows = list(csv.DictReader(io.StringIO(table.data.decode("utf-8-sig"))))
+    assert [(r["Incident"], r["Became an incident"], r["Ticket"], r["Complained of"]) for r in rows][2:4] == [
+        ("Short queue, wait over 10 min", "09:10:00", first["number"], "yes"),
+        ("Transaction far past its time", "09:17:00", first["number"], "no")]

@@ -191,3 +191,44 @@ def test_a_sweep_reads_again_only_the_branch_that_changed_and_yields_between_bra
 
 def open_alerts_of(api, who, rule):  # type: ignore[no-untyped-def]
     return [a for a in api.get("/alerts?state=open", who).get_json() if a["rule"] == rule]
+
+
+def test_each_branchs_range_report_counts_its_own_days_in_its_own_zone(two):
+    """At 00:55 on Tuesday in Shanghai (22:55 on Monday in Urumqi), a south customer waits eleven
+    minutes at an idle counter and complains; a north customer is called at once. South's Monday
+    has the incidents and the complaint; north's Tuesday has its ticket and nothing else."""
+    api, rt = two
+    rt.clock.advance(15 * 3600 + 55 * 60)
+    api.ok(1, "open", "south-teller")
+    waiting = api.issue("A", "south-kiosk")
+    api.ok(1, "open", "north-teller")
+    api.issue("A", "north-kiosk")
+    api.ok(1, "call-next", "north-teller")
+    for _ in range(33):
+        assert api.post("/clock/advance", "root", json={"seconds": 20}).status_code == 200
+    assert api.post("/complaints", "south-teller", json={"kind": "short_queue_wait", "ticket": waiting["id"],
+                                                          "counter": 1}).status_code == 201
+    south = api.get("/reports/range?from=2026-11-30&to=2026-12-01", "south-manager").get_json()
+    north = api.get("/reports/range?from=2026-11-30&to=2026-12-01", "north-manager").get_json()
+    assert (south["timezone"], north["timezone"]) == ("Asia/Urumqi", "Asia/Shanghai")
+    assert [(d["date"], d["tickets"], d["incidents_total"], d["complaints_total"], d["incidents_no_complaint"])
+            for d in south["days"]] == [("2026-11-30", 1, 2, 1, 1), ("2026-12-01", 0, 0, 0, 0)]
+    assert [(i["kind"], i["date"], i["complaint"] is not None) for i in south["incidents"]] == [
+        ("idle_counter", "2026-11-30", False), ("short_queue", "2026-11-30", True)]
+    assert [(d["date"], d["tickets"], d["incidents_total"], d["complaints_total"]) for d in north["days"]] == [
+        ("2026-11-30", 0, 0, 0), ("2026-12-01", 1, 0, 0)]
+    assert north["incidents"] == [] and north["complaints"] == []
+    # An admin names the branch and sees the same; south's figures stay south's.
+    assert api.get("/reports/range?from=2026-11-30&to=2026-12-01&branch=south", "root").get_json()["total"] == \
+        south["total"]
+
+
+def test_a_complaint_names_only_its_own_branchs_tickets_and_counters_and_is_seen_only_there(two):
+    api, _rt = two
+    south_ticket = api.issue("A", "south-kiosk")
+    assert api.post("/complaints", "north-teller", json={"kind": "short_queue_wait",
+                                                          "ticket": south_ticket["id"]}).status_code == 404
+    assert api.post("/complaints", "south-teller", json={"kind": "short_queue_wait",
+                                                          "ticket": south_ticket["id"]}).status_code == 201
+    assert api.get("/complaints", "north-manager").get_json() == []
+    assert [c["ticket"]["id"] for c in api.get("/complaints", "south-manager").get_json()] == [south_ticket["id"]]

@@ -372,7 +372,7 @@ def test_reload_resumes_the_signed_in_counter_and_log_out_closes_it(fresh, open_
     focused = page.evaluate(
         "() => [document.activeElement.id, getComputedStyle(document.activeElement).outlineStyle]"
     )
-    assert focused[0] == "btn-pause" and focused[1] != "none", focused  # the next enabled control
+    assert focused[0] == "btn-complaint" and focused[1] != "none", focused  # the next enabled control
 
     page.click("#logout")
     expect(page.locator("#view-login")).to_be_visible()
