@@ -78,6 +78,7 @@ SLOW_FIRST = (
     "tests/browser/test_display.py",
     "tests/test_property.py",
     "tests/test_simulator.py",
+    "tests/test_simulator_weeks.py",
     "tests/browser/",
     "tests/test_durability.py",
     "tests/test_cli.py",
