@@ -18,7 +18,7 @@ from sqlalchemy import create_engine, select
 from sqlalchemy.orm import Session
 
 from server.cli import main
-from server.models import Alert, Complaint, Device, Staff, Ticket
+from server.models import Alert, Complaint, Device, Service, Staff, Ticket
 from server.models import Counter as CounterRow
 from server.simulator.run import Result
 from server.simulator.weeks import Weeks, simulate_weeks
@@ -114,15 +114,24 @@ def test_the_register_holds_every_customer_whose_patience_ran_out_while_waiting(
     assert {c.kind for c in complaints} == {"short_queue_wait", "other"}
 
 
-def test_each_complaints_warning_is_the_first_alert_on_its_ticket_before_it(
+def test_each_complaints_warning_is_the_first_alert_on_its_ticket_or_its_service_before_it(
         weeks: tuple[Weeks, list[Result]]) -> None:
     result, days = weeks
     alerts = rows(result.database, Alert)
+    codes = {s.id: s.code for s in rows(result.database, Service)}
+    service_of = {t.id: codes[t.service_id] for t in rows(result.database, Ticket)}
     views = [view for day in days for view in day.recorded]
     assert len(views) == len(rows(result.database, Complaint))
+
+    def about(alert: Alert, ticket_id: int) -> bool:
+        """A card on the customer's ticket, or on their service's waits (service level, nobody serving)."""
+        return alert.ticket_id == ticket_id or (
+            alert.subject_kind == "service" and alert.subject_id == service_of[ticket_id]
+            and alert.rule in ("service_level", "unstaffed_service"))
+
     for view in views:
         at = datetime.fromisoformat(view["recorded_at"])
-        before = sorted((a for a in alerts if a.ticket_id == view["ticket"]["id"]
+        before = sorted((a for a in alerts if about(a, view["ticket"]["id"])
                          and _utc(a.raised_at) <= at
                          and (a.resolved_at is None or _utc(a.resolved_at) >= at - WARNING_WINDOW)),
                         key=lambda a: (a.raised_at, a.id))

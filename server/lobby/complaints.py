@@ -7,12 +7,12 @@ from __future__ import annotations
 from datetime import date, timedelta
 from typing import Any
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session
 
 from server.actors import Actor
 from server.errors import Forbidden, NotFound, require_one_of
-from server.models import Alert, Complaint, Counter, Instruction, Staff, Ticket
+from server.models import Alert, Complaint, Counter, Instruction, Service, Staff, Ticket
 from server.queueing.numbering import day_start_utc
 from server.queueing.views import iso
 from server.rooms import Audience
@@ -67,6 +67,8 @@ def complaints_between(rt: Runtime, branch_id: int, first: date, last: date) -> 
 
 # The branch-wide rules whose card foretells a complaint of a kind that names no ticket or counter.
 BRANCH_RULES_BY_KIND = {"counters_paused": ("paused_ratio",), "short_queue_wait": ("service_level",)}
+# The rules whose card on a service foretells a complaint of one of its waiting customers.
+SERVICE_RULES = ("service_level", "unstaffed_service")
 # A card resolved this long before a complaint still counts as its warning: customers complain about
 # what has just happened (a wait, a counter idle), often after it is over.
 WARNING_WINDOW = timedelta(minutes=30)
@@ -75,8 +77,9 @@ WARNING_WINDOW = timedelta(minutes=30)
 def warning_before(session: Session, complaint: Complaint) -> dict[str, Any] | None:
     """What Callwise had told the manager before the complaint (issue 18): the earliest card raised
     before the complaint was recorded, still open then or resolved within WARNING_WINDOW of it, about
-    its ticket or its counter; for a complaint naming neither, a branch-wide card of a rule that
-    foretells its kind (paused counters, the service level). None when nothing warned of it.
+    its ticket (or its ticket's service: SERVICE_RULES) or its counter; for a complaint naming
+    neither, a branch-wide card of a rule that foretells its kind (paused counters, the service
+    level). None when nothing warned of it.
 
     ``lead_s``: how long before the complaint it was raised; ``acknowledged``: the manager had
     acknowledged it by then; ``acted``: the manager had sent a counter an instruction acting on it
@@ -85,6 +88,13 @@ def warning_before(session: Session, complaint: Complaint) -> dict[str, Any] | N
     about = []
     if complaint.ticket_id is not None:
         about.append(Alert.ticket_id == complaint.ticket_id)
+        # A customer in a long queue has no card of their own; the card that foretold their wait is
+        # their service's (its service level falling, nobody serving it).
+        service = session.scalar(select(Service.code).join(Ticket, Ticket.service_id == Service.id)
+                                 .where(Ticket.id == complaint.ticket_id))
+        if service is not None:
+            about.append(and_(Alert.subject_kind == "service", Alert.subject_id == service,
+                              Alert.rule.in_(SERVICE_RULES)))
     if complaint.counter_id is not None:
         about.append(Alert.counter_id == complaint.counter_id)
     if not about:

@@ -238,3 +238,18 @@ def test_every_kind_is_recorded_by_tellers_managers_and_admins_and_by_no_device(
         assert api.post("/complaints", "manager", json=body).status_code == status, body
     listed = api.get("/complaints", "manager").get_json()
     assert [c["kind"] for c in listed] == list(COMPLAINT_KINDS.codes)
+
+
+def test_a_long_queue_customers_complaint_is_linked_to_their_services_card(api):
+    """A customer with four ahead has no card of their own; nobody serves their service, and the
+    service's card said so before they complained."""
+    tickets = [api.issue("D") for _ in range(5)]
+    _advance(api, 8 * 60)
+    warned = _complain(api, "manager", kind="other", ticket=tickets[-1]["id"])["warned"]
+    cards = {a["id"]: a for a in api.get("/alerts?state=all", "manager").get_json()}
+    assert warned is not None and warned["rule"] in ("service_level", "unstaffed_service")
+    assert cards[warned["alert"]]["subject"]["id"] == "D"
+    # Another service's customer is not warned by D's card.
+    api.open(1, "teller1")
+    a_ticket = api.issue("A")
+    assert _complain(api, "manager", kind="other", ticket=a_ticket["id"])["warned"] is None
