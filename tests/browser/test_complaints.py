@@ -309,12 +309,25 @@ def test_the_teller_records_any_kind_about_their_counter_and_customer_from_the_c
     recorded = complaints(server)[-1]
     assert (recorded["kind"], recorded["counter"], recorded["ticket"]) == ("counters_paused", 2, None)
 
+    # Every kind, from the keyboard alone: C, then the kind's digit (the words are optional).
+    before = len(complaints(server))
+    for digit in range(1, len(KINDS) + 1):
+        page.locator("#ticket-number").click()  # off the button that opened the last one
+        page.keyboard.press("c")
+        expect(dialog).to_be_visible()
+        page.keyboard.press(f"Numpad{digit}")
+        expect(dialog).to_be_hidden()
+        expect(page.locator("#lobby-notice")).to_contain_text("投诉已记录")
+    recorded = complaints(server)[before:]
+    assert [(c["kind"], c["counter"], (c["ticket"] or {}).get("id")) for c in recorded] == [
+        (kind, 2, ticket["id"]) for kind in KINDS]
+
     # The console's own keys are still its own: Esc closes the dialog and nothing is recorded.
     page.keyboard.press("C")
     expect(dialog).to_be_visible()
     page.keyboard.press("Escape")
     expect(dialog).to_be_hidden()
-    assert len(complaints(server)) == 13
+    assert len(complaints(server)) == before + len(KINDS)
 
 
 def test_the_display_and_the_kiosk_have_no_complaint_button(server, open_page):
