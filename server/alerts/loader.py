@@ -10,7 +10,7 @@ from functools import cache
 from types import SimpleNamespace
 from typing import Any
 
-from sqlalchemy import Integer, bindparam, func, select
+from sqlalchemy import Integer, bindparam, func, literal_column, select
 from sqlalchemy.orm import Session
 
 from server.alerts.snapshot import (
@@ -102,8 +102,12 @@ def _mark_statements() -> tuple[Any, Any, Any, Any]:
             select(func.count(Event.id), func.max(Event.id)).where(Event.branch_id == branch,
                                                                    Event.id > bindparam("floor")),
             select(func.max(Event.id)),
-            select(Event.branch_id, func.count(Event.id), func.max(Event.id))
-            .where(Event.id > bindparam("floor")).group_by(Event.branch_id))
+            # Grouped by ``branch_id + 0``, not the column: SQLite would otherwise read the whole
+            # (branch_id, id) index in branch order, the log's whole history at every sweep, rather
+            # than the few rows above the floor by the primary key.
+            select(grouped := (Event.branch_id + literal_column("0")).label("branch_id"), func.count(Event.id),
+                   func.max(Event.id))
+            .where(Event.id > bindparam("floor")).group_by(grouped))
 
 
 def newest_event_id(session: Session) -> int:

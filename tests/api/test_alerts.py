@@ -414,3 +414,20 @@ def test_every_alert_carries_an_action_that_names_who_does_what_where(api):
     sent = api.post(f"/counters/{idle['action']['counter']}/instruct", "manager",
                     json={"kind": idle["action"]["instruction"], "alert": idle["id"]})
     assert sent.status_code == 201 and sent.get_json()["alert_id"] == idle["id"]
+
+
+def test_a_sweep_reads_the_log_above_its_floor_by_the_primary_key_not_the_whole_history(rt, backend):
+    """Every sweep (every 2 s) asks which branches changed since its floor. On SQLite, grouping by
+    the branch column let the planner walk the whole (branch_id, id) index — the log's whole history,
+    growing every day — instead of the few rows above the floor."""
+    import pytest
+
+    from server.alerts.loader import _mark_statements
+
+    if backend != "sqlite":
+        pytest.skip("PostgreSQL's planner takes the primary key range by itself")
+    statement = _mark_statements()[3]
+    with rt.db.engine.connect() as connection:
+        sql = str(statement.compile(connection))
+        plan = " | ".join(row[3] for row in connection.exec_driver_sql("EXPLAIN QUERY PLAN " + sql, (0,)))
+    assert "PRIMARY KEY" in plan and "ix_events_branch_id" not in plan, plan
