@@ -177,6 +177,10 @@ def test_the_range_report_of_the_filled_database_counts_the_registers_complaints
     assert [(w["week"], w["complaints"], w["preceded_by_alert"]) for w in result.weekly()] == [
         (w["week"], w["complaints_total"], w["complaints_warned"]) for w in report["weeks"]]
     assert report["total"]["tickets"] == sum(d.summary["tickets"] for d in days)
+    # Read back all at once, each complaint says what it said when it was recorded, one by one.
+    recorded = [view for day in days for view in day.recorded]
+    assert [(c["id"], c["ticket"], c["warned"]) for c in report["complaints"]] == [
+        (v["id"], v["ticket"], v["warned"]) for v in recorded]
     # The incidents the report counts from the history are those the simulator counted each day (its
     # figures read only the day's own tickets, counter events and alerts from the shared database).
     assert [d["incidents_total"] for d in report["days"] if d["tickets"]] == [

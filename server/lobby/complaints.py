@@ -4,10 +4,11 @@ naming the document or rule in question; the manager hears it at once (``complai
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from collections.abc import Sequence
+from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from server.actors import Actor
@@ -62,7 +63,7 @@ def complaints_between(rt: Runtime, branch_id: int, first: date, last: date) -> 
         rows = session.scalars(select(Complaint).where(Complaint.branch_id == branch_id,
                                                        Complaint.recorded_at >= start, Complaint.recorded_at < end)
                                .order_by(Complaint.recorded_at, Complaint.id))
-        return [complaint_view(session, row) for row in rows]
+        return complaint_views(session, list(rows))
 
 
 # The branch-wide rules whose card foretells a complaint of a kind that names no ticket or counter.
@@ -74,67 +75,114 @@ SERVICE_RULES = ("service_level", "unstaffed_service")
 WARNING_WINDOW = timedelta(minutes=30)
 
 
-def warning_before(session: Session, complaint: Complaint) -> dict[str, Any] | None:
-    """What Callwise had told the manager before the complaint (issue 18): the earliest card raised
-    before the complaint was recorded, still open then or resolved within WARNING_WINDOW of it, about
-    its ticket (or its ticket's service: SERVICE_RULES) or its counter; for a complaint naming
-    neither, a branch-wide card of a rule that foretells its kind (paused counters, the service
-    level). None when nothing warned of it.
-
-    ``lead_s``: how long before the complaint it was raised; ``acknowledged``: the manager had
-    acknowledged it by then; ``acted``: the manager had sent a counter an instruction acting on it
-    by then (the dashboard's instruction buttons name the card they answer)."""
-    when = complaint.recorded_at
-    about = []
-    if complaint.ticket_id is not None:
-        about.append(Alert.ticket_id == complaint.ticket_id)
-        # A customer in a long queue has no card of their own; the card that foretold their wait is
-        # their service's (its service level falling, nobody serving it).
-        service = session.scalar(select(Service.code).join(Ticket, Ticket.service_id == Service.id)
-                                 .where(Ticket.id == complaint.ticket_id))
-        if service is not None:
-            about.append(and_(Alert.subject_kind == "service", Alert.subject_id == service,
-                              Alert.rule.in_(SERVICE_RULES)))
-    if complaint.counter_id is not None:
-        about.append(Alert.counter_id == complaint.counter_id)
-    if not about:
-        rules = BRANCH_RULES_BY_KIND.get(complaint.kind)
-        if not rules:
-            return None
-        about.append(Alert.rule.in_(rules))
-    alert = session.scalars(
-        select(Alert).where(Alert.branch_id == complaint.branch_id, Alert.raised_at <= when, or_(*about),
-                            or_(Alert.resolved_at.is_(None), Alert.resolved_at >= when - WARNING_WINDOW))
-        .order_by(Alert.raised_at, Alert.id).limit(1)
-    ).first()
-    if alert is None:
-        return None
-    acted = session.scalar(select(func.count()).select_from(Instruction).where(
-        Instruction.alert_id == alert.id, Instruction.issued_at <= when)) or 0
-    return {
-        "alert": alert.id,
-        "rule": alert.rule,
-        "severity": alert.severity,
-        "raised_at": iso(alert.raised_at),
-        "lead_s": int((when - alert.raised_at).total_seconds()),
-        "acknowledged": alert.acknowledged_at is not None and alert.acknowledged_at <= when,
-        "acted": acted > 0,
-        "resolved_before": alert.resolved_at is not None and alert.resolved_at <= when,
-    }
-
-
 def complaint_view(session: Session, complaint: Complaint) -> dict[str, Any]:
-    counter = session.get(Counter, complaint.counter_id) if complaint.counter_id is not None else None
-    ticket = session.get(Ticket, complaint.ticket_id) if complaint.ticket_id is not None else None
-    by = session.get(Staff, complaint.recorded_by)
+    """One complaint as the API shows it (see ``complaint_views``)."""
+    return complaint_views(session, [complaint])[0]
+
+
+def complaint_views(session: Session, complaints: Sequence[Complaint]) -> list[dict[str, Any]]:
+    """Complaints of one branch as the API shows them, each with ``warned``: what Callwise had told
+    the manager before it (issue 18). Read in a few queries whatever their number (a range report
+    has hundreds).
+
+    ``warned`` is the earliest card raised before the complaint was recorded, still open then or
+    resolved within WARNING_WINDOW of it, about its ticket (or its ticket's service: SERVICE_RULES)
+    or its counter; for a complaint naming neither, a branch-wide card of a rule that foretells its
+    kind (paused counters, the service level). None when nothing warned of it. ``lead_s``: how long
+    before the complaint it was raised; ``acknowledged``: the manager had acknowledged it by then;
+    ``acted``: the manager had sent a counter an instruction acting on it by then (the dashboard's
+    instruction buttons name the card they answer)."""
+    if not complaints:
+        return []
+    branch_id = complaints[0].branch_id
+    db = session.connection()
+    counters = dict(db.execute(select(Counter.id, Counter.number).where(
+        Counter.id.in_({c.counter_id for c in complaints if c.counter_id is not None}))).all())
+    tickets = {row.id: row for row in db.execute(
+        select(Ticket.id, Ticket.number, Service.code).join(Service, Service.id == Ticket.service_id)
+        .where(Ticket.id.in_({c.ticket_id for c in complaints if c.ticket_id is not None}))).all()}
+    names = dict(db.execute(select(Staff.id, Staff.display_name).where(
+        Staff.id.in_({c.recorded_by for c in complaints}))).all())
+    earliest, latest = min(c.recorded_at for c in complaints), max(c.recorded_at for c in complaints)
+    cards = db.execute(
+        select(Alert.id, Alert.rule, Alert.severity, Alert.escalated_at, Alert.raised_at, Alert.acknowledged_at,
+               Alert.resolved_at, Alert.ticket_id, Alert.counter_id, Alert.subject_kind, Alert.subject_id)
+        .where(Alert.branch_id == branch_id, Alert.raised_at <= latest,
+               or_(Alert.resolved_at.is_(None), Alert.resolved_at >= earliest - WARNING_WINDOW))
+        .order_by(Alert.raised_at, Alert.id)).all()
+    # When the manager first acted on each card: an instruction names the card it answers.
+    acted_from = dict(db.execute(
+        select(Instruction.alert_id, func.min(Instruction.issued_at))
+        .where(Instruction.branch_id == branch_id, Instruction.alert_id.is_not(None),
+               Instruction.issued_at <= latest).group_by(Instruction.alert_id)).all()
+    ) if cards else {}
+    found = _Cards(cards)
+    views = []
+    for complaint in complaints:
+        ticket = tickets.get(complaint.ticket_id) if complaint.ticket_id is not None else None
+        warned = found.first(complaint, ticket.code if ticket is not None else None)
+        views.append({
+            "id": complaint.id,
+            "kind": complaint.kind,
+            "ticket": {"id": ticket.id, "number": ticket.number} if ticket is not None else None,
+            "counter": counters.get(complaint.counter_id) if complaint.counter_id is not None else None,
+            "subject": complaint.subject,
+            "text": complaint.text,
+            "recorded_by": names.get(complaint.recorded_by),
+            "recorded_at": iso(complaint.recorded_at),
+            "warned": None if warned is None else _warning(warned, complaint.recorded_at, acted_from.get(warned.id)),
+        })
+    return views
+
+
+class _Cards:
+    """The cards of a stretch of time, in raise order, found by what they are about."""
+
+    def __init__(self, cards: Sequence[Any]) -> None:
+        self.by: dict[tuple[str, Any], list[Any]] = {}
+        for card in cards:  # in raise order, so each list is too
+            keys = [("ticket", card.ticket_id), ("counter", card.counter_id), ("rule", card.rule)]
+            if card.subject_kind == "service" and card.rule in SERVICE_RULES:
+                keys.append(("service", card.subject_id))
+            for key in keys:
+                self.by.setdefault(key, []).append(card)
+
+    def first(self, complaint: Complaint, service: str | None) -> Any:
+        """The first card that warned of ``complaint`` (see ``complaint_views``), or None."""
+        keys: list[tuple[str, Any]] = []
+        if complaint.ticket_id is not None:
+            keys.append(("ticket", complaint.ticket_id))
+            if service is not None:
+                keys.append(("service", service))
+        if complaint.counter_id is not None:
+            keys.append(("counter", complaint.counter_id))
+        if complaint.ticket_id is None and complaint.counter_id is None:
+            keys += [("rule", rule) for rule in BRANCH_RULES_BY_KIND.get(complaint.kind, ())]
+        when = complaint.recorded_at
+        found = [card for key in keys for card in self._open_then(self.by.get(key, ()), when)]
+        return min(found, key=lambda card: (card.raised_at, card.id)) if found else None
+
+    @staticmethod
+    def _open_then(cards: Sequence[Any], when: datetime) -> list[Any]:
+        """The first card of ``cards`` raised by ``when`` and open then or resolved within the window."""
+        for card in cards:
+            if card.raised_at > when:
+                break
+            if card.resolved_at is None or card.resolved_at >= when - WARNING_WINDOW:
+                return [card]
+        return []
+
+
+def _warning(card: Any, when: datetime, first_instruction: datetime | None) -> dict[str, Any]:
     return {
-        "id": complaint.id,
-        "kind": complaint.kind,
-        "ticket": {"id": ticket.id, "number": ticket.number} if ticket is not None else None,
-        "counter": counter.number if counter is not None else None,
-        "subject": complaint.subject,
-        "text": complaint.text,
-        "recorded_by": by.display_name if by is not None else None,
-        "recorded_at": iso(complaint.recorded_at),
-        "warned": warning_before(session, complaint),
+        "alert": card.id,
+        "rule": card.rule,
+        # As it stood when the customer complained: a card escalated later was a warning then.
+        "severity": "critical" if card.severity == "critical" and card.escalated_at is not None
+        and card.escalated_at <= when else "warning",
+        "raised_at": iso(card.raised_at),
+        "lead_s": int((when - card.raised_at).total_seconds()),
+        "acknowledged": card.acknowledged_at is not None and card.acknowledged_at <= when,
+        "acted": first_instruction is not None and first_instruction <= when,
+        "resolved_before": card.resolved_at is not None and card.resolved_at <= when,
     }
