@@ -25,6 +25,7 @@ from server.reports import (
     daily_report,
 )
 from server.runtime import Runtime
+from server.simulator.incidents import subject_of
 
 
 def load_daily_report(rt: Runtime, branch_id: int, requested: date | None) -> dict[str, Any]:
@@ -128,7 +129,7 @@ def _load_rows(session: Session, branch_id: int, day: ReportDay) -> dict[str, An
         Instruction.branch_id == branch_id, Instruction.alert_id.is_not(None), Instruction.issued_at >= start)))
     alerts = [
         AlertRow(a.rule, a.severity, a.raised_at, a.acknowledged_at, a.resolved_at, a.lead_time_s,
-                 "branch" if a.subject_kind == "branch" else f"{a.subject_kind}:{a.subject_id}", a.ticket_id,
+                 subject_of(a.subject_kind, a.subject_id), a.ticket_id,
                  counter_numbers.get(a.counter_id) if a.counter_id is not None else None, a.id in acted,
                  _told(a.data))
         for a in db.execute(
@@ -172,7 +173,7 @@ def _load_rows(session: Session, branch_id: int, day: ReportDay) -> dict[str, An
 
 def _told(data: dict[str, Any] | None) -> tuple[tuple[str, str, datetime], ...]:
     """The stories a card took in (server/alerts/engine.py ``_alert_data``), as (rule, subject, first shown)."""
-    return tuple((rule, "branch" if kind == "branch" else f"{kind}:{ident}", datetime.fromisoformat(at))
+    return tuple((rule, subject_of(kind, ident), datetime.fromisoformat(at))
                  for rule, kind, ident, at in (data or {}).get("told", ()))
 
 

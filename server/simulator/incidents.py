@@ -40,6 +40,12 @@ FORETELLS = {"short_queue_long_wait": "short_queue", "idle_counter": "idle_count
              "paused_ratio": "paused_ratio", "service_overrun": "service_overrun"}
 
 
+def subject_of(kind: str, ident: object) -> str:
+    """A subject on the time line, as an alert's kind and id name it: "ticket:<id>",
+    "counter:<number>", "service:<code>", or "branch" (one per branch: its id is not needed)."""
+    return "branch" if kind == "branch" else f"{kind}:{ident}"
+
+
 @dataclass(frozen=True)
 class TicketRecord:
     id: int

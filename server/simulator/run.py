@@ -63,6 +63,7 @@ from server.simulator.incidents import (
     follow_up,
     match,
     normal_service_s,
+    subject_of,
     warned_complaints,
     within_reach,
 )
@@ -684,7 +685,7 @@ class Simulation:
             if kind == "ticket":
                 subject = f"ticket:{self.numbers[label]}" if label in self.numbers else None
             else:
-                subject = "branch" if kind == "branch" else f"{kind}:{label}"
+                subject = subject_of(kind, label)
             if subject is not None:
                 told.setdefault((rule, subject), self.now)
 
@@ -794,7 +795,7 @@ class Simulation:
                                          .order_by(Event.id)):
                 counters[event.entity_id].states.append((self._seconds(event.at) or 0.0, event.to_state))
             alerts = [
-                AlertRecord(a.rule, "branch" if a.subject_kind == "branch" else f"{a.subject_kind}:{a.subject_id}",
+                AlertRecord(a.rule, subject_of(a.subject_kind, a.subject_id),
                             self._seconds(a.raised_at) or 0.0, self._seconds(a.resolved_at), a.ticket_id,
                             numbers.get(a.counter_id) if a.counter_id is not None else None,
                             tuple((rule, subject, at) for (rule, subject), at in self.stories.get(a.id, {}).items()))
