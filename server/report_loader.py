@@ -125,8 +125,8 @@ def _load_rows(session: Session, branch_id: int, day: ReportDay) -> dict[str, An
 
     counters_at_start = _counters_at(session, branch_id, start)
     # The cards the manager acted on: an instruction names the card it answers.
-    acted = set(db.scalars(select(Instruction.alert_id).where(
-        Instruction.branch_id == branch_id, Instruction.alert_id.is_not(None), Instruction.issued_at >= start)))
+    acted = set(db.scalars(select(Instruction.alert_id).join(Alert, Alert.id == Instruction.alert_id).where(
+        Alert.branch_id == branch_id, Alert.raised_at >= start, Alert.raised_at < end)))
     alerts = [
         AlertRow(a.rule, a.severity, a.raised_at, a.acknowledged_at, a.resolved_at, a.lead_time_s,
                  subject_of(a.subject_kind, a.subject_id), a.ticket_id,
